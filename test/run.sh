@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The README's test command (`npm test`): installs and starts everything the tests need, then runs them.
+# Usage: test/run.sh [unit|all]   (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+suite="${1:-all}"
+
+# A fresh clone has no node_modules; `npm ci` installs exactly the lockfile.
+[ -d node_modules/onnxruntime-node ] || npm ci --no-audit --no-fund
+
+node_bin="${REASONLOOP_NODE:-node}"
+echo "test: node $("$node_bin" --version), suite $suite"
+
+# Node 20 has no glob support in `--test`, so the files are listed here.
+mapfile -t unit_files < <(find test/unit -name '*.test.ts' | sort)
+"$node_bin" --import tsx --test --test-reporter=spec --test-concurrency=2 "${unit_files[@]}"
+
+if [ "$suite" = all ] && [ -d test/integration ]; then
+  mapfile -t integration_files < <(find test/integration -name '*.test.ts' | sort)
+  if [ "${#integration_files[@]}" -gt 0 ]; then
+    "$node_bin" --import tsx --test --test-reporter=spec --test-concurrency=1 "${integration_files[@]}"
+  fi
+fi
