@@ -1,0 +1,202 @@
+/**
+ * The graph under construction: named inputs, constant initializers, nodes of standard ONNX ops in
+ * creation (= topological) order, and outputs. Every node's output types are inferred by its op's shape
+ * rule when it is added, so a malformed graph fails here, naming the node, not inside onnxruntime.
+ */
+import type { DType, HostArray } from './dtype.ts';
+import { dtypeOfArray, fromNumbers } from './dtype.ts';
+import type { Dim, Shape } from './dim.ts';
+import { dim, dimSymbols, formatShape, isSymbol } from './dim.ts';
+import { opDef } from './ops/registry.ts';
+import './ops/all.ts';
+
+export type AttrValue =
+  | { kind: 'int'; value: number }
+  | { kind: 'float'; value: number }
+  | { kind: 'ints'; value: number[] }
+  | { kind: 'string'; value: string }
+  | { kind: 'tensor'; dtype: DType; value: number };
+
+export type Attrs = Record<string, AttrValue>;
+
+export class GraphError extends Error {
+  override name = 'GraphError';
+}
+
+export class Value {
+  constructor(
+    readonly graph: Graph,
+    readonly name: string,
+    readonly dtype: DType,
+    readonly shape: Shape,
+    /** The node that computes this value; undefined for inputs and constants. */
+    readonly producer: Node | undefined,
+  ) {}
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  toString(): string {
+    return `${this.name}: ${this.dtype}${formatShape(this.shape)}`;
+  }
+}
+
+export interface Node {
+  readonly id: number;
+  readonly name: string;
+  readonly op: string;
+  readonly inputs: readonly Value[];
+  readonly outputs: readonly Value[];
+  readonly attrs: Attrs;
+}
+
+export interface Constant {
+  readonly value: Value;
+  readonly data: HostArray;
+}
+
+export interface TypeInfo {
+  dtype: DType;
+  shape: Shape;
+}
+
+export class Graph {
+  readonly inputs: Value[] = [];
+  readonly outputs: Value[] = [];
+  readonly nodes: Node[] = [];
+  readonly constants: Constant[] = [];
+  /** Where each base symbol can be read at run time: the first graph input that has it, and the axis. */
+  readonly dimSources = new Map<string, { value: Value; axis: number }>();
+  private readonly names = new Set<string>();
+  private readonly scalarCache = new Map<string, Value>();
+  private readonly scopes: string[] = [];
+  private counter = 0;
+
+  constructor(readonly name = 'reasonloop') {}
+
+  /** Declares a graph input; symbolic dims named here become readable at run time. */
+  input(name: string, dtype: DType, shape: Shape): Value {
+    const normalized = shape.map((d, axis) => {
+      if (typeof d === 'string' && !isSymbol(d))
+        throw new GraphError(
+          `input "${name}": dimension ${axis} must be a number or a plain symbol (got "${d}")`,
+        );
+      if (typeof d === 'number' && (!Number.isInteger(d) || d < 0))
+        throw new GraphError(`input "${name}": dimension ${axis} must be a non-negative integer (got ${d})`);
+      return d;
+    });
+    const v = new Value(this, this.claim(name), dtype, normalized, undefined);
+    normalized.forEach((d, axis) => {
+      if (typeof d === 'string' && !this.dimSources.has(d)) this.dimSources.set(d, { value: v, axis });
+    });
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** A constant tensor stored in the model (for small values: weights are inputs, not constants). */
+  constant(data: HostArray | number[], shape: readonly number[], dtype?: DType, name?: string): Value {
+    const arr = Array.isArray(data) ? fromNumbers(dtype ?? 'float32', data) : data;
+    const dt = dtype ?? dtypeOfArray(arr);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (arr.length !== size)
+      throw new GraphError(`constant ${name ?? ''}: ${arr.length} values for shape ${formatShape(shape)}`);
+    const v = new Value(this, this.claim(name ?? this.autoName('const')), dt, shape, undefined);
+    this.constants.push({ value: v, data: arr });
+    return v;
+  }
+
+  /** A rank-0 constant, shared by every use of the same (dtype, value). */
+  scalar(value: number, dtype: DType): Value {
+    const key = `${dtype}:${Object.is(value, -0) ? '-0' : value}`;
+    let v = this.scalarCache.get(key);
+    if (!v) {
+      v = this.constant(fromNumbers(dtype, [value]), [], dtype);
+      this.scalarCache.set(key, v);
+    }
+    return v;
+  }
+
+  /** An int64 vector constant (axes, shapes, slice bounds). */
+  ints(values: ReadonlyArray<number | bigint>): Value {
+    return this.constant(fromNumbers('int64', values), [values.length], 'int64');
+  }
+
+  output(value: Value, name?: string): Value {
+    if (value.graph !== this) throw new GraphError(`output ${value.name} belongs to another graph`);
+    let out = value;
+    // An output must have its own name; an input or an already-listed value is passed through Identity.
+    if (name !== undefined && name !== value.name)
+      out = this.node('Identity', [value], {}, { outputNames: [name] })[0];
+    else if (!value.producer || this.outputs.includes(value)) out = this.node('Identity', [value])[0];
+    this.outputs.push(out);
+    return out;
+  }
+
+  /** Runs `build` with node names prefixed by `scope/` (names errors and profiles by model part). */
+  scope<T>(scope: string, build: () => T): T {
+    this.scopes.push(scope);
+    try {
+      return build();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** Appends one node; its op's shape rule types the outputs or throws an error naming the node. */
+  node(
+    op: string,
+    inputs: readonly Value[],
+    attrs: Attrs = {},
+    opts: { outputNames?: string[] } = {},
+  ): Value[] {
+    const id = this.counter++;
+    const name = this.uniqueName([...this.scopes, `${op}_${id}`].join('/'));
+    const def = opDef(op);
+    if (!def) throw new GraphError(`node "${name}": unknown op "${op}"`);
+    for (const [i, v] of inputs.entries()) {
+      if (!(v instanceof Value))
+        throw new GraphError(`node "${name}" (${op}): input ${i} is not a graph value`);
+      if (v.graph !== this)
+        throw new GraphError(`node "${name}" (${op}): input ${v.name} belongs to another graph`);
+    }
+    let types: TypeInfo[];
+    try {
+      types = def.infer(inputs, attrs);
+    } catch (e) {
+      const detail = inputs.map((v) => `${v.dtype}${formatShape(v.shape)}`).join(', ');
+      throw new GraphError(`node "${name}" (${op}): ${(e as Error).message} [inputs: ${detail}]`);
+    }
+    const outputs: Value[] = [];
+    const node: Node = { id, name, op, inputs, outputs, attrs };
+    types.forEach((t, i) => {
+      const outName = opts.outputNames?.[i] ?? `${name}:${i}`;
+      outputs.push(new Value(this, this.claim(outName), t.dtype, t.shape.map(dim), node));
+    });
+    this.nodes.push(node);
+    return outputs;
+  }
+
+  /** Checks a symbolic dim can be evaluated at run time (all its symbols come from inputs). */
+  assertEvaluable(d: Dim, what: string): void {
+    for (const s of dimSymbols(d))
+      if (!this.dimSources.has(s))
+        throw new GraphError(`${what}: symbol "${s}" is not a dimension of any graph input`);
+  }
+
+  private autoName(prefix: string): string {
+    return this.uniqueName(`${prefix}_${this.counter++}`);
+  }
+
+  private uniqueName(base: string): string {
+    let n = base;
+    for (let i = 1; this.names.has(n); i++) n = `${base}_${i}`;
+    return n;
+  }
+
+  private claim(name: string): string {
+    if (this.names.has(name)) throw new GraphError(`duplicate value name "${name}"`);
+    this.names.add(name);
+    return name;
+  }
+}

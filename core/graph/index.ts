@@ -1,0 +1,16 @@
+/**
+ * core/graph — the tensor-graph engine: build ONNX graphs with symbolic shapes, differentiate them
+ * (reverse mode, standard ops only), append AdamW, and run them on onnxruntime-node.
+ */
+export * from './dtype.ts';
+export * from './dim.ts';
+export { Graph, GraphError, Value } from './graph.ts';
+export type { Node, Attrs, AttrValue, TypeInfo } from './graph.ts';
+export { grad } from './autodiff.ts';
+export * from './adamw.ts';
+export * from './trainStep.ts';
+export * from './optimizerState.ts';
+export * from './serialize.ts';
+export * from './session.ts';
+export { definedOps, NOT_DIFFERENTIABLE } from './ops/registry.ts';
+export * as op from './ops/builders.ts';

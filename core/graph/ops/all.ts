@@ -1,0 +1,8 @@
+/** Loads every op definition into the table (each module registers its ops when first imported). */
+import './elementwise.ts';
+import './reduce.ts';
+import './shape.ts';
+import './matmul.ts';
+import './softmax.ts';
+import './gather.ts';
+import './select.ts';

@@ -1,0 +1,36 @@
+/** Batched matrix multiply (numpy matmul semantics over rank ≥ 2) and its gradient. */
+import type { Value } from '../graph.ts';
+import { broadcastShapes, dimEqual, dimProduct } from '../dim.ts';
+import { defineOp } from './registry.ts';
+import type { InputGrad } from './registry.ts';
+import { apply, requireDtype } from './util.ts';
+import { sumToShape } from './reduce.ts';
+import { reshape, transposeLast2 } from './shape.ts';
+
+defineOp({
+  op: 'MatMul',
+  infer: ([a, b]) => {
+    if (a.dtype !== b.dtype) throw new Error(`operand dtypes differ: ${a.dtype} vs ${b.dtype}`);
+    requireDtype(a, ['float32', 'float64'], 'operands');
+    if (a.rank < 2 || b.rank < 2) throw new Error('operands must have rank ≥ 2');
+    const [m, k] = a.shape.slice(-2);
+    const [k2, n] = b.shape.slice(-2);
+    if (!dimEqual(k, k2)) throw new Error(`inner dimensions differ: ${k} vs ${k2}`);
+    const batch = broadcastShapes(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    return [{ dtype: a.dtype, shape: [...batch, m, n] }];
+  },
+  grad: ({ inputs: [a, b], gOut: [g] }): InputGrad[] => {
+    if (!g) return [undefined, undefined];
+    const ga = sumToShape(matmul(g, transposeLast2(b)), a.shape);
+    let gb: Value;
+    if (b.rank === 2 && a.rank > 2) {
+      // A weight shared across the batch: one [K,N]×[N,M] product instead of a batch of them and a sum.
+      const [k, n] = b.shape;
+      const rows = dimProduct(a.shape.slice(0, -1));
+      gb = matmul(transposeLast2(reshape(a, [rows, k])), reshape(g, [rows, n]));
+    } else gb = sumToShape(matmul(transposeLast2(a), g), b.shape);
+    return [ga, gb];
+  },
+});
+
+export const matmul = (a: Value, b: Value): Value => apply('MatMul', [a, b]);

@@ -1,0 +1,123 @@
+/**
+ * Encodes a Graph as an ONNX ModelProto (protobuf, via onnx-proto's generated protobufjs classes). Only
+ * nodes that some output needs are written, so gradient rules may build terms a given graph never uses.
+ */
+import { createHash } from 'node:crypto';
+import { onnx } from './onnxProto.ts';
+import type { HostArray } from './dtype.ts';
+import { onnxElemType } from './dtype.ts';
+import type { AttrValue, Graph, Node, Value } from './graph.ts';
+import { isSymbol } from './dim.ts';
+
+/** ORT 1.30 accepts IR version ≤ 13; 8 is what opset 18 models need and every runtime since 1.14 reads. */
+export const IR_VERSION = 8;
+/** Opset 18: Reduce* take axes as inputs, Split takes num_outputs, Scatter* support reduction="add". */
+export const OPSET = 18;
+
+export function liveNodes(graph: Graph): Node[] {
+  const needed = new Set<Value>(graph.outputs);
+  const live: Node[] = [];
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const node = graph.nodes[i];
+    if (!node.outputs.some((o) => needed.has(o))) continue;
+    live.push(node);
+    for (const v of node.inputs) needed.add(v);
+  }
+  return live.reverse();
+}
+
+function valueInfo(v: Value): onnx.IValueInfoProto {
+  return {
+    name: v.name,
+    type: {
+      tensorType: {
+        elemType: onnxElemType(v.dtype),
+        shape: {
+          dim: v.shape.map((d) =>
+            typeof d === 'number' ? { dimValue: d } : isSymbol(d) ? { dimParam: d } : {},
+          ),
+        },
+      },
+    },
+  };
+}
+
+function bytesOf(data: HostArray): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function tensorProto(name: string, v: Value, data: HostArray): onnx.ITensorProto {
+  return {
+    name,
+    dims: v.shape.map((d) => d as number),
+    dataType: onnxElemType(v.dtype),
+    rawData: bytesOf(data),
+  };
+}
+
+function attribute(name: string, a: AttrValue): onnx.IAttributeProto | undefined {
+  if (name.startsWith('_')) return undefined; // build-time metadata, not part of ONNX
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.kind) {
+    case 'int':
+      return { name, type: T.INT, i: a.value };
+    case 'float':
+      return { name, type: T.FLOAT, f: a.value };
+    case 'ints':
+      return { name, type: T.INTS, ints: a.value };
+    case 'string':
+      return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
+    case 'tensor': {
+      const arr =
+        a.dtype === 'float32'
+          ? new Float32Array([a.value])
+          : a.dtype === 'float64'
+            ? new Float64Array([a.value])
+            : a.dtype === 'int64'
+              ? new BigInt64Array([BigInt(a.value)])
+              : new Uint8Array([a.value ? 1 : 0]);
+      return {
+        name,
+        type: T.TENSOR,
+        t: { dims: [1], dataType: onnxElemType(a.dtype), rawData: bytesOf(arr) },
+      };
+    }
+  }
+}
+
+export function toModelProto(graph: Graph): onnx.IModelProto {
+  const nodes = liveNodes(graph);
+  const used = new Set<Value>(graph.outputs);
+  for (const n of nodes) for (const v of n.inputs) used.add(v);
+  return {
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: OPSET }],
+    producerName: 'reasonloop',
+    graph: {
+      name: graph.name,
+      input: graph.inputs.map(valueInfo),
+      output: graph.outputs.map(valueInfo),
+      initializer: graph.constants
+        .filter((c) => used.has(c.value))
+        .map((c) => tensorProto(c.value.name, c.value, c.data)),
+      node: nodes.map((n) => ({
+        name: n.name,
+        opType: n.op,
+        input: n.inputs.map((v) => v.name),
+        output: n.outputs.map((v) => v.name),
+        attribute: Object.entries(n.attrs)
+          .map(([k, a]) => attribute(k, a))
+          .filter((a): a is onnx.IAttributeProto => a !== undefined),
+      })),
+    },
+  };
+}
+
+export function serialize(graph: Graph): Uint8Array {
+  if (graph.outputs.length === 0) throw new Error(`graph "${graph.name}" has no outputs`);
+  return onnx.ModelProto.encode(toModelProto(graph)).finish();
+}
+
+export function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}

@@ -1,0 +1,143 @@
+/**
+ * onnxruntime-node sessions for generated graphs: cached by the sha256 of the serialized model (the same
+ * graph built twice compiles once), with session options suited to small CPU machines, and feeds checked
+ * against the graph's declared inputs so a wrong feed fails with the input's name, not inside ORT.
+ */
+import * as ort from 'onnxruntime-node';
+import type { DType, HostArray } from './dtype.ts';
+import { dtypeOfArray } from './dtype.ts';
+import type { Graph, Value } from './graph.ts';
+import { formatShape } from './dim.ts';
+import { serialize, sha256Hex } from './serialize.ts';
+
+export interface SessionConfig {
+  /** Intra-op threads. One beat two for ≈1M-parameter models on 2-core machines (DESIGN.md §4). */
+  intraOpThreads?: number;
+  /** Spinning threads burn a core between runs; off by default so other work (Temporal, Python) runs. */
+  allowSpinning?: boolean;
+  /** ORT graph optimization level; 'all' fuses Transpose+MatMul and element-wise chains. */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export const DEFAULT_SESSION_CONFIG: Required<SessionConfig> = {
+  intraOpThreads: 1,
+  allowSpinning: false,
+  optimization: 'all',
+};
+
+export interface HostTensor {
+  data: HostArray;
+  dims: readonly number[];
+}
+
+export type Feeds = Record<string, HostTensor>;
+export type Results = Record<string, HostTensor>;
+
+const cache = new Map<string, Promise<ort.InferenceSession>>();
+
+function sessionOptions(cfg: Required<SessionConfig>): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: cfg.intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: cfg.optimization,
+    extra: { session: { intra_op: { allow_spinning: cfg.allowSpinning ? '1' : '0' } } },
+  };
+}
+
+const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
+  float32: 'float32',
+  float64: 'float64',
+  int64: 'int64',
+  bool: 'bool',
+};
+
+/** A compiled graph: run it with host arrays by input name; get host arrays by output name. */
+export class Executable {
+  private constructor(
+    readonly key: string,
+    private readonly session: ort.InferenceSession,
+    private readonly inputs: readonly Value[],
+    readonly outputNames: readonly string[],
+  ) {}
+
+  static async compile(graph: Graph, config: SessionConfig = {}): Promise<Executable> {
+    const cfg = { ...DEFAULT_SESSION_CONFIG, ...config };
+    const bytes = serialize(graph);
+    const key = `${sha256Hex(bytes)}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}`;
+    let pending = cache.get(key);
+    if (!pending) {
+      pending = ort.InferenceSession.create(bytes, sessionOptions(cfg));
+      cache.set(key, pending);
+      pending.catch(() => cache.delete(key));
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await pending;
+    } catch (e) {
+      throw new Error(`onnxruntime refused graph "${graph.name}": ${(e as Error).message}`);
+    }
+    return new Executable(
+      key,
+      session,
+      [...graph.inputs],
+      graph.outputs.map((o) => o.name),
+    );
+  }
+
+  async run(feeds: Feeds, outputs: readonly string[] = this.outputNames): Promise<Results> {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    const symbols = new Map<string, number>();
+    for (const input of this.inputs) {
+      const f = feeds[input.name];
+      if (!f)
+        throw new Error(`missing feed for input "${input.name}" (${input.dtype}${formatShape(input.shape)})`);
+      checkFeed(input, f, symbols);
+      ortFeeds[input.name] = new ort.Tensor(ORT_TYPE[input.dtype], f.data as never, f.dims as number[]);
+    }
+    for (const name of Object.keys(feeds))
+      if (!this.inputs.some((i) => i.name === name)) throw new Error(`unknown feed "${name}"`);
+    const out = await this.session.run(ortFeeds, outputs as string[]);
+    const results: Results = {};
+    for (const name of outputs) {
+      const t = out[name];
+      results[name] = { data: t.data as HostArray, dims: t.dims };
+    }
+    return results;
+  }
+
+  /** Frees the session and drops it from the cache. */
+  async release(): Promise<void> {
+    cache.delete(this.key);
+    await this.session.release();
+  }
+}
+
+function checkFeed(input: Value, f: HostTensor, symbols: Map<string, number>): void {
+  const got = dtypeOfArray(f.data);
+  if (got !== input.dtype) throw new Error(`feed "${input.name}": expected ${input.dtype}, got ${got}`);
+  if (f.dims.length !== input.rank)
+    throw new Error(
+      `feed "${input.name}": expected rank ${input.rank} ${formatShape(input.shape)}, got ${formatShape(f.dims)}`,
+    );
+  const size = f.dims.reduce((a, b) => a * b, 1);
+  if (size !== f.data.length)
+    throw new Error(`feed "${input.name}": ${f.data.length} values for dims ${formatShape(f.dims)}`);
+  input.shape.forEach((d, i) => {
+    const n = f.dims[i];
+    if (typeof d === 'number') {
+      if (d !== n) throw new Error(`feed "${input.name}": dimension ${i} must be ${d}, got ${n}`);
+    } else {
+      const seen = symbols.get(d);
+      if (seen !== undefined && seen !== n)
+        throw new Error(
+          `feed "${input.name}": dimension ${i} ("${d}") is ${n}, but another input has ${d}=${seen}`,
+        );
+      symbols.set(d, n);
+    }
+  });
+}
+
+export function clearSessionCache(): void {
+  cache.clear();
+}
