@@ -1,0 +1,200 @@
+/**
+ * A model is a Hugging Face directory: config.json, model.safetensors (or shards listed by
+ * model.safetensors.index.json), generation_config.json, and optionally tokenizer.json +
+ * tokenizer_config.json. We load exactly what transformers' `from_pretrained` loads and write directories
+ * it loads back, so every checkpoint we produce is an HF model directory.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseQwen2ConfigJson, qwen2ConfigToJson, type Qwen2Config } from './config.ts';
+import { LM_HEAD, qwen2Parameters } from './parameters.ts';
+import { readSafetensors, writeSafetensors, type TensorToWrite } from './safetensors.ts';
+
+export const CONFIG_FILE = 'config.json';
+export const GENERATION_CONFIG_FILE = 'generation_config.json';
+export const WEIGHTS_FILE = 'model.safetensors';
+export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
+export const TOKENIZER_FILE = 'tokenizer.json';
+export const TOKENIZER_CONFIG_FILE = 'tokenizer_config.json';
+
+/** Buffers some checkpoints carry that are not parameters (older transformers saved RoPE's inv_freq). */
+const IGNORED_TENSOR_PATTERN = /\.rotary_emb\.inv_freq$/;
+
+/** The two tokenizer files, parsed. */
+export interface TokenizerFiles {
+  tokenizerJson: Record<string, unknown>;
+  tokenizerConfig: Record<string, unknown>;
+}
+
+export interface QwenModelDir {
+  config: Qwen2Config;
+  /** Every parameter of `qwen2Parameters(config)`, by HF name, float32. */
+  weights: Map<string, Float32Array>;
+  /** config.json as found (keys we do not model, such as torch_dtype, are kept when written back). */
+  rawConfig?: Record<string, unknown>;
+  generationConfig?: Record<string, unknown>;
+  tokenizer?: TokenizerFiles;
+}
+
+export interface LoadModelDirOptions {
+  /** A missing tokenizer.json / tokenizer_config.json is an error instead of `tokenizer: undefined`. */
+  requireTokenizer?: boolean;
+}
+
+function readJsonFile(path: string, file: string): Record<string, unknown> {
+  if (!existsSync(path)) throw new Error(`${path}: missing (${file} is required)`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+/** Loads config, weights (validated against the config's parameter list) and the optional files. */
+export function loadModelDir(dir: string, options: LoadModelDirOptions = {}): QwenModelDir {
+  const configPath = join(dir, CONFIG_FILE);
+  if (!existsSync(configPath)) throw new Error(`${configPath}: missing (config.json is required)`);
+  const configText = readFileSync(configPath, 'utf8');
+  const config = parseQwen2ConfigJson(configText, configPath);
+  const weights = loadWeights(dir, config);
+  const model: QwenModelDir = { config, weights, rawConfig: JSON.parse(configText) };
+  const generationPath = join(dir, GENERATION_CONFIG_FILE);
+  if (existsSync(generationPath))
+    model.generationConfig = readJsonFile(generationPath, GENERATION_CONFIG_FILE);
+  const tokenizer = loadTokenizerFiles(dir, options.requireTokenizer ?? false);
+  if (tokenizer) model.tokenizer = tokenizer;
+  return model;
+}
+
+/** Both tokenizer files, or neither (then an error only when required). */
+export function loadTokenizerFiles(dir: string, required: boolean): TokenizerFiles | undefined {
+  const jsonPath = join(dir, TOKENIZER_FILE);
+  const configPath = join(dir, TOKENIZER_CONFIG_FILE);
+  const hasJson = existsSync(jsonPath);
+  const hasConfig = existsSync(configPath);
+  if (!hasJson && !hasConfig && !required) return undefined;
+  if (!hasJson) throw new Error(`${jsonPath}: missing (the tokenizer needs ${TOKENIZER_FILE})`);
+  if (!hasConfig) throw new Error(`${configPath}: missing (the tokenizer needs ${TOKENIZER_CONFIG_FILE})`);
+  return {
+    tokenizerJson: readJsonFile(jsonPath, TOKENIZER_FILE),
+    tokenizerConfig: readJsonFile(configPath, TOKENIZER_CONFIG_FILE),
+  };
+}
+
+/** The weight files of a directory: the shards named in the index, or the single model.safetensors. */
+function weightFiles(dir: string): Map<string, Set<string> | null> {
+  const indexPath = join(dir, WEIGHTS_INDEX_FILE);
+  if (existsSync(indexPath)) {
+    const index = readJsonFile(indexPath, WEIGHTS_INDEX_FILE);
+    const weightMap = index.weight_map as Record<string, unknown> | undefined;
+    if (typeof weightMap !== 'object' || weightMap === null) {
+      throw new Error(`${indexPath}: has no "weight_map" object`);
+    }
+    const byFile = new Map<string, Set<string>>();
+    for (const [tensor, file] of Object.entries(weightMap)) {
+      if (typeof file !== 'string' || file.includes('/') || file.includes('\\')) {
+        throw new Error(
+          `${indexPath}: weight_map entry for ${tensor} is not a file name (${JSON.stringify(file)})`,
+        );
+      }
+      if (!byFile.has(file)) byFile.set(file, new Set());
+      byFile.get(file)!.add(tensor);
+    }
+    return byFile;
+  }
+  if (!existsSync(join(dir, WEIGHTS_FILE))) {
+    throw new Error(`${join(dir, WEIGHTS_FILE)}: missing (no ${WEIGHTS_FILE} and no ${WEIGHTS_INDEX_FILE})`);
+  }
+  return new Map([[WEIGHTS_FILE, null]]);
+}
+
+/** Reads every parameter the config needs, checking names and shapes; errors name the file and tensor. */
+export function loadWeights(dir: string, config: Qwen2Config): Map<string, Float32Array> {
+  const specs = qwen2Parameters(config);
+  const expectedShapes = new Map(specs.map((s) => [s.name, s.shape]));
+  // A tied checkpoint may still carry lm_head.weight (a copy of the embedding); it is not a parameter.
+  const skippable = (name: string) =>
+    IGNORED_TENSOR_PATTERN.test(name) || (config.tieWordEmbeddings && name === LM_HEAD);
+  const weights = new Map<string, Float32Array>();
+  const foundIn = new Map<string, string>();
+  const files = weightFiles(dir);
+  for (const [file, listed] of files) {
+    const path = join(dir, file);
+    if (!existsSync(path)) throw new Error(`${path}: missing (listed in ${WEIGHTS_INDEX_FILE})`);
+    const tensors = readSafetensors(path, {
+      expectedShapes,
+      select: (name) => {
+        if (skippable(name)) return false;
+        if (!expectedShapes.has(name)) {
+          throw new Error(
+            `${file}: unexpected tensor ${name} (not a parameter of the Qwen2 model in config.json)`,
+          );
+        }
+        if (foundIn.has(name)) throw new Error(`${file}: tensor ${name} is also in ${foundIn.get(name)}`);
+        foundIn.set(name, file);
+        return true;
+      },
+    });
+    for (const [name, data] of tensors) weights.set(name, data);
+    if (listed) {
+      for (const name of listed) {
+        if (!skippable(name) && !tensors.has(name)) {
+          throw new Error(
+            `${file}: tensor ${name} is missing (${WEIGHTS_INDEX_FILE} places it in this file)`,
+          );
+        }
+      }
+    }
+  }
+  for (const spec of specs) {
+    if (!weights.has(spec.name)) {
+      const where =
+        files.has(WEIGHTS_FILE) && files.get(WEIGHTS_FILE) === null ? WEIGHTS_FILE : WEIGHTS_INDEX_FILE;
+      throw new Error(`${join(dir, where)}: tensor ${spec.name} is missing`);
+    }
+  }
+  return weights;
+}
+
+/** generation_config.json as transformers derives it from a model config. */
+export function defaultGenerationConfig(config: Qwen2Config): Record<string, unknown> {
+  const eos = config.eosTokenId.length === 1 ? config.eosTokenId[0] : config.eosTokenId;
+  return { bos_token_id: config.bosTokenId, eos_token_id: config.eosTokenId.length ? eos : null };
+}
+
+function jsonText(value: unknown): string {
+  return JSON.stringify(value, null, 2) + '\n';
+}
+
+/**
+ * Writes an HF directory: config.json, model.safetensors (F32), generation_config.json and the tokenizer
+ * files when the model has them. Every parameter of the config must be present with its shape.
+ */
+export function writeModelDir(dir: string, model: QwenModelDir): void {
+  const specs = qwen2Parameters(model.config);
+  const tensors = new Map<string, TensorToWrite>();
+  for (const spec of specs) {
+    const data = model.weights.get(spec.name);
+    if (!data) throw new Error(`writeModelDir ${dir}: tensor ${spec.name} is missing`);
+    tensors.set(spec.name, { shape: spec.shape, data });
+  }
+  mkdirSync(dir, { recursive: true });
+  const configJson = { ...(model.rawConfig ?? {}), ...qwen2ConfigToJson(model.config) };
+  const sorted = Object.fromEntries(
+    Object.keys(configJson)
+      .sort()
+      .map((k) => [k, configJson[k]]),
+  );
+  writeFileSync(join(dir, CONFIG_FILE), jsonText(sorted));
+  writeSafetensors(join(dir, WEIGHTS_FILE), tensors);
+  // A stale shard index would take precedence over the file just written.
+  rmSync(join(dir, WEIGHTS_INDEX_FILE), { force: true });
+  writeFileSync(
+    join(dir, GENERATION_CONFIG_FILE),
+    jsonText(model.generationConfig ?? defaultGenerationConfig(model.config)),
+  );
+  if (model.tokenizer) {
+    writeFileSync(join(dir, TOKENIZER_FILE), jsonText(model.tokenizer.tokenizerJson));
+    writeFileSync(join(dir, TOKENIZER_CONFIG_FILE), jsonText(model.tokenizer.tokenizerConfig));
+  }
+}

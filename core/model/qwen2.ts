@@ -1,0 +1,198 @@
+/**
+ * The Qwen2 decoder as a graph, in the order of the forward pass of HF transformers' modeling_qwen2.py:
+ * embed_tokens → N × (input_layernorm → self-attention with RoPE and grouped-query heads → residual →
+ * post_attention_layernorm → SwiGLU MLP → residual) → norm → lm_head (tied to embed_tokens or not).
+ * Parameters are graph inputs named exactly as the HF tensors, so a checkpoint's safetensors feed it as is.
+ */
+import { Graph, op } from '../graph/index.ts';
+import type { DType, Dim, Value } from '../graph/index.ts';
+import type { Qwen2Config } from './config.ts';
+import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerPrefix, qwen2Parameters } from './parameters.ts';
+
+/**
+ * Additive score for masked positions. HF uses finfo(float32).min; any value whose exp underflows to 0
+ * gives identical probabilities for rows with at least one visible position.
+ */
+export const MASKED_SCORE = -1e9;
+
+export interface Qwen2Inputs {
+  /** [batch, seq] token ids. */
+  inputIds: Value;
+  /** [batch, seq] 1 for real tokens, 0 for padding. */
+  attentionMask: Value;
+  /** [batch, seq] RoPE positions (with left padding: cumulative sum of the mask minus one, as HF's generate). */
+  positionIds: Value;
+}
+
+export interface Qwen2Forward extends Qwen2Inputs {
+  graph: Graph;
+  params: Map<string, Value>;
+  /** [batch, seq, vocab] */
+  logits: Value;
+}
+
+/** Declares the token inputs and the parameters (HF names) of a decoder graph. */
+export function declareQwen2Inputs(
+  g: Graph,
+  config: Qwen2Config,
+  dtype: DType = 'float32',
+  batch: Dim = 'batch',
+  seq: Dim = 'seq',
+) {
+  const inputs: Qwen2Inputs = {
+    inputIds: g.input('input_ids', 'int64', [batch, seq]),
+    attentionMask: g.input('attention_mask', 'int64', [batch, seq]),
+    positionIds: g.input('position_ids', 'int64', [batch, seq]),
+  };
+  const params = new Map<string, Value>();
+  for (const p of qwen2Parameters(config)) params.set(p.name, g.input(p.name, dtype, p.shape));
+  return { inputs, params };
+}
+
+/** Qwen2RMSNorm: weight · x / √(mean(x²) + ε). */
+export function rmsNorm(x: Value, weight: Value, eps: number): Value {
+  const variance = op.reduceMean(op.mul(x, x), [-1], true);
+  return op.mul(weight, op.mul(x, op.reciprocal(op.sqrt(op.add(variance, eps)))));
+}
+
+/** nn.Linear: x · Wᵀ (+ b), with W stored [out, in] as in HF checkpoints. */
+export function linear(x: Value, weight: Value, bias?: Value): Value {
+  const y = op.matmul(x, op.transposeLast2(weight));
+  return bias ? op.add(y, bias) : y;
+}
+
+/** cos and sin of the rotary angles, [batch, 1, seq, headDim], from position ids (rope "default" type). */
+export function rotaryCosSin(
+  positionIds: Value,
+  headDim: number,
+  theta: number,
+  dtype: DType,
+): { cos: Value; sin: Value } {
+  const g = positionIds.graph;
+  const half = headDim / 2;
+  const invFreq = new Float64Array(half).map((_, i) => 1 / theta ** ((2 * i) / headDim));
+  const inv = g.constant(dtype === 'float32' ? Float32Array.from(invFreq) : invFreq, [half], dtype);
+  const angles = op.mul(op.unsqueeze(op.cast(positionIds, dtype), [-1]), inv); // [B,T,half]
+  const emb = op.unsqueeze(op.concat([angles, angles], -1), [1]); // [B,1,T,D]
+  return { cos: op.cos(emb), sin: op.sin(emb) };
+}
+
+/** rotate_half(x) = cat(−x₂, x₁) over the last axis. */
+function rotateHalf(x: Value): Value {
+  const half = (x.shape[x.rank - 1] as number) / 2;
+  const [x1, x2] = op.split(x, -1, [half, half]);
+  return op.concat([op.neg(x2), x1], -1);
+}
+
+function applyRotary(x: Value, cos: Value, sin: Value): Value {
+  return op.add(op.mul(x, cos), op.mul(rotateHalf(x), sin));
+}
+
+/** [batch, seq, heads·dim] → [batch, heads, seq, dim] */
+function splitHeads(x: Value, heads: number, headDim: number): Value {
+  const [b, t] = x.shape;
+  return op.transpose(op.reshape(x, [b, t, heads, headDim]), [0, 2, 1, 3]);
+}
+
+/** Grouped-query attention: each kv head serves `rep` query heads (HF's repeat_kv). */
+function repeatKv(x: Value, rep: number): Value {
+  if (rep === 1) return x;
+  const [b, kvh, t, d] = x.shape;
+  const expanded = op.expand(op.unsqueeze(x, [2]), [b, kvh, rep, t, d]);
+  return op.reshape(expanded, [b, (kvh as number) * rep, t, d]);
+}
+
+/**
+ * Visibility of key j from query i: causal (j ≤ i) and not padding. [batch, 1, seq, seq] bool.
+ * Built from the mask's own shape so it works for any (symbolic) sequence length.
+ */
+export function causalPaddingMask(attentionMask: Value): Value {
+  const g = attentionMask.graph;
+  const [b, t] = attentionMask.shape;
+  const ones = op.constantOfShape(g, 'float32', [t, t], 1);
+  const causal = op.cast(op.trilu(ones, 0, false), 'bool'); // [T,T]
+  const keys = op.unsqueeze(op.cast(attentionMask, 'bool'), [1, 2]); // [B,1,1,T]
+  return op.and(op.expand(causal, [b, 1, t, t]), keys);
+}
+
+export interface AttentionContext {
+  cos: Value;
+  sin: Value;
+  mask: Value;
+}
+
+function selfAttention(
+  x: Value,
+  params: Map<string, Value>,
+  i: number,
+  c: Qwen2Config,
+  ctx: AttentionContext,
+): Value {
+  const p = (n: string) => params.get(`${layerPrefix(i)}.self_attn.${n}`)!;
+  const [b, t] = x.shape;
+  const q = applyRotary(
+    splitHeads(linear(x, p('q_proj.weight'), p('q_proj.bias')), c.numAttentionHeads, c.headDim),
+    ctx.cos,
+    ctx.sin,
+  );
+  const k = applyRotary(
+    splitHeads(linear(x, p('k_proj.weight'), p('k_proj.bias')), c.numKeyValueHeads, c.headDim),
+    ctx.cos,
+    ctx.sin,
+  );
+  const v = splitHeads(linear(x, p('v_proj.weight'), p('v_proj.bias')), c.numKeyValueHeads, c.headDim);
+  const rep = c.numAttentionHeads / c.numKeyValueHeads;
+  const scores = op.mul(op.matmul(q, op.transposeLast2(repeatKv(k, rep))), 1 / Math.sqrt(c.headDim));
+  const probs = op.softmax(op.where(ctx.mask, scores, MASKED_SCORE), -1);
+  const out = op.matmul(probs, repeatKv(v, rep)); // [B,H,T,D]
+  const merged = op.reshape(op.transpose(out, [0, 2, 1, 3]), [b, t, c.numAttentionHeads * c.headDim]);
+  return linear(merged, p('o_proj.weight'));
+}
+
+/** Qwen2MLP: down_proj(silu(gate_proj(x)) · up_proj(x)). */
+function mlp(x: Value, params: Map<string, Value>, i: number): Value {
+  const p = (n: string) => params.get(`${layerPrefix(i)}.mlp.${n}`)!;
+  const gate = linear(x, p('gate_proj.weight'));
+  const silu = op.mul(gate, op.sigmoid(gate));
+  return linear(op.mul(silu, linear(x, p('up_proj.weight'))), p('down_proj.weight'));
+}
+
+function decoderLayer(
+  x: Value,
+  params: Map<string, Value>,
+  i: number,
+  c: Qwen2Config,
+  ctx: AttentionContext,
+): Value {
+  const norm = (n: string, v: Value) =>
+    rmsNorm(v, params.get(`${layerPrefix(i)}.${n}.weight`)!, c.rmsNormEps);
+  const h = x.graph.scope(`layers.${i}.self_attn`, () =>
+    op.add(x, selfAttention(norm('input_layernorm', x), params, i, c, ctx)),
+  );
+  return x.graph.scope(`layers.${i}.mlp`, () =>
+    op.add(h, mlp(norm('post_attention_layernorm', h), params, i)),
+  );
+}
+
+/** The final hidden states (after model.norm), [batch, seq, hidden]. */
+export function qwen2Hidden(inputs: Qwen2Inputs, params: Map<string, Value>, c: Qwen2Config): Value {
+  const dtype = params.get(EMBED_TOKENS)!.dtype;
+  let x = op.gather(params.get(EMBED_TOKENS)!, inputs.inputIds, 0);
+  const { cos, sin } = rotaryCosSin(inputs.positionIds, c.headDim, c.ropeTheta, dtype);
+  const ctx = { cos, sin, mask: causalPaddingMask(inputs.attentionMask) };
+  for (let i = 0; i < c.numHiddenLayers; i++) x = decoderLayer(x, params, i, c, ctx);
+  return rmsNorm(x, params.get(FINAL_NORM)!, c.rmsNormEps);
+}
+
+export function lmHeadWeight(params: Map<string, Value>, c: Qwen2Config): Value {
+  return params.get(c.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD)!;
+}
+
+/** A graph computing logits for a padded batch. */
+export function buildQwen2Logits(config: Qwen2Config, dtype: DType = 'float32'): Qwen2Forward {
+  const graph = new Graph('qwen2Logits');
+  const { inputs, params } = declareQwen2Inputs(graph, config, dtype);
+  const logits = linear(qwen2Hidden(inputs, params, config), lmHeadWeight(params, config));
+  graph.output(logits, 'logits');
+  return { graph, params, logits, ...inputs };
+}
