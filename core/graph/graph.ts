@@ -78,17 +78,23 @@ export class Graph {
   /** Declares a graph input; symbolic dims named here become readable at run time. */
   input(name: string, dtype: DType, shape: Shape): Value {
     const normalized = shape.map((d, axis) => {
-      if (typeof d === 'string' && !isSymbol(d))
-        throw new GraphError(
-          `input "${name}": dimension ${axis} must be a number or a plain symbol (got "${d}")`,
-        );
+      // A composite dim ("past + new") is allowed once each of its symbols is defined by an earlier input.
+      if (typeof d === 'string' && !isSymbol(d)) {
+        const missing = dimSymbols(d).filter((s) => !this.dimSources.has(s));
+        if (missing.length > 0)
+          throw new GraphError(
+            `input "${name}": dimension ${axis} ("${d}") uses ${missing.join(', ')}, which no earlier input defines`,
+          );
+        return dim(d);
+      }
       if (typeof d === 'number' && (!Number.isInteger(d) || d < 0))
         throw new GraphError(`input "${name}": dimension ${axis} must be a non-negative integer (got ${d})`);
       return d;
     });
     const v = new Value(this, this.claim(name), dtype, normalized, undefined);
     normalized.forEach((d, axis) => {
-      if (typeof d === 'string' && !this.dimSources.has(d)) this.dimSources.set(d, { value: v, axis });
+      if (typeof d === 'string' && isSymbol(d) && !this.dimSources.has(d))
+        this.dimSources.set(d, { value: v, axis });
     });
     this.inputs.push(v);
     return v;

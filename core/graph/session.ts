@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import type { DType, HostArray } from './dtype.ts';
 import { dtypeOfArray } from './dtype.ts';
 import type { Graph, Value } from './graph.ts';
-import { formatShape } from './dim.ts';
+import { evalDim, formatShape, isSymbol } from './dim.ts';
 import { serialize, sha256Hex } from './serialize.ts';
 
 export interface SessionConfig {
@@ -127,6 +127,10 @@ function checkFeed(input: Value, f: HostTensor, symbols: Map<string, number>): v
     const n = f.dims[i];
     if (typeof d === 'number') {
       if (d !== n) throw new Error(`feed "${input.name}": dimension ${i} must be ${d}, got ${n}`);
+    } else if (!isSymbol(d)) {
+      const want = evalDim(d, Object.fromEntries(symbols));
+      if (want !== n)
+        throw new Error(`feed "${input.name}": dimension ${i} ("${d}") must be ${want}, got ${n}`);
     } else {
       const seen = symbols.get(d);
       if (seen !== undefined && seen !== n)

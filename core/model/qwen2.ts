@@ -103,22 +103,32 @@ function repeatKv(x: Value, rep: number): Value {
 }
 
 /**
- * Visibility of key j from query i: causal (j ≤ i) and not padding. [batch, 1, seq, seq] bool.
- * Built from the mask's own shape so it works for any (symbolic) sequence length.
+ * Visibility of key j from query i: causal and not padding, [batch, 1, new, past+new] bool. Query i sits at
+ * absolute position past+i, so it sees keys j ≤ past+i: a lower triangle offset by the cache length.
+ * Built from the inputs' own shapes so it works for any (symbolic) lengths.
  */
-export function causalPaddingMask(attentionMask: Value): Value {
+export function causalPaddingMask(attentionMask: Value, queries: Dim, pastLength?: Value): Value {
   const g = attentionMask.graph;
-  const [b, t] = attentionMask.shape;
-  const ones = op.constantOfShape(g, 'float32', [t, t], 1);
-  const causal = op.cast(op.trilu(ones, 0, false), 'bool'); // [T,T]
-  const keys = op.unsqueeze(op.cast(attentionMask, 'bool'), [1, 2]); // [B,1,1,T]
-  return op.and(op.expand(causal, [b, 1, t, t]), keys);
+  const [b, total] = attentionMask.shape;
+  const ones = op.constantOfShape(g, 'float32', [queries, total], 1);
+  const causal = op.cast(op.trilu(ones, pastLength ?? 0, false), 'bool'); // [new, total]
+  const keys = op.unsqueeze(op.cast(attentionMask, 'bool'), [1, 2]); // [B,1,1,total]
+  return op.and(op.expand(causal, [b, 1, queries, total]), keys);
+}
+
+/** Per-layer keys and values after RoPE, [batch, kvHeads, length, headDim] (HF's past_key_values). */
+export interface KvCache {
+  keys: Value[];
+  values: Value[];
 }
 
 export interface AttentionContext {
   cos: Value;
   sin: Value;
   mask: Value;
+  past?: KvCache;
+  /** Filled layer by layer with past + new keys/values. */
+  present: KvCache;
 }
 
 function selfAttention(
@@ -135,12 +145,18 @@ function selfAttention(
     ctx.cos,
     ctx.sin,
   );
-  const k = applyRotary(
+  let k = applyRotary(
     splitHeads(linear(x, p('k_proj.weight'), p('k_proj.bias')), c.numKeyValueHeads, c.headDim),
     ctx.cos,
     ctx.sin,
   );
-  const v = splitHeads(linear(x, p('v_proj.weight'), p('v_proj.bias')), c.numKeyValueHeads, c.headDim);
+  let v = splitHeads(linear(x, p('v_proj.weight'), p('v_proj.bias')), c.numKeyValueHeads, c.headDim);
+  if (ctx.past) {
+    k = op.concat([ctx.past.keys[i], k], 2);
+    v = op.concat([ctx.past.values[i], v], 2);
+  }
+  ctx.present.keys.push(k);
+  ctx.present.values.push(v);
   const rep = c.numAttentionHeads / c.numKeyValueHeads;
   const scores = op.mul(op.matmul(q, op.transposeLast2(repeatKv(k, rep))), 1 / Math.sqrt(c.headDim));
   const probs = op.softmax(op.where(ctx.mask, scores, MASKED_SCORE), -1);
@@ -174,14 +190,24 @@ function decoderLayer(
   );
 }
 
-/** The final hidden states (after model.norm), [batch, seq, hidden]. */
-export function qwen2Hidden(inputs: Qwen2Inputs, params: Map<string, Value>, c: Qwen2Config): Value {
+/**
+ * The final hidden states (after model.norm), [batch, new, hidden], and the layers' keys/values. With a
+ * cache, `inputs.attentionMask` covers past + new positions and the queries are the new tokens only.
+ */
+export function qwen2Hidden(
+  inputs: Qwen2Inputs,
+  params: Map<string, Value>,
+  c: Qwen2Config,
+  past?: KvCache,
+): { hidden: Value; present: KvCache } {
   const dtype = params.get(EMBED_TOKENS)!.dtype;
   let x = op.gather(params.get(EMBED_TOKENS)!, inputs.inputIds, 0);
   const { cos, sin } = rotaryCosSin(inputs.positionIds, c.headDim, c.ropeTheta, dtype);
-  const ctx = { cos, sin, mask: causalPaddingMask(inputs.attentionMask) };
+  const pastLength = past && op.squeeze(op.dimValue(x.graph, past.keys[0].shape[2]), [0]);
+  const mask = causalPaddingMask(inputs.attentionMask, inputs.inputIds.shape[1], pastLength);
+  const ctx: AttentionContext = { cos, sin, mask, past, present: { keys: [], values: [] } };
   for (let i = 0; i < c.numHiddenLayers; i++) x = decoderLayer(x, params, i, c, ctx);
-  return rmsNorm(x, params.get(FINAL_NORM)!, c.rmsNormEps);
+  return { hidden: rmsNorm(x, params.get(FINAL_NORM)!, c.rmsNormEps), present: ctx.present };
 }
 
 export function lmHeadWeight(params: Map<string, Value>, c: Qwen2Config): Value {
@@ -192,7 +218,47 @@ export function lmHeadWeight(params: Map<string, Value>, c: Qwen2Config): Value 
 export function buildQwen2Logits(config: Qwen2Config, dtype: DType = 'float32'): Qwen2Forward {
   const graph = new Graph('qwen2Logits');
   const { inputs, params } = declareQwen2Inputs(graph, config, dtype);
-  const logits = linear(qwen2Hidden(inputs, params, config), lmHeadWeight(params, config));
+  const logits = linear(qwen2Hidden(inputs, params, config).hidden, lmHeadWeight(params, config));
   graph.output(logits, 'logits');
   return { graph, params, logits, ...inputs };
+}
+
+export const cacheNames = {
+  pastKey: (i: number) => `past_key.${i}`,
+  pastValue: (i: number) => `past_value.${i}`,
+  presentKey: (i: number) => `present_key.${i}`,
+  presentValue: (i: number) => `present_value.${i}`,
+};
+
+/**
+ * The decode step: new tokens [batch, new] on top of a KV cache [batch, kvHeads, past, headDim] per layer;
+ * outputs the logits of the last new position [batch, vocab] and the grown cache. With past = 0 it is the
+ * prefill of a (left-padded) prompt batch; with new = 1 it is one sampling step.
+ */
+export function buildQwen2Decode(
+  config: Qwen2Config,
+  dtype: DType = 'float32',
+): { graph: Graph; params: Map<string, Value> } {
+  const graph = new Graph('qwen2Decode');
+  const past: KvCache = { keys: [], values: [] };
+  const cacheShape = ['batch', config.numKeyValueHeads, 'past', config.headDim];
+  for (let i = 0; i < config.numHiddenLayers; i++) {
+    past.keys.push(graph.input(cacheNames.pastKey(i), dtype, cacheShape));
+    past.values.push(graph.input(cacheNames.pastValue(i), dtype, cacheShape));
+  }
+  const inputs: Qwen2Inputs = {
+    inputIds: graph.input('input_ids', 'int64', ['batch', 'new']),
+    positionIds: graph.input('position_ids', 'int64', ['batch', 'new']),
+    attentionMask: graph.input('attention_mask', 'int64', ['batch', 'past + new']),
+  };
+  const params = new Map<string, Value>();
+  for (const p of qwen2Parameters(config)) params.set(p.name, graph.input(p.name, dtype, p.shape));
+  const { hidden, present } = qwen2Hidden(inputs, params, config, past);
+  const last = op.squeeze(op.slice(hidden, [-1], [op.SLICE_END], [1]), [1]); // [B, hidden]
+  graph.output(linear(last, lmHeadWeight(params, config)), 'logits');
+  for (let i = 0; i < config.numHiddenLayers; i++) {
+    graph.output(present.keys[i], cacheNames.presentKey(i));
+    graph.output(present.values[i], cacheNames.presentValue(i));
+  }
+  return { graph, params };
 }

@@ -7,3 +7,4 @@ export * from './softmax.ts';
 export * from './gather.ts';
 export * from './select.ts';
 export type { Operand } from './util.ts';
+export { dimValue, shapeTensor } from './util.ts';

@@ -3,7 +3,7 @@ import type { Value } from '../graph.ts';
 import { broadcastShapes } from '../dim.ts';
 import { defineOp, NOT_DIFFERENTIABLE } from './registry.ts';
 import type { InputGrad } from './registry.ts';
-import { apply, attr, intAttr, requireDtype, sameType, toValues } from './util.ts';
+import { apply, attr, requireDtype, sameType, toValues } from './util.ts';
 import type { Operand } from './util.ts';
 import { sumToShape } from './reduce.ts';
 import { and, cast, greaterOrEqual, lessOrEqual, mul } from './elementwise.ts';
@@ -46,10 +46,7 @@ defineOp({
     if (x.rank < 2) throw new Error('input must have rank ≥ 2');
     return [sameType(x)];
   },
-  grad: ({ attrs, gOut: [g] }): InputGrad[] => [
-    g && trilu(g, intAttr(attrs, '_k'), intAttr(attrs, 'upper') === 1),
-    undefined,
-  ],
+  grad: ({ inputs: [, k], attrs, gOut: [g] }): InputGrad[] => [g && apply('Trilu', [g, k], attrs), undefined],
 });
 
 export const where = (c: Value, x: Operand, y: Operand): Value => apply('Where', [c, ...toValues([x, y])]);
@@ -58,10 +55,12 @@ export function clip(x: Value, lo: number, hi: number): Value {
   return apply('Clip', [x, x.graph.scalar(lo, x.dtype), x.graph.scalar(hi, x.dtype)]);
 }
 
-/** Keeps the lower (upper=false) or upper triangle of the last two axes, offset by diagonal k. */
-export function trilu(x: Value, k: number, upper: boolean): Value {
-  return apply('Trilu', [x, x.graph.constant(new BigInt64Array([BigInt(k)]), [], 'int64')], {
-    upper: attr.int(upper ? 1 : 0),
-    _k: attr.int(k),
-  });
+/**
+ * Keeps the lower (upper=false) or upper triangle of the last two axes, offset by diagonal k (a number, or
+ * an int64 scalar computed at run time, e.g. the length of a KV cache).
+ */
+export function trilu(x: Value, k: number | Value, upper: boolean): Value {
+  const kv = typeof k === 'number' ? x.graph.constant(new BigInt64Array([BigInt(k)]), [], 'int64') : k;
+  if (kv.dtype !== 'int64' || kv.rank !== 0) throw new Error('trilu: k must be an int64 scalar');
+  return apply('Trilu', [x, kv], { upper: attr.int(upper ? 1 : 0) });
 }
