@@ -18,6 +18,17 @@ mapfile -t unit_files < <(find test/unit -name '*.test.ts' | sort)
 if [ "$suite" = all ] && [ -d test/integration ]; then
   mapfile -t integration_files < <(find test/integration -name '*.test.ts' | sort)
   if [ "${#integration_files[@]}" -gt 0 ]; then
+    # The Temporal CLI (dev server) and versitygw (S3 server) are built with `go install` once and cached
+    # in ${REASONLOOP_CACHE:-~/.cache/reasonloop}/bin (about 4 minutes on 2 cores the first time).
+    "$node_bin" --import tsx infra/cli.ts install
+    # A shared dev server and S3 server on free loopback ports for the whole run; `up --fresh` first stops
+    # whatever a previous, interrupted run left behind (by recorded pid), and the trap stops them again.
+    stack_dir=.reasonloop/test-stack
+    stop_stack() { "$node_bin" --import tsx infra/cli.ts down --state-dir "$stack_dir" || true; }
+    trap stop_stack EXIT
+    trap 'exit 130' INT TERM
+    stack_env="$("$node_bin" --import tsx infra/cli.ts up --fresh --state-dir "$stack_dir")"
+    eval "$stack_env"
     "$node_bin" --import tsx --test --test-reporter=spec --test-concurrency=1 "${integration_files[@]}"
   fi
 fi

@@ -1,0 +1,59 @@
+/**
+ * Command line for the local stack, used by test/run.sh and by hand:
+ *   node --import tsx infra/cli.ts install [temporal] [versitygw]   build once into the cache, print paths
+ *   node --import tsx infra/cli.ts up --state-dir DIR [--ui] [--fresh] start (or reuse a healthy one); prints `export …`
+ *   node --import tsx infra/cli.ts down --state-dir DIR              stop what `up` started
+ */
+import { parseArgs } from 'node:util';
+import { shellExports, stackDown, stackUp } from './sharedStack.ts';
+import { installTool, TOOLS } from './tools.ts';
+
+const USAGE =
+  'usage: infra/cli.ts install [temporal|versitygw ...] | up --state-dir DIR [--ui] [--fresh] | down --state-dir DIR';
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'state-dir': { type: 'string' },
+      ui: { type: 'boolean', default: false },
+      fresh: { type: 'boolean', default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  const stateDir = values['state-dir'];
+  switch (command) {
+    case 'install': {
+      const names = rest.length > 0 ? rest : Object.keys(TOOLS);
+      for (const name of names) {
+        const tool = TOOLS[name];
+        if (!tool) throw new Error(`unknown tool ${name} (known: ${Object.keys(TOOLS).join(', ')})`);
+        process.stdout.write(`${name}: ${await installTool(tool)}\n`);
+      }
+      return;
+    }
+    case 'up': {
+      if (!stateDir) throw new Error(`up needs --state-dir\n${USAGE}`);
+      const state = await stackUp(stateDir, { ui: values.ui, fresh: values.fresh });
+      process.stderr.write(
+        `infra: Temporal dev server at ${state.temporal.address}${state.temporal.uiUrl ? ` (Web UI ${state.temporal.uiUrl})` : ''}, ` +
+          `S3 server at ${state.s3.endpoint} (pids ${state.temporal.pid}, ${state.s3.pid})\n`,
+      );
+      process.stdout.write(`${shellExports(state.env)}\n`);
+      return;
+    }
+    case 'down': {
+      if (!stateDir) throw new Error(`down needs --state-dir\n${USAGE}`);
+      await stackDown(stateDir);
+      return;
+    }
+    default:
+      throw new Error(USAGE);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: Error) => {
+  process.stderr.write(`infra: ${error.message}\n`);
+  process.exit(1);
+});
