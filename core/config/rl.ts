@@ -1,0 +1,174 @@
+import { z } from 'zod';
+import { ADVANTAGE_ESTIMATOR_NAMES } from '../rl/advantages.ts';
+import { LOSS_AGG_MODES } from '../rl/aggregation.ts';
+import { KL_ESTIMATOR_NAMES } from '../rl/kl.ts';
+import { KL_COEF_SCHEDULES } from '../rl/klSchedule.ts';
+import { LR_SCHEDULES } from '../rl/lrSchedule.ts';
+
+/**
+ * The `algorithm` section of the run config: every RL knob of the STILL-3 study. Defaults are the
+ * paper's 1.5B run (DESIGN.md §6) unless a field says otherwise; its Zero runs differ where noted.
+ * Enum values are exactly the keys of the registries in core/rl/, so a config string selects a function.
+ */
+
+/** Where the KL to the reference acts: per-token reward shaping, a loss term, or nowhere. */
+export const KL_PLACEMENTS = ['reward', 'loss', 'none'] as const;
+
+const finite = (rule: string) => z.number({ error: `must be ${rule}` });
+const nonNegative = () => finite('a number ≥ 0').min(0, { error: 'must be a number ≥ 0' });
+const positive = () => finite('a number > 0').positive({ error: 'must be a number > 0' });
+const positiveInt = () =>
+  z
+    .number({ error: 'must be a positive integer' })
+    .int({ error: 'must be a positive integer' })
+    .min(1, { error: 'must be a positive integer' });
+const nonNegativeInt = () =>
+  z
+    .number({ error: 'must be an integer ≥ 0' })
+    .int({ error: 'must be an integer ≥ 0' })
+    .min(0, { error: 'must be an integer ≥ 0' });
+const unitInterval = (rule = 'a number in [0, 1)') =>
+  finite(rule)
+    .min(0, { error: `must be ${rule}` })
+    .lt(1, { error: `must be ${rule}` });
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
+
+export const advantageConfigSchema = z.strictObject({
+  /** GRPO group normalisation (both STILL-3 runs). */
+  estimator: oneOf(ADVANTAGE_ESTIMATOR_NAMES).default('grpo'),
+  /** ε in (r − mean)/(std + ε): 1e-8 (STILL-3; verl uses 1e-6). */
+  epsilon: positive().default(1e-8),
+  /** EMA decay of the running baseline (reinforceBaseline only); absent = cumulative mean. */
+  baselineDecay: unitInterval().optional(),
+});
+
+export const klConfigSchema = z.strictObject({
+  /** k1 (1.5B run, in the reward); the Zero runs use k3 as a loss. */
+  estimator: oneOf(KL_ESTIMATOR_NAMES).default('k1'),
+  /** "reward" (1.5B run) | "loss" (Zero runs) | "none". */
+  placement: oneOf(KL_PLACEMENTS).default('reward'),
+  /** β = 0.001 (both runs). */
+  coef: nonNegative().default(0.001),
+  /** "constant" (1.5B run); the Zero runs optionally use "cosine". */
+  schedule: oneOf(KL_COEF_SCHEDULES).default('constant'),
+  /** RL steps for the cosine to reach 0: 500 (Zero runs). */
+  annealSteps: positiveInt().default(500),
+  /** Replace the reference by the policy every M steps; 0 = never. The paper did it by hand, no period given. */
+  refreshReferenceEvery: nonNegativeInt().default(0),
+});
+
+export const clipConfigSchema = z.strictObject({
+  /** ε_low = 0.2 (PPO-clip ε, both runs). */
+  low: unitInterval().default(0.2),
+  /** ε_high = 0.2 (no clip-higher in STILL-3; DAPO uses 0.28). */
+  high: nonNegative().default(0.2),
+  /** Dual-clip constant c > 1 (verl default 3); absent = off (STILL-3 does not mention one). */
+  dualClip: finite('a number > 1').gt(1, { error: 'must be a number > 1' }).optional(),
+});
+
+export const optimizerConfigSchema = z.strictObject({
+  /** Peak learning rate 2e-6 (1.5B run). */
+  lr: positive().default(2e-6),
+  /** "constant": §6 names no schedule. */
+  schedule: oneOf(LR_SCHEDULES).default('constant'),
+  /** Linear warm-up RL steps (ignored by "constant"). */
+  warmupSteps: nonNegativeInt().default(0),
+  /** Cosine floor as a fraction of lr (warmupCosine). */
+  minLrRatio: finite('a number in [0, 1]')
+    .min(0, { error: 'must be a number in [0, 1]' })
+    .max(1, {
+      error: 'must be a number in [0, 1]',
+    })
+    .default(0),
+  /** Step where the cosine bottoms out; absent = the run's total steps. */
+  decaySteps: positiveInt().optional(),
+  /** AdamW decoupled weight decay: 0.01 (verl's actor default; §6 names none). */
+  weightDecay: nonNegative().default(0.01),
+  /** Global gradient-norm clip: 1.0 (verl's actor grad_clip; §6 names none). */
+  maxGradNorm: positive().default(1.0),
+  /** Adam β1, β2: torch's defaults (0.9, 0.999). */
+  betas: z
+    .tuple([unitInterval(), unitInterval()], { error: 'must be a pair [β1, β2] of numbers in [0, 1)' })
+    .default([0.9, 0.999]),
+  /** Adam ε: torch's default 1e-8. */
+  eps: positive().default(1e-8),
+});
+
+export const rlAlgorithmSchema = z
+  .strictObject({
+    advantage: advantageConfigSchema.prefault({}),
+    kl: klConfigSchema.prefault({}),
+    clip: clipConfigSchema.prefault({}),
+    /** "seq-mean-token-mean": per-sequence token mean, then batch mean (1.5B run); Zero runs: "token-mean". */
+    lossAgg: oneOf(LOSS_AGG_MODES).default('seq-mean-token-mean'),
+    /** Normaliser of "seq-mean-token-sum-norm"; absent = the rollout's max new tokens. */
+    lossAggMaxLength: positiveInt().optional(),
+    /** Entropy bonus coefficient: 0 (Zero runs; the paper found it hard to tune). */
+    entropyCoef: nonNegative().default(0),
+    /** PPO epochs per rollout batch: 1 (both runs). */
+    epochs: positiveInt().default(1),
+    /**
+     * Responses per optimizer step: 512 = the 1.5B run's 128 prompts × 8 responses over its 2 optimizer
+     * steps per batch. The Zero runs set it to the whole batch (strictly on-policy).
+     */
+    miniBatchSize: positiveInt().default(512),
+    /** Responses per forward/backward (gradient accumulation; memory only, not the math). */
+    microBatchSize: positiveInt().default(8),
+    /** Shuffle rows before cutting mini-batches, seeded by the run seed and step. */
+    shuffle: z.boolean({ error: 'must be true or false' }).default(true),
+    optimizer: optimizerConfigSchema.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.microBatchSize > c.miniBatchSize || c.miniBatchSize % c.microBatchSize !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['microBatchSize'],
+        message: `must divide miniBatchSize (${c.miniBatchSize})`,
+        input: c.microBatchSize,
+      });
+    }
+    if (c.optimizer.schedule !== 'constant' && c.optimizer.decaySteps !== undefined) {
+      if (c.optimizer.decaySteps <= c.optimizer.warmupSteps) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['optimizer', 'decaySteps'],
+          message: `must be above optimizer.warmupSteps (${c.optimizer.warmupSteps})`,
+          input: c.optimizer.decaySteps,
+        });
+      }
+    }
+    if (c.advantage.baselineDecay !== undefined && c.advantage.estimator !== 'reinforceBaseline') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['advantage', 'baselineDecay'],
+        message: `only applies to estimator "reinforceBaseline" (estimator is "${c.advantage.estimator}")`,
+        input: c.advantage.baselineDecay,
+      });
+    }
+  });
+
+/** The parsed section, defaults filled in. */
+export type RlAlgorithmConfig = z.output<typeof rlAlgorithmSchema>;
+/** What a user may write (every field optional). */
+export type RlAlgorithmConfigInput = z.input<typeof rlAlgorithmSchema>;
+
+/** One line per problem: `algorithm.clip.low must be a number in [0, 1) (got 1.5)`. */
+export function formatConfigIssues(issues: readonly z.core.$ZodIssue[], where: string): string[] {
+  return issues.map((issue) => {
+    const path = [where, ...issue.path.map(String)].filter((p) => p !== '').join('.');
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
+      return `${path} has unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}`;
+    }
+    const got = 'input' in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input)})` : '';
+    return `${path} ${issue.message}${got}`;
+  });
+}
+
+/** Parse the algorithm section; throws an Error listing every problem with its full path. */
+export function parseRlAlgorithmConfig(input: unknown, where = 'algorithm'): RlAlgorithmConfig {
+  const result = rlAlgorithmSchema.safeParse(input ?? {}, { reportInput: true });
+  if (result.success) return result.data;
+  throw new Error(`invalid ${where}:\n  ${formatConfigIssues(result.error.issues, where).join('\n  ')}`);
+}

@@ -1,0 +1,233 @@
+/**
+ * Batched sampling with per-token log-probs on the Qwen2 decode graph (KV cache). Prompts are left-padded
+ * into one batch; every draw comes from the counter-based RNG keyed by (seed, step, prompt, sample,
+ * position), so the same request gives the same tokens whatever else is in the batch or however often it
+ * is retried. A turn hook lets a caller (the tool protocol) splice tokens into a response mid-generation:
+ * those are fed to the model but marked as not sampled, so the RL loss can leave them out.
+ */
+import { Executable } from '../graph/index.ts';
+import type { Feeds, HostTensor } from '../graph/index.ts';
+import type { Qwen2Config } from '../model/config.ts';
+import { buildQwen2Decode, cacheNames } from '../model/qwen2.ts';
+import { qwen2Parameters } from '../model/parameters.ts';
+import type { SessionConfig } from '../graph/index.ts';
+import { uniformAt } from './rng.ts';
+import { sampleToken } from './sampling.ts';
+import type { SamplingParams } from './sampling.ts';
+
+export type FinishReason = 'stop' | 'length';
+
+export interface GenerationRequest {
+  promptIds: number[];
+  /** RNG coordinates: which prompt of the step, which of its n samples. */
+  prompt: number;
+  sample: number;
+}
+
+/** What the turn hook sees when a stop string ends a turn. */
+export interface TurnEnd {
+  request: GenerationRequest;
+  /** Response tokens so far (sampled and inserted). */
+  tokens: readonly number[];
+  /** The stop string that matched. */
+  stop: string;
+}
+
+export interface GenerateOptions {
+  maxNewTokens: number;
+  sampling: SamplingParams;
+  seed: number;
+  /** RL step (an RNG coordinate); 0 outside training. */
+  step?: number;
+  stopTokenIds?: readonly number[];
+  stopStrings?: readonly string[];
+  /** Detokenizer for stop strings (required when stopStrings is non-empty). */
+  decode?: (ids: number[]) => string;
+  /** Fed for finished rows and as the left padding; never attended to. */
+  padTokenId?: number;
+  /**
+   * Called when a stop string ends a turn. Returning tokens continues the response with them inserted
+   * (not sampled); returning undefined finishes the response with reason "stop".
+   */
+  onTurnEnd?: (turn: TurnEnd) => Promise<number[] | undefined> | number[] | undefined;
+}
+
+export interface Generation {
+  tokens: number[];
+  /** log-prob of each token under the policy at the sampling temperature; 0 for inserted tokens. */
+  logprobs: number[];
+  /** false for tokens inserted by the turn hook (tool output). */
+  sampled: boolean[];
+  finishReason: FinishReason;
+}
+
+interface Row {
+  request: GenerationRequest;
+  out: Generation;
+  done: boolean;
+  forced: number[];
+  position: number;
+}
+
+export class Generator {
+  private constructor(
+    readonly config: Qwen2Config,
+    private readonly exec: Executable,
+    private readonly weights: Feeds,
+  ) {}
+
+  static async create(
+    config: Qwen2Config,
+    weights: Map<string, Float32Array>,
+    session: SessionConfig = {},
+  ): Promise<Generator> {
+    const { graph } = buildQwen2Decode(config);
+    const exec = await Executable.compile(graph, session);
+    const feeds: Feeds = {};
+    for (const p of qwen2Parameters(config)) {
+      const data = weights.get(p.name);
+      if (!data) throw new Error(`weights: missing tensor ${p.name}`);
+      feeds[p.name] = { data, dims: p.shape };
+    }
+    return new Generator(config, exec, feeds);
+  }
+
+  async generate(requests: GenerationRequest[], opts: GenerateOptions): Promise<Generation[]> {
+    if (requests.length === 0) return [];
+    if (!(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens > 0))
+      throw new Error(`maxNewTokens must be a positive integer (got ${opts.maxNewTokens})`);
+    if ((opts.stopStrings?.length ?? 0) > 0 && !opts.decode)
+      throw new Error('stopStrings need a decode function');
+    const c = this.config;
+    const B = requests.length;
+    const pad = opts.padTokenId ?? 0;
+    const promptLen = Math.max(...requests.map((r) => r.promptIds.length));
+    if (promptLen === 0) throw new Error('every prompt is empty');
+    const rows: Row[] = requests.map((request) => ({
+      request,
+      out: { tokens: [], logprobs: [], sampled: [], finishReason: 'length' },
+      done: false,
+      forced: [],
+      position: request.promptIds.length,
+    }));
+
+    // Prefill: left-padded prompts, empty cache. Pad positions get position 1, as HF's generate does.
+    const ids = new BigInt64Array(B * promptLen);
+    const pos = new BigInt64Array(B * promptLen);
+    let mask: number[][] = [];
+    requests.forEach((r, b) => {
+      const offset = promptLen - r.promptIds.length;
+      const m: number[] = [];
+      for (let t = 0; t < promptLen; t++) {
+        const real = t >= offset;
+        ids[b * promptLen + t] = BigInt(real ? r.promptIds[t - offset] : pad);
+        pos[b * promptLen + t] = BigInt(real ? t - offset : 1);
+        m.push(real ? 1 : 0);
+      }
+      mask.push(m);
+    });
+    const kvShape = [B, c.numKeyValueHeads, 0, c.headDim];
+    let cache: Feeds = {};
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      cache[cacheNames.pastKey(i)] = { data: new Float32Array(0), dims: kvShape };
+      cache[cacheNames.pastValue(i)] = { data: new Float32Array(0), dims: kvShape };
+    }
+    let step = await this.run(cache, ids, pos, mask, promptLen);
+
+    for (let n = 0; n < opts.maxNewTokens; n++) {
+      const logits = step.logits.data as Float32Array;
+      const next = new BigInt64Array(B);
+      const nextPos = new BigInt64Array(B);
+      for (const [b, row] of rows.entries()) {
+        if (row.done) {
+          next[b] = BigInt(pad);
+          continue;
+        }
+        await this.advance(row, logits.subarray(b * c.vocabSize, (b + 1) * c.vocabSize), opts);
+        const last = row.out.tokens[row.out.tokens.length - 1];
+        next[b] = BigInt(last);
+        nextPos[b] = BigInt(row.position++);
+      }
+      if (rows.every((r) => r.done) || n === opts.maxNewTokens - 1) break;
+      // A finished row keeps its slot with a masked pad token, so the batch stays rectangular.
+      mask = mask.map((m, b) => [...m, rows[b].done ? 0 : 1]);
+      cache = {};
+      for (let i = 0; i < c.numHiddenLayers; i++) {
+        cache[cacheNames.pastKey(i)] = step[cacheNames.presentKey(i)];
+        cache[cacheNames.pastValue(i)] = step[cacheNames.presentValue(i)];
+      }
+      step = await this.run(cache, next, nextPos, mask, 1);
+    }
+    return rows.map((r) => r.out);
+  }
+
+  /** Appends one token to a row (forced or sampled) and decides whether the row is finished. */
+  private async advance(row: Row, logits: Float32Array, opts: GenerateOptions): Promise<void> {
+    const out = row.out;
+    if (row.forced.length > 0) {
+      out.tokens.push(row.forced.shift()!);
+      out.logprobs.push(0);
+      out.sampled.push(false);
+    } else {
+      const u = uniformAt(
+        opts.seed,
+        opts.step ?? 0,
+        row.request.prompt,
+        row.request.sample,
+        out.tokens.length,
+      );
+      const s = sampleToken(logits, opts.sampling, u);
+      out.tokens.push(s.token);
+      out.logprobs.push(s.logprob);
+      out.sampled.push(true);
+      if (opts.stopTokenIds?.includes(s.token)) {
+        out.finishReason = 'stop';
+        row.done = true;
+        return;
+      }
+      const stop = matchStopString(out.tokens, opts);
+      if (stop !== undefined) {
+        const inserted = await opts.onTurnEnd?.({ request: row.request, tokens: out.tokens, stop });
+        if (inserted && inserted.length > 0) row.forced.push(...inserted);
+        else {
+          out.finishReason = 'stop';
+          row.done = true;
+          return;
+        }
+      }
+    }
+    if (out.tokens.length >= opts.maxNewTokens) row.done = true;
+  }
+
+  private async run(cache: Feeds, ids: BigInt64Array, pos: BigInt64Array, mask: number[][], width: number) {
+    const B = mask.length;
+    const attention: HostTensor = {
+      data: BigInt64Array.from(mask.flat().map(BigInt)),
+      dims: [B, mask[0].length],
+    };
+    return this.exec.run({
+      ...this.weights,
+      ...cache,
+      input_ids: { data: ids, dims: [B, width] },
+      position_ids: { data: pos, dims: [B, width] },
+      attention_mask: attention,
+    });
+  }
+}
+
+/**
+ * The stop string that the newest token completes, if any. Only a tail long enough to contain a match is
+ * decoded, and a match must end inside the newest token's text (tokens may run past the stop string).
+ */
+export function matchStopString(tokens: readonly number[], opts: GenerateOptions): string | undefined {
+  const stops = opts.stopStrings;
+  if (!stops || stops.length === 0 || !opts.decode || tokens.length === 0) return undefined;
+  const longest = Math.max(...stops.map((s) => s.length));
+  // A token decodes to at least one character, so the last `longest` tokens (plus the newest) hold any match.
+  const tail = opts.decode(tokens.slice(-(longest + 1)));
+  const newest = opts.decode(tokens.slice(-1)).length;
+  return stops.find((s) => {
+    const at = tail.lastIndexOf(s);
+    return at >= 0 && at + s.length > tail.length - newest;
+  });
+}
