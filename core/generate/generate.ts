@@ -73,8 +73,13 @@ export class Generator {
   private constructor(
     readonly config: Qwen2Config,
     private readonly exec: Executable,
-    private readonly weights: Feeds,
+    private weights: Feeds,
   ) {}
+
+  /** Swaps in new weights (the policy after an update); the compiled graph is kept. */
+  setWeights(weights: Map<string, Float32Array>): void {
+    this.weights = weightFeeds(this.config, weights);
+  }
 
   static async create(
     config: Qwen2Config,
@@ -83,13 +88,7 @@ export class Generator {
   ): Promise<Generator> {
     const { graph } = buildQwen2Decode(config);
     const exec = await Executable.compile(graph, session);
-    const feeds: Feeds = {};
-    for (const p of qwen2Parameters(config)) {
-      const data = weights.get(p.name);
-      if (!data) throw new Error(`weights: missing tensor ${p.name}`);
-      feeds[p.name] = { data, dims: p.shape };
-    }
-    return new Generator(config, exec, feeds);
+    return new Generator(config, exec, weightFeeds(config, weights));
   }
 
   async generate(requests: GenerationRequest[], opts: GenerateOptions): Promise<Generation[]> {
@@ -213,6 +212,17 @@ export class Generator {
       attention_mask: attention,
     });
   }
+}
+
+/** HF-named weights as graph feeds, each checked to exist. */
+export function weightFeeds(config: Qwen2Config, weights: Map<string, Float32Array>): Feeds {
+  const feeds: Feeds = {};
+  for (const p of qwen2Parameters(config)) {
+    const data = weights.get(p.name);
+    if (!data) throw new Error(`weights: missing tensor ${p.name}`);
+    feeds[p.name] = { data, dims: p.shape };
+  }
+  return feeds;
 }
 
 /**
