@@ -1,0 +1,6 @@
+/** The subcommand registry: one file per subcommand in this folder; add yours to the list. */
+import type { Command } from '../command.ts';
+import { verifyCommand } from './verify.ts';
+import { sandboxCommand } from './sandbox.ts';
+
+export const COMMANDS: readonly Command[] = [verifyCommand, sandboxCommand];

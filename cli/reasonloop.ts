@@ -1,0 +1,36 @@
+/**
+ * The `reasonloop` command: dispatches `reasonloop <subcommand> [args]` to the registry in commands/.
+ */
+import { pathToFileURL } from 'node:url';
+import { EXIT_USAGE, type Command } from './command.ts';
+import { COMMANDS } from './commands/index.ts';
+
+export function usage(commands: readonly Command[] = COMMANDS): string {
+  const width = Math.max(...commands.map((c) => c.name.length));
+  return [
+    'usage: reasonloop <command> [options]',
+    '',
+    'commands:',
+    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.describe}`),
+    '',
+    'Run `reasonloop <command> --help` for the options of one command.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], commands: readonly Command[] = COMMANDS): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(usage(commands));
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  const command = commands.find((c) => c.name === name);
+  if (!command) {
+    console.error(`reasonloop: unknown command "${name}"\n\n${usage(commands)}`);
+    return EXIT_USAGE;
+  }
+  return command.run(rest);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.exitCode = await main(process.argv.slice(2));
+}

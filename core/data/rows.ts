@@ -1,0 +1,80 @@
+/**
+ * Reading raw rows: JSON Lines (bad lines skipped and counted) and parquet (hyparquet, pure JS, snappy
+ * built in). Both give plain objects; turning rows into problems is problems.ts.
+ */
+import { readFile } from 'node:fs/promises';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+
+export type Row = Record<string, unknown>;
+
+/** Rows that could not be used, with the first few reasons (enough to fix a field name, not a flood). */
+export interface SkipReport {
+  count: number;
+  reasons: string[];
+}
+
+/** How many skip reasons are kept verbatim; the rest are only counted. */
+export const MAX_REPORTED_REASONS = 5;
+
+export function emptySkipReport(): SkipReport {
+  return { count: 0, reasons: [] };
+}
+
+export function recordSkip(report: SkipReport, reason: string): void {
+  report.count++;
+  if (report.reasons.length < MAX_REPORTED_REASONS) report.reasons.push(reason);
+}
+
+export interface RowsRead {
+  rows: Row[];
+  skipped: SkipReport;
+}
+
+/** Parses JSON Lines text; blank lines are ignored, lines that are not a JSON object are skipped and reported. */
+export function parseJsonl(text: string, source = 'input'): RowsRead {
+  const rows: Row[] = [];
+  const skipped = emptySkipReport();
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (err) {
+      recordSkip(skipped, `${source}:${i + 1}: not valid JSON (${(err as Error).message})`);
+      continue;
+    }
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+      recordSkip(skipped, `${source}:${i + 1}: not a JSON object`);
+      continue;
+    }
+    rows.push(value as Row);
+  }
+  return { rows, skipped };
+}
+
+export async function readJsonl(path: string): Promise<RowsRead> {
+  return parseJsonl(await readFile(path, 'utf8'), path);
+}
+
+/** All rows of a parquet file as objects (BigInt columns become numbers when they fit). */
+export async function readParquet(path: string, columns?: string[]): Promise<RowsRead> {
+  const file = await asyncBufferFromFile(path);
+  const objects = (await parquetReadObjects({ file, columns })) as Row[];
+  const rows = objects.map((r) => {
+    const out: Row = {};
+    for (const [k, v] of Object.entries(r)) {
+      out[k] = typeof v === 'bigint' && Number.isSafeInteger(Number(v)) ? Number(v) : v;
+    }
+    return out;
+  });
+  return { rows, skipped: emptySkipReport() };
+}
+
+/** Reads a JSONL or parquet file, chosen by extension (.jsonl, .json, .parquet). */
+export async function readRows(path: string): Promise<RowsRead> {
+  if (path.endsWith('.parquet')) return readParquet(path);
+  if (path.endsWith('.jsonl') || path.endsWith('.json') || path.endsWith('.ndjson')) return readJsonl(path);
+  throw new Error(`${path}: unknown data format (expected .jsonl or .parquet)`);
+}

@@ -1,0 +1,283 @@
+/**
+ * Synthetic verifiable tasks for CPU-scale runs, each with difficulty knobs: multi-digit arithmetic,
+ * linear equations, and Countdown (reach a target with given numbers). Task i depends only on
+ * (seed, i), so any slice can be regenerated. Arithmetic and linear answers are checked by the math
+ * verifier; Countdown answers by `verifyCountdown`, which also checks the numbers used.
+ */
+import type { Problem } from './problems.ts';
+
+export interface ArithmeticKnobs {
+  /** Digits per operand (1–12). */
+  digits: number;
+  /** Operands in the expression (2–8). */
+  terms: number;
+  /** Operators to draw from. */
+  ops: ('+' | '-' | '*')[];
+}
+
+export interface LinearKnobs {
+  /** Largest absolute coefficient (≥ 1). */
+  maxCoefficient: number;
+  /** Largest absolute solution. */
+  maxSolution: number;
+  /** Allow fractional solutions (p/q) instead of integers only. */
+  fractional: boolean;
+}
+
+export interface CountdownKnobs {
+  /** How many numbers are given (2–6). */
+  count: number;
+  /** Largest given number. */
+  maxNumber: number;
+}
+
+export type SyntheticSpec =
+  | { kind: 'arithmetic'; knobs: ArithmeticKnobs }
+  | { kind: 'linear'; knobs: LinearKnobs }
+  | { kind: 'countdown'; knobs: CountdownKnobs };
+
+export interface SyntheticProblem extends Problem {
+  /** For Countdown: the numbers and target the answer must use and reach. */
+  countdown?: { numbers: number[]; target: number };
+}
+
+/** A small fast PRNG (mulberry32) seeded per task, so tasks are independent of how many are generated. */
+function taskRng(seed: number, index: number): () => number {
+  let a = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randInt(rng: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(rng() * (hi - lo + 1));
+}
+
+export function arithmeticTask(seed: number, index: number, k: ArithmeticKnobs): SyntheticProblem {
+  if (k.digits < 1 || k.digits > 12) throw new Error(`arithmetic digits must be 1–12 (got ${k.digits})`);
+  if (k.terms < 2 || k.terms > 8) throw new Error(`arithmetic terms must be 2–8 (got ${k.terms})`);
+  const rng = taskRng(seed, index);
+  const operand = () => BigInt(randInt(rng, 10 ** (k.digits - 1), 10 ** k.digits - 1));
+  const values = [operand()];
+  const ops: string[] = [];
+  for (let i = 1; i < k.terms; i++) {
+    ops.push(k.ops[randInt(rng, 0, k.ops.length - 1)]);
+    values.push(operand());
+  }
+  // Standard precedence: fold products first, then sums (BigInt: exact at any size).
+  const terms: bigint[] = [values[0]];
+  const signs: number[] = [1];
+  for (let i = 0; i < ops.length; i++) {
+    if (ops[i] === '*') terms[terms.length - 1] *= values[i + 1];
+    else {
+      terms.push(values[i + 1]);
+      signs.push(ops[i] === '-' ? -1 : 1);
+    }
+  }
+  const answer = terms.reduce((acc, t, i) => acc + (signs[i] < 0 ? -t : t), 0n);
+  const expr = values
+    .map((v, i) => (i === 0 ? `${v}` : ` ${ops[i - 1] === '*' ? '\\times' : ops[i - 1]} ${v}`))
+    .join('');
+  return { id: `arithmetic:${seed}:${index}`, problem: `Compute $${expr}$.`, answer: answer.toString() };
+}
+
+function gcd(a: number, b: number): number {
+  a = Math.abs(a);
+  b = Math.abs(b);
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+export function linearTask(seed: number, index: number, k: LinearKnobs): SyntheticProblem {
+  if (k.maxCoefficient < 1) throw new Error(`linear maxCoefficient must be ≥ 1 (got ${k.maxCoefficient})`);
+  const rng = taskRng(seed, index);
+  const nonzero = () => {
+    const v = randInt(rng, 1, k.maxCoefficient);
+    return rng() < 0.5 ? -v : v;
+  };
+  const a = nonzero();
+  const c = nonzero();
+  const coefA = a === c ? a + 1 : a; // a ≠ c keeps one solution
+  const b = randInt(rng, -k.maxSolution, k.maxSolution);
+  let d: number;
+  let answer: string;
+  if (k.fractional) {
+    d = randInt(rng, -k.maxSolution * 3, k.maxSolution * 3);
+    const num = d - b;
+    const den = coefA - c;
+    const g = gcd(num, den) || 1;
+    const [p, q] = den / g < 0 ? [-num / g, -den / g] : [num / g, den / g];
+    answer = q === 1 ? `${p}` : `\\frac{${p}}{${q}}`.replace('\\frac{-', '-\\frac{');
+  } else {
+    const x = randInt(rng, -k.maxSolution, k.maxSolution);
+    d = (coefA - c) * x + b;
+    answer = `${x}`;
+  }
+  const side = (coef: number, konst: number) =>
+    `${coef === 1 ? '' : coef === -1 ? '-' : coef}x ${konst < 0 ? '-' : '+'} ${Math.abs(konst)}`;
+  return {
+    id: `linear:${seed}:${index}`,
+    problem: `Solve for $x$: $${side(coefA, b)} = ${side(c, d)}$.`,
+    answer,
+  };
+}
+
+export function countdownTask(seed: number, index: number, k: CountdownKnobs): SyntheticProblem {
+  if (k.count < 2 || k.count > 6) throw new Error(`countdown count must be 2–6 (got ${k.count})`);
+  const rng = taskRng(seed, index);
+  const numbers = Array.from({ length: k.count }, () => randInt(rng, 1, k.maxNumber));
+  // Build a target from the numbers with + − × (never division: the target stays an integer) in a random order.
+  const order = [...numbers];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = randInt(rng, 0, i);
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  let target = order[0];
+  let expr = `${order[0]}`;
+  for (let i = 1; i < order.length; i++) {
+    const op = randInt(rng, 0, 2);
+    if (op === 0) [target, expr] = [target + order[i], `${expr} + ${order[i]}`];
+    else if (op === 1 && target - order[i] > 0) [target, expr] = [target - order[i], `${expr} - ${order[i]}`];
+    else [target, expr] = [target * order[i], `(${expr}) * ${order[i]}`];
+  }
+  return {
+    id: `countdown:${seed}:${index}`,
+    problem:
+      `Using the numbers [${numbers.join(', ')}], create an equation that equals ${target}. ` +
+      'You can use basic arithmetic operations (+, -, *, /) and each number can only be used once.',
+    answer: expr,
+    countdown: { numbers, target },
+  };
+}
+
+export function generateTasks(
+  spec: SyntheticSpec,
+  seed: number,
+  count: number,
+  start = 0,
+): SyntheticProblem[] {
+  const out: SyntheticProblem[] = [];
+  for (let i = start; i < start + count; i++) {
+    if (spec.kind === 'arithmetic') out.push(arithmeticTask(seed, i, spec.knobs));
+    else if (spec.kind === 'linear') out.push(linearTask(seed, i, spec.knobs));
+    else out.push(countdownTask(seed, i, spec.knobs));
+  }
+  return out;
+}
+
+/** An exact rational (numerator, denominator > 0) in BigInt. */
+type Rat = [bigint, bigint];
+
+/** Longest Countdown expression accepted (a real one is a few dozen characters). */
+const MAX_COUNTDOWN_CHARS = 200;
+
+/**
+ * Checks a Countdown answer: only integers, + − × ÷ and parentheses; each given number used at most as
+ * often as given; the exact rational value equals the target. Never throws.
+ */
+export function verifyCountdown(
+  numbers: number[],
+  target: number,
+  answer: string,
+): { equal: boolean; reason: string } {
+  let expr = answer
+    .replace(/\\times|×/g, '*')
+    .replace(/\\div|÷/g, '/')
+    .replace(/\\left|\\right|\$/g, '');
+  expr = expr.split('=')[0].trim();
+  if (expr.length === 0) return { equal: false, reason: 'empty answer' };
+  if (expr.length > MAX_COUNTDOWN_CHARS || !/^[\d\s+\-*/()]+$/.test(expr)) {
+    return { equal: false, reason: 'answer must use only numbers, + - * / and parentheses' };
+  }
+  const used = (expr.match(/\d+/g) ?? []).map(Number);
+  const available = new Map<number, number>();
+  for (const n of numbers) available.set(n, (available.get(n) ?? 0) + 1);
+  for (const n of used) {
+    const left = available.get(n) ?? 0;
+    if (left === 0) return { equal: false, reason: `number ${n} is not available (or used too often)` };
+    available.set(n, left - 1);
+  }
+  let value: Rat | undefined;
+  try {
+    value = new RatParser(expr).parse();
+  } catch (err) {
+    return { equal: false, reason: `not an arithmetic expression (${(err as Error).message})` };
+  }
+  if (!value) return { equal: false, reason: 'division by zero' };
+  const ok = value[0] === BigInt(target) * value[1];
+  return ok
+    ? { equal: true, reason: 'reaches the target' }
+    : { equal: false, reason: 'does not reach the target' };
+}
+
+/** Recursive-descent parser over exact rationals; undefined means division by zero. */
+class RatParser {
+  private i = 0;
+  constructor(private readonly s: string) {}
+
+  parse(): Rat | undefined {
+    const v = this.sum();
+    this.skip();
+    if (this.i !== this.s.length) throw new Error(`unexpected "${this.s[this.i]}"`);
+    return v;
+  }
+
+  private skip(): void {
+    while (this.s[this.i] === ' ') this.i++;
+  }
+
+  private sum(): Rat | undefined {
+    let v = this.product();
+    for (;;) {
+      this.skip();
+      const op = this.s[this.i];
+      if (op !== '+' && op !== '-') return v;
+      this.i++;
+      const r = this.product();
+      if (!v || !r) return undefined;
+      v = normal([v[0] * r[1] + (op === '+' ? 1n : -1n) * r[0] * v[1], v[1] * r[1]]);
+    }
+  }
+
+  private product(): Rat | undefined {
+    let v = this.atom();
+    for (;;) {
+      this.skip();
+      const op = this.s[this.i];
+      if (op !== '*' && op !== '/') return v;
+      this.i++;
+      const r = this.atom();
+      if (!v || !r) return undefined;
+      if (op === '/' && r[0] === 0n) return undefined;
+      v = normal(op === '*' ? [v[0] * r[0], v[1] * r[1]] : [v[0] * r[1], v[1] * r[0]]);
+    }
+  }
+
+  private atom(): Rat | undefined {
+    this.skip();
+    if (this.s[this.i] === '(') {
+      this.i++;
+      const v = this.sum();
+      this.skip();
+      if (this.s[this.i] !== ')') throw new Error('missing ")"');
+      this.i++;
+      return v;
+    }
+    const m = /^\d+/.exec(this.s.slice(this.i));
+    if (!m) throw new Error(`expected a number at position ${this.i + 1}`);
+    this.i += m[0].length;
+    return [BigInt(m[0]), 1n];
+  }
+}
+
+function normal([n, d]: Rat): Rat {
+  if (d < 0n) [n, d] = [-n, -d];
+  let a = n < 0n ? -n : n;
+  let b = d;
+  while (b) [a, b] = [b, a % b];
+  return a > 1n ? [n / a, d / a] : [n, d];
+}

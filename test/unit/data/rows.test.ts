@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadProblems } from '../../../core/data/load.ts';
+import { sharedDataDir } from '../../../core/data/paths.ts';
+import { answerText, dedupeProblems, rowsToProblems } from '../../../core/data/problems.ts';
+import { parseJsonl, readParquet, readRows } from '../../../core/data/rows.ts';
+
+test('JSONL: bad lines are skipped and counted, the first few reasons kept', () => {
+  const text = ['{"q":"a","a":1}', 'not json', '', '[1,2]', '{"q":"b","a":2}', ...Array(10).fill('{')].join(
+    '\n',
+  );
+  const { rows, skipped } = parseJsonl(text, 'x.jsonl');
+  assert.equal(rows.length, 2);
+  assert.equal(skipped.count, 12);
+  assert.equal(skipped.reasons.length, 5);
+  assert.match(skipped.reasons[0], /^x\.jsonl:2: not valid JSON/);
+  assert.match(skipped.reasons[1], /^x\.jsonl:4: not a JSON object/);
+});
+
+test('rows → problems with configurable fields; answers of any JSON type become text', () => {
+  const rows = [
+    { id: 7, meta: { question: 'What is 2+2?' }, ans: 4.0 },
+    { id: 8, meta: { question: 'Name it' }, ans: ['\\frac12'] },
+    { id: 9, meta: {}, ans: 1 },
+    { id: 10, meta: { question: 'No answer' } },
+    { id: 11, meta: { question: 'From solution' }, sol: 'We get $\\boxed{\\sqrt{2}}$.' },
+  ];
+  const { problems, skipped, answerSources } = rowsToProblems(
+    rows,
+    { problemField: 'meta.question', answerField: 'ans', solutionField: 'sol', idField: 'id' },
+    'd',
+  );
+  assert.deepEqual(
+    problems.map((p) => [p.id, p.answer]),
+    [
+      ['7', '4'],
+      ['8', '\\frac12'],
+      ['11', '\\sqrt{2}'],
+    ],
+  );
+  assert.equal(skipped.count, 2);
+  assert.match(skipped.reasons[0], /d row 3: field "meta.question" is missing/);
+  assert.match(skipped.reasons[1], /d row 4: no answer in "ans" or "sol"/);
+  assert.deepEqual(answerSources, { ans: 2, 'sol (last \\boxed{})': 1 });
+  assert.equal(answerText(27.0), '27');
+  assert.equal(answerText({ a: 1 }), undefined);
+});
+
+test('GSM8K-style answers: the number after ####', () => {
+  const { problems } = rowsToProblems([{ q: 'x', a: 'She pays 2*3=<<2*3=6>>6.\n#### 1,234' }], {
+    problemField: 'q',
+    answerField: 'a',
+    answerFormat: 'gsm8k',
+  });
+  assert.equal(problems[0].answer, '1234');
+});
+
+test('duplicates (same statement up to case and spacing) are removed, the first kept', () => {
+  const { problems, duplicates } = dedupeProblems([
+    { id: 'a', problem: 'What is  2+2?', answer: '4' },
+    { id: 'b', problem: 'what is 2+2?', answer: '4' },
+    { id: 'c', problem: 'What is 3+3?', answer: '6' },
+  ]);
+  assert.deepEqual(
+    problems.map((p) => p.id),
+    ['a', 'c'],
+  );
+  assert.equal(duplicates, 1);
+});
+
+test('parquet: reads a pandas/pyarrow (snappy) file we did not write', async () => {
+  const path = join(sharedDataDir(), 'fixtures', 'math500_prompts.parquet');
+  const { rows } = await readParquet(path);
+  assert.equal(rows.length, 500);
+  assert.equal(typeof rows[0].problem, 'string');
+  assert.ok((rows[0].problem as string).startsWith('Return your final response within \\boxed{}.'));
+  const loaded = await loadProblems({ path, problemField: 'problem', answerField: 'answer' });
+  assert.equal(loaded.problems.length + loaded.duplicates, 500);
+  assert.equal(loaded.skipped.count, 0);
+});
+
+test('loadProblems: JSONL file end to end, unknown formats refused', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'reasonloop-data-'));
+  const path = join(dir, 'd.jsonl');
+  writeFileSync(path, '{"p":"a","x":"1"}\n{"p":"a","x":"1"}\nbroken\n{"p":"b"}\n');
+  const loaded = await loadProblems({ path, problemField: 'p', answerField: 'x' });
+  assert.equal(loaded.problems.length, 1);
+  assert.equal(loaded.duplicates, 1);
+  assert.equal(loaded.skipped.count, 2);
+  await assert.rejects(readRows(join(dir, 'd.csv')), /unknown data format/);
+});
