@@ -28,8 +28,19 @@ export async function main(argv: string[], commands: readonly Command[] = COMMAN
     console.error(`reasonloop: unknown command "${name}"\n\n${usage(commands)}`);
     return EXIT_USAGE;
   }
-  return command.run(rest);
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    // Errors from core/ name what is wrong (file, tensor, field); the stack only with REASONLOOP_DEBUG=1.
+    console.error(
+      `reasonloop ${name}: ${process.env.REASONLOOP_DEBUG ? (err as Error).stack : (err as Error).message}`,
+    );
+    return EXIT_FAILURE;
+  }
 }
+
+/** Exit code for a command that understood its arguments but failed (bad model dir, unreachable S3, …). */
+export const EXIT_FAILURE = 1;
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   process.exitCode = await main(process.argv.slice(2));

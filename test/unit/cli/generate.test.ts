@@ -1,0 +1,76 @@
+/** `reasonloop generate` on the committed HF fixtures: JSON shape, greedy tokens, errors. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { main } from '../../../cli/reasonloop.ts';
+
+const FIXTURES = fileURLToPath(new URL('../../fixtures/qwen2/', import.meta.url));
+
+async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => void out.push(a.join(' '));
+  console.error = (...a: unknown[]) => void err.push(a.join(' '));
+  try {
+    const code = await main(argv);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+test('--prompt-ids on a directory without tokenizer files: greedy tokens as transformers, no text', async () => {
+  const ref = JSON.parse(readFileSync(`${FIXTURES}tied/reference.json`, 'utf8'));
+  const r = await capture([
+    'generate',
+    '--model',
+    `${FIXTURES}tied`,
+    '--prompt-ids',
+    ref.greedy_prompt.join(','),
+    '--max-new-tokens',
+    '8',
+    '--temperature',
+    '0',
+    '--json',
+  ]);
+  assert.equal(r.code, 0, r.err);
+  const json = JSON.parse(r.out);
+  assert.deepEqual(Object.keys(json), ['tokens', 'logprobs', 'finishReason']);
+  assert.deepEqual(json.tokens, ref.greedy_tokens);
+  assert.equal(json.logprobs.length, 8);
+  assert.equal(json.finishReason, 'length');
+});
+
+test('--prompt with a tokenizer gives text; the same seed gives the same sample', async () => {
+  const argv = [
+    'generate',
+    '--model',
+    `${FIXTURES}untied`,
+    '--prompt',
+    'Hello',
+    '--max-new-tokens',
+    '5',
+    '--seed',
+    '3',
+    '--json',
+  ];
+  const a = JSON.parse((await capture(argv)).out);
+  const b = JSON.parse((await capture(argv)).out);
+  assert.equal(typeof a.text, 'string');
+  assert.deepEqual(a, b);
+});
+
+test('bad input: a missing tokenizer for --prompt, a token id outside the vocabulary, no prompt', async () => {
+  const noTok = await capture(['generate', '--model', `${FIXTURES}tied`, '--prompt', 'hi']);
+  assert.equal(noTok.code, 1);
+  assert.match(noTok.err, /tokenizer\.json: missing/);
+  const badId = await capture(['generate', '--model', `${FIXTURES}tied`, '--prompt-ids', '1,99999']);
+  assert.equal(badId.code, 2);
+  assert.match(badId.err, /entry 1 is not a token id below vocab_size 300/);
+  const none = await capture(['generate', '--model', `${FIXTURES}tied`]);
+  assert.match(none.err, /exactly one of --prompt and --prompt-ids/);
+});
