@@ -8,6 +8,20 @@ suite="${1:-all}"
 # A fresh clone has no node_modules; `npm ci` installs exactly the lockfile.
 [ -d node_modules/onnxruntime-node ] || npm ci --no-audit --no-fund
 
+# The tool sandbox jails model code with bubblewrap and gives Pyodide pure-Python sympy/mpmath from the OS.
+# Installed where we can (root + apt); otherwise the sandbox tests fail with the sandbox's own explanation.
+sandbox_pkgs=()
+command -v bwrap >/dev/null || sandbox_pkgs+=(bubblewrap)
+[ -d /usr/lib/python3/dist-packages/sympy ] || sandbox_pkgs+=(python3-sympy python3-mpmath)
+if [ "${#sandbox_pkgs[@]}" -gt 0 ]; then
+  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${sandbox_pkgs[@]}" >/dev/null 2>&1; }
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { apt_install || { apt-get update -q >/dev/null 2>&1 && apt_install; }; }; then
+    echo "test: installed ${sandbox_pkgs[*]}"
+  else
+    echo "test: WARNING: could not install ${sandbox_pkgs[*]} (needs root and apt-get); the sandbox will refuse to run" >&2
+  fi
+fi
+
 node_bin="${REASONLOOP_NODE:-node}"
 echo "test: node $("$node_bin" --version), suite $suite"
 

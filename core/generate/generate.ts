@@ -187,7 +187,7 @@ export class Generator {
       const stop = matchStopString(out.tokens, opts);
       if (stop !== undefined) {
         const inserted = await opts.onTurnEnd?.({ request: row.request, tokens: out.tokens, stop });
-        if (inserted && inserted.length > 0) row.forced.push(...inserted);
+        if (inserted !== undefined) row.forced.push(...inserted);
         else {
           out.finishReason = 'stop';
           row.done = true;
