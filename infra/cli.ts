@@ -3,13 +3,17 @@
  *   node --import tsx infra/cli.ts install [temporal] [versitygw]   build once into the cache, print paths
  *   node --import tsx infra/cli.ts up --state-dir DIR [--ui] [--fresh] start (or reuse a healthy one); prints `export …`
  *   node --import tsx infra/cli.ts down --state-dir DIR              stop what `up` started
+ *   node --import tsx infra/cli.ts install-cuda [--with-nvidia-libs] [--copy] [--wheel FILE] [--version V]
+ *                                            CUDA provider from PyPI (docs/gpu.md); prints `export LD_LIBRARY_PATH=…`
  */
 import { parseArgs } from 'node:util';
+import { installCudaProvider, ldLibraryPathExport } from './cuda.ts';
 import { shellExports, stackDown, stackUp } from './sharedStack.ts';
 import { installTool, TOOLS } from './tools.ts';
 
 const USAGE =
-  'usage: infra/cli.ts install [temporal|versitygw ...] | up --state-dir DIR [--ui] [--fresh] | down --state-dir DIR';
+  'usage: infra/cli.ts install [temporal|versitygw ...] | up --state-dir DIR [--ui] [--fresh] | down --state-dir DIR' +
+  ' | install-cuda [--with-nvidia-libs] [--copy] [--wheel FILE] [--version V]';
 
 async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -19,6 +23,10 @@ async function main(argv: string[]): Promise<void> {
       'state-dir': { type: 'string' },
       ui: { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
+      'with-nvidia-libs': { type: 'boolean', default: false },
+      copy: { type: 'boolean', default: false },
+      wheel: { type: 'string' },
+      version: { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -46,6 +54,24 @@ async function main(argv: string[]): Promise<void> {
     case 'down': {
       if (!stateDir) throw new Error(`down needs --state-dir\n${USAGE}`);
       await stackDown(stateDir);
+      return;
+    }
+    case 'install-cuda': {
+      const installed = await installCudaProvider({
+        withNvidiaLibs: values['with-nvidia-libs'],
+        copy: values.copy,
+        wheel: values.wheel,
+        version: values.version,
+      });
+      process.stderr.write(
+        `infra: CUDA provider for onnxruntime ${installed.version} ${installed.unchanged ? 'already in place' : 'installed'}: ` +
+          `${installed.placed.join(', ')}\n`,
+      );
+      if (installed.libraryPath.length === 0)
+        process.stderr.write(
+          'infra: no NVIDIA libraries from PyPI (add --with-nvidia-libs, or have CUDA 13 + cuDNN 9 on the loader path)\n',
+        );
+      else process.stdout.write(`${ldLibraryPathExport(installed.libraryPath)}\n`);
       return;
     }
     default:

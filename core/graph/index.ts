@@ -14,3 +14,4 @@ export * from './serialize.ts';
 export * from './session.ts';
 export { definedOps, NOT_DIFFERENTIABLE } from './ops/registry.ts';
 export * as op from './ops/builders.ts';
+export * from './device.ts';

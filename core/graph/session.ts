@@ -4,6 +4,8 @@
  * against the graph's declared inputs so a wrong feed fails with the input's name, not inside ORT.
  */
 import * as ort from 'onnxruntime-node';
+import type { Device } from './device.ts';
+import { CPU_DEVICE, deviceKey, withDevice } from './device.ts';
 import type { DType, HostArray } from './dtype.ts';
 import { dtypeOfArray } from './dtype.ts';
 import type { Graph, Value } from './graph.ts';
@@ -17,12 +19,15 @@ export interface SessionConfig {
   allowSpinning?: boolean;
   /** ORT graph optimization level; 'all' fuses Transpose+MatMul and element-wise chains. */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** CPU (default) or one CUDA GPU; call checkDevice() before a run so a missing GPU fails up front. */
+  device?: Device;
 }
 
 export const DEFAULT_SESSION_CONFIG: Required<SessionConfig> = {
   intraOpThreads: 1,
   allowSpinning: false,
   optimization: 'all',
+  device: CPU_DEVICE,
 };
 
 export interface HostTensor {
@@ -36,13 +41,16 @@ export type Results = Record<string, HostTensor>;
 const cache = new Map<string, Promise<ort.InferenceSession>>();
 
 function sessionOptions(cfg: Required<SessionConfig>): ort.InferenceSession.SessionOptions {
-  return {
-    intraOpNumThreads: cfg.intraOpThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: cfg.optimization,
-    extra: { session: { intra_op: { allow_spinning: cfg.allowSpinning ? '1' : '0' } } },
-  };
+  return withDevice(
+    {
+      intraOpNumThreads: cfg.intraOpThreads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: cfg.optimization,
+      extra: { session: { intra_op: { allow_spinning: cfg.allowSpinning ? '1' : '0' } } },
+    },
+    cfg.device,
+  );
 }
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
@@ -64,7 +72,7 @@ export class Executable {
   static async compile(graph: Graph, config: SessionConfig = {}): Promise<Executable> {
     const cfg = { ...DEFAULT_SESSION_CONFIG, ...config };
     const bytes = serialize(graph);
-    const key = `${sha256Hex(bytes)}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}`;
+    const key = `${sha256Hex(bytes)}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}`;
     let pending = cache.get(key);
     if (!pending) {
       pending = ort.InferenceSession.create(bytes, sessionOptions(cfg));
