@@ -113,17 +113,15 @@ export class Generator {
     // Prefill: left-padded prompts, empty cache. Pad positions get position 1, as HF's generate does.
     const ids = new BigInt64Array(B * promptLen);
     const pos = new BigInt64Array(B * promptLen);
-    let mask: number[][] = [];
+    let mask: HostTensor = { data: new BigInt64Array(B * promptLen), dims: [B, promptLen] };
     requests.forEach((r, b) => {
       const offset = promptLen - r.promptIds.length;
-      const m: number[] = [];
       for (let t = 0; t < promptLen; t++) {
         const real = t >= offset;
         ids[b * promptLen + t] = BigInt(real ? r.promptIds[t - offset] : pad);
         pos[b * promptLen + t] = BigInt(real ? t - offset : 1);
-        m.push(real ? 1 : 0);
+        mask.data[b * promptLen + t] = real ? 1n : 0n;
       }
-      mask.push(m);
     });
     const kvShape = [B, c.numKeyValueHeads, 0, c.headDim];
     let cache: Feeds = {};
@@ -149,7 +147,10 @@ export class Generator {
       }
       if (rows.every((r) => r.done) || n === opts.maxNewTokens - 1) break;
       // A finished row keeps its slot with a masked pad token, so the batch stays rectangular.
-      mask = mask.map((m, b) => [...m, rows[b].done ? 0 : 1]);
+      mask = growMask(
+        mask,
+        rows.map((r) => !r.done),
+      );
       cache = {};
       for (let i = 0; i < c.numHiddenLayers; i++) {
         cache[cacheNames.pastKey(i)] = step[cacheNames.presentKey(i)];
@@ -198,12 +199,14 @@ export class Generator {
     if (out.tokens.length >= opts.maxNewTokens) row.done = true;
   }
 
-  private async run(cache: Feeds, ids: BigInt64Array, pos: BigInt64Array, mask: number[][], width: number) {
-    const B = mask.length;
-    const attention: HostTensor = {
-      data: BigInt64Array.from(mask.flat().map(BigInt)),
-      dims: [B, mask[0].length],
-    };
+  private async run(
+    cache: Feeds,
+    ids: BigInt64Array,
+    pos: BigInt64Array,
+    attention: HostTensor,
+    width: number,
+  ) {
+    const B = attention.dims[0];
     return this.exec.run({
       ...this.weights,
       ...cache,
@@ -212,6 +215,18 @@ export class Generator {
       attention_mask: attention,
     });
   }
+}
+
+/** The attention mask one column wider: 1 for rows still generating, 0 for finished ones. */
+function growMask(mask: HostTensor, active: boolean[]): HostTensor {
+  const [B, L] = mask.dims;
+  const data = new BigInt64Array(B * (L + 1));
+  const old = mask.data as BigInt64Array;
+  for (let b = 0; b < B; b++) {
+    data.set(old.subarray(b * L, (b + 1) * L), b * (L + 1));
+    data[b * (L + 1) + L] = active[b] ? 1n : 0n;
+  }
+  return { data, dims: [B, L + 1] };
 }
 
 /** HF-named weights as graph feeds, each checked to exist. */

@@ -24,14 +24,27 @@ export class GraphError extends Error {
 }
 
 export class Value {
+  #name: string;
+
   constructor(
     readonly graph: Graph,
-    readonly name: string,
+    name: string,
     readonly dtype: DType,
     readonly shape: Shape,
     /** The node that computes this value; undefined for inputs and constants. */
     readonly producer: Node | undefined,
-  ) {}
+  ) {
+    this.#name = name;
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Only Graph.output renames a value (to its output name), before the graph is serialized. */
+  rename(name: string): void {
+    this.#name = name;
+  }
 
   get rank(): number {
     return this.shape.length;
@@ -131,10 +144,14 @@ export class Graph {
   output(value: Value, name?: string): Value {
     if (value.graph !== this) throw new GraphError(`output ${value.name} belongs to another graph`);
     let out = value;
-    // An output must have its own name; an input or an already-listed value is passed through Identity.
-    if (name !== undefined && name !== value.name)
-      out = this.node('Identity', [value], {}, { outputNames: [name] })[0];
-    else if (!value.producer || this.outputs.includes(value)) out = this.node('Identity', [value])[0];
+    // An input or an already-listed value is passed through an Identity (a copy at run time); a computed
+    // value just takes the output's name, so large outputs (a KV cache) are not copied twice.
+    if (!value.producer || this.outputs.includes(value)) {
+      out = this.node('Identity', [value], {}, name !== undefined ? { outputNames: [name] } : {})[0];
+    } else if (name !== undefined && name !== value.name) {
+      this.names.delete(value.name);
+      value.rename(this.claim(name));
+    }
     this.outputs.push(out);
     return out;
   }

@@ -5,6 +5,7 @@
  * Parameters are graph inputs named exactly as the HF tensors, so a checkpoint's safetensors feed it as is.
  */
 import { Graph, op } from '../graph/index.ts';
+import { dimMul } from '../graph/index.ts';
 import type { DType, Dim, Value } from '../graph/index.ts';
 import type { Qwen2Config } from './config.ts';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerPrefix, qwen2Parameters } from './parameters.ts';
@@ -94,12 +95,19 @@ function splitHeads(x: Value, heads: number, headDim: number): Value {
   return op.transpose(op.reshape(x, [b, t, heads, headDim]), [0, 2, 1, 3]);
 }
 
-/** Grouped-query attention: each kv head serves `rep` query heads (HF's repeat_kv). */
-function repeatKv(x: Value, rep: number): Value {
-  if (rep === 1) return x;
-  const [b, kvh, t, d] = x.shape;
-  const expanded = op.expand(op.unsqueeze(x, [2]), [b, kvh, rep, t, d]);
-  return op.reshape(expanded, [b, (kvh as number) * rep, t, d]);
+/**
+ * Grouped-query attention without copying K and V per query head (HF's repeat_kv): query heads are
+ * kv-major (head h uses kv head ⌊h/rep⌋), so [B, H, T, D] reshapes to [B, kvHeads, rep·T, D] and each kv
+ * head's keys serve its rep query heads in one matrix product.
+ */
+function groupQueries(q: Value, kvHeads: number): Value {
+  const [b, h, t, d] = q.shape;
+  return op.reshape(q, [b, kvHeads, dimMul((h as number) / kvHeads, t), d]);
+}
+
+function ungroup(x: Value, heads: number, queries: Dim): Value {
+  const [b, , , last] = x.shape;
+  return op.reshape(x, [b, heads, queries, last]);
 }
 
 /**
@@ -157,10 +165,12 @@ function selfAttention(
   }
   ctx.present.keys.push(k);
   ctx.present.values.push(v);
-  const rep = c.numAttentionHeads / c.numKeyValueHeads;
-  const scores = op.mul(op.matmul(q, op.transposeLast2(repeatKv(k, rep))), 1 / Math.sqrt(c.headDim));
+  const H = c.numAttentionHeads;
+  const kvH = c.numKeyValueHeads;
+  const grouped = op.matmul(groupQueries(q, kvH), op.transposeLast2(k)); // [B,kvH,rep·T,L]
+  const scores = op.mul(ungroup(grouped, H, t), 1 / Math.sqrt(c.headDim)); // [B,H,T,L]
   const probs = op.softmax(op.where(ctx.mask, scores, MASKED_SCORE), -1);
-  const out = op.matmul(probs, repeatKv(v, rep)); // [B,H,T,D]
+  const out = ungroup(op.matmul(groupQueries(probs, kvH), v), H, t); // [B,H,T,D]
   const merged = op.reshape(op.transpose(out, [0, 2, 1, 3]), [b, t, c.numAttentionHeads * c.headDim]);
   return linear(merged, p('o_proj.weight'));
 }

@@ -1,0 +1,46 @@
+/** Our side of the rollout bench: the real `Generator` (core/generate) at a given intra-op thread count. */
+import { Generator } from '../../core/generate/generate.ts';
+import type { Generation, GenerationRequest } from '../../core/generate/generate.ts';
+import type { RolloutSide } from './side.ts';
+import { ROLLOUT, type RolloutWorkload } from './workload.ts';
+
+export function rolloutRequests(prompts: readonly number[][]): GenerationRequest[] {
+  return prompts.map((promptIds, prompt) => ({ promptIds, prompt, sample: 0 }));
+}
+
+export function rolloutOptions(seed: number) {
+  return { maxNewTokens: ROLLOUT.maxNewTokens, sampling: { temperature: ROLLOUT.temperature }, seed };
+}
+
+/** Every row must have run the full length: a short row would make the figure meaningless. */
+export function checkFullLength(out: readonly Generation[], side: string): void {
+  for (const [b, g] of out.entries()) {
+    if (g.tokens.length !== ROLLOUT.maxNewTokens)
+      throw new Error(
+        `${side}: row ${b} has ${g.tokens.length} new tokens, expected ${ROLLOUT.maxNewTokens}`,
+      );
+  }
+}
+
+export interface OurSide extends RolloutSide {
+  /** Tokens of the latest run and its seed: the instrumented copy of the loop must reproduce them. */
+  last?: { seed: number; tokens: number[][] };
+}
+
+export async function createOurSide(workload: RolloutWorkload, threads: number): Promise<OurSide> {
+  const generator = await Generator.create(workload.config, workload.weights, { intraOpThreads: threads });
+  const requests = rolloutRequests(workload.prompts);
+  const side: OurSide = {
+    name: 'ours',
+    threads,
+    async run(seed) {
+      const start = performance.now();
+      const out = await generator.generate(requests, rolloutOptions(seed));
+      const seconds = (performance.now() - start) / 1000;
+      checkFullLength(out, `ours (${threads} threads)`);
+      side.last = { seed, tokens: out.map((g) => g.tokens) };
+      return seconds;
+    },
+  };
+  return side;
+}

@@ -1,0 +1,168 @@
+/**
+ * `npm run bench:update`: one GRPO/PPO train step (forward, backward, global-norm clip, AdamW) of the
+ * bench-25m model (DESIGN.md §5) on 8 sequences × 256 tokens, against PyTorch CPU autograd + AdamW on the
+ * same weights and batch, measured in the same run, each side at its best thread count (1 or 2). Both
+ * start from the same weights: their first-step losses must agree. Last line:
+ * {"bench":"update","stepMs":…,"torchStepMs":…,"vsTorch":…,"params":…,"tokens":…,…}
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initOptimizerState } from '../core/graph/index.ts';
+import type { HostTensor } from '../core/graph/index.ts';
+import { qwen2Parameters } from '../core/model/parameters.ts';
+import { parseRlAlgorithmConfig } from '../core/config/rl.ts';
+import { PolicyUpdater } from '../core/rl/policyUpdate.ts';
+import { packRows } from '../core/rl/rolloutBatch.ts';
+import type { RolloutRow } from '../core/rl/rolloutBatch.ts';
+import { uniformAt } from '../core/generate/rng.ts';
+import { ensureRolloutWorkload } from './rollout/workload.ts';
+import { TORCH_VENV, ensureVenv } from './rollout/venv.ts';
+
+/** DESIGN.md §5 update workload: 8 sequences × 256 tokens (16 prompt + 240 response). */
+const SEQUENCES = 8;
+const PROMPT = 16;
+const RESPONSE = 240;
+const LR = 1e-5;
+const STEPS = 3;
+
+function batchRows(vocab: number): RolloutRow[] {
+  return Array.from({ length: SEQUENCES }, (_, b) => {
+    const u = (t: number, stream: number) => uniformAt(99, stream, b, 0, t);
+    const advantage = u(0, 3) - 0.5;
+    return {
+      promptIds: Array.from({ length: PROMPT }, (_, t) => Math.floor(u(t, 0) * vocab)),
+      responseIds: Array.from({ length: RESPONSE }, (_, t) => Math.floor(u(t, 1) * vocab)),
+      // Old log-probs near the policy's (≈ −log V for a random model) so some tokens clip, some do not.
+      oldLogprobs: Array.from({ length: RESPONSE }, (_, t) => -Math.log(vocab) + (u(t, 2) - 0.5) * 0.6),
+      sampled: Array.from({ length: RESPONSE }, () => true),
+      advantages: Array.from({ length: RESPONSE }, () => advantage),
+    };
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function ours(threads: number, rows: RolloutRow[]) {
+  const w = ensureRolloutWorkload();
+  const algo = parseRlAlgorithmConfig({
+    kl: { placement: 'none' },
+    lossAgg: 'token-mean',
+    miniBatchSize: SEQUENCES,
+    microBatchSize: SEQUENCES,
+    optimizer: { lr: LR },
+  });
+  const updater = await PolicyUpdater.create(w.config, algo, { intraOpThreads: threads });
+  const params: Record<string, HostTensor> = {};
+  for (const p of qwen2Parameters(w.config)) params[p.name] = { data: w.weights.get(p.name)!, dims: p.shape };
+  let state = initOptimizerState(params);
+  const times: number[] = [];
+  let loss = NaN;
+  let gradNorm = NaN;
+  for (let i = 0; i < STEPS; i++) {
+    const t0 = performance.now();
+    const r = await updater.update(state, rows, { seed: 0, step: i, temperature: 1, lr: LR, klCoef: 0 });
+    times.push(performance.now() - t0);
+    if (i === 0) [loss, gradNorm] = [r.metrics[0].loss, r.metrics[0].gradNorm];
+    state = r.state;
+  }
+  return { threads, stepMs: median(times.slice(1)), loss, gradNorm };
+}
+
+function torch(threads: number, rows: RolloutRow[]) {
+  const venv = ensureVenv(TORCH_VENV);
+  if ('reason' in venv) return { error: venv.reason };
+  const packed = packRows(rows);
+  const S = packed.input_ids.dims[1];
+  const toRows = (t: HostTensor, width: number) =>
+    Array.from({ length: SEQUENCES }, (_, b) =>
+      Array.from(t.data.subarray(b * width, (b + 1) * width) as ArrayLike<number | bigint>, Number),
+    );
+  const dir = mkdtempSync(join(tmpdir(), 'bench-update-'));
+  const batchPath = join(dir, 'batch.json');
+  writeFileSync(
+    batchPath,
+    JSON.stringify({
+      input_ids: toRows(packed.input_ids, S),
+      attention_mask: toRows(packed.attention_mask, S),
+      loss_mask: toRows(packed.loss_mask, S - 1),
+      old_logprobs: toRows(packed.old_logprobs, S - 1),
+      advantages: toRows(packed.advantages, S - 1),
+      clip_low: 0.2,
+      clip_high: 0.2,
+      lr: LR,
+      weight_decay: 0.01,
+      max_grad_norm: 1.0,
+    }),
+  );
+  const script = fileURLToPath(new URL('../scripts/python/bench_update_torch.py', import.meta.url));
+  const r = spawnSync(
+    venv.python,
+    [script, ensureRolloutWorkload().dir, batchPath, String(threads), String(STEPS)],
+    { encoding: 'utf8' },
+  );
+  if (r.status !== 0)
+    return { error: `PyTorch side failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}` };
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  return {
+    threads,
+    stepMs: median(out.stepMs.slice(1)),
+    loss: out.loss as number,
+    gradNorm: out.gradNorm as number,
+    peakRssMb: out.peakRssMb as number,
+  };
+}
+
+const workload = ensureRolloutWorkload();
+const rows = batchRows(workload.config.vocabSize);
+const mode = process.argv[2];
+if (mode === '--ours-only') {
+  const t = Number(process.argv[3] ?? 1);
+  const r = await ours(t, rows);
+  console.log(JSON.stringify({ ...r, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+} else {
+  // Each of our thread counts runs in its own process so peak RSS is per configuration.
+  const self = fileURLToPath(import.meta.url);
+  const oursRuns = [1, 2].map((t) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--ours-only', String(t)], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`our side (${t} threads) failed: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  });
+  const torchRuns = [1, 2].map((t) => torch(t, rows));
+  for (const r of oursRuns)
+    console.log(
+      `ours:    ${r.stepMs.toFixed(0)} ms/step (${r.threads} intra-op threads), peak RSS ${r.peakRssMb.toFixed(0)} MB, loss ${r.loss.toFixed(6)}, grad norm ${r.gradNorm.toFixed(4)}`,
+    );
+  for (const r of torchRuns)
+    if ('error' in r) console.log(`PyTorch: unavailable (${r.error})`);
+    else
+      console.log(
+        `PyTorch: ${r.stepMs.toFixed(0)} ms/step (${r.threads} threads), peak RSS ${r.peakRssMb!.toFixed(0)} MB, loss ${r.loss.toFixed(6)}, grad norm ${r.gradNorm.toFixed(4)}`,
+      );
+  const best = oursRuns.reduce((a, b) => (b.stepMs < a.stepMs ? b : a));
+  const torchOk = torchRuns.filter((r): r is Exclude<typeof r, { error: string }> => !('error' in r));
+  const bestTorch = torchOk.length ? torchOk.reduce((a, b) => (b.stepMs < a.stepMs ? b : a)) : undefined;
+  if (bestTorch && Math.abs(bestTorch.loss - best.loss) > 1e-4 * Math.max(1, Math.abs(best.loss)))
+    console.log(
+      `WARNING: first-step losses differ (ours ${best.loss}, PyTorch ${bestTorch.loss}): not the same computation`,
+    );
+  const round = (x: number) => Math.round(x * 10) / 10;
+  console.log(
+    JSON.stringify({
+      bench: 'update',
+      stepMs: round(best.stepMs),
+      torchStepMs: bestTorch ? round(bestTorch.stepMs) : null,
+      vsTorch: bestTorch ? Math.round((bestTorch.stepMs / best.stepMs) * 100) / 100 : null,
+      params: workload.parameterCount,
+      tokens: SEQUENCES * (PROMPT + RESPONSE),
+      threads: best.threads,
+      torchThreads: bestTorch?.threads ?? null,
+      peakRssMb: Math.round(best.peakRssMb),
+      torchPeakRssMb: bestTorch ? Math.round(bestTorch.peakRssMb!) : null,
+    }),
+  );
+}

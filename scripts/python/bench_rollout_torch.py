@@ -1,0 +1,98 @@
+"""PyTorch side of `npm run bench:rollout` (bench/rollout.ts): eager Hugging Face `generate` on CPU.
+
+Loads the bench model directory once with AutoModelForCausalLM.from_pretrained, prints one JSON line
+{"ready": true, ...}, then serves one timed generation per line read from stdin, so the Node bench can
+interleave PyTorch runs with its own and the ratios come from the same minutes of a shared machine:
+
+  stdin:  {"threads": 2, "seed": 0}
+  stdout: {"threads": 2, "seconds": 3.91, "newTokens": 128, "batch": 32}
+  stdin:  {"threads": 1, "greedyFirstTokens": true}
+  stdout: {"tokens": [...]}        (argmax after each prompt: checks all sides read the same weights)
+
+Sampling as DESIGN.md section 5 defines the rollout: do_sample, temperature 1.0, top_k 0 (HF defaults to
+50), top_p 1.0, exactly max_new_tokens new tokens (min_new_tokens equal, and the model has no eos).
+
+Usage: python bench_rollout_torch.py --model DIR --prompts DIR/prompts.json --max-new-tokens 128
+Needs: pip install torch transformers safetensors   (a benchmark reference, never a reasonloop dependency)
+"""
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+import transformers
+from transformers import AutoModelForCausalLM
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--prompts", required=True)
+    parser.add_argument("--max-new-tokens", type=int, required=True)
+    parser.add_argument("--temperature", type=float, default=1.0)
+    args = parser.parse_args()
+
+    with open(args.prompts) as f:
+        prompts = json.load(f)
+    input_ids = torch.tensor(prompts, dtype=torch.long)
+    attention_mask = torch.ones_like(input_ids)
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
+    model.eval()
+    print(
+        json.dumps(
+            {
+                "ready": True,
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+                "attention": model.config._attn_implementation,
+            }
+        ),
+        flush=True,
+    )
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        threads = int(request["threads"])
+        torch.set_num_threads(threads)
+        if request.get("greedyFirstTokens"):
+            # The same-weights check: argmax of the last prompt position's logits, per row.
+            with torch.inference_mode():
+                logits = model(input_ids=input_ids, attention_mask=attention_mask).logits
+            tokens = logits[:, -1, :].argmax(dim=-1).tolist()
+            print(json.dumps({"tokens": tokens}), flush=True)
+            continue
+        torch.manual_seed(int(request.get("seed", 0)))
+        start = time.perf_counter()
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                do_sample=True,
+                temperature=args.temperature,
+                top_k=0,
+                top_p=1.0,
+                max_new_tokens=args.max_new_tokens,
+                min_new_tokens=args.max_new_tokens,
+                pad_token_id=0,
+            )
+        seconds = time.perf_counter() - start
+        new_tokens = out.shape[1] - input_ids.shape[1]
+        print(
+            json.dumps(
+                {
+                    "threads": torch.get_num_threads(),
+                    "seconds": seconds,
+                    "newTokens": int(new_tokens),
+                    "batch": int(out.shape[0]),
+                }
+            ),
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
