@@ -5,9 +5,7 @@
  * (profiling session). The headline figure never comes from here, only from the real Generator.
  */
 import { Executable } from '../../core/graph/index.ts';
-import type { Feeds } from '../../core/graph/index.ts';
 import { buildQwen2Decode } from '../../core/model/qwen2.ts';
-import { qwen2Parameters } from '../../core/model/parameters.ts';
 import { instrumentedRollout, type LoopTimings } from './instrumentedLoop.ts';
 import {
   KERNEL_CATEGORIES,
@@ -21,13 +19,6 @@ export interface Breakdown {
   threads: number;
   loop: Omit<LoopTimings, 'tokens'>;
   profile: ProfileSummary;
-}
-
-function weightFeeds(workload: RolloutWorkload): Feeds {
-  const feeds: Feeds = {};
-  for (const p of qwen2Parameters(workload.config))
-    feeds[p.name] = { data: workload.weights.get(p.name)!, dims: p.shape };
-  return feeds;
 }
 
 function sameTokens(a: readonly number[][], b: readonly number[][]): boolean {
@@ -44,9 +35,12 @@ export async function measureBreakdown(
   reference: { seed: number; tokens: number[][] },
 ): Promise<Breakdown> {
   const c = workload.config;
-  const weights = weightFeeds(workload);
-  // Same graph and options as Generator.create: the session cache hands back the Generator's session.
-  const exec = await Executable.compile(buildQwen2Decode(c).graph, { intraOpThreads: threads });
+  // Same graph and options as Generator.create (weights compiled in): the session cache hands back the
+  // Generator's session, so the copy of its loop runs exactly the same kernels.
+  const weights = {};
+  const exec = await Executable.compile(buildQwen2Decode(c, 'float32', workload.weights).graph, {
+    intraOpThreads: threads,
+  });
   const { tokens, ...loop } = await instrumentedRollout(
     (f) => exec.run(f),
     weights,
@@ -58,7 +52,7 @@ export async function measureBreakdown(
     throw new Error(
       "breakdown: the instrumented loop does not reproduce the Generator's tokens (update bench/rollout/instrumentedLoop.ts)",
     );
-  const profiler = await profilingRunner(c, threads);
+  const profiler = await profilingRunner(c, threads, workload.weights);
   const profiled = await instrumentedRollout(profiler.runner, weights, c, workload.prompts, reference.seed);
   if (!sameTokens(profiled.tokens, reference.tokens))
     throw new Error("breakdown: the profiling session does not reproduce the Generator's tokens");

@@ -8,7 +8,7 @@ import type { Feeds, HostTensor, Results } from '../../core/graph/index.ts';
 import { uniformAt } from '../../core/generate/rng.ts';
 import { sampleToken } from '../../core/generate/sampling.ts';
 import type { Qwen2Config } from '../../core/model/config.ts';
-import { cacheNames } from '../../core/model/qwen2.ts';
+import { KvBuffers, growMask } from '../../core/generate/generate.ts';
 import { ROLLOUT } from './workload.ts';
 
 /** Runs the decode graph once (an `Executable`, or a profiling session with the same options). */
@@ -39,29 +39,20 @@ export async function instrumentedRollout(
   const T = prompts[0].length;
   const ids = new BigInt64Array(B * T);
   const pos = new BigInt64Array(B * T);
-  let mask: number[][] = [];
+  let mask: HostTensor = { data: new BigInt64Array(B * T).fill(1n), dims: [B, T] };
   prompts.forEach((p, b) => {
     for (let t = 0; t < T; t++) {
       ids[b * T + t] = BigInt(p[t]);
       pos[b * T + t] = BigInt(t);
     }
-    mask.push(new Array(T).fill(1));
   });
-  const kvShape = [B, c.numKeyValueHeads, 0, c.headDim];
-  let cache: Feeds = {};
-  for (let i = 0; i < c.numHiddenLayers; i++) {
-    cache[cacheNames.pastKey(i)] = { data: new Float32Array(0), dims: kvShape };
-    cache[cacheNames.pastValue(i)] = { data: new Float32Array(0), dims: kvShape };
-  }
-  // As Generator.run: the attention mask is rebuilt from nested arrays on every step.
-  const attentionFeed = (): HostTensor => ({
-    data: BigInt64Array.from(mask.flat().map(BigInt)),
-    dims: [B, mask[0].length],
-  });
+  // As Generator: a fixed-capacity cache fed whole, extended with each run's new positions.
+  const cache = new KvBuffers(c, B, T + ROLLOUT.maxNewTokens);
+  const attentionFeed = (): HostTensor => mask;
   const run = (ids: BigInt64Array, pos: BigInt64Array, width: number, attention: HostTensor) =>
     runner({
       ...weights,
-      ...cache,
+      ...cache.feeds(),
       input_ids: { data: ids, dims: [B, width] },
       position_ids: { data: pos, dims: [B, width] },
       attention_mask: attention,
@@ -70,6 +61,7 @@ export async function instrumentedRollout(
   const prefillMask = attentionFeed();
   let t0 = performance.now();
   let step = await run(ids, pos, T, prefillMask);
+  cache.append(step, T);
   const prefillRunMs = performance.now() - t0;
   const tokens: number[][] = prompts.map(() => []);
   const position = prompts.map((p) => p.length);
@@ -96,17 +88,16 @@ export async function instrumentedRollout(
     samplingMs += performance.now() - t0;
     if (n === ROLLOUT.maxNewTokens - 1) break;
     t0 = performance.now();
-    mask = mask.map((m) => [...m, 1]);
-    cache = {};
-    for (let i = 0; i < c.numHiddenLayers; i++) {
-      cache[cacheNames.pastKey(i)] = step[cacheNames.presentKey(i)];
-      cache[cacheNames.pastValue(i)] = step[cacheNames.presentValue(i)];
-    }
+    mask = growMask(
+      mask,
+      prompts.map(() => true),
+    );
     const attention = attentionFeed();
     feedsMs += performance.now() - t0;
     t0 = performance.now();
     step = await run(next, nextPos, 1, attention);
     const runMs = performance.now() - t0;
+    cache.append(step, 1);
     decodeRunMs += runMs;
     decodeSteps++;
   }

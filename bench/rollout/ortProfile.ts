@@ -87,17 +87,21 @@ const ORT_TYPE: Record<string, ort.Tensor.Type> = {
 export async function profilingRunner(
   c: Qwen2Config,
   threads: number,
+  weights: Map<string, Float32Array>,
 ): Promise<{ runner: DecodeRunner; finish(): Promise<ProfileSummary> }> {
   const dir = mkdtempSync(join(tmpdir(), 'rollout-profile-'));
-  const session = await ort.InferenceSession.create(serialize(buildQwen2Decode(c).graph), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
-    enableProfiling: true,
-    profileFilePrefix: join(dir, 'decode'),
-  });
+  const session = await ort.InferenceSession.create(
+    serialize(buildQwen2Decode(c, 'float32', weights).graph),
+    {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+      enableProfiling: true,
+      profileFilePrefix: join(dir, 'decode'),
+    },
+  );
   const wallMs: number[] = [];
   const runner: DecodeRunner = async (feeds: Feeds) => {
     const ortFeeds: Record<string, ort.Tensor> = {};

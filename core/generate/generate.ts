@@ -115,7 +115,10 @@ export class Generator {
       const { weights: placement = 'embedded', ...session } = this.options;
       if (placement === 'embedded') {
         const previous = this.exec;
-        this.exec = await Executable.compile(buildQwen2Decode(this.config, 'float32', weights).graph, session);
+        this.exec = await Executable.compile(
+          buildQwen2Decode(this.config, 'float32', weights).graph,
+          session,
+        );
         this.feeds = {};
         if (previous && previous !== this.exec) await previous.release();
       } else {
@@ -159,13 +162,10 @@ export class Generator {
         mask.data[b * promptLen + t] = real ? 1n : 0n;
       }
     });
-    const kvShape = [B, c.numKeyValueHeads, 0, c.headDim];
-    let cache: Feeds = {};
-    for (let i = 0; i < c.numHiddenLayers; i++) {
-      cache[cacheNames.pastKey(i)] = { data: new Float32Array(0), dims: kvShape };
-      cache[cacheNames.pastValue(i)] = { data: new Float32Array(0), dims: kvShape };
-    }
-    let step = await this.run(exec, cache, ids, pos, mask, promptLen);
+    // One cache buffer per layer and K/V, sized for the whole response; the graph reads the filled prefix.
+    const cache = new KvBuffers(c, B, promptLen + opts.maxNewTokens);
+    let step = await this.run(exec, cache.feeds(), ids, pos, mask, promptLen);
+    cache.append(step, promptLen);
 
     for (let n = 0; n < opts.maxNewTokens; n++) {
       const logits = step.logits.data as Float32Array;
@@ -187,12 +187,8 @@ export class Generator {
         mask,
         rows.map((r) => !r.done),
       );
-      cache = {};
-      for (let i = 0; i < c.numHiddenLayers; i++) {
-        cache[cacheNames.pastKey(i)] = step[cacheNames.presentKey(i)];
-        cache[cacheNames.pastValue(i)] = step[cacheNames.presentValue(i)];
-      }
-      step = await this.run(exec, cache, next, nextPos, mask, 1);
+      step = await this.run(exec, cache.feeds(), next, nextPos, mask, 1);
+      cache.append(step, 1);
     }
     return rows.map((r) => r.out);
   }
@@ -254,8 +250,60 @@ export class Generator {
   }
 }
 
+/**
+ * The KV cache on the host: per layer and K/V a [batch, kvHeads, capacity, headDim] buffer, fed whole to
+ * every run (inputs cross into onnxruntime without a copy) and extended with each run's new positions.
+ */
+export class KvBuffers {
+  private readonly keys: Float32Array[] = [];
+  private readonly values: Float32Array[] = [];
+  private length = 0;
+
+  constructor(
+    private readonly c: Qwen2Config,
+    private readonly batch: number,
+    private readonly capacity: number,
+  ) {
+    const size = batch * c.numKeyValueHeads * capacity * c.headDim;
+    for (let i = 0; i < c.numHiddenLayers; i++) {
+      this.keys.push(new Float32Array(size));
+      this.values.push(new Float32Array(size));
+    }
+  }
+
+  feeds(): Feeds {
+    const dims = [this.batch, this.c.numKeyValueHeads, this.capacity, this.c.headDim];
+    const f: Feeds = {};
+    for (let i = 0; i < this.c.numHiddenLayers; i++) {
+      f[cacheNames.pastKey(i)] = { data: this.keys[i], dims };
+      f[cacheNames.pastValue(i)] = { data: this.values[i], dims };
+    }
+    return f;
+  }
+
+  /** Copies the run's new positions [batch, kvHeads, added, headDim] in after the filled ones. */
+  append(step: Record<string, HostTensor>, added: number): void {
+    const D = this.c.headDim;
+    const rows = this.batch * this.c.numKeyValueHeads;
+    for (let i = 0; i < this.c.numHiddenLayers; i++) {
+      for (const [buffer, name] of [
+        [this.keys[i], cacheNames.presentKey(i)],
+        [this.values[i], cacheNames.presentValue(i)],
+      ] as const) {
+        const fresh = step[name].data as Float32Array;
+        for (let r = 0; r < rows; r++)
+          buffer.set(
+            fresh.subarray(r * added * D, (r + 1) * added * D),
+            (r * this.capacity + this.length) * D,
+          );
+      }
+    }
+    this.length += added;
+  }
+}
+
 /** The attention mask one column wider: 1 for rows still generating, 0 for finished ones. */
-function growMask(mask: HostTensor, active: boolean[]): HostTensor {
+export function growMask(mask: HostTensor, active: boolean[]): HostTensor {
   const [B, L] = mask.dims;
   const data = new BigInt64Array(B * (L + 1));
   const old = mask.data as BigInt64Array;

@@ -5,7 +5,7 @@
  * Parameters are graph inputs named exactly as the HF tensors, so a checkpoint's safetensors feed it as is.
  */
 import { Graph, op } from '../graph/index.ts';
-import { dimMul } from '../graph/index.ts';
+import { dimMul, dimSub } from '../graph/index.ts';
 import type { DType, Dim, Value } from '../graph/index.ts';
 import type { Qwen2Config } from './config.ts';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerPrefix, qwen2Parameters } from './parameters.ts';
@@ -137,6 +137,8 @@ export interface AttentionContext {
   past?: KvCache;
   /** Filled layer by layer with past + new keys/values. */
   present: KvCache;
+  /** Filled layer by layer with the new positions' keys/values only. */
+  fresh: KvCache;
 }
 
 function selfAttention(
@@ -159,6 +161,8 @@ function selfAttention(
     ctx.sin,
   );
   let v = splitHeads(linear(x, p('v_proj.weight'), p('v_proj.bias')), c.numKeyValueHeads, c.headDim);
+  ctx.fresh.keys.push(k);
+  ctx.fresh.values.push(v);
   if (ctx.past) {
     k = op.concat([ctx.past.keys[i], k], 2);
     v = op.concat([ctx.past.values[i], v], 2);
@@ -209,15 +213,26 @@ export function qwen2Hidden(
   params: Map<string, Value>,
   c: Qwen2Config,
   past?: KvCache,
-): { hidden: Value; present: KvCache } {
+): { hidden: Value; present: KvCache; fresh: KvCache } {
   const dtype = params.get(EMBED_TOKENS)!.dtype;
   let x = op.gather(params.get(EMBED_TOKENS)!, inputs.inputIds, 0);
   const { cos, sin } = rotaryCosSin(inputs.positionIds, c.headDim, c.ropeTheta, dtype);
   const pastLength = past && op.squeeze(op.dimValue(x.graph, past.keys[0].shape[2]), [0]);
   const mask = causalPaddingMask(inputs.attentionMask, inputs.inputIds.shape[1], pastLength);
-  const ctx: AttentionContext = { cos, sin, mask, past, present: { keys: [], values: [] } };
+  const ctx: AttentionContext = {
+    cos,
+    sin,
+    mask,
+    past,
+    present: { keys: [], values: [] },
+    fresh: { keys: [], values: [] },
+  };
   for (let i = 0; i < c.numHiddenLayers; i++) x = decoderLayer(x, params, i, c, ctx);
-  return { hidden: rmsNorm(x, params.get(FINAL_NORM)!, c.rmsNormEps), present: ctx.present };
+  return {
+    hidden: rmsNorm(x, params.get(FINAL_NORM)!, c.rmsNormEps),
+    present: ctx.present,
+    fresh: ctx.fresh,
+  };
 }
 
 export function lmHeadWeight(params: Map<string, Value>, c: Qwen2Config): Value {
@@ -241,9 +256,12 @@ export const cacheNames = {
 };
 
 /**
- * The decode step: new tokens [batch, new] on top of a KV cache [batch, kvHeads, past, headDim] per layer;
- * outputs the logits of the last new position [batch, vocab] and the grown cache. With past = 0 it is the
- * prefill of a (left-padded) prompt batch; with new = 1 it is one sampling step.
+ * The decode step on a fixed-capacity KV cache: per layer a buffer [batch, kvHeads, cap, headDim] of which
+ * the first past = total − new positions are filled; new tokens [batch, new]; the attention mask covers
+ * the total = past + new positions. Outputs the logits of the last new position [batch, vocab] and only
+ * the new positions' keys/values [batch, kvHeads, new, headDim], which the caller writes into its buffer:
+ * inputs reach onnxruntime without a copy but outputs are copied, so the whole cache never crosses.
+ * With past = 0 it is the prefill of a (left-padded) prompt batch; with new = 1 one sampling step.
  */
 export function buildQwen2Decode(
   config: Qwen2Config,
@@ -252,29 +270,35 @@ export function buildQwen2Decode(
   embedded?: Map<string, Float32Array>,
 ): { graph: Graph; params: Map<string, Value> } {
   const graph = new Graph('qwen2Decode');
-  const past: KvCache = { keys: [], values: [] };
-  const cacheShape = ['batch', config.numKeyValueHeads, 'past', config.headDim];
+  const buffers: KvCache = { keys: [], values: [] };
+  const cacheShape = ['batch', config.numKeyValueHeads, 'cap', config.headDim];
   for (let i = 0; i < config.numHiddenLayers; i++) {
-    past.keys.push(graph.input(cacheNames.pastKey(i), dtype, cacheShape));
-    past.values.push(graph.input(cacheNames.pastValue(i), dtype, cacheShape));
+    buffers.keys.push(graph.input(cacheNames.pastKey(i), dtype, cacheShape));
+    buffers.values.push(graph.input(cacheNames.pastValue(i), dtype, cacheShape));
   }
   const inputs: Qwen2Inputs = {
     inputIds: graph.input('input_ids', 'int64', ['batch', 'new']),
     positionIds: graph.input('position_ids', 'int64', ['batch', 'new']),
-    attentionMask: graph.input('attention_mask', 'int64', ['batch', 'past + new']),
+    attentionMask: graph.input('attention_mask', 'int64', ['batch', 'total']),
   };
+  const pastLength = dimSub('total', 'new');
+  const filled = (b: Value) => op.sliceDims(b, [0], [pastLength], [2]);
+  const past: KvCache = { keys: buffers.keys.map(filled), values: buffers.values.map(filled) };
   const params = new Map<string, Value>();
   for (const p of qwen2Parameters(config)) {
     const data = embedded?.get(p.name);
     if (embedded && !data) throw new Error(`weights: missing tensor ${p.name}`);
-    params.set(p.name, data ? graph.constant(data, p.shape, 'float32', p.name) : graph.input(p.name, dtype, p.shape));
+    params.set(
+      p.name,
+      data ? graph.constant(data, p.shape, 'float32', p.name) : graph.input(p.name, dtype, p.shape),
+    );
   }
-  const { hidden, present } = qwen2Hidden(inputs, params, config, past);
+  const { hidden, fresh } = qwen2Hidden(inputs, params, config, past);
   const last = op.squeeze(op.slice(hidden, [-1], [op.SLICE_END], [1]), [1]); // [B, hidden]
   graph.output(linear(last, lmHeadWeight(params, config)), 'logits');
   for (let i = 0; i < config.numHiddenLayers; i++) {
-    graph.output(present.keys[i], cacheNames.presentKey(i));
-    graph.output(present.values[i], cacheNames.presentValue(i));
+    graph.output(fresh.keys[i], cacheNames.presentKey(i));
+    graph.output(fresh.values[i], cacheNames.presentValue(i));
   }
   return { graph, params };
 }
