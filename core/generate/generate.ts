@@ -82,9 +82,11 @@ export interface GeneratorOptions extends SessionConfig {
 }
 
 export class Generator {
-  private exec: Executable | undefined;
-  private feeds: Feeds = {};
-  private pending: Map<string, Float32Array> | undefined;
+  /** The policy version generate calls use: a session (and, for "fed", its weight feeds). */
+  private current: Promise<{ exec: Executable; feeds: Feeds }> | undefined;
+  /** Generate calls running on each session; a replaced session is released when its count drops to 0. */
+  private readonly inUse = new Map<Executable, number>();
+  private readonly retired = new Set<Executable>();
 
   private constructor(
     readonly config: Qwen2Config,
@@ -98,35 +100,39 @@ export class Generator {
   ): Promise<Generator> {
     const g = new Generator(config, options);
     g.setWeights(weights);
-    await g.ready();
+    await g.current;
     return g;
   }
 
-  /** Swaps in new weights (the policy after an update); takes effect at the next generate call. */
+  /**
+   * Swaps in new weights (the policy after an update). Generate calls started after this use them; calls
+   * already running finish on the old session, which is released afterwards. Safe to call concurrently
+   * with generate.
+   */
   setWeights(weights: Map<string, Float32Array>): void {
     weightFeeds(this.config, weights); // checks every tensor is there, now rather than later
-    this.pending = weights;
+    const previous = this.current;
+    const { weights: placement = 'embedded', ...session } = this.options;
+    this.current = (async () => {
+      const old = await previous?.catch(() => undefined);
+      if (placement === 'fed') {
+        const exec = old?.exec ?? (await Executable.compile(buildQwen2Decode(this.config).graph, session));
+        return { exec, feeds: weightFeeds(this.config, weights) };
+      }
+      const exec = await Executable.compile(buildQwen2Decode(this.config, 'float32', weights).graph, session);
+      if (old && old.exec !== exec) this.retire(old.exec);
+      return { exec, feeds: {} };
+    })();
   }
 
-  private async ready(): Promise<Executable> {
-    const weights = this.pending;
-    if (weights) {
-      this.pending = undefined;
-      const { weights: placement = 'embedded', ...session } = this.options;
-      if (placement === 'embedded') {
-        const previous = this.exec;
-        this.exec = await Executable.compile(
-          buildQwen2Decode(this.config, 'float32', weights).graph,
-          session,
-        );
-        this.feeds = {};
-        if (previous && previous !== this.exec) await previous.release();
-      } else {
-        this.exec ??= await Executable.compile(buildQwen2Decode(this.config).graph, session);
-        this.feeds = weightFeeds(this.config, weights);
-      }
-    }
-    return this.exec!;
+  private retire(exec: Executable): void {
+    this.retired.add(exec);
+    if (!this.inUse.get(exec)) void this.releaseRetired(exec);
+  }
+
+  private async releaseRetired(exec: Executable): Promise<void> {
+    this.retired.delete(exec);
+    await exec.release();
   }
 
   async generate(requests: GenerationRequest[], opts: GenerateOptions): Promise<Generation[]> {
@@ -135,7 +141,26 @@ export class Generator {
       throw new Error(`maxNewTokens must be a positive integer (got ${opts.maxNewTokens})`);
     if ((opts.stopStrings?.length ?? 0) > 0 && !opts.decode)
       throw new Error('stopStrings need a decode function');
-    const exec = await this.ready();
+    const { exec, feeds } = await this.current!;
+    this.inUse.set(exec, (this.inUse.get(exec) ?? 0) + 1);
+    try {
+      return await this.generateOn(exec, feeds, requests, opts);
+    } finally {
+      const left = this.inUse.get(exec)! - 1;
+      this.inUse.set(exec, left);
+      if (left === 0) {
+        this.inUse.delete(exec);
+        if (this.retired.has(exec)) await this.releaseRetired(exec);
+      }
+    }
+  }
+
+  private async generateOn(
+    exec: Executable,
+    feeds: Feeds,
+    requests: GenerationRequest[],
+    opts: GenerateOptions,
+  ): Promise<Generation[]> {
     const c = this.config;
     const B = requests.length;
     const pad = opts.padTokenId ?? 0;
@@ -164,7 +189,7 @@ export class Generator {
     });
     // One cache buffer per layer and K/V, sized for the whole response; the graph reads the filled prefix.
     const cache = new KvBuffers(c, B, promptLen + opts.maxNewTokens);
-    let step = await this.run(exec, cache.feeds(), ids, pos, mask, promptLen);
+    let step = await this.run(exec, feeds, cache.feeds(), ids, pos, mask, promptLen);
     cache.append(step, promptLen);
 
     for (let n = 0; n < opts.maxNewTokens; n++) {
@@ -187,7 +212,7 @@ export class Generator {
         mask,
         rows.map((r) => !r.done),
       );
-      step = await this.run(exec, cache.feeds(), next, nextPos, mask, 1);
+      step = await this.run(exec, feeds, cache.feeds(), next, nextPos, mask, 1);
       cache.append(step, 1);
     }
     return rows.map((r) => r.out);
@@ -233,6 +258,7 @@ export class Generator {
 
   private async run(
     exec: Executable,
+    weights: Feeds,
     cache: Feeds,
     ids: BigInt64Array,
     pos: BigInt64Array,
@@ -241,7 +267,7 @@ export class Generator {
   ) {
     const B = attention.dims[0];
     return exec.run({
-      ...this.feeds,
+      ...weights,
       ...cache,
       input_ids: { data: ids, dims: [B, width] },
       position_ids: { data: pos, dims: [B, width] },

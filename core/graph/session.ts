@@ -38,7 +38,8 @@ export interface HostTensor {
 export type Feeds = Record<string, HostTensor>;
 export type Results = Record<string, HostTensor>;
 
-const cache = new Map<string, Promise<ort.InferenceSession>>();
+/** Sessions by model hash and options, with how many Executables hold each (released at 0). */
+const cache = new Map<string, { session: Promise<ort.InferenceSession>; holders: number }>();
 
 function sessionOptions(cfg: Required<SessionConfig>): ort.InferenceSession.SessionOptions {
   return withDevice(
@@ -73,15 +74,17 @@ export class Executable {
     const cfg = { ...DEFAULT_SESSION_CONFIG, ...config };
     const bytes = serialize(graph);
     const key = `${sha256Hex(bytes)}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}`;
-    let pending = cache.get(key);
-    if (!pending) {
-      pending = ort.InferenceSession.create(bytes, sessionOptions(cfg));
-      cache.set(key, pending);
-      pending.catch(() => cache.delete(key));
+    let entry = cache.get(key);
+    if (!entry) {
+      const created = ort.InferenceSession.create(bytes, sessionOptions(cfg));
+      entry = { session: created, holders: 0 };
+      cache.set(key, entry);
+      created.catch(() => cache.delete(key));
     }
+    entry.holders++;
     let session: ort.InferenceSession;
     try {
-      session = await pending;
+      session = await entry.session;
     } catch (e) {
       throw new Error(`onnxruntime refused graph "${graph.name}": ${(e as Error).message}`);
     }
@@ -115,10 +118,17 @@ export class Executable {
   }
 
   /** Frees the session and drops it from the cache. */
+  /** Gives up this handle; the session is freed when no other Executable of the same graph holds it. */
   async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    const entry = cache.get(this.key);
+    if (entry && --entry.holders > 0) return;
     cache.delete(this.key);
     await this.session.release();
   }
+
+  private released = false;
 }
 
 function checkFeed(input: Value, f: HostTensor, symbols: Map<string, number>): void {

@@ -167,7 +167,11 @@ test('the turn hook splices tokens into a response: fed to the model, marked not
 test('the token log-prob graph equals generation’s log-probs and a direct entropy computation', async () => {
   const { buildTokenLogProbs } = await import('../../../core/model/tokenLogProbs.ts');
   const p = [257, 84, 58];
-  const [g] = await generator.generate([{ promptIds: p, prompt: 0, sample: 0 }], { maxNewTokens: 7, sampling: { temperature: 1.2 }, seed: 5 });
+  const [g] = await generator.generate([{ promptIds: p, prompt: 0, sample: 0 }], {
+    maxNewTokens: 7,
+    sampling: { temperature: 1.2 },
+    seed: 5,
+  });
   const lp = buildTokenLogProbs(model.config);
   const exec = await Executable.compile(lp.graph);
   const seq = [...p, ...g.tokens];
@@ -181,7 +185,9 @@ test('the token log-prob graph equals generation’s log-probs and a direct entr
   });
   assert.deepEqual([...out.logprobs.dims], [1, seq.length - 1]);
   const graphLp = out.logprobs.data as Float32Array;
-  g.logprobs.forEach((x, k) => assert.ok(Math.abs(graphLp[p.length - 1 + k] - x) <= LOGPROB_TOLERANCE, `token ${k}`));
+  g.logprobs.forEach((x, k) =>
+    assert.ok(Math.abs(graphLp[p.length - 1 + k] - x) <= LOGPROB_TOLERANCE, `token ${k}`),
+  );
   // Entropy at the first response position, directly from the logits graph.
   const full = await forward.run({
     ...weights,
@@ -190,10 +196,32 @@ test('the token log-prob graph equals generation’s log-probs and a direct entr
     position_ids: { data: BigInt64Array.from(seq.map((_, i) => BigInt(i))), dims: [1, seq.length] },
   });
   const V = model.config.vocabSize;
-  const row = Array.from((full.logits.data as Float32Array).subarray((p.length - 1) * V, p.length * V), (x) => x / 1.2);
+  const row = Array.from(
+    (full.logits.data as Float32Array).subarray((p.length - 1) * V, p.length * V),
+    (x) => x / 1.2,
+  );
   const max = Math.max(...row);
   const z = row.reduce((s, x) => s + Math.exp(x - max), 0);
-  const entropy = -row.reduce((s, x) => s + Math.exp(x - max) / z * (x - max - Math.log(z)), 0);
+  const entropy = -row.reduce((s, x) => s + (Math.exp(x - max) / z) * (x - max - Math.log(z)), 0);
   const got = (out.entropy.data as Float32Array)[p.length - 1];
   assert.ok(Math.abs(got - entropy) < 1e-4, `entropy ${got} vs ${entropy}`);
+});
+
+test('weight swaps during concurrent generate calls: running calls finish on the old weights, sessions shared by two generators survive', async () => {
+  const p = [257, 72, 101];
+  const opts = { maxNewTokens: 6, sampling: { temperature: 1 }, seed: 3 };
+  const a = await Generator.create(model.config, model.weights);
+  const b = await Generator.create(model.config, model.weights); // same graph hash: one shared session
+  const before = await a.generate([{ promptIds: p, prompt: 0, sample: 0 }], opts);
+  const shifted = new Map([...model.weights].map(([k, v]) => [k, v.map((x) => x * 0.5)]));
+  const running = a.generate([{ promptIds: p, prompt: 0, sample: 0 }], opts);
+  a.setWeights(shifted);
+  const [old, fresh, other] = await Promise.all([
+    running,
+    a.generate([{ promptIds: p, prompt: 0, sample: 0 }], opts),
+    b.generate([{ promptIds: p, prompt: 0, sample: 0 }], opts),
+  ]);
+  assert.deepEqual(old, before);
+  assert.deepEqual(other, before);
+  assert.notDeepEqual(fresh[0].logprobs, before[0].logprobs);
 });
