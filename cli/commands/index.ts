@@ -3,5 +3,19 @@ import type { Command } from '../command.ts';
 import { verifyCommand } from './verify.ts';
 import { generateCommand } from './generate.ts';
 import { sandboxCommand } from './sandbox.ts';
+import { trainCommand } from './train.ts';
+import { statusCommand } from './status.ts';
+import { pauseCommand } from './pause.ts';
+import { resumeCommand } from './resume.ts';
+import { stopCommand } from './stop.ts';
 
-export const COMMANDS: readonly Command[] = [verifyCommand, generateCommand, sandboxCommand];
+export const COMMANDS: readonly Command[] = [
+  verifyCommand,
+  generateCommand,
+  sandboxCommand,
+  trainCommand,
+  statusCommand,
+  pauseCommand,
+  resumeCommand,
+  stopCommand,
+];

@@ -1,0 +1,132 @@
+/**
+ * sampleRollouts: one shard of a step's prompts × n responses from the policy of the previous checkpoint,
+ * with the sampler's per-token log-probs, written to the store as JSON. Every draw is keyed by
+ * (seed, step, prompt, sample, position), so a retried or re-sharded attempt writes identical bytes.
+ */
+import { heartbeat } from '@temporalio/activity';
+import { takeBatch } from '../core/data/cursor.ts';
+import { Generator, type GenerationRequest } from '../core/generate/generate.ts';
+import { runConfigOrFail } from './failures.ts';
+import {
+  cachedCheckpointWeights,
+  memo,
+  modelConfig,
+  rolloutKey,
+  runStore,
+  sessionConfig,
+} from './runtime.ts';
+import { taskPromptIds, taskSize } from './task.ts';
+import type { SampleRolloutsInput, SampleRolloutsOutput } from './types.ts';
+
+/** One stored response. */
+export interface RolloutRecord {
+  /** Index of the problem in the task's dataset. */
+  problem: number;
+  /** Position of the prompt within the step (the RNG's prompt coordinate and the GRPO group). */
+  prompt: number;
+  sample: number;
+  promptIds: number[];
+  tokens: number[];
+  logprobs: number[];
+  sampled: boolean[];
+  finishReason: string;
+}
+
+/** Prompts per generate call: a heartbeat goes out between calls. */
+const PROMPTS_PER_HEARTBEAT = 8;
+
+/**
+ * One generator per (run, model, session settings), with the step whose weights it holds and a lock:
+ * shards of a step that run in the same process take turns, because swapping weights may rebuild the
+ * session and one session serves one batch at a time.
+ */
+interface PolicySampler {
+  generator: Generator;
+  weightsStep: number;
+  lock: Promise<unknown>;
+}
+const samplers = new Map<string, Promise<PolicySampler>>();
+
+/** Runs `use` when the sampler is free, holding the policy of checkpoint `step`. */
+async function withPolicy<T>(
+  sampler: PolicySampler,
+  step: number,
+  weights: Map<string, Float32Array>,
+  use: (g: Generator) => Promise<T>,
+): Promise<T> {
+  const turn = sampler.lock.then(async () => {
+    if (sampler.weightsStep !== step) {
+      sampler.generator.setWeights(weights);
+      sampler.weightsStep = step;
+    }
+    return use(sampler.generator);
+  });
+  sampler.lock = turn.catch(() => undefined);
+  return turn;
+}
+
+/** The contiguous slice [begin, end) of the step's prompts that shard `shard` of `shards` samples. */
+export function shardRange(prompts: number, shards: number, shard: number): [number, number] {
+  return [Math.floor((shard * prompts) / shards), Math.floor(((shard + 1) * prompts) / shards)];
+}
+
+export async function sampleRollouts(input: SampleRolloutsInput): Promise<SampleRolloutsOutput> {
+  const config = runConfigOrFail(input.config);
+  const store = runStore(config);
+  const model = modelConfig(config);
+  const { rollout, task } = config;
+  const policyStep = input.step - 1;
+  const weights = await cachedCheckpointWeights(store, config.runId, policyStep);
+  const sampler = await memo(
+    samplers,
+    JSON.stringify([config.runId, config.model, config.orchestration]),
+    async () => ({
+      generator: await Generator.create(model, weights, sessionConfig(config)),
+      weightsStep: policyStep,
+      lock: Promise.resolve(),
+    }),
+  );
+
+  const { indices, next } = takeBatch(input.cursor, taskSize(task), rollout.promptsPerStep);
+  const [begin, end] = shardRange(rollout.promptsPerStep, rollout.shards, input.shard);
+  const records: RolloutRecord[] = [];
+  await withPolicy(sampler, policyStep, weights, async (generator) => {
+    for (let first = begin; first < end; first += PROMPTS_PER_HEARTBEAT) {
+      heartbeat({ prompt: first });
+      const requests: GenerationRequest[] = [];
+      for (let p = first; p < Math.min(end, first + PROMPTS_PER_HEARTBEAT); p++) {
+        for (let k = 0; k < rollout.n; k++) {
+          requests.push({ promptIds: taskPromptIds(task, indices[p]), prompt: p, sample: k });
+        }
+      }
+      const outs = await generator.generate(requests, {
+        maxNewTokens: rollout.maxNewTokens,
+        sampling: { temperature: rollout.temperature, topP: rollout.topP, topK: rollout.topK },
+        seed: config.seed,
+        step: policyStep,
+        stopTokenIds: [task.eosToken],
+      });
+      outs.forEach((o, i) =>
+        records.push({
+          problem: indices[requests[i].prompt],
+          prompt: requests[i].prompt,
+          sample: requests[i].sample,
+          promptIds: requests[i].promptIds,
+          tokens: o.tokens,
+          logprobs: o.logprobs,
+          sampled: o.sampled,
+          finishReason: o.finishReason,
+        }),
+      );
+    }
+  });
+  const key = rolloutKey(config.runId, input.step, `shard-${String(input.shard).padStart(4, '0')}.json`);
+  await store.put(key, new TextEncoder().encode(JSON.stringify(records)));
+  const tokens = records.reduce((n, r) => n + r.tokens.length, 0);
+  return {
+    key,
+    responses: records.length,
+    meanResponseLength: records.length ? tokens / records.length : 0,
+    nextCursor: next,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * scoreRollouts: the verifiable reward of every response, the KL to the reference policy (the step-0
+ * weights) in the reward or as per-token reference log-probs for the loss, and group advantages by the
+ * configured estimator. Writes the trainer's rows (RolloutRow) as JSON; returns reward summaries.
+ */
+import { klCoefAt } from '../core/rl/klSchedule.ts';
+import { klEstimators } from '../core/rl/kl.ts';
+import { advantageEstimators } from '../core/rl/advantages.ts';
+import { ResponseScorer } from '../core/rl/responseLogProbs.ts';
+import type { RolloutRow } from '../core/rl/rolloutBatch.ts';
+import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
+import {
+  cachedCheckpointWeights,
+  memo,
+  modelConfig,
+  rolloutKey,
+  runStore,
+  sessionConfig,
+} from './runtime.ts';
+import type { RolloutRecord } from './sampleRollouts.ts';
+import { taskReward } from './task.ts';
+import type { ScoreRolloutsInput, ScoreRolloutsOutput } from './types.ts';
+
+/** Rows per reference forward pass. */
+const SCORER_BATCH = 64;
+
+const scorers = new Map<string, Promise<ResponseScorer>>();
+
+export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRolloutsOutput> {
+  const config = runConfigOrFail(input.config);
+  const store = runStore(config);
+  const { algorithm: algo, rollout, task } = config;
+  const records: RolloutRecord[] = [];
+  for (const key of input.shardKeys) {
+    records.push(...(JSON.parse(new TextDecoder().decode(await store.get(key))) as RolloutRecord[]));
+  }
+  const expected = rollout.promptsPerStep * rollout.n;
+  if (records.length !== expected) {
+    throw permanent(
+      FAILURE.data,
+      `step ${input.step}: ${records.length} rollouts in ${input.shardKeys.length} shards, expected ${expected}`,
+    );
+  }
+  records.sort((a, b) => a.prompt - b.prompt || a.sample - b.sample);
+  const taskRewards = records.map((r) => taskReward(task, r.problem, r.tokens));
+
+  const klCoef = klCoefAt(input.step - 1, algo.kl);
+  let refLogprobs: number[][] | undefined;
+  if (algo.kl.placement !== 'none') {
+    const model = modelConfig(config);
+    const scorer = await memo(scorers, JSON.stringify([config.model, config.orchestration]), () =>
+      ResponseScorer.create(model, sessionConfig(config)),
+    );
+    const reference = await cachedCheckpointWeights(store, config.runId, 0);
+    refLogprobs = await scorer.logProbs(
+      reference,
+      records.map((r) => ({ promptIds: r.promptIds, responseIds: r.tokens })),
+      rollout.temperature,
+      SCORER_BATCH,
+    );
+  }
+  // KL in the reward: each response's reward minus β·Σ_t KL_t against the reference policy.
+  const kl = klEstimators[algo.kl.estimator];
+  const rewards = taskRewards.map((r, i) =>
+    algo.kl.placement === 'reward'
+      ? r - klCoef * records[i].logprobs.reduce((sum, lp, k) => sum + kl(lp, refLogprobs![i][k]), 0)
+      : r,
+  );
+  const { advantages } = advantageEstimators[algo.advantage.estimator]({
+    rewards,
+    groupIds: records.map((r) => r.prompt),
+    tokenCounts: records.map((r) => r.sampled.filter(Boolean).length),
+    epsilon: algo.advantage.epsilon,
+  });
+  const rows: RolloutRow[] = records.map((r, i) => ({
+    promptIds: r.promptIds,
+    responseIds: r.tokens,
+    oldLogprobs: r.logprobs,
+    sampled: r.sampled,
+    advantages: r.tokens.map(() => advantages[i]),
+    ...(algo.kl.placement === 'loss' ? { refLogprobs: refLogprobs![i] } : {}),
+  }));
+  const key = rolloutKey(config.runId, input.step, 'scored.json');
+  await store.put(key, new TextEncoder().encode(JSON.stringify(rows)));
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  return { key, meanTaskReward: mean(taskRewards), meanReward: mean(rewards) };
+}

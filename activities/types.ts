@@ -1,0 +1,94 @@
+/**
+ * Activity inputs and outputs: object-store keys and small summaries only (Temporal caps a payload at
+ * 2 MB). Shared by the workflows, which import these types and nothing else from activities/.
+ */
+import type { RunConfigInput } from '../core/config/run.ts';
+
+/** The config exactly as given to the workflow; every activity validates it itself. */
+export type RawRunConfig = RunConfigInput;
+
+/** A resumable position in the task's dataset (core/data/cursor.ts). */
+export interface Cursor {
+  epoch: number;
+  position: number;
+  seed: number;
+}
+
+/** What the workflow needs to drive a run, decided by prepareRun from the config and the store. */
+export interface RunPlan {
+  runId: string;
+  configHash: string;
+  totalSteps: number;
+  /** The newest verified checkpoint: the next step to run is this + 1. */
+  checkpointStep: number;
+  cursor: Cursor;
+  /** sha256 of the newest checkpoint's weights/model.safetensors. */
+  weightsSha256: string;
+  shards: number;
+  continueAsNewEvery: number;
+  heartbeatTimeoutSeconds: number;
+  taskQueues: { rollout: string; cpu: string; trainer: string };
+  /** Newer checkpoints that failed verification and were skipped, with why. */
+  rejected: { step: number; reason: string }[];
+}
+
+export interface SampleRolloutsInput {
+  config: RawRunConfig;
+  /** The step being produced (1-based): the policy is the checkpoint of step − 1. */
+  step: number;
+  shard: number;
+  cursor: Cursor;
+}
+
+export interface SampleRolloutsOutput {
+  key: string;
+  responses: number;
+  meanResponseLength: number;
+  /** The data cursor after this step's prompts (the same from every shard). */
+  nextCursor: Cursor;
+}
+
+export interface ScoreRolloutsInput {
+  config: RawRunConfig;
+  step: number;
+  shardKeys: string[];
+}
+
+export interface ScoreRolloutsOutput {
+  key: string;
+  meanTaskReward: number;
+  meanReward: number;
+}
+
+export interface UpdatePolicyInput {
+  config: RawRunConfig;
+  step: number;
+  scoredKey: string;
+}
+
+export interface StoredObject {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface UpdatePolicyOutput {
+  /** The new weights and optimizer state, written under the step's checkpoint prefix (no manifest yet). */
+  objects: StoredObject[];
+  metrics: Record<string, number>;
+  /** True when the trainer had to reload the previous state from the store (no warm copy in memory). */
+  reloaded: boolean;
+}
+
+export interface CheckpointInput {
+  config: RawRunConfig;
+  step: number;
+  objects: StoredObject[];
+  cursor: Cursor;
+  metrics: Record<string, number>;
+}
+
+export interface CheckpointOutput {
+  step: number;
+  weightsSha256: string;
+}

@@ -1,0 +1,99 @@
+/**
+ * updatePolicy: the actor update of one step (PolicyUpdater: mini-batches, AdamW) on the trainer. The
+ * trainer keeps the newest state in memory; when it does not hold the state of step − 1 (a fresh or
+ * restarted worker, another worker's run) it reloads it from that step's verified checkpoint, so the result
+ * is the same either way. The new weights and optimizer state are written under the step's checkpoint
+ * prefix; the `checkpoint` activity then commits them with a manifest.
+ */
+import { heartbeat } from '@temporalio/activity';
+import type { OptimizerState } from '../core/graph/index.ts';
+import type { QwenModelDir } from '../core/model/modelDir.ts';
+import { lrAt } from '../core/rl/lrSchedule.ts';
+import { klCoefAt } from '../core/rl/klSchedule.ts';
+import { PolicyUpdater } from '../core/rl/policyUpdate.ts';
+import type { RolloutRow } from '../core/rl/rolloutBatch.ts';
+import { checkpointKey, sha256Hex } from '../core/store/index.ts';
+import type { RunConfig } from '../core/config/run.ts';
+import { runConfigOrFail } from './failures.ts';
+import { runConfigHash } from './prepareRun.ts';
+import { memo, modelConfig, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
+import { readStateDir, withStateFiles } from './trainerState.ts';
+import type { StoredObject, UpdatePolicyInput, UpdatePolicyOutput } from './types.ts';
+import { readFile } from 'node:fs/promises';
+
+/** The warm copy: one run's state after `step` steps, with the model dir's non-weight files. */
+interface WarmState {
+  configHash: string;
+  step: number;
+  state: OptimizerState;
+  base: Omit<QwenModelDir, 'weights'>;
+}
+
+let warm: WarmState | undefined;
+const updaters = new Map<string, Promise<PolicyUpdater>>();
+
+/** Forgets the warm state (tests use it to force the reload path). */
+export function dropWarmTrainerState(): void {
+  warm = undefined;
+}
+
+async function stateAt(
+  config: RunConfig,
+  hash: string,
+  step: number,
+): Promise<{ w: WarmState; reloaded: boolean }> {
+  if (warm && warm.configHash === hash && warm.step === step) return { w: warm, reloaded: false };
+  const store = runStore(config);
+  const manifest = await verifiedManifest(store, config.runId, step);
+  const { model, state } = await withRestored(store, manifest, '', readStateDir);
+  const { weights: _weights, ...base } = model;
+  return { w: { configHash: hash, step, state, base }, reloaded: true };
+}
+
+function lrScheduleOf(config: RunConfig) {
+  const o = config.algorithm.optimizer;
+  return {
+    schedule: o.schedule,
+    lr: o.lr,
+    warmupSteps: o.warmupSteps,
+    totalSteps: o.decaySteps ?? config.steps,
+    minLrRatio: o.minLrRatio,
+  };
+}
+
+export async function updatePolicy(input: UpdatePolicyInput): Promise<UpdatePolicyOutput> {
+  const config = runConfigOrFail(input.config);
+  const hash = runConfigHash(config);
+  const store = runStore(config);
+  const { w, reloaded } = await stateAt(config, hash, input.step - 1);
+  heartbeat({ phase: 'loaded' });
+  const rows = JSON.parse(new TextDecoder().decode(await store.get(input.scoredKey))) as RolloutRow[];
+  const updater = await memo(
+    updaters,
+    JSON.stringify([config.model, config.algorithm, config.orchestration]),
+    () => PolicyUpdater.create(modelConfig(config), config.algorithm, sessionConfig(config)),
+  );
+  const rlStep = input.step - 1;
+  const { state, metrics } = await updater.update(w.state, rows, {
+    seed: config.seed,
+    step: rlStep,
+    temperature: config.rollout.temperature,
+    lr: lrAt(rlStep, lrScheduleOf(config)),
+    klCoef: klCoefAt(rlStep, config.algorithm.kl),
+    maxLength: config.rollout.maxNewTokens,
+  });
+  heartbeat({ phase: 'updated' });
+  warm = { configHash: hash, step: input.step, state, base: w.base };
+  const objects = await withStateFiles(w.base, state, async (sources) => {
+    const stored: StoredObject[] = [];
+    for (const source of sources) {
+      if (!('file' in source)) throw new Error(`trainer state object ${source.name} is not a file`);
+      const bytes = await readFile(source.file);
+      await store.put(checkpointKey(config.runId, input.step, source.name), bytes);
+      stored.push({ name: source.name, size: bytes.byteLength, sha256: sha256Hex(bytes) });
+    }
+    return stored;
+  });
+  const last = metrics[metrics.length - 1];
+  return { objects, metrics: { ...last, optimizerSteps: metrics.length }, reloaded };
+}

@@ -1,0 +1,116 @@
+/**
+ * `reasonloop train --config run.json`: validates the run config (schema, model dir, store reachable)
+ * before anything starts, starts rlTraining with the run id as workflow id, and prints the equivalent
+ * `temporal workflow start` line. `--wait` follows the run to its end.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { preflightRun } from '../../activities/preflight.ts';
+import {
+  DEFAULT_WORKFLOW_QUEUE,
+  formatStatus,
+  startTraining,
+  temporalStartLine,
+  withClient,
+} from '../../workflows/client.ts';
+import { statusQuery } from '../../workflows/definitions.ts';
+import { EXIT_USAGE, type Command } from '../command.ts';
+
+const HELP = `usage: reasonloop train --config run.json [--task-queue Q] [--wait]
+
+  --config FILE     the run config (JSON; see examples/run.json and docs/orchestration.md)
+  --task-queue Q    the workflow task queue the workers poll (default ${DEFAULT_WORKFLOW_QUEUE})
+  --wait            follow the run and print its status after each step until it ends
+  --check           validate only: do not start anything
+
+Connects with TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (and the other TEMPORAL_* variables of the temporal CLI).
+Starting a run id again after a failure or termination resumes it from its newest verified checkpoint.`;
+
+/** How often --wait polls the status query. */
+const WAIT_POLL_MS = 1000;
+
+export const trainCommand: Command = {
+  name: 'train',
+  describe: 'validate a run config and start (or resume) an RL training run on Temporal',
+  run: runTrain,
+};
+
+function usageError(message: string): number {
+  console.error(`reasonloop train: ${message}\n\n${HELP}`);
+  return EXIT_USAGE;
+}
+
+/** Reads and parses the config file; errors name the file. */
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new Error(`--config ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`--config ${path}: not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+}
+
+async function runTrain(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        'task-queue': { type: 'string' },
+        wait: { type: 'boolean' },
+        check: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!args.config) return usageError('--config is required');
+  const raw = readConfigFile(args.config);
+  const config = await preflightRun(raw);
+  const taskQueue = args['task-queue'] ?? DEFAULT_WORKFLOW_QUEUE;
+  if (args.check) {
+    console.log(
+      `run config ${args.config}: ok (run ${config.runId}, ${config.steps} steps, store ${config.store.url})`,
+    );
+    return 0;
+  }
+  return withClient(async (client) => {
+    const handle = await startTraining(client, config, raw, taskQueue);
+    console.log(
+      `started run ${config.runId} (workflow ${handle.workflowId}, run ${handle.firstExecutionRunId})`,
+    );
+    console.log(`equivalent: ${temporalStartLine(config.runId, args.config!, taskQueue)}`);
+    if (!args.wait) return 0;
+    const done = handle.result();
+    let finished = false;
+    void done.then(
+      () => (finished = true),
+      () => (finished = true),
+    );
+    let last = '';
+    while (!finished) {
+      try {
+        const line = formatStatus(await client.workflow.getHandle(config.runId).query(statusQuery));
+        if (line !== last) console.log((last = line));
+      } catch {
+        // Between continue-as-new runs the query can briefly fail; the next poll answers.
+      }
+      await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
+    }
+    const result = await done;
+    console.log(JSON.stringify(result));
+    return 0;
+  });
+}

@@ -1,0 +1,251 @@
+import { z } from 'zod';
+import { RUN_ID_PATTERN } from '../store/keys.ts';
+import { rlAlgorithmSchema } from './rl.ts';
+
+/**
+ * The run config: what `reasonloop train` validates and `rlTraining` receives (the JSON given to
+ * `temporal workflow start --input-file`). Composes the `algorithm` section (core/config/rl.ts) with the
+ * model, task, rollout, store and orchestration sections. Every object is strict, so a misspelt key is an
+ * error naming its path.
+ */
+
+const positiveInt = () =>
+  z
+    .number({ error: 'must be a positive integer' })
+    .int({ error: 'must be a positive integer' })
+    .min(1, { error: 'must be a positive integer' });
+const nonNegativeInt = () =>
+  z
+    .number({ error: 'must be an integer ≥ 0' })
+    .int({ error: 'must be an integer ≥ 0' })
+    .min(0, { error: 'must be an integer ≥ 0' });
+/** Seeds feed 32-bit counter-based RNGs (Philox keys, mix32), so they must fit in a uint32. */
+const MAX_SEED = 2 ** 32 - 1;
+const seed = () => nonNegativeInt().max(MAX_SEED, { error: `must be an integer in [0, ${MAX_SEED}]` });
+
+/** A tiny Qwen2 built and seeded by the code (tests, demos): HF-style random init from `seed`. */
+export const modelInitSchema = z.strictObject({
+  seed: seed(),
+  config: z.strictObject({
+    vocabSize: positiveInt(),
+    hiddenSize: positiveInt(),
+    intermediateSize: positiveInt(),
+    numHiddenLayers: positiveInt(),
+    numAttentionHeads: positiveInt(),
+    numKeyValueHeads: positiveInt().optional(),
+    maxPositionEmbeddings: positiveInt().default(64),
+    tieWordEmbeddings: z.boolean({ error: 'must be true or false' }).default(true),
+    eosTokenId: z.array(nonNegativeInt(), { error: 'must be an array of token ids' }).default([]),
+  }),
+});
+
+/** Exactly one of `init` (built by the code) or `dir` (an HF model directory on the workers' disk). */
+export const modelSchema = z
+  .strictObject({
+    init: modelInitSchema.optional(),
+    dir: z.string({ error: 'must be a path to an HF model directory' }).min(1).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if ((m.init === undefined) === (m.dir === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'must set exactly one of "init" or "dir"' });
+    }
+  });
+
+/**
+ * Tasks whose answer the reward checks in code. `reverseDigits`: the prompt is `digits` digit tokens
+ * (ids 0–9) and a separator; the answer is the digits reversed, then EOS; the reward is the fraction of
+ * that target reproduced position by position (the task of test/unit/rl/grpoLearning.test.ts).
+ */
+export const TASK_KINDS = ['reverseDigits'] as const;
+export const taskSchema = z.strictObject({
+  kind: z
+    .enum(TASK_KINDS, { error: `must be one of ${TASK_KINDS.map((k) => JSON.stringify(k)).join(', ')}` })
+    .default('reverseDigits'),
+  /** Digits per prompt: the dataset is every number with this many digits (10^digits problems). */
+  digits: positiveInt().max(6, { error: 'must be at most 6 (10^6 problems)' }).default(2),
+  separatorToken: nonNegativeInt().default(10),
+  eosToken: nonNegativeInt().default(11),
+});
+
+export const rolloutSchema = z.strictObject({
+  /** Prompts per RL step (the paper's 1.5B run: 128). */
+  promptsPerStep: positiveInt().default(8),
+  /** Responses per prompt, the GRPO group size (the paper: 8). */
+  n: positiveInt().default(8),
+  maxNewTokens: positiveInt().default(16),
+  /** Sampling temperature: 1.0 (the paper's 1.5B run). */
+  temperature: z
+    .number({ error: 'must be a number > 0' })
+    .positive({ error: 'must be a number > 0' })
+    .default(1),
+  topP: z
+    .number({ error: 'must be a number in (0, 1]' })
+    .gt(0, { error: 'must be a number in (0, 1]' })
+    .max(1, { error: 'must be a number in (0, 1]' })
+    .optional(),
+  topK: positiveInt().optional(),
+  /** sampleRollouts activities per step, each a contiguous slice of the step's prompts. */
+  shards: positiveInt().default(1),
+});
+
+export const storeSchema = z.strictObject({
+  /** `s3://bucket/prefix`, `file:///abs/path` or a folder path; credentials come from the workers' environment. */
+  url: z.string({ error: 'must be a store URL (s3://bucket/prefix or a folder path)' }).min(1),
+  retention: z
+    .strictObject({
+      keepLastOptimizerStates: positiveInt().default(2),
+      keepWeightsEvery: positiveInt().default(10),
+    })
+    .prefault({}),
+});
+
+export const DEFAULT_TASK_QUEUES = {
+  rollout: 'reasonloop-rollout',
+  cpu: 'reasonloop-cpu',
+  trainer: 'reasonloop-trainer',
+} as const;
+
+export const orchestrationSchema = z.strictObject({
+  /**
+   * Continue-as-new after this many steps in one workflow run (Temporal caps a history at 51,200 events;
+   * one step is ≈ 8 + 6·shards events, so 200 steps stay far below it).
+   */
+  continueAsNewEvery: positiveInt().default(200),
+  /**
+   * A rollout or trainer worker that stops heartbeating for this long is presumed dead and its activity
+   * retried elsewhere: long enough for one generate or update call of a large model, short enough that a
+   * crash costs little.
+   */
+  heartbeatTimeoutSeconds: positiveInt().default(60),
+  taskQueues: z
+    .strictObject({
+      rollout: z.string().min(1).default(DEFAULT_TASK_QUEUES.rollout),
+      cpu: z.string().min(1).default(DEFAULT_TASK_QUEUES.cpu),
+      trainer: z.string().min(1).default(DEFAULT_TASK_QUEUES.trainer),
+    })
+    .prefault({}),
+  /** ORT intra-op threads of every session: pinned, because bit-exact resume is tested per setting. */
+  intraOpThreads: positiveInt().default(1),
+});
+
+export const runConfigSchema = z
+  .strictObject({
+    runId: z.string({ error: 'must be a string' }).regex(RUN_ID_PATTERN, {
+      error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    }),
+    /** Run seed: sampling, mini-batch shuffles and data order all derive from it. */
+    seed: seed(),
+    /** Total RL steps (the run is complete when the checkpoint of this step exists). */
+    steps: positiveInt(),
+    model: modelSchema,
+    task: taskSchema.prefault({}),
+    rollout: rolloutSchema.prefault({}),
+    algorithm: rlAlgorithmSchema.prefault({}),
+    store: storeSchema,
+    orchestration: orchestrationSchema.prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    const batch = c.rollout.promptsPerStep * c.rollout.n;
+    if (c.algorithm.miniBatchSize > batch || batch % c.algorithm.miniBatchSize !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithm', 'miniBatchSize'],
+        message: `must divide the rollout batch rollout.promptsPerStep × rollout.n (${batch})`,
+        input: c.algorithm.miniBatchSize,
+      });
+    }
+    if (c.rollout.shards > c.rollout.promptsPerStep) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'shards'],
+        message: `must be at most rollout.promptsPerStep (${c.rollout.promptsPerStep})`,
+        input: c.rollout.shards,
+      });
+    }
+    // rlTraining keeps no state between steps besides the checkpoint: a running baseline and a refreshed
+    // reference would need checkpointing too, so they are refused rather than silently reset.
+    if (c.algorithm.advantage.estimator === 'reinforceBaseline') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithm', 'advantage', 'estimator'],
+        message: 'reinforceBaseline (a running baseline across steps) is not supported by rlTraining yet',
+        input: c.algorithm.advantage.estimator,
+      });
+    }
+    if (c.algorithm.kl.refreshReferenceEvery !== 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['algorithm', 'kl', 'refreshReferenceEvery'],
+        message: 'must be 0: rlTraining keeps the step-0 policy as the reference',
+        input: c.algorithm.kl.refreshReferenceEvery,
+      });
+    }
+    const init = c.model.init?.config;
+    if (init) {
+      const needed = Math.max(c.task.separatorToken, c.task.eosToken, 9) + 1;
+      if (init.vocabSize < needed) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['model', 'init', 'config', 'vocabSize'],
+          message: `must cover the task's tokens (at least ${needed})`,
+          input: init.vocabSize,
+        });
+      }
+      const positions = c.task.digits + 1 + c.rollout.maxNewTokens;
+      if (init.maxPositionEmbeddings < positions) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['model', 'init', 'config', 'maxPositionEmbeddings'],
+          message: `must hold prompt + rollout.maxNewTokens (${positions} positions)`,
+          input: init.maxPositionEmbeddings,
+        });
+      }
+    }
+  });
+
+export type RunConfig = z.output<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;
+
+/** Thrown for a config that does not validate; `issues` are `path: message` lines. */
+export class RunConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid run config:\n  ${issues.join('\n  ')}`);
+    this.name = 'RunConfigError';
+  }
+}
+
+function issuePath(path: readonly PropertyKey[]): string {
+  return ['run', ...path.map(String)].join('.');
+}
+
+/** Validates and fills defaults; errors name every offending field, e.g. `run.rollout.n must be a positive integer (got -4)`. */
+export function parseRunConfig(raw: unknown): RunConfig {
+  const parsed = runConfigSchema.safeParse(raw, { reportInput: true });
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return `${issuePath(issue.path)}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    }
+    // Scalars are shown; a whole object would drown the message.
+    const input = 'input' in issue ? issue.input : undefined;
+    const shown = input !== undefined && (typeof input !== 'object' || input === null);
+    const got = shown ? ` (got ${JSON.stringify(input)})` : '';
+    return `${issuePath(issue.path)} ${issue.message}${got}`;
+  });
+  throw new RunConfigError(issues);
+}
+
+/**
+ * The part of the config a checkpoint belongs to: resuming with a different model, task, rollout or
+ * algorithm would silently train a different run. `steps`, `store` and `orchestration` may change on resume.
+ */
+export function runIdentity(c: RunConfig): Record<string, unknown> {
+  return {
+    runId: c.runId,
+    seed: c.seed,
+    model: c.model,
+    task: c.task,
+    rollout: c.rollout,
+    algorithm: c.algorithm,
+  };
+}
