@@ -174,7 +174,13 @@ export class LocalFolderStore implements ObjectStore {
         // Descend only where keys below could still start with the prefix.
         if (prefix.startsWith(`${key}/`) || `${key}/`.startsWith(prefix)) await this.walk(key, prefix, found);
       } else if (entry.isFile() && key.startsWith(prefix)) {
-        found.push({ key, size: (await stat(join(dir, entry.name))).size });
+        // A key deleted between readdir and stat (retention running concurrently) is simply gone, as a
+        // concurrent delete is in an S3 listing.
+        try {
+          found.push({ key, size: (await stat(join(dir, entry.name))).size });
+        } catch (error) {
+          if (!isMissing(error)) throw error;
+        }
       }
     }
   }

@@ -31,3 +31,24 @@ it('local store: location is a file URL of the root', async () => {
   const store = await freshStore();
   assert.equal(store.location, `file://${store.root}`);
 });
+
+it('local store: listing while keys are being deleted returns without error (as retention runs beside readers)', async () => {
+  const store = await freshStore();
+  const keys = Array.from(
+    { length: 300 },
+    (_, i) => `runs/r/steps/${String(i % 3).padStart(6, '0')}/obj-${i}`,
+  );
+  for (const k of keys) await store.put(k, new Uint8Array([i8(k)]));
+  const deleting = store.deleteMany(keys.filter((_, i) => i % 2 === 0));
+  const listings = await Promise.all([
+    store.list('runs/r/'),
+    store.list('runs/r/steps/'),
+    deleting.then(() => store.list('runs/r/')),
+  ]);
+  for (const l of listings.slice(0, 2)) assert.ok(l.length >= 150 && l.length <= 300);
+  assert.equal(listings[2].length, 150);
+});
+
+function i8(key: string): number {
+  return key.length & 0xff;
+}
