@@ -172,7 +172,7 @@ const CATALOGUE: Case[] = [
     backends: BOTH,
     // How a blown native stack surfaces depends on the runtime (Python's RecursionError or MemoryError,
     // a limit kill, or, in Pyodide under Node 24, the JS engine's own stack error): any error is containment.
-    check: (r) => assert.ok(r.error !== null, `expected an error, got output ${JSON.stringify(r.output)}`),
+    check: (r) => assert.ok(r.error !== null, `expected an error, got output ${JSON.stringify(r.stdout)}`),
   },
   {
     name: "Pyodide's JS bridge: `import js; js.process`",
