@@ -11,6 +11,7 @@ import {
   MANIFEST_FORMAT,
   signManifest,
 } from '../core/store/index.ts';
+import { writeStepMetrics } from '../core/metrics/history.ts';
 import { runConfigOrFail } from './failures.ts';
 import { runConfigHash } from './prepareRun.ts';
 import { runStore } from './runtime.ts';
@@ -41,6 +42,8 @@ export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutp
     objects: input.objects,
     prunedGroups: [],
   });
+  // The metrics log first: a checkpoint that exists always has its metrics recorded.
+  await writeStepMetrics(store, config.runId, input.step, [{ step: input.step, metrics: input.metrics }]);
   await store.put(manifestKey(config.runId, input.step), encodeManifest(manifest));
   await applyRetention(store, config.runId, config.store.retention);
   const weights = input.objects.find((o) => o.name === WEIGHTS_OBJECT);

@@ -34,6 +34,12 @@ export function checkModelDir(config: RunConfig): void {
   } catch (error) {
     throw new Error(`run.model.dir ${dir}: ${(error as Error).message}`, { cause: error });
   }
+  if (config.task.kind === 'math') {
+    if (!existsSync(join(dir, 'tokenizer.json'))) {
+      throw new Error(`run.model.dir ${dir}: a math task needs the model's tokenizer (no tokenizer.json)`);
+    }
+    return;
+  }
   const needed = Math.max(config.task.separatorToken, config.task.eosToken) + 1;
   if (vocabSize < needed) {
     throw new Error(

@@ -23,7 +23,7 @@ export function runConfigHash(config: RunConfig): string {
 }
 
 async function writeInitialCheckpoint(store: ObjectStore, config: RunConfig, hash: string): Promise<void> {
-  const model = initialModel(config);
+  const model = await initialModel(config);
   const state = stateFromWeights(model.config, model.weights);
   await withStateFiles(model, state, (objects) =>
     writeCheckpoint(store, {

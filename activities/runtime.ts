@@ -23,11 +23,15 @@ import {
   WEIGHTS_GROUP,
 } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
+import { taskRuntime, type TaskRuntime } from './task.ts';
+import type { TaskConfig } from '../core/config/task.ts';
+import { buildTinyTokenizer } from '../core/model/tinyTokenizer.ts';
+import { QwenTokenizer } from '../core/model/tokenizer.ts';
 
 const stores = new Map<string, ObjectStore>();
 
 /** The run's store, opened once per URL; credentials come from this worker's environment. */
-export function runStore(config: RunConfig): ObjectStore {
+export function runStore(config: { store: { url: string } }): ObjectStore {
   let store = stores.get(config.store.url);
   if (!store) {
     store = openStore(config.store.url);
@@ -36,7 +40,7 @@ export function runStore(config: RunConfig): ObjectStore {
   return store;
 }
 
-export function sessionConfig(config: RunConfig): SessionConfig {
+export function sessionConfig(config: { orchestration: { intraOpThreads: number } }): SessionConfig {
   return { intraOpThreads: config.orchestration.intraOpThreads };
 }
 
@@ -45,34 +49,77 @@ export function rolloutKey(runId: string, step: number, name: string): string {
   return `${runPrefix(runId)}rollouts/${padStep(step)}/${name}`;
 }
 
-/** The step-0 model: built from `model.init`, or read from `model.dir` (a config error when it is unusable). */
-export function initialModel(config: RunConfig): QwenModelDir {
-  const { init, dir } = config.model;
+/**
+ * The step-0 model: built from `model.init`, read from `model.dir`, or restored from another run's
+ * checkpoint (`model.checkpoint`); an unusable source is a config error.
+ */
+export async function initialModel(config: ModelSource): Promise<QwenModelDir> {
+  const { init, dir, checkpoint } = config.model;
   if (init) {
     const qwen = makeQwen2Config({ ...init.config, eosTokenId: init.config.eosTokenId });
-    return { config: qwen, weights: initQwen2Weights(qwen, init.seed) };
+    const model: QwenModelDir = { config: qwen, weights: initQwen2Weights(qwen, init.seed) };
+    if (init.tokenizer === 'tinyBytes') model.tokenizer = buildTinyTokenizer();
+    return model;
+  }
+  if (checkpoint) {
+    const store = runStore(config);
+    const result = await verifyCheckpoint(store, checkpoint.runId, checkpoint.step);
+    if ('problem' in result) {
+      throw permanent(
+        FAILURE.config,
+        `model.checkpoint: step ${checkpoint.step} of run ${checkpoint.runId} in ${store.location}: ${result.problem}`,
+      );
+    }
+    return withRestored(store, result.manifest, `${WEIGHTS_GROUP}/`, (d) => loadModelDir(d));
   }
   if (!existsSync(join(dir!, 'config.json'))) {
-    throw permanent(FAILURE.config, `run.model.dir ${dir}: not an HF model directory (no config.json)`);
+    throw permanent(FAILURE.config, `model.dir ${dir}: not an HF model directory (no config.json)`);
   }
   try {
     return loadModelDir(dir!);
   } catch (error) {
-    throw permanent(FAILURE.config, `run.model.dir ${dir}: ${(error as Error).message}`);
+    throw permanent(FAILURE.config, `model.dir ${dir}: ${(error as Error).message}`);
   }
 }
 
-const modelConfigs = new Map<string, Qwen2Config>();
+/** What locates a model: its source and the store a `checkpoint` source lives in. */
+export interface ModelSource {
+  model: RunConfig['model'];
+  store: { url: string };
+}
 
-/** The model's architecture (cheap for `init`; read once per directory for `dir`). */
-export function modelConfig(config: RunConfig): Qwen2Config {
-  const id = JSON.stringify(config.model);
-  let c = modelConfigs.get(id);
-  if (!c) {
-    c = config.model.init ? makeQwen2Config({ ...config.model.init.config }) : initialModel(config).config;
-    modelConfigs.set(id, c);
-  }
-  return c;
+const initialModels = new Map<string, Promise<Omit<QwenModelDir, 'weights'>>>();
+
+/** The model's architecture and tokenizer files, read once per source (cheap for `init`). */
+function modelBase(config: ModelSource): Promise<Omit<QwenModelDir, 'weights'>> {
+  return memo(initialModels, JSON.stringify([config.model, config.store.url]), async () => {
+    const { weights: _weights, ...base } = await initialModel(config);
+    return base;
+  });
+}
+
+export async function modelConfig(config: ModelSource): Promise<Qwen2Config> {
+  return (await modelBase(config)).config;
+}
+
+/** The model's tokenizer, when its directory has one (every text task needs it). */
+export async function modelTokenizer(config: ModelSource): Promise<QwenTokenizer | undefined> {
+  const files = (await modelBase(config)).tokenizer;
+  return files && new QwenTokenizer(files);
+}
+
+const tasks = new Map<string, Promise<TaskRuntime>>();
+
+/** The run's task (problems loaded, tokenizer ready), built once per process. */
+export function runTask(config: ModelSource & { task: TaskConfig }): Promise<TaskRuntime> {
+  return memo(tasks, JSON.stringify([config.task, config.model, config.store.url]), async () => {
+    const model = await modelConfig(config);
+    try {
+      return await taskRuntime(config.task, await modelTokenizer(config), model.eosTokenId);
+    } catch (error) {
+      throw permanent(FAILURE.config, `task: ${(error as Error).message}`);
+    }
+  });
 }
 
 /** A verified checkpoint's manifest; a missing or corrupt one is retryable (the store may be catching up). */

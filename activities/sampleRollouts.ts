@@ -13,9 +13,9 @@ import {
   modelConfig,
   rolloutKey,
   runStore,
+  runTask,
   sessionConfig,
 } from './runtime.ts';
-import { taskPromptIds, taskSize } from './task.ts';
 import type { SampleRolloutsInput, SampleRolloutsOutput } from './types.ts';
 
 /** One stored response. */
@@ -73,8 +73,9 @@ export function shardRange(prompts: number, shards: number, shard: number): [num
 export async function sampleRollouts(input: SampleRolloutsInput): Promise<SampleRolloutsOutput> {
   const config = runConfigOrFail(input.config);
   const store = runStore(config);
-  const model = modelConfig(config);
-  const { rollout, task } = config;
+  const model = await modelConfig(config);
+  const task = await runTask(config);
+  const { rollout } = config;
   const policyStep = input.step - 1;
   const weights = await cachedCheckpointWeights(store, config.runId, policyStep);
   const sampler = await memo(
@@ -87,7 +88,7 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
     }),
   );
 
-  const { indices, next } = takeBatch(input.cursor, taskSize(task), rollout.promptsPerStep);
+  const { indices, next } = takeBatch(input.cursor, task.size, rollout.promptsPerStep);
   const [begin, end] = shardRange(rollout.promptsPerStep, rollout.shards, input.shard);
   const records: RolloutRecord[] = [];
   await withPolicy(sampler, policyStep, weights, async (generator) => {
@@ -96,7 +97,7 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
       const requests: GenerationRequest[] = [];
       for (let p = first; p < Math.min(end, first + PROMPTS_PER_HEARTBEAT); p++) {
         for (let k = 0; k < rollout.n; k++) {
-          requests.push({ promptIds: taskPromptIds(task, indices[p]), prompt: p, sample: k });
+          requests.push({ promptIds: task.promptIds(indices[p]), prompt: p, sample: k });
         }
       }
       const outs = await generator.generate(requests, {
@@ -104,7 +105,7 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
         sampling: { temperature: rollout.temperature, topP: rollout.topP, topK: rollout.topK },
         seed: config.seed,
         step: policyStep,
-        stopTokenIds: [task.eosToken],
+        stopTokenIds: task.stopTokenIds,
       });
       outs.forEach((o, i) =>
         records.push({

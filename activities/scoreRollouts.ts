@@ -15,10 +15,11 @@ import {
   modelConfig,
   rolloutKey,
   runStore,
+  runTask,
   sessionConfig,
 } from './runtime.ts';
 import type { RolloutRecord } from './sampleRollouts.ts';
-import { taskReward } from './task.ts';
+import type { GroupScores, TaskRuntime } from './task.ts';
 import type { ScoreRolloutsInput, ScoreRolloutsOutput } from './types.ts';
 
 /** Rows per reference forward pass. */
@@ -29,7 +30,8 @@ const scorers = new Map<string, Promise<ResponseScorer>>();
 export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRolloutsOutput> {
   const config = runConfigOrFail(input.config);
   const store = runStore(config);
-  const { algorithm: algo, rollout, task } = config;
+  const { algorithm: algo, rollout } = config;
+  const task = await runTask(config);
   const records: RolloutRecord[] = [];
   for (const key of input.shardKeys) {
     records.push(...(JSON.parse(new TextDecoder().decode(await store.get(key))) as RolloutRecord[]));
@@ -42,12 +44,12 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     );
   }
   records.sort((a, b) => a.prompt - b.prompt || a.sample - b.sample);
-  const taskRewards = records.map((r) => taskReward(task, r.problem, r.tokens));
+  const { taskRewards, correct, inLoss } = scoreGroups(task, records);
 
   const klCoef = klCoefAt(input.step - 1, algo.kl);
   let refLogprobs: number[][] | undefined;
   if (algo.kl.placement !== 'none') {
-    const model = modelConfig(config);
+    const model = await modelConfig(config);
     const scorer = await memo(scorers, JSON.stringify([config.model, config.orchestration]), () =>
       ResponseScorer.create(model, sessionConfig(config)),
     );
@@ -76,12 +78,50 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     promptIds: r.promptIds,
     responseIds: r.tokens,
     oldLogprobs: r.logprobs,
-    sampled: r.sampled,
+    // A response the length strategy or a group filter leaves out keeps its place but enters no loss term.
+    sampled: inLoss[i] ? r.sampled : r.sampled.map(() => false),
     advantages: r.tokens.map(() => advantages[i]),
     ...(algo.kl.placement === 'loss' ? { refLogprobs: refLogprobs![i] } : {}),
   }));
   const key = rolloutKey(config.runId, input.step, 'scored.json');
   await store.put(key, new TextEncoder().encode(JSON.stringify(rows)));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  return { key, meanTaskReward: mean(taskRewards), meanReward: mean(rewards) };
+  // Per-token KL to the reference, averaged over all response tokens (the estimator of the config).
+  const klTokens = records.reduce((n, r) => n + r.logprobs.length, 0);
+  const klSum = refLogprobs
+    ? records.reduce(
+        (sum, r, i) => sum + r.logprobs.reduce((s2, lp, k) => s2 + kl(lp, refLogprobs![i][k]), 0),
+        0,
+      )
+    : 0;
+  return {
+    key,
+    klToReference: refLogprobs ? klSum / Math.max(1, klTokens) : 0,
+    completionRatio: mean(records.map((r) => Number(r.finishReason !== 'length'))),
+    meanTaskReward: mean(taskRewards),
+    meanReward: mean(rewards),
+    accuracy: mean(correct.map(Number)),
+    keptFraction: mean(inLoss.map(Number)),
+  };
+}
+
+/** Scores each prompt's group (records sorted by prompt, then sample). */
+export function scoreGroups(
+  task: TaskRuntime,
+  records: readonly RolloutRecord[],
+): { taskRewards: number[]; correct: boolean[]; inLoss: boolean[] } {
+  const taskRewards: number[] = [];
+  const correct: boolean[] = [];
+  const inLoss: boolean[] = [];
+  for (let start = 0; start < records.length;) {
+    let end = start;
+    while (end < records.length && records[end].prompt === records[start].prompt) end++;
+    const group = records.slice(start, end);
+    const scores: GroupScores = task.scoreGroup(group[0].problem, group);
+    taskRewards.push(...scores.rewards);
+    correct.push(...scores.correct);
+    inLoss.push(...scores.lossMask.map((m) => scores.keep && m !== 0));
+    start = end;
+  }
+  return { taskRewards, correct, inLoss };
 }

@@ -58,6 +58,14 @@ export interface ScoreRolloutsOutput {
   key: string;
   meanTaskReward: number;
   meanReward: number;
+  /** Fraction of responses the verifier judged correct. */
+  accuracy: number;
+  /** Fraction of responses that enter the loss (length strategies and group filters drop some). */
+  keptFraction: number;
+  /** Mean per-token KL(π_old ‖ π_ref) of the responses (0 when the run has no KL term). */
+  klToReference: number;
+  /** Fraction of responses that finished before rollout.maxNewTokens. */
+  completionRatio: number;
 }
 
 export interface UpdatePolicyInput {

@@ -71,7 +71,7 @@ export async function updatePolicy(input: UpdatePolicyInput): Promise<UpdatePoli
   const updater = await memo(
     updaters,
     JSON.stringify([config.model, config.algorithm, config.orchestration]),
-    () => PolicyUpdater.create(modelConfig(config), config.algorithm, sessionConfig(config)),
+    async () => PolicyUpdater.create(await modelConfig(config), config.algorithm, sessionConfig(config)),
   );
   const rlStep = input.step - 1;
   const { state, metrics } = await updater.update(w.state, rows, {

@@ -8,18 +8,30 @@ suite="${1:-all}"
 # A fresh clone has no node_modules; `npm ci` installs exactly the lockfile.
 [ -d node_modules/onnxruntime-node ] || npm ci --no-audit --no-fund
 
+# OS packages some tests need, installed where we can (root + apt); otherwise those tests fail with their
+# own explanation. Usage: install_os_pkgs "what fails without them" PKG...  (nothing to do without PKGs)
+apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1; }
+install_os_pkgs() {
+  local consequence="$1"
+  shift
+  [ "$#" -gt 0 ] || return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { apt_install "$@" || { apt-get update -q >/dev/null 2>&1 && apt_install "$@"; }; }; then
+    echo "test: installed $*"
+  else
+    echo "test: WARNING: could not install $* (needs root and apt-get); $consequence" >&2
+  fi
+}
+
 # The tool sandbox jails model code with bubblewrap and gives Pyodide pure-Python sympy/mpmath from the OS.
-# Installed where we can (root + apt); otherwise the sandbox tests fail with the sandbox's own explanation.
 sandbox_pkgs=()
 command -v bwrap >/dev/null || sandbox_pkgs+=(bubblewrap)
 [ -d /usr/lib/python3/dist-packages/sympy ] || sandbox_pkgs+=(python3-sympy python3-mpmath)
-if [ "${#sandbox_pkgs[@]}" -gt 0 ]; then
-  apt_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${sandbox_pkgs[@]}" >/dev/null 2>&1; }
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && { apt_install || { apt-get update -q >/dev/null 2>&1 && apt_install; }; }; then
-    echo "test: installed ${sandbox_pkgs[*]}"
-  else
-    echo "test: WARNING: could not install ${sandbox_pkgs[*]} (needs root and apt-get); the sandbox will refuse to run" >&2
-  fi
+install_os_pkgs "the sandbox will refuse to run" "${sandbox_pkgs[@]}"
+
+# The report's screenshot test (integration) draws the report in headless Chromium (Debian's `chromium`).
+if [ "$suite" = all ] && [ -z "${REASONLOOP_CHROMIUM:-}" ] && ! command -v chromium >/dev/null &&
+  ! command -v chromium-browser >/dev/null; then
+  install_os_pkgs "the report screenshot test will fail" chromium
 fi
 
 node_bin="${REASONLOOP_NODE:-node}"

@@ -1,11 +1,21 @@
 /**
- * Worker roles, one per task queue: `workflow` (rlTraining + prepareRun on the workflow queue), `rollout`
- * (sampleRollouts), `cpu` (scoreRollouts), `trainer` (updatePolicy, checkpoint). A dev worker runs all four
+ * Worker roles, one per task queue: `workflow` (the workflows, prepareRun and prepareSft on the workflow
+ * queue), `rollout` (sampleRollouts, evaluateModel), `cpu` (scoreRollouts), `trainer` (updatePolicy,
+ * checkpoint, sftSteps). A dev worker runs all four
  * in one process; production runs each role where its hardware is.
  */
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { checkpoint, prepareRun, sampleRollouts, scoreRollouts, updatePolicy } from '../activities/index.ts';
+import {
+  checkpoint,
+  evaluateModel,
+  prepareRun,
+  prepareSft,
+  sampleRollouts,
+  scoreRollouts,
+  sftSteps,
+  updatePolicy,
+} from '../activities/index.ts';
 import { DEFAULT_TASK_QUEUES } from '../core/config/run.ts';
 import { DEFAULT_WORKFLOW_QUEUE } from '../workflows/client.ts';
 
@@ -29,9 +39,9 @@ const ACTIVITIES: Record<
   Exclude<Role, 'workflow'>,
   Record<string, (...args: never[]) => Promise<unknown>>
 > = {
-  rollout: { sampleRollouts },
+  rollout: { sampleRollouts, evaluateModel },
   cpu: { scoreRollouts },
-  trainer: { updatePolicy, checkpoint },
+  trainer: { updatePolicy, checkpoint, sftSteps },
 };
 
 export function queueOf(role: Role, queues: Partial<Record<Role, string>> = {}): string {
@@ -52,7 +62,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
           ...(options.workflowBundle
             ? { workflowBundle: options.workflowBundle }
             : { workflowsPath: WORKFLOWS_PATH }),
-          activities: { prepareRun },
+          activities: { prepareRun, prepareSft },
         });
       }
       return Worker.create({

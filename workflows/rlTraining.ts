@@ -102,6 +102,10 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       ...update.metrics,
       meanTaskReward: scored.meanTaskReward,
       meanReward: scored.meanReward,
+      accuracy: scored.accuracy,
+      keptFraction: scored.keptFraction,
+      klToReference: scored.klToReference,
+      completionRatio: scored.completionRatio,
       meanResponseLength:
         shards.reduce((n, s) => n + s.meanResponseLength * s.responses, 0) /
         Math.max(

@@ -8,6 +8,10 @@ import { statusCommand } from './status.ts';
 import { pauseCommand } from './pause.ts';
 import { resumeCommand } from './resume.ts';
 import { stopCommand } from './stop.ts';
+import { sftCommand } from './sft.ts';
+import { evalCommand } from './eval.ts';
+import { scheduleCommand } from './schedule.ts';
+import { reportCommand } from './report.ts';
 
 export const COMMANDS: readonly Command[] = [
   verifyCommand,
@@ -18,4 +22,8 @@ export const COMMANDS: readonly Command[] = [
   pauseCommand,
   resumeCommand,
   stopCommand,
+  sftCommand,
+  evalCommand,
+  scheduleCommand,
+  reportCommand,
 ];

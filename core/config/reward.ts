@@ -128,9 +128,15 @@ export const syntheticDataSchema = z
         })
         .strict(),
     ]),
-    /** How many tasks make one epoch. */
+    /** How many tasks make one epoch (the training split). */
     size: positiveInt('data.size'),
     seed: z.number().int().min(0).default(0),
+    /**
+     * `train`: tasks 0…size−1 of `seed`. `heldOut`: `heldOutSize` tasks drawn from a derived seed, none of
+     * them equal to a training task (core/data/splits.ts), for evaluation.
+     */
+    split: z.enum(['train', 'heldOut']).default('train'),
+    heldOutSize: positiveInt('data.heldOutSize').default(256),
   })
   .strict();
 
@@ -142,7 +148,7 @@ export const dataSchema = z.object({
 
 export const promptSchema = z
   .object({
-    template: z.enum(['chat', 'r1-zero', 'long']).default('chat'),
+    template: z.enum(['chat', 'r1-zero', 'long', 'plain']).default('chat'),
     /** Optional system message for the chat and long templates. */
     system: z.string().optional(),
   })

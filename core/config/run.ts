@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { RUN_ID_PATTERN } from '../store/keys.ts';
 import { rlAlgorithmSchema } from './rl.ts';
+import { taskSchema } from './task.ts';
+import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
 
 /**
  * The run config: what `reasonloop train` validates and `rlTraining` receives (the JSON given to
@@ -9,19 +11,19 @@ import { rlAlgorithmSchema } from './rl.ts';
  * error naming its path.
  */
 
-const positiveInt = () =>
+export const positiveInt = () =>
   z
     .number({ error: 'must be a positive integer' })
     .int({ error: 'must be a positive integer' })
     .min(1, { error: 'must be a positive integer' });
-const nonNegativeInt = () =>
+export const nonNegativeInt = () =>
   z
     .number({ error: 'must be an integer ≥ 0' })
     .int({ error: 'must be an integer ≥ 0' })
     .min(0, { error: 'must be an integer ≥ 0' });
 /** Seeds feed 32-bit counter-based RNGs (Philox keys, mix32), so they must fit in a uint32. */
 const MAX_SEED = 2 ** 32 - 1;
-const seed = () => nonNegativeInt().max(MAX_SEED, { error: `must be an integer in [0, ${MAX_SEED}]` });
+export const seed = () => nonNegativeInt().max(MAX_SEED, { error: `must be an integer in [0, ${MAX_SEED}]` });
 
 /** A tiny Qwen2 built and seeded by the code (tests, demos): HF-style random init from `seed`. */
 export const modelInitSchema = z.strictObject({
@@ -37,35 +39,43 @@ export const modelInitSchema = z.strictObject({
     tieWordEmbeddings: z.boolean({ error: 'must be true or false' }).default(true),
     eosTokenId: z.array(nonNegativeInt(), { error: 'must be an array of token ids' }).default([]),
   }),
+  /**
+   * `tinyBytes`: the byte-level tokenizer of core/model/tinyTokenizer.ts (261 tokens, Qwen's chat special
+   * tokens), written into the checkpoint's model directory; needed by text (`math`) tasks.
+   */
+  tokenizer: z.literal('tinyBytes', { error: 'must be "tinyBytes"' }).optional(),
 });
 
-/** Exactly one of `init` (built by the code) or `dir` (an HF model directory on the workers' disk). */
+/** The weights of another run's checkpoint in the same store (an SFT run's result, say). */
+export const modelCheckpointSchema = z.strictObject({
+  runId: z.string({ error: 'must be a run id' }).regex(RUN_ID_PATTERN, {
+    error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  }),
+  step: nonNegativeInt(),
+});
+
+/**
+ * Exactly one of `init` (built by the code), `dir` (an HF model directory on the workers' disk) or
+ * `checkpoint` (another run's checkpoint in this run's store).
+ */
 export const modelSchema = z
   .strictObject({
     init: modelInitSchema.optional(),
     dir: z.string({ error: 'must be a path to an HF model directory' }).min(1).optional(),
+    checkpoint: modelCheckpointSchema.optional(),
   })
   .superRefine((m, ctx) => {
-    if ((m.init === undefined) === (m.dir === undefined)) {
-      ctx.addIssue({ code: 'custom', path: [], message: 'must set exactly one of "init" or "dir"' });
+    const set = [m.init, m.dir, m.checkpoint].filter((x) => x !== undefined).length;
+    if (set !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'must set exactly one of "init", "dir" or "checkpoint"',
+      });
     }
   });
 
-/**
- * Tasks whose answer the reward checks in code. `reverseDigits`: the prompt is `digits` digit tokens
- * (ids 0–9) and a separator; the answer is the digits reversed, then EOS; the reward is the fraction of
- * that target reproduced position by position (the task of test/unit/rl/grpoLearning.test.ts).
- */
-export const TASK_KINDS = ['reverseDigits'] as const;
-export const taskSchema = z.strictObject({
-  kind: z
-    .enum(TASK_KINDS, { error: `must be one of ${TASK_KINDS.map((k) => JSON.stringify(k)).join(', ')}` })
-    .default('reverseDigits'),
-  /** Digits per prompt: the dataset is every number with this many digits (10^digits problems). */
-  digits: positiveInt().max(6, { error: 'must be at most 6 (10^6 problems)' }).default(2),
-  separatorToken: nonNegativeInt().default(10),
-  eosToken: nonNegativeInt().default(11),
-});
+export { TASK_KINDS, taskSchema } from './task.ts';
 
 export const rolloutSchema = z.strictObject({
   /** Prompts per RL step (the paper's 1.5B run: 128). */
@@ -99,11 +109,8 @@ export const storeSchema = z.strictObject({
     .prefault({}),
 });
 
-export const DEFAULT_TASK_QUEUES = {
-  rollout: 'reasonloop-rollout',
-  cpu: 'reasonloop-cpu',
-  trainer: 'reasonloop-trainer',
-} as const;
+export { DEFAULT_TASK_QUEUES } from './taskQueues.ts';
+import { DEFAULT_TASK_QUEUES } from './taskQueues.ts';
 
 export const orchestrationSchema = z.strictObject({
   /**
@@ -128,6 +135,12 @@ export const orchestrationSchema = z.strictObject({
   intraOpThreads: positiveInt().default(1),
 });
 
+/** A run id: also a store prefix and a Temporal workflow id. */
+export const RUN_ID_FIELD = () =>
+  z.string({ error: 'must be a string' }).regex(RUN_ID_PATTERN, {
+    error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  });
+
 export const runConfigSchema = z
   .strictObject({
     runId: z.string({ error: 'must be a string' }).regex(RUN_ID_PATTERN, {
@@ -138,7 +151,7 @@ export const runConfigSchema = z
     /** Total RL steps (the run is complete when the checkpoint of this step exists). */
     steps: positiveInt(),
     model: modelSchema,
-    task: taskSchema.prefault({}),
+    task: taskSchema.prefault({ kind: 'reverseDigits' }),
     rollout: rolloutSchema.prefault({}),
     algorithm: rlAlgorithmSchema.prefault({}),
     store: storeSchema,
@@ -181,7 +194,9 @@ export const runConfigSchema = z
       });
     }
     const init = c.model.init?.config;
-    if (init) {
+    if (c.task.kind === 'math') {
+      checkMathTaskModel(c, ctx);
+    } else if (init) {
       const needed = Math.max(c.task.separatorToken, c.task.eosToken, 9) + 1;
       if (init.vocabSize < needed) {
         ctx.addIssue({
@@ -203,36 +218,67 @@ export const runConfigSchema = z
     }
   });
 
+/** A text task needs a tokenizer: a model built by the code must name one and have room for its vocabulary. */
+export function checkMathTaskModel(c: RunConfigShape, ctx: z.RefinementCtx): void {
+  const init = c.model.init;
+  if (!init) return;
+  if (init.tokenizer === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['model', 'init', 'tokenizer'],
+      message: 'must be "tinyBytes" for a math task (a text task needs a tokenizer)',
+    });
+  } else if (init.config.vocabSize < TINY_VOCAB_SIZE) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['model', 'init', 'config', 'vocabSize'],
+      message: `must cover the tinyBytes tokenizer (at least ${TINY_VOCAB_SIZE})`,
+      input: init.config.vocabSize,
+    });
+  }
+}
+
+type RunConfigShape = {
+  model: { init?: z.output<typeof modelInitSchema> };
+};
+
 export type RunConfig = z.output<typeof runConfigSchema>;
 export type RunConfigInput = z.input<typeof runConfigSchema>;
 
 /** Thrown for a config that does not validate; `issues` are `path: message` lines. */
 export class RunConfigError extends Error {
-  constructor(readonly issues: string[]) {
-    super(`invalid run config:\n  ${issues.join('\n  ')}`);
+  constructor(
+    readonly issues: string[],
+    what = 'run',
+  ) {
+    super(`invalid ${what} config:\n  ${issues.join('\n  ')}`);
     this.name = 'RunConfigError';
   }
 }
 
-function issuePath(path: readonly PropertyKey[]): string {
-  return ['run', ...path.map(String)].join('.');
-}
-
-/** Validates and fills defaults; errors name every offending field, e.g. `run.rollout.n must be a positive integer (got -4)`. */
-export function parseRunConfig(raw: unknown): RunConfig {
-  const parsed = runConfigSchema.safeParse(raw, { reportInput: true });
+/**
+ * Validates `raw` against `schema` and fills defaults; errors name every offending field under `root`, e.g.
+ * `run.rollout.n must be a positive integer (got -4)`. Shared by the run, SFT and evaluation configs.
+ */
+export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, root: string): z.output<S> {
+  const parsed = schema.safeParse(raw, { reportInput: true });
   if (parsed.success) return parsed.data;
+  const path = (p: readonly PropertyKey[]) => [root, ...p.map(String)].join('.');
   const issues = parsed.error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return `${issuePath(issue.path)}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+      return `${path(issue.path)}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
     }
     // Scalars are shown; a whole object would drown the message.
     const input = 'input' in issue ? issue.input : undefined;
     const shown = input !== undefined && (typeof input !== 'object' || input === null);
     const got = shown ? ` (got ${JSON.stringify(input)})` : '';
-    return `${issuePath(issue.path)} ${issue.message}${got}`;
+    return `${path(issue.path)} ${issue.message}${got}`;
   });
-  throw new RunConfigError(issues);
+  throw new RunConfigError(issues, root);
+}
+
+export function parseRunConfig(raw: unknown): RunConfig {
+  return parseConfig(runConfigSchema, raw, 'run');
 }
 
 /**

@@ -11,3 +11,5 @@ export * from './problems.ts';
 export * from './prompts.ts';
 export * from './rows.ts';
 export * from './synthetic.ts';
+export * from './splits.ts';
+export * from './traces.ts';

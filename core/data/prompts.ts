@@ -4,9 +4,10 @@
  * and a long, detailed instruction prompt.
  */
 
-export type PromptTemplate = 'chat' | 'r1-zero' | 'long';
+export type PromptTemplate = 'chat' | 'r1-zero' | 'long' | 'plain';
 
-export const PROMPT_TEMPLATES: readonly PromptTemplate[] = ['chat', 'r1-zero', 'long'];
+/** `plain`: the problem text and a newline, nothing else (tiny models trained from scratch on a task). */
+export const PROMPT_TEMPLATES: readonly PromptTemplate[] = ['chat', 'r1-zero', 'long', 'plain'];
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
@@ -55,6 +56,8 @@ export function buildPrompt(template: PromptTemplate, problem: string, system?: 
     }
     case 'r1-zero':
       return { kind: 'text', text: r1ZeroPrompt(problem) };
+    case 'plain':
+      return { kind: 'text', text: `${problem}\n` };
     case 'long': {
       const messages: ChatMessage[] = [];
       if (system) messages.push({ role: 'system', content: system });

@@ -82,7 +82,7 @@ describe('run config', () => {
       'run.algorithm.miniBatchSize must divide the rollout batch rollout.promptsPerStep × rollout.n (16) (got 12)',
     ]);
     assert.deepEqual(issuesOf(valid({ model: { ...MODEL, dir: '/models/x' } })), [
-      'run.model must set exactly one of "init" or "dir"',
+      'run.model must set exactly one of "init", "dir" or "checkpoint"',
     ]);
     assert.match(
       issuesOf(valid({ model: { init: { seed: 0, config: { ...MODEL.init.config, vocabSize: 8 } } } }))[0],

@@ -6,7 +6,11 @@ import { describe, it } from 'node:test';
 import { makeQwen2Config } from '../../../core/model/config.ts';
 import { initQwen2Weights } from '../../../core/model/parameters.ts';
 import { readStateDir, stateFromWeights, withStateFiles } from '../../../activities/trainerState.ts';
-import { taskPromptIds, taskReward, taskSize } from '../../../activities/task.ts';
+import {
+  reverseDigitsPromptIds as taskPromptIds,
+  reverseDigitsReward as taskReward,
+  reverseDigitsSize as taskSize,
+} from '../../../activities/task.ts';
 import { shardRange } from '../../../activities/sampleRollouts.ts';
 import { formatStatus, progressBar, temporalStartLine } from '../../../workflows/client.ts';
 

@@ -1,0 +1,220 @@
+/**
+ * evaluateModel: one model on one task's problems — greedy or sampled responses, verified and scored by
+ * the task, written to the store as records plus a summary; the summary is returned. Keyed by the model's
+ * identity (a run's checkpoint step, or the source): a summary already in the store is returned as is, so
+ * a retried or re-scheduled evaluation of the same checkpoint does no work twice.
+ */
+import { heartbeat } from '@temporalio/activity';
+import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/evaluation.ts';
+import { RunConfigError } from '../core/config/run.ts';
+import { Generator, type GenerationRequest } from '../core/generate/generate.ts';
+import type { QwenModelDir } from '../core/model/modelDir.ts';
+import { QwenTokenizer } from '../core/model/tokenizer.ts';
+import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/index.ts';
+import { FAILURE, permanent } from './failures.ts';
+import { initialModel, memo, runStore } from './runtime.ts';
+import { taskRuntime, type TaskRuntime } from './task.ts';
+
+/** Hex digits of the settings hash in a result folder's name (48 bits: collisions are not a concern). */
+const SETTINGS_HASH_CHARS = 12;
+/** Problems per generate call: a heartbeat goes out between calls. */
+const PROBLEMS_PER_CALL = 16;
+
+export interface EvaluationRecord {
+  problem: number;
+  sample: number;
+  text: string;
+  tokens: number;
+  finishReason: string;
+  correct: boolean;
+  reward: number;
+}
+
+export interface EvaluationSummary {
+  evalId: string;
+  /** What was evaluated: `checkpoint:<runId>@<step>`, `dir:<path>` or `init:<seed>`. */
+  model: string;
+  /** The checkpoint step evaluated (for a run's checkpoint). */
+  step?: number;
+  problems: number;
+  samples: number;
+  /** Mean correctness over all responses (pass@1, averaged over samples). */
+  accuracy: number;
+  /** Fraction of problems with at least one correct response. */
+  passAtK: number;
+  meanLength: number;
+  /** Standard deviation of the response lengths. */
+  lengthStd: number;
+  /** Fraction of responses that finished before the length limit. */
+  completionRatio: number;
+  meanReward: number;
+  key: string;
+}
+
+export function evalConfigOrFail(raw: unknown): EvaluationConfig {
+  try {
+    return parseEvaluationConfig(raw);
+  } catch (error) {
+    if (error instanceof RunConfigError) throw permanent(FAILURE.config, error.message);
+    throw error;
+  }
+}
+
+/** Resolves "the newest checkpoint" to a step, so the result names exactly what was evaluated. */
+async function resolveModel(config: EvaluationConfig): Promise<{ tag: string; step?: number; dir: string }> {
+  const { init, dir, checkpoint } = config.model;
+  if (init) return { tag: `init:${init.seed}`, dir: `init-${init.seed}` };
+  if (dir) return { tag: `dir:${dir}`, dir: `dir-${dir.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-64)}` }; // the settings hash tells apart paths that read alike here
+  let step = checkpoint!.step;
+  if (step === undefined) {
+    const latest = await latestVerifiedCheckpoint(runStore(config), checkpoint!.runId);
+    if (!latest.manifest) {
+      throw permanent(
+        FAILURE.config,
+        `model.checkpoint: run ${checkpoint!.runId} has no verified checkpoint yet`,
+      );
+    }
+    step = latest.manifest.step;
+  }
+  return {
+    tag: `checkpoint:${checkpoint!.runId}@${step}`,
+    step,
+    dir: `${checkpoint!.runId}/${padStep(step)}`,
+  };
+}
+
+const generators = new Map<string, Promise<{ generator: Generator; lock: Promise<unknown> }>>();
+
+/** One generator per architecture; evaluations in one process take turns swapping weights into it. */
+async function withGenerator<T>(
+  config: EvaluationConfig,
+  model: QwenModelDir,
+  use: (g: Generator) => Promise<T>,
+): Promise<T> {
+  const slot = await memo(
+    generators,
+    JSON.stringify([model.config, config.orchestration.intraOpThreads]),
+    async () => ({
+      generator: await Generator.create(model.config, model.weights, {
+        intraOpThreads: config.orchestration.intraOpThreads,
+      }),
+      lock: Promise.resolve() as Promise<unknown>,
+    }),
+  );
+  const turn = slot.lock.then(() => {
+    slot.generator.setWeights(model.weights);
+    return use(slot.generator);
+  });
+  slot.lock = turn.catch(() => undefined);
+  return turn;
+}
+
+export function summarize(
+  records: readonly EvaluationRecord[],
+  problems: number,
+): Omit<EvaluationSummary, 'evalId' | 'model' | 'step' | 'key' | 'samples'> {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const solved = new Set(records.filter((r) => r.correct).map((r) => r.problem));
+  const meanLength = mean(records.map((r) => r.tokens));
+  return {
+    problems,
+    accuracy: mean(records.map((r) => Number(r.correct))),
+    passAtK: solved.size / Math.max(1, problems),
+    meanLength,
+    lengthStd: Math.sqrt(mean(records.map((r) => (r.tokens - meanLength) ** 2))),
+    completionRatio: mean(records.map((r) => Number(r.finishReason !== 'length'))),
+    meanReward: mean(records.map((r) => r.reward)),
+  };
+}
+
+async function generateAndScore(
+  config: EvaluationConfig,
+  model: QwenModelDir,
+  task: TaskRuntime,
+  count: number,
+): Promise<EvaluationRecord[]> {
+  const { sampling } = config;
+  const records: EvaluationRecord[] = [];
+  await withGenerator(config, model, async (generator) => {
+    for (let first = 0; first < count; first += PROBLEMS_PER_CALL) {
+      heartbeat({ problem: first });
+      const requests: GenerationRequest[] = [];
+      for (let p = first; p < Math.min(count, first + PROBLEMS_PER_CALL); p++) {
+        for (let k = 0; k < sampling.samples; k++)
+          requests.push({ promptIds: task.promptIds(p), prompt: p, sample: k });
+      }
+      const outs = await generator.generate(requests, {
+        maxNewTokens: sampling.maxNewTokens,
+        sampling: { temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK },
+        seed: config.seed,
+        stopTokenIds: task.stopTokenIds,
+      });
+      for (let start = 0; start < outs.length; start += sampling.samples) {
+        const group = outs.slice(start, start + sampling.samples);
+        const problem = requests[start].prompt;
+        const scores = task.scoreGroup(problem, group);
+        group.forEach((o, k) =>
+          records.push({
+            problem,
+            sample: k,
+            text: task.responseText(o.tokens),
+            tokens: o.tokens.length,
+            finishReason: o.finishReason,
+            correct: scores.correct[k],
+            reward: scores.rewards[k],
+          }),
+        );
+      }
+    }
+  });
+  return records;
+}
+
+export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
+  const config = evalConfigOrFail(raw);
+  const store = runStore(config);
+  const resolved = await resolveModel(config);
+  // The folder names what was evaluated and how: a different model, task or sampling never reuses results.
+  const settings = configHash({
+    model: resolved.tag,
+    init: config.model.init,
+    task: config.task,
+    sampling: config.sampling,
+    limit: config.limit,
+    seed: config.seed,
+  }).slice(0, SETTINGS_HASH_CHARS);
+  const prefix = `evals/${config.evalId}/${resolved.dir}/${settings}/`;
+  const summaryKey = `${prefix}summary.json`;
+  if (await store.head(summaryKey)) {
+    return JSON.parse(new TextDecoder().decode(await store.get(summaryKey))) as EvaluationSummary;
+  }
+  const source = config.model.checkpoint
+    ? { checkpoint: { runId: config.model.checkpoint.runId, step: resolved.step! } }
+    : { init: config.model.init, dir: config.model.dir };
+  const model = await initialModel({ model: source, store: config.store });
+  let task: TaskRuntime;
+  try {
+    task = await taskRuntime(
+      config.task,
+      model.tokenizer && new QwenTokenizer(model.tokenizer),
+      model.config.eosTokenId,
+    );
+  } catch (error) {
+    throw permanent(FAILURE.config, `task: ${(error as Error).message}`);
+  }
+  const count = Math.min(task.size, config.limit ?? task.size);
+  const records = await generateAndScore(config, model, task, count);
+  const key = `${prefix}records.json`;
+  await store.put(key, new TextEncoder().encode(JSON.stringify(records)));
+  const summary: EvaluationSummary = {
+    evalId: config.evalId,
+    model: resolved.tag,
+    ...(resolved.step !== undefined ? { step: resolved.step } : {}),
+    samples: config.sampling.samples,
+    ...summarize(records, count),
+    key,
+  };
+  // The summary last: its presence means the records are complete.
+  await store.put(summaryKey, new TextEncoder().encode(JSON.stringify(summary)));
+  return summary;
+}

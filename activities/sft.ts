@@ -1,0 +1,251 @@
+/**
+ * SFT activities. prepareSft validates the config and finds where the run stands (writing the step-0
+ * checkpoint of a new one); sftSteps runs optimizer steps fromStep+1 … toStep on the trainer and commits
+ * the checkpoint of toStep (objects, then the manifest). Every batch is a function of (seed, data cursor),
+ * so a retried or resumed chunk produces the same weights; the trainer keeps the newest state in memory
+ * and reloads it from the store when it does not hold the state of fromStep.
+ */
+import { heartbeat } from '@temporalio/activity';
+import { writeStepMetrics, type StepMetrics } from '../core/metrics/history.ts';
+import { parseSftConfig, sftIdentity, type SftConfig } from '../core/config/sft.ts';
+import { RunConfigError } from '../core/config/run.ts';
+import { initialCursor, takeBatch } from '../core/data/cursor.ts';
+import { arithmeticTrace, carelessTeacher } from '../core/data/traces.ts';
+import type { SyntheticProblem } from '../core/data/synthetic.ts';
+import type { OptimizerState } from '../core/graph/index.ts';
+import type { QwenModelDir } from '../core/model/modelDir.ts';
+import { QwenTokenizer } from '../core/model/tokenizer.ts';
+import { lrAt } from '../core/rl/lrSchedule.ts';
+import { SftUpdater } from '../core/rl/sftUpdate.ts';
+import type { SftRow } from '../core/rl/sftLossGraph.ts';
+import {
+  applyRetention,
+  configHash,
+  latestVerifiedCheckpoint,
+  writeCheckpoint,
+  type ObjectStore,
+} from '../core/store/index.ts';
+import { loadTaskProblems } from '../core/data/splits.ts';
+import { WEIGHTS_OBJECT } from './checkpoint.ts';
+import { FAILURE, permanent } from './failures.ts';
+import { checkStoreReachable } from './preflight.ts';
+import { initialModel, memo, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
+import { mathPromptIds, mathStopTokenIds } from './task.ts';
+import { readStateDir, stateFromWeights, withStateFiles } from './trainerState.ts';
+import type { Cursor } from './types.ts';
+
+export interface SftPlan {
+  runId: string;
+  totalSteps: number;
+  checkpointStep: number;
+  checkpointEvery: number;
+  cursor: Cursor;
+  heartbeatTimeoutSeconds: number;
+  trainerQueue: string;
+  continueAsNewEvery: number;
+}
+
+export interface SftStepsInput {
+  config: unknown;
+  fromStep: number;
+  toStep: number;
+  cursor: Cursor;
+}
+
+export interface SftStepsOutput {
+  step: number;
+  cursor: Cursor;
+  weightsSha256: string;
+  /** Mean over the chunk's steps, and the last step's values. */
+  metrics: Record<string, number>;
+  reloaded: boolean;
+}
+
+export function sftConfigOrFail(raw: unknown): SftConfig {
+  try {
+    return parseSftConfig(raw);
+  } catch (error) {
+    if (error instanceof RunConfigError) throw permanent(FAILURE.config, error.message);
+    throw error;
+  }
+}
+
+export function sftConfigHash(config: SftConfig): string {
+  return configHash(sftIdentity(config));
+}
+
+async function writeInitialSftCheckpoint(store: ObjectStore, config: SftConfig, hash: string): Promise<void> {
+  const model = await initialModel(config);
+  const state = stateFromWeights(model.config, model.weights);
+  await withStateFiles(model, state, (objects) =>
+    writeCheckpoint(store, {
+      runId: config.runId,
+      step: 0,
+      configHash: hash,
+      dataCursor: { ...initialCursor(config.seed) },
+      rng: { seed: config.seed },
+      metrics: {},
+      objects,
+    }),
+  );
+}
+
+export async function prepareSft(raw: unknown): Promise<SftPlan> {
+  const config = sftConfigOrFail(raw);
+  const store = runStore(config);
+  await checkStoreReachable(store);
+  const hash = sftConfigHash(config);
+  let latest = await latestVerifiedCheckpoint(store, config.runId);
+  if (!latest.manifest) {
+    if (latest.rejected.length > 0) {
+      const reasons = latest.rejected.map((r) => `step ${r.step}: ${r.reason}`).join('; ');
+      throw permanent(FAILURE.resume, `run ${config.runId} has checkpoints but none verifies (${reasons})`);
+    }
+    await writeInitialSftCheckpoint(store, config, hash);
+    latest = await latestVerifiedCheckpoint(store, config.runId);
+  }
+  const manifest = latest.manifest!;
+  if (manifest.configHash !== hash) {
+    throw permanent(
+      FAILURE.resume,
+      `run ${config.runId}: checkpoint ${manifest.step} was written with a different config (hash ${manifest.configHash}, this config ${hash}); use a new run id`,
+    );
+  }
+  if (manifest.step >= config.steps) {
+    throw permanent(
+      FAILURE.resume,
+      `run ${config.runId} already has a checkpoint of step ${manifest.step} and sft.steps is ${config.steps}: starting it would do 0 steps (raise steps to continue it)`,
+    );
+  }
+  return {
+    runId: config.runId,
+    totalSteps: config.steps,
+    checkpointStep: manifest.step,
+    checkpointEvery: config.sft.checkpointEvery,
+    cursor: manifest.dataCursor as unknown as Cursor,
+    heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
+    trainerQueue: config.orchestration.taskQueues.trainer,
+    continueAsNewEvery: config.orchestration.continueAsNewEvery,
+  };
+}
+
+/** A problem and its worked solution as one SFT row: prompt, then trace + EOS as the target. */
+export function traceRow(
+  config: SftConfig,
+  tokenizer: QwenTokenizer,
+  eos: number,
+  problem: SyntheticProblem,
+  index: number,
+): SftRow {
+  const forgetCarry = carelessTeacher(config.seed, index, config.sft.traceErrorRate);
+  return {
+    promptIds: mathPromptIds(config.task, tokenizer, problem.problem),
+    responseIds: [...tokenizer.encode(arithmeticTrace(problem, { forgetCarry })), eos],
+  };
+}
+
+interface SftWarm {
+  hash: string;
+  step: number;
+  state: OptimizerState;
+  base: Omit<QwenModelDir, 'weights'>;
+}
+let warm: SftWarm | undefined;
+const updaters = new Map<string, Promise<SftUpdater>>();
+const problemSets = new Map<string, Promise<SyntheticProblem[]>>();
+
+async function sftStateAt(
+  config: SftConfig,
+  hash: string,
+  step: number,
+): Promise<{ w: SftWarm; reloaded: boolean }> {
+  if (warm && warm.hash === hash && warm.step === step) return { w: warm, reloaded: false };
+  const store = runStore(config);
+  const manifest = await verifiedManifest(store, config.runId, step);
+  const { model, state } = await withRestored(store, manifest, '', readStateDir);
+  const { weights: _weights, ...base } = model;
+  return { w: { hash, step, state, base }, reloaded: true };
+}
+
+export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
+  const config = sftConfigOrFail(input.config);
+  if (!(input.fromStep >= 0 && input.toStep > input.fromStep && input.toStep <= config.steps)) {
+    throw permanent(
+      FAILURE.config,
+      `sftSteps: steps ${input.fromStep} → ${input.toStep} are not a chunk of a ${config.steps}-step run`,
+    );
+  }
+  const hash = sftConfigHash(config);
+  const store = runStore(config);
+  const { w, reloaded } = await sftStateAt(config, hash, input.fromStep);
+  if (!w.base.tokenizer) throw permanent(FAILURE.config, 'sft: the model has no tokenizer');
+  const tokenizer = new QwenTokenizer(w.base.tokenizer);
+  const [eos] = mathStopTokenIds(tokenizer, w.base.config.eosTokenId);
+  const problems = await memo(problemSets, JSON.stringify(config.task.data), async () => {
+    const loaded = await loadTaskProblems(config.task.data);
+    return loaded.problems;
+  });
+  const { sft } = config;
+  const updater = await memo(
+    updaters,
+    JSON.stringify([w.base.config, sft, config.orchestration.intraOpThreads]),
+    () =>
+      SftUpdater.create(
+        w.base.config,
+        {
+          microBatchSize: sft.microBatchSize,
+          optimizer: {
+            betas: sft.optimizer.betas,
+            eps: sft.optimizer.eps,
+            weightDecay: sft.optimizer.weightDecay,
+            maxGradNorm: sft.optimizer.maxGradNorm,
+          },
+        },
+        sessionConfig(config),
+      ),
+  );
+  const schedule = {
+    schedule: sft.optimizer.schedule,
+    lr: sft.optimizer.lr,
+    warmupSteps: sft.optimizer.warmupSteps,
+    totalSteps: sft.optimizer.decaySteps ?? config.steps,
+    minLrRatio: sft.optimizer.minLrRatio,
+  };
+  let state = w.state;
+  let cursor: Cursor = input.cursor;
+  const sums: Record<string, number> = {};
+  let last: Record<string, number> = {};
+  const perStep: StepMetrics[] = [];
+  for (let step = input.fromStep + 1; step <= input.toStep; step++) {
+    const { indices, next } = takeBatch(cursor, problems.length, sft.batchSize);
+    const rows = indices.map((i) => traceRow(config, tokenizer, eos, problems[i], i));
+    const out = await updater.update(state, rows, { lr: lrAt(step - 1, schedule) });
+    state = out.state;
+    cursor = next;
+    last = { ...out.metrics };
+    perStep.push({ step, metrics: last });
+    for (const [k, v] of Object.entries(out.metrics)) sums[k] = (sums[k] ?? 0) + v;
+    heartbeat({ step });
+  }
+  const chunk = input.toStep - input.fromStep;
+  const metrics: Record<string, number> = { lastLoss: last.loss, lr: last.lr, gradNorm: last.gradNorm };
+  metrics.loss = sums.loss / chunk;
+  metrics.tokensPerStep = sums.tokens / chunk;
+  await writeStepMetrics(store, config.runId, input.toStep, perStep);
+  await withStateFiles(w.base, state, (objects) =>
+    writeCheckpoint(store, {
+      runId: config.runId,
+      step: input.toStep,
+      configHash: hash,
+      dataCursor: { ...cursor },
+      rng: { seed: config.seed },
+      metrics,
+      objects,
+    }),
+  );
+  warm = { hash, step: input.toStep, state, base: w.base };
+  await applyRetention(store, config.runId, config.store.retention);
+  const manifest = await verifiedManifest(store, config.runId, input.toStep);
+  const weights = manifest.objects.find((o) => o.name === WEIGHTS_OBJECT);
+  return { step: input.toStep, cursor, weightsSha256: weights?.sha256 ?? '', metrics, reloaded };
+}

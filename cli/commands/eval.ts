@@ -1,0 +1,141 @@
+/**
+ * `reasonloop eval --config eval.json`: validates the evaluation config (schema, model dir, store
+ * reachable) before anything starts, starts one `evaluation` workflow, and prints the equivalent
+ * `temporal workflow start` line. `--wait` prints the summary when it is done.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { EvaluationSummary } from '../../activities/evaluateModel.ts';
+import {
+  parseEvaluationConfig,
+  type EvaluationConfig,
+  type EvaluationConfigInput,
+} from '../../core/config/evaluation.ts';
+import { DEFAULT_WORKFLOW_QUEUE, withClient } from '../../workflows/client.ts';
+import type { evaluation } from '../../workflows/evaluation.ts';
+import { EXIT_USAGE, type Command } from '../command.ts';
+import { readConfigFile } from './train.ts';
+import { checkConfigStore, temporalWorkflowStartLine } from './workflowStart.ts';
+
+/** The workflow type name (workflows/evaluation.ts). */
+export const EVALUATION = 'evaluation';
+
+const HELP = `usage: reasonloop eval --config eval.json [--task-queue Q] [--wait [--json]] [--check]
+
+  --config FILE     the evaluation config (JSON; see core/config/evaluation.ts)
+  --task-queue Q    the workflow task queue the workers poll (default ${DEFAULT_WORKFLOW_QUEUE})
+  --wait            wait for the evaluation and print its summary
+  --json            with --wait: print the summary as one JSON object
+  --check           validate only: do not start anything (prints the equivalent temporal command)
+
+Each start is a new workflow, <evalId>-<UTC timestamp>; results live in the store under evals/<evalId>/.
+With model.checkpoint and no step, the run's newest verified checkpoint at the time it runs is evaluated.`;
+
+export const evalCommand: Command = {
+  name: 'eval',
+  describe: 'validate an evaluation config and evaluate a model (or a run checkpoint) on Temporal',
+  run: runEval,
+};
+
+function usageError(message: string): number {
+  console.error(`reasonloop eval: ${message}\n\n${HELP}`);
+  return EXIT_USAGE;
+}
+
+/** The parsed config when the evaluation can start: schema, model directory, store reachable. */
+export async function preflightEvaluation(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<EvaluationConfig> {
+  const config = parseEvaluationConfig(raw);
+  const dir = config.model.dir;
+  if (dir !== undefined && !existsSync(join(dir, 'config.json'))) {
+    throw new Error(`evaluation.model.dir ${dir}: not an HF model directory (no config.json)`);
+  }
+  await checkConfigStore(config.store.url, 'evaluation.store.url', env);
+  return config;
+}
+
+/** `20261125T122137.123Z`: sortable, and safe in a workflow id and a shell word. */
+export function compactTimestamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '');
+}
+
+/** Several executions per evalId are normal (re-runs, newer checkpoints): each gets its own id. */
+export function evaluationWorkflowId(evalId: string, now: Date): string {
+  return `${evalId}-${compactTimestamp(now)}`;
+}
+
+const fixed = (x: number, digits = 4) => (Number.isInteger(x) ? String(x) : x.toFixed(digits));
+
+/** The summary for a terminal: which model, then the numbers, one per line. */
+export function formatEvaluationSummary(s: EvaluationSummary): string {
+  const rows: [string, string][] = [
+    ['problems', `${s.problems} × ${s.samples} sample${s.samples === 1 ? '' : 's'}`],
+    ['accuracy', fixed(s.accuracy)],
+    [`pass@${s.samples}`, fixed(s.passAtK)],
+    ['mean length', `${fixed(s.meanLength, 1)} ± ${fixed(s.lengthStd, 1)} tokens`],
+    ['completion ratio', fixed(s.completionRatio)],
+    ['mean reward', fixed(s.meanReward)],
+    ['stored at', s.key],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return [
+    `evaluation ${s.evalId}: ${s.model}${s.step !== undefined ? ` (step ${s.step})` : ''}`,
+    ...rows.map(([label, value]) => `  ${label.padEnd(width)}  ${value}`),
+  ].join('\n');
+}
+
+async function runEval(argv: string[]): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        'task-queue': { type: 'string' },
+        wait: { type: 'boolean' },
+        json: { type: 'boolean' },
+        check: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  if (args.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!args.config) return usageError('--config is required');
+  if (args.json && !args.wait) return usageError('--json prints the summary: it needs --wait');
+  if (args.check && args.wait) return usageError('--check and --wait exclude each other');
+  const configFile = args.config;
+  const raw = readConfigFile(configFile);
+  const config = await preflightEvaluation(raw);
+  const taskQueue = args['task-queue'] ?? DEFAULT_WORKFLOW_QUEUE;
+  const workflowId = evaluationWorkflowId(config.evalId, new Date());
+  const equivalent = temporalWorkflowStartLine(EVALUATION, workflowId, configFile, taskQueue);
+  if (args.check) {
+    console.log(`evaluation config ${configFile}: ok (eval ${config.evalId}, store ${config.store.url})`);
+    console.log(`equivalent: ${equivalent}`);
+    return 0;
+  }
+  return withClient(async (client) => {
+    const handle = await client.workflow.start<typeof evaluation>(EVALUATION, {
+      taskQueue,
+      workflowId,
+      args: [raw as EvaluationConfigInput],
+    });
+    console.log(
+      `started evaluation ${config.evalId} (workflow ${workflowId}, run ${handle.firstExecutionRunId})`,
+    );
+    console.log(`equivalent: ${equivalent}`);
+    if (!args.wait) return 0;
+    const summary = await handle.result();
+    console.log(args.json ? JSON.stringify(summary) : formatEvaluationSummary(summary));
+    return 0;
+  });
+}

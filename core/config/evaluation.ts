@@ -1,0 +1,96 @@
+import { z } from 'zod';
+import { RUN_ID_PATTERN } from '../store/keys.ts';
+import {
+  checkMathTaskModel,
+  DEFAULT_TASK_QUEUES,
+  modelInitSchema,
+  nonNegativeInt,
+  parseConfig,
+  positiveInt,
+  seed,
+} from './run.ts';
+import { taskSchema } from './task.ts';
+
+/**
+ * The evaluation config: what the `evaluation` workflow receives (`reasonloop eval`, a Temporal Schedule,
+ * or rlTraining every `evalEvery` steps). A model (built, a directory, or a run's checkpoint — the newest
+ * verified one when no step is given, which is what a schedule wants), a task's problems, and how to
+ * sample: greedy (temperature 0) or sampled pass@1 averaged over `samples` responses per problem.
+ */
+
+const runId = () =>
+  z.string({ error: 'must be a string' }).regex(RUN_ID_PATTERN, {
+    error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
+  });
+
+export const evalModelSchema = z
+  .strictObject({
+    init: modelInitSchema.optional(),
+    dir: z.string({ error: 'must be a path to an HF model directory' }).min(1).optional(),
+    /** A run's checkpoint in the store; without `step`, the newest verified one when the evaluation runs. */
+    checkpoint: z.strictObject({ runId: runId(), step: nonNegativeInt().optional() }).optional(),
+  })
+  .superRefine((m, ctx) => {
+    if ([m.init, m.dir, m.checkpoint].filter((x) => x !== undefined).length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [],
+        message: 'must set exactly one of "init", "dir" or "checkpoint"',
+      });
+    }
+  });
+
+export const evalSamplingSchema = z.strictObject({
+  /** Responses per problem; accuracy is their mean (pass@1 averaged), passAtK whether any is correct. */
+  samples: positiveInt().default(1),
+  /** 0 = greedy (the paper reports greedy and T = 0.6, top-p 0.95 sampled). */
+  temperature: z
+    .number({ error: 'must be a number ≥ 0' })
+    .min(0, { error: 'must be a number ≥ 0' })
+    .default(0),
+  topP: z
+    .number({ error: 'must be a number in (0, 1]' })
+    .gt(0, { error: 'must be a number in (0, 1]' })
+    .max(1, { error: 'must be a number in (0, 1]' })
+    .optional(),
+  topK: positiveInt().optional(),
+  maxNewTokens: positiveInt().default(512),
+});
+
+export const evaluationConfigSchema = z
+  .strictObject({
+    /** Names the evaluation: results go under `evals/<evalId>/` in the store. */
+    evalId: runId(),
+    seed: seed().default(0),
+    model: evalModelSchema,
+    task: taskSchema,
+    sampling: evalSamplingSchema.prefault({}),
+    /** Evaluate only the first `limit` problems. */
+    limit: positiveInt().optional(),
+    store: z.strictObject({ url: z.string({ error: 'must be a store URL' }).min(1) }),
+    orchestration: z
+      .strictObject({
+        taskQueue: z.string().min(1).default(DEFAULT_TASK_QUEUES.rollout),
+        heartbeatTimeoutSeconds: positiveInt().default(60),
+        intraOpThreads: positiveInt().default(1),
+      })
+      .prefault({}),
+  })
+  .superRefine((c, ctx) => {
+    if (c.sampling.temperature === 0 && c.sampling.samples > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sampling', 'samples'],
+        message: 'must be 1 with greedy decoding (temperature 0): every sample would be the same',
+        input: c.sampling.samples,
+      });
+    }
+    if (c.task.kind === 'math') checkMathTaskModel(c, ctx);
+  });
+
+export type EvaluationConfig = z.output<typeof evaluationConfigSchema>;
+export type EvaluationConfigInput = z.input<typeof evaluationConfigSchema>;
+
+export function parseEvaluationConfig(raw: unknown): EvaluationConfig {
+  return parseConfig(evaluationConfigSchema, raw, 'evaluation');
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import {
+  benchmarkDataSchema,
+  fileDataSchema,
+  promptSchema,
+  rewardSchema,
+  syntheticDataSchema,
+} from './reward.ts';
+
+/**
+ * The task a run trains on. `reverseDigits` is a token-level task for tests (no tokenizer). `math` is the
+ * paper's setting: problems from a file, a benchmark or a synthetic generator, a prompt template, a
+ * tokenizer from the model, and the reward of core/reward (verifier + STILL/zero reward + length strategy).
+ */
+
+const positiveInt = () =>
+  z
+    .number({ error: 'must be a positive integer' })
+    .int({ error: 'must be a positive integer' })
+    .min(1, { error: 'must be a positive integer' });
+const nonNegativeInt = () =>
+  z
+    .number({ error: 'must be an integer ≥ 0' })
+    .int({ error: 'must be an integer ≥ 0' })
+    .min(0, { error: 'must be an integer ≥ 0' });
+
+/**
+ * `reverseDigits`: the prompt is `digits` digit tokens (ids 0–9) and a separator; the answer is the digits
+ * reversed, then EOS; the reward is the fraction of that target reproduced position by position.
+ */
+export const reverseDigitsTaskSchema = z.strictObject({
+  kind: z.literal('reverseDigits'),
+  /** Digits per prompt: the dataset is every number with this many digits (10^digits problems). */
+  digits: positiveInt().max(6, { error: 'must be at most 6 (10^6 problems)' }).default(2),
+  separatorToken: nonNegativeInt().default(10),
+  eosToken: nonNegativeInt().default(11),
+});
+
+export const taskDataSchema = z.discriminatedUnion('source', [
+  fileDataSchema,
+  benchmarkDataSchema,
+  syntheticDataSchema,
+]);
+
+export const mathTaskSchema = z.strictObject({
+  kind: z.literal('math'),
+  data: taskDataSchema,
+  prompt: promptSchema.prefault({}),
+  reward: rewardSchema.prefault({}),
+});
+
+export const TASK_KINDS = ['reverseDigits', 'math'] as const;
+
+export const taskSchema = z.discriminatedUnion('kind', [reverseDigitsTaskSchema, mathTaskSchema], {
+  error: `must have a "kind" of ${TASK_KINDS.map((k) => JSON.stringify(k)).join(' or ')}`,
+});
+
+export type TaskConfig = z.output<typeof taskSchema>;
+export type ReverseDigitsTask = z.output<typeof reverseDigitsTaskSchema>;
+export type MathTask = z.output<typeof mathTaskSchema>;

@@ -1,0 +1,101 @@
+/**
+ * Runs the demo's stages as Temporal workflows through a client — SFT, then GRPO, then the held-out
+ * evaluations of the base, SFT and RL models — following each training workflow through its status
+ * query (the progress bar) and timing every stage. Workers are whoever polls the queues: the demo starts
+ * them in-process, but any worker fleet would do.
+ */
+import type { Client } from '@temporalio/client';
+import type { EvaluationSummary } from '../activities/evaluateModel.ts';
+import { DEFAULT_WORKFLOW_QUEUE } from '../workflows/client.ts';
+import { statusQuery, type TrainingResult, type TrainingStatus } from '../workflows/definitions.ts';
+import type { DemoConfigs } from './configs.ts';
+
+/** How often the status query is polled for the progress line. */
+const PROGRESS_POLL_MS = 500;
+
+export interface StageTime {
+  stage: string;
+  seconds: number;
+}
+
+export interface PipelineResult {
+  sft: TrainingResult;
+  rl: TrainingResult;
+  evals: { name: string; stage: string; summary: EvaluationSummary }[];
+  times: StageTime[];
+}
+
+export interface PipelineHooks {
+  /** Called with each training status while a training stage runs. */
+  onStatus?: (stage: string, status: TrainingStatus) => void;
+  onStage?: (stage: string) => void;
+}
+
+export async function followTraining(
+  client: Client,
+  type: 'sftTraining' | 'rlTraining',
+  workflowId: string,
+  config: unknown,
+  stage: string,
+  hooks: PipelineHooks,
+): Promise<TrainingResult> {
+  const handle = await client.workflow.start(type, {
+    taskQueue: DEFAULT_WORKFLOW_QUEUE,
+    workflowId,
+    args: [config],
+  });
+  let done = false;
+  const result = handle.result().finally(() => (done = true)) as Promise<TrainingResult>;
+  while (!done) {
+    await Promise.race([result.catch(() => undefined), new Promise((r) => setTimeout(r, PROGRESS_POLL_MS))]);
+    if (done) break;
+    try {
+      hooks.onStatus?.(stage, await handle.query(statusQuery));
+    } catch {
+      // Between continue-as-new runs or before the first workflow task the query may fail; the next poll retries.
+    }
+  }
+  return result;
+}
+
+export async function evaluate(
+  client: Client,
+  config: DemoConfigs['evals'][number],
+): Promise<EvaluationSummary> {
+  return client.workflow.execute('evaluation', {
+    taskQueue: DEFAULT_WORKFLOW_QUEUE,
+    workflowId: config.config.evalId,
+    args: [config.config],
+  }) as Promise<EvaluationSummary>;
+}
+
+export async function runPipeline(
+  client: Client,
+  configs: DemoConfigs,
+  hooks: PipelineHooks = {},
+): Promise<PipelineResult> {
+  const times: StageTime[] = [];
+  const timed = async <T>(stage: string, work: () => Promise<T>): Promise<T> => {
+    hooks.onStage?.(stage);
+    const t0 = performance.now();
+    const out = await work();
+    times.push({ stage, seconds: (performance.now() - t0) / 1000 });
+    return out;
+  };
+  const evals: PipelineResult['evals'] = [];
+  const evalStage = async (stage: string) => {
+    for (const e of configs.evals.filter((x) => x.stage === stage)) {
+      evals.push({ name: e.name, stage, summary: await evaluate(client, e) });
+    }
+  };
+  const sft = await timed('sft', () =>
+    followTraining(client, 'sftTraining', configs.sft.runId, configs.sft, 'sft', hooks),
+  );
+  await timed('eval base', () => evalStage('base'));
+  await timed('eval sft', () => evalStage('sft'));
+  const rl = await timed('grpo', () =>
+    followTraining(client, 'rlTraining', configs.rl.runId, configs.rl, 'grpo', hooks),
+  );
+  await timed('eval grpo', () => evalStage('rl'));
+  return { sft, rl, evals, times };
+}

@@ -1,0 +1,207 @@
+/**
+ * The STILL-3 factor study at CPU scale: arms that each change one factor of a base GRPO recipe (the
+ * demo's, on the same SFT model), and the paper's findings as comparisons between arms. Batch sizes and
+ * rollout counts are scaled down from the paper's (128 prompts × 8) to what 2 cores run in minutes.
+ */
+import type { RunConfigInput } from '../core/config/run.ts';
+import type { DemoConfigs } from '../demo/configs.ts';
+
+export interface Arm {
+  id: string;
+  factor: string;
+  label: string;
+  /** Changes to the base RL config (shallow per section). */
+  patch: (base: RunConfigInput) => RunConfigInput;
+}
+
+export interface StudyScale {
+  steps: number;
+  seeds: number;
+}
+
+/** `--quick` (CI): every arm once, a few steps. The full study: 3 seeds and 4× the steps. */
+export const QUICK_SCALE: StudyScale = { steps: 6, seeds: 1 };
+export const FULL_SCALE: StudyScale = { steps: 24, seeds: 3 };
+
+/** The base recipe of every arm: the demo's GRPO at half its batch (16 prompts × 8). */
+export const BASE_PROMPTS = 16;
+export const BASE_N = 8;
+
+const rollout = (b: RunConfigInput, r: Partial<NonNullable<RunConfigInput['rollout']>>) => ({
+  ...b,
+  rollout: { ...b.rollout, ...r },
+});
+const algorithm = (b: RunConfigInput, a: Partial<NonNullable<RunConfigInput['algorithm']>>) => ({
+  ...b,
+  algorithm: { ...b.algorithm, ...a },
+});
+/** Mini-batch size giving `updates` optimizer steps per rollout batch. */
+const updatesPerBatch = (b: RunConfigInput, updates: number) => {
+  const batch = (b.rollout!.promptsPerStep ?? BASE_PROMPTS) * (b.rollout!.n ?? BASE_N);
+  return algorithm(b, { miniBatchSize: batch / updates, microBatchSize: batch / updates });
+};
+const lengthStrategy = (b: RunConfigInput, strategy: string) => {
+  const task = b.task as Extract<RunConfigInput['task'], { kind: 'math' }>;
+  const maxNewTokens = b.rollout!.maxNewTokens!;
+  return {
+    ...b,
+    task: {
+      ...task,
+      reward: {
+        ...task.reward,
+        lengthStrategy: strategy as 'none',
+        ...(strategy === 'rrl' ? { rrlMaxLength: maxNewTokens } : {}),
+      },
+    },
+  };
+};
+/** KL as a loss with k3 (the Zero runs' form) at a coefficient large enough to matter in a few steps. */
+const STUDY_KL_COEF = 0.05;
+
+export const ARMS: Arm[] = [
+  { id: 'base', factor: 'base', label: 'base (16×8, T=1.0, 2 updates, k1 KL 0.001)', patch: (b) => b },
+  {
+    id: 'batch-8',
+    factor: 'batch size',
+    label: '8 prompts/step',
+    patch: (b) => updatesPerBatch(rollout(b, { promptsPerStep: 8 }), 2),
+  },
+  {
+    id: 'on-policy',
+    factor: 'on/off-policy',
+    label: '1 update per batch',
+    patch: (b) => updatesPerBatch(b, 1),
+  },
+  {
+    id: 'off-policy',
+    factor: 'on/off-policy',
+    label: '4 updates per batch',
+    patch: (b) => updatesPerBatch(b, 4),
+  },
+  {
+    id: 'n-4',
+    factor: 'rollouts per prompt',
+    label: 'n = 4',
+    patch: (b) => updatesPerBatch(rollout(b, { n: 4 }), 2),
+  },
+  {
+    id: 'n-16',
+    factor: 'rollouts per prompt',
+    label: 'n = 16',
+    patch: (b) => updatesPerBatch(rollout(b, { n: 16 }), 2),
+  },
+  { id: 'temp-0.6', factor: 'temperature', label: 'T = 0.6', patch: (b) => rollout(b, { temperature: 0.6 }) },
+  { id: 'temp-1.2', factor: 'temperature', label: 'T = 1.2', patch: (b) => rollout(b, { temperature: 1.2 }) },
+  { id: 'kl-none', factor: 'KL', label: 'no KL', patch: (b) => algorithm(b, { kl: { placement: 'none' } }) },
+  {
+    id: 'kl-fixed',
+    factor: 'KL',
+    label: `k3 loss ${STUDY_KL_COEF}, fixed`,
+    patch: (b) => algorithm(b, { kl: { placement: 'loss', estimator: 'k3', coef: STUDY_KL_COEF } }),
+  },
+  {
+    id: 'kl-cosine',
+    factor: 'KL',
+    label: `k3 loss ${STUDY_KL_COEF}, cosine to 0`,
+    patch: (b) =>
+      algorithm(b, {
+        kl: {
+          placement: 'loss',
+          estimator: 'k3',
+          coef: STUDY_KL_COEF,
+          schedule: 'cosine',
+          annealSteps: b.steps,
+        },
+      }),
+  },
+  ...(['qs', 'rs', 'rrl', 'rra', 'orm'] as const).map((s) => ({
+    id: `length-${s}`,
+    factor: 'length strategy',
+    label: s.toUpperCase(),
+    patch: (b: RunConfigInput) => lengthStrategy(b, s),
+  })),
+];
+
+/** The base RL config of the study: the demo's GRPO stage at the study's batch and step count. */
+export function studyBase(demo: DemoConfigs, steps: number): RunConfigInput {
+  const b = { ...demo.rl, steps };
+  return updatesPerBatch(rollout(b, { promptsPerStep: BASE_PROMPTS, n: BASE_N }), 2);
+}
+
+export interface Finding {
+  factor: string;
+  paper: string;
+  /** Metric compared: held-out sampled accuracy, or mean response length. */
+  metric: 'accuracy' | 'length';
+  /** The paper's direction: `better` − `worse` > 0 (or, with `keeps`, not significantly < 0). */
+  better: string;
+  worse: string;
+  keeps?: boolean;
+}
+
+export const FINDINGS: Finding[] = [
+  {
+    factor: 'batch size',
+    paper: 'a bigger batch trains better',
+    metric: 'accuracy',
+    better: 'base',
+    worse: 'batch-8',
+  },
+  {
+    factor: 'on/off-policy',
+    paper: 'on-policy beats off-policy',
+    metric: 'accuracy',
+    better: 'on-policy',
+    worse: 'off-policy',
+  },
+  {
+    factor: 'rollouts per prompt',
+    paper: 'more rollouts per prompt train better',
+    metric: 'accuracy',
+    better: 'n-16',
+    worse: 'n-4',
+  },
+  {
+    factor: 'temperature',
+    paper: 'T = 1.2 beats T = 1.0',
+    metric: 'accuracy',
+    better: 'temp-1.2',
+    worse: 'base',
+  },
+  {
+    factor: 'temperature',
+    paper: 'T = 1.0 beats T = 0.6',
+    metric: 'accuracy',
+    better: 'base',
+    worse: 'temp-0.6',
+  },
+  {
+    factor: 'KL',
+    paper: 'annealed KL beats fixed KL',
+    metric: 'accuracy',
+    better: 'kl-cosine',
+    worse: 'kl-fixed',
+  },
+  {
+    factor: 'KL',
+    paper: 'annealed KL beats no KL',
+    metric: 'accuracy',
+    better: 'kl-cosine',
+    worse: 'kl-none',
+  },
+  ...(['qs', 'rs', 'rrl', 'rra', 'orm'] as const).map((s) => ({
+    factor: 'length strategy',
+    paper: `${s.toUpperCase()} lengthens responses`,
+    metric: 'length' as const,
+    better: `length-${s}`,
+    worse: 'base',
+  })),
+  {
+    factor: 'length strategy',
+    paper: 'RRA keeps accuracy',
+    metric: 'accuracy',
+    better: 'length-rra',
+    worse: 'base',
+    keeps: true,
+  },
+];

@@ -1,0 +1,106 @@
+/**
+ * `npm run study [-- --quick] [--parallel N] [--out DIR]`: the STILL-3 factor study at CPU scale on the
+ * embedded stack. Trains the demo's SFT model once, runs every arm (× seeds) as rlTraining workflows from
+ * it, evaluates each on the held-out problems, and writes an HTML report, results.json and a Markdown
+ * summary (the README quotes it).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DEFAULT_DEMO, demoConfigs } from '../demo/configs.ts';
+import { withEmbeddedStack } from '../demo/embedded.ts';
+import { evaluate, followTraining } from '../demo/pipeline.ts';
+import { writeReport } from '../core/metrics/report.ts';
+import { FULL_SCALE, QUICK_SCALE } from './arms.ts';
+import { markdownTable, findingsTable, armsTable, studyReport, type StudyResults } from './report.ts';
+import { armRuns, runArms, seedResult } from './run.ts';
+import type { SeedResult } from './stats.ts';
+
+const HELP = `usage: npm run study [-- --quick] [--parallel N] [--out DIR] [--seeds N] [--steps N]
+
+  --quick        every arm once with ${QUICK_SCALE.steps} GRPO steps (CI); default: ${FULL_SCALE.seeds} seeds × ${FULL_SCALE.steps} steps
+  --parallel N   arms run at the same time (default 2)
+  --out DIR      report, results and store (default .reasonloop/study)`;
+
+function positive(name: string, text: string | undefined, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer (got ${text})`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean' },
+      parallel: { type: 'string' },
+      out: { type: 'string' },
+      seeds: { type: 'string' },
+      steps: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const preset = values.quick ? QUICK_SCALE : FULL_SCALE;
+  const scale = {
+    seeds: positive('seeds', values.seeds, preset.seeds),
+    steps: positive('steps', values.steps, preset.steps),
+  };
+  const parallel = positive('parallel', values.parallel, 2);
+  const out = resolve(values.out ?? '.reasonloop/study');
+  mkdirSync(out, { recursive: true });
+  const started = Date.now();
+  const prefix = `study-${new Date(started).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+  const demo = demoConfigs({ ...DEFAULT_DEMO, prefix, storeUrl: join(out, 'store'), threads: 1 });
+  const runs = armRuns(demo, scale, prefix);
+  const command = `npm run study --${values.quick ? ' --quick' : ''} --seeds ${scale.seeds} --steps ${scale.steps}`;
+
+  return withEmbeddedStack(join(out, 'temporal'), async ({ client, address, uiUrl }) => {
+    console.log(`Temporal ${address}${uiUrl ? `  ·  Web UI ${uiUrl}` : ''}`);
+    console.log(
+      `study: ${runs.length} arm runs (${scale.seeds} seed(s) × ${runs.length / scale.seeds} arms), ${scale.steps} GRPO steps each, ${parallel} at a time`,
+    );
+    console.log(`· sft (${demo.sft.steps} steps, shared by every arm)`);
+    await followTraining(client, 'sftTraining', demo.sft.runId, demo.sft, 'sft', {});
+    const [sftGreedy, sftSampled] = await Promise.all(
+      demo.evals.filter((e) => e.stage === 'sft').map((e) => evaluate(client, e)),
+    );
+    const sft = seedResult(0, sftGreedy, sftSampled);
+    console.log(
+      `  sft: accuracy ${sft.accuracy.toFixed(3)} (T=0.6), ${sft.greedyAccuracy.toFixed(3)} (greedy)`,
+    );
+    const outcomes = await runArms(client, demo, runs, parallel, (o, done, total) =>
+      console.log(
+        `  [${done}/${total}] ${o.arm} seed ${o.seed}: accuracy ${o.result.accuracy.toFixed(3)}, length ${o.result.meanLength.toFixed(1)} (${o.seconds.toFixed(0)} s)`,
+      ),
+    );
+    const arms: Record<string, SeedResult[]> = {};
+    for (const o of outcomes) (arms[o.arm] ??= []).push(o.result);
+    const results: StudyResults = { scale, command, sft, arms, totalSeconds: (Date.now() - started) / 1000 };
+    const reportPath = writeReport(join(out, 'report.html'), studyReport(results, new Date().toISOString()));
+    writeFileSync(join(out, 'results.json'), JSON.stringify({ ...results, outcomes }, null, 2) + '\n');
+    const md = [
+      `Made by \`${command}\` in ${(results.totalSeconds / 60).toFixed(1)} min on this machine.`,
+      '',
+      markdownTable(findingsTable(results)),
+      '',
+      markdownTable(armsTable(results)),
+      '',
+    ].join('\n');
+    writeFileSync(join(out, 'summary.md'), md);
+    console.log(`\n${md}`);
+    console.log(`report: ${reportPath}`);
+    return 0;
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(`study: ${(error as Error).message}`);
+    process.exit(1);
+  },
+);

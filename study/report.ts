@@ -1,0 +1,127 @@
+/**
+ * The study's report: a table of the paper's findings with the miniature's difference, its 95% interval
+ * and a verdict; a table of every arm; bar charts per factor with intervals. Also as Markdown, for the
+ * README's "What the miniature shows".
+ */
+import type { Bar, Chart, ReportData, Table } from '../core/metrics/reportData.ts';
+import { ARMS, FINDINGS, type StudyScale } from './arms.ts';
+import { armEstimate, difference, quantile95, verdictOf, type SeedResult } from './stats.ts';
+
+export interface StudyResults {
+  scale: StudyScale;
+  command: string;
+  /** The SFT model every arm starts from. */
+  sft: SeedResult;
+  arms: Record<string, SeedResult[]>;
+  totalSeconds: number;
+}
+
+const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+
+export function findingsTable(r: StudyResults): Table {
+  return {
+    title: 'Findings of the paper, in miniature',
+    columns: ['factor', 'paper finding', 'metric', 'difference (95% CI)', 'verdict'],
+    rows: FINDINGS.map((f) => {
+      const d = difference(
+        armEstimate(r.arms[f.better] ?? [], f.metric),
+        armEstimate(r.arms[f.worse] ?? [], f.metric),
+      );
+      const digits = f.metric === 'length' ? 2 : 3;
+      return [
+        f.factor,
+        f.paper,
+        `${f.metric === 'accuracy' ? 'held-out accuracy' : 'response length'}: ${f.better} − ${f.worse}`,
+        `${fmt(d.diff, digits)} [${fmt(d.low, digits)}, ${fmt(d.high, digits)}]`,
+        verdictOf(f, d),
+      ];
+    }),
+  };
+}
+
+export function armsTable(r: StudyResults): Table {
+  return {
+    title: `Arms (${r.scale.seeds} seed${r.scale.seeds > 1 ? 's' : ''}, ${r.scale.steps} GRPO steps each, from the same SFT model)`,
+    columns: ['arm', 'factor', 'setting', 'accuracy T=0.6 (mean ± 95%)', 'accuracy greedy', 'mean length'],
+    rows: [
+      [
+        'sft',
+        'start',
+        'the SFT model, before RL',
+        fmt(r.sft.accuracy),
+        fmt(r.sft.greedyAccuracy),
+        fmt(r.sft.meanLength, 2),
+      ],
+      ...ARMS.map((a) => {
+        const seeds = r.arms[a.id] ?? [];
+        const e = armEstimate(seeds, 'accuracy');
+        const greedy = seeds.reduce((s, x) => s + x.greedyAccuracy, 0) / Math.max(1, seeds.length);
+        const length = armEstimate(seeds, 'length');
+        return [
+          a.id,
+          a.factor,
+          a.label,
+          `${fmt(e.mean)} ± ${fmt(quantile95(e.df) * e.se)}`,
+          fmt(greedy),
+          fmt(length.mean, 2),
+        ];
+      }),
+    ],
+  };
+}
+
+function factorChart(r: StudyResults, factor: string, metric: 'accuracy' | 'length', id: string): Chart {
+  const ids = ['base', ...ARMS.filter((a) => a.factor === factor).map((a) => a.id)];
+  const bars: Bar[] = ids.map((armId) => {
+    const e = armEstimate(r.arms[armId] ?? [], metric);
+    const half = quantile95(e.df) * e.se;
+    return { label: armId, value: e.mean, low: e.mean - half, high: e.mean + half };
+  });
+  return {
+    kind: 'bar',
+    id,
+    title: `${factor}: ${metric === 'accuracy' ? 'held-out accuracy (T = 0.6)' : 'mean response length'}`,
+    yLabel: metric === 'accuracy' ? 'accuracy' : 'tokens',
+    bars,
+  };
+}
+
+export function studyReport(r: StudyResults, generatedAt: string): ReportData {
+  const factors = [
+    'batch size',
+    'on/off-policy',
+    'rollouts per prompt',
+    'temperature',
+    'KL',
+    'length strategy',
+  ];
+  const charts: Chart[] = factors.map((f, i) => factorChart(r, f, 'accuracy', `factor-${i}`));
+  charts.push(factorChart(r, 'length strategy', 'length', 'length-strategies-length'));
+  return {
+    title: 'The STILL-3 factor study in miniature',
+    subtitle: `Every arm changes one factor of a base GRPO recipe on the demo's SFT model. ${r.command}`,
+    generatedAt,
+    tables: [findingsTable(r), armsTable(r)],
+    charts,
+    notes: [
+      r.scale.seeds > 1
+        ? `Intervals: Student's t over ${r.scale.seeds} seeds.`
+        : 'One seed per arm: intervals are the sampling error over held-out responses only (too narrow: they ignore seed-to-seed variation); the full study uses 3 seeds.',
+      'Tool use on/off is not an arm yet: tool calls are not wired into rollouts (see the open tools issue).',
+      'The task is 2-digit addition in a fixed worked-solution format, so response length has almost nothing to vary: ' +
+        "the length strategies cannot lengthen what the format fixes, and RRA's reflection words never occur. " +
+        "Those rows test the code paths, not the paper's claim about long reasoning.",
+      `Total time ${fmt(r.totalSeconds / 60, 1)} min.`,
+    ],
+  };
+}
+
+/** A table as GitHub Markdown. */
+export function markdownTable(t: Table): string {
+  const esc = (v: string | number) => String(v).replace(/\|/g, '\\|');
+  return [
+    `| ${t.columns.map(esc).join(' | ')} |`,
+    `| ${t.columns.map(() => '---').join(' | ')} |`,
+    ...t.rows.map((row) => `| ${row.map(esc).join(' | ')} |`),
+  ].join('\n');
+}

@@ -1,0 +1,101 @@
+/**
+ * Runs the study's arms as Temporal workflows: one SFT run shared by all arms, then for every arm and
+ * seed an rlTraining workflow from the SFT checkpoint followed by its held-out evaluations, at most
+ * `parallel` arms at a time (each is its own workflow; the workers interleave their activities).
+ */
+import type { Client } from '@temporalio/client';
+import type { EvaluationSummary } from '../activities/evaluateModel.ts';
+import type { RunConfigInput } from '../core/config/run.ts';
+import type { DemoConfigs } from '../demo/configs.ts';
+import { evaluate, followTraining } from '../demo/pipeline.ts';
+import { ARMS, studyBase, type Arm, type StudyScale } from './arms.ts';
+import type { SeedResult } from './stats.ts';
+
+export interface ArmRun {
+  arm: Arm;
+  seed: number;
+  config: RunConfigInput;
+}
+
+export interface ArmOutcome {
+  arm: string;
+  seed: number;
+  runId: string;
+  result: SeedResult;
+  seconds: number;
+}
+
+/** Seeds of the arms' RL runs (the SFT model is shared). */
+const SEED_BASE = 100;
+
+export function armRuns(demo: DemoConfigs, scale: StudyScale, prefix: string): ArmRun[] {
+  const base = studyBase(demo, scale.steps);
+  const runs: ArmRun[] = [];
+  for (let s = 0; s < scale.seeds; s++) {
+    for (const arm of ARMS) {
+      const config = arm.patch({ ...base, seed: SEED_BASE + s });
+      runs.push({ arm, seed: SEED_BASE + s, config: { ...config, runId: `${prefix}-${arm.id}-s${s}` } });
+    }
+  }
+  return runs;
+}
+
+/** The held-out evaluations of an RL run's final checkpoint: the demo's, pointed at this run. */
+function evalsFor(demo: DemoConfigs, run: ArmRun): DemoConfigs['evals'] {
+  return demo.evals
+    .filter((e) => e.stage === 'rl')
+    .map((e) => ({
+      ...e,
+      config: {
+        ...e.config,
+        evalId: `${run.config.runId}-${e.name.replace(/^rl-/, '')}`,
+        model: { checkpoint: { runId: run.config.runId, step: run.config.steps } },
+      },
+    }));
+}
+
+export function seedResult(seed: number, greedy: EvaluationSummary, sampled: EvaluationSummary): SeedResult {
+  return {
+    seed,
+    accuracy: sampled.accuracy,
+    greedyAccuracy: greedy.accuracy,
+    meanLength: sampled.meanLength,
+    lengthStd: sampled.lengthStd,
+    responses: sampled.problems * sampled.samples,
+  };
+}
+
+async function runArm(client: Client, demo: DemoConfigs, run: ArmRun): Promise<ArmOutcome> {
+  const t0 = performance.now();
+  await followTraining(client, 'rlTraining', run.config.runId, run.config, run.arm.id, {});
+  const [greedy, sampled] = await Promise.all(evalsFor(demo, run).map((e) => evaluate(client, e)));
+  return {
+    arm: run.arm.id,
+    seed: run.seed,
+    runId: run.config.runId,
+    result: seedResult(run.seed, greedy, sampled),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}
+
+/** Runs every arm, `parallel` at a time, reporting each as it finishes. */
+export async function runArms(
+  client: Client,
+  demo: DemoConfigs,
+  runs: readonly ArmRun[],
+  parallel: number,
+  onDone: (o: ArmOutcome, done: number, total: number) => void,
+): Promise<ArmOutcome[]> {
+  const outcomes: ArmOutcome[] = [];
+  let next = 0;
+  const lane = async () => {
+    while (next < runs.length) {
+      const run = runs[next++];
+      const o = await runArm(client, demo, run);
+      outcomes.push(o);
+      onDone(o, outcomes.length, runs.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, runs.length) }, lane));
+  return outcomes;
+}

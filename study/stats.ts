@@ -1,0 +1,80 @@
+/**
+ * Estimates and confidence intervals for the study. With several seeds an arm's uncertainty is the spread
+ * between seeds (Student's t); with one seed it is the sampling error over the held-out responses (a
+ * normal approximation, which ignores that responses to one problem are correlated — so single-seed
+ * intervals are too narrow, and the report says so).
+ */
+import type { Finding } from './arms.ts';
+
+export interface SeedResult {
+  seed: number;
+  /** Sampled (T = 0.6) pass@1 on the held-out problems. */
+  accuracy: number;
+  greedyAccuracy: number;
+  meanLength: number;
+  lengthStd: number;
+  /** Responses the sampled evaluation scored. */
+  responses: number;
+}
+
+export interface Estimate {
+  mean: number;
+  se: number;
+  /** Degrees of freedom of the t quantile; Infinity = normal. */
+  df: number;
+}
+
+/** Two-sided 95% quantiles of Student's t for 1–9 degrees of freedom (then ≈ normal). */
+const T95 = [NaN, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262];
+const Z95 = 1.96;
+
+export function quantile95(df: number): number {
+  return Number.isFinite(df) && df < T95.length ? T95[df] : Z95;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+export function armEstimate(seeds: readonly SeedResult[], metric: 'accuracy' | 'length'): Estimate {
+  if (seeds.length === 0) return { mean: NaN, se: NaN, df: Infinity };
+  const values = seeds.map((s) => (metric === 'accuracy' ? s.accuracy : s.meanLength));
+  const m = mean(values);
+  if (seeds.length >= 2) {
+    const variance = values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1);
+    return { mean: m, se: Math.sqrt(variance / values.length), df: values.length - 1 };
+  }
+  const s = seeds[0];
+  const se =
+    metric === 'accuracy'
+      ? Math.sqrt((s.accuracy * (1 - s.accuracy)) / s.responses)
+      : s.lengthStd / Math.sqrt(s.responses);
+  return { mean: m, se, df: Infinity };
+}
+
+export interface Difference {
+  diff: number;
+  low: number;
+  high: number;
+}
+
+/** a − b with a 95% interval (the smaller of the two arms' degrees of freedom: conservative). */
+export function difference(a: Estimate, b: Estimate): Difference {
+  const diff = a.mean - b.mean;
+  const half = quantile95(Math.min(a.df, b.df)) * Math.hypot(a.se, b.se);
+  return { diff, low: diff - half, high: diff + half };
+}
+
+export type Verdict =
+  'reproduced' | 'same direction, not significant' | 'not reproduced' | 'opposite (significant)' | 'no data';
+
+/**
+ * Whether the miniature shows the paper's direction. For "X beats Y": X − Y > 0 with the interval above 0
+ * (reproduced), > 0 without it (same direction, not significant), ≤ 0 with the interval reaching 0 (not
+ * reproduced), the interval below 0 (opposite, significant). For "X keeps accuracy": no significant loss.
+ */
+export function verdictOf(f: Finding, d: Difference): Verdict {
+  if (!Number.isFinite(d.diff)) return 'no data';
+  if (f.keeps) return d.high >= 0 ? 'reproduced' : 'opposite (significant)';
+  if (d.low > 0) return 'reproduced';
+  if (d.diff > 0) return 'same direction, not significant';
+  return d.high >= 0 ? 'not reproduced' : 'opposite (significant)';
+}

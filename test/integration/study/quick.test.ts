@@ -1,0 +1,59 @@
+// `npm run study -- --quick`: every arm of the factor study runs once as Temporal workflows (on the test
+// command's shared dev server) and the report states a verdict with an interval for every finding.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ARMS, FINDINGS } from '../../../study/arms.ts';
+
+/** The issue's budget for the quick study in CI. */
+const QUICK_STUDY_TIMEOUT_MS = 20 * 60_000;
+
+test(
+  'npm run study -- --quick runs every arm once and reports every finding',
+  { timeout: QUICK_STUDY_TIMEOUT_MS },
+  async () => {
+    const out = mkdtempSync(join(tmpdir(), 'reasonloop-study-'));
+    try {
+      const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
+        (resolve, reject) => {
+          const child = spawn(
+            process.execPath,
+            ['--import', 'tsx', 'study/main.ts', '--quick', '--out', out],
+            {
+              env: process.env,
+              stdio: ['ignore', 'pipe', 'pipe'],
+            },
+          );
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (d) => (stdout += d));
+          child.stderr.on('data', (d) => (stderr += d));
+          child.on('error', reject);
+          child.on('close', (c) => resolve({ code: c ?? 1, stdout, stderr }));
+        },
+      );
+      assert.equal(code, 0, `study failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
+      const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+      for (const arm of ARMS) {
+        const seeds = results.arms[arm.id];
+        assert.equal(seeds?.length, 1, `arm ${arm.id} ran once`);
+        assert.ok(seeds[0].accuracy >= 0 && seeds[0].accuracy <= 1, `arm ${arm.id} accuracy in [0, 1]`);
+        assert.ok(seeds[0].meanLength > 0, `arm ${arm.id} has responses`);
+      }
+      const summary = readFileSync(join(out, 'summary.md'), 'utf8');
+      for (const f of FINDINGS) assert.ok(summary.includes(f.paper), `summary states "${f.paper}"`);
+      const verdicts =
+        summary.match(
+          /\| (reproduced|same direction, not significant|not reproduced|opposite \(significant\)) \|/g,
+        ) ?? [];
+      assert.equal(verdicts.length, FINDINGS.length, 'a verdict for every finding');
+      assert.ok(existsSync(join(out, 'report.html')));
+      assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /Findings of the paper, in miniature/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  },
+);

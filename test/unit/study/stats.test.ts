@@ -1,0 +1,48 @@
+// The study's estimates, intervals and verdicts, on hand-computed cases.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FINDINGS, type Finding } from '../../../study/arms.ts';
+import { armEstimate, difference, quantile95, verdictOf, type SeedResult } from '../../../study/stats.ts';
+
+const seed = (accuracy: number, meanLength = 20, responses = 400): SeedResult => ({
+  seed: 0,
+  accuracy,
+  greedyAccuracy: accuracy,
+  meanLength,
+  lengthStd: 4,
+  responses,
+});
+
+test('one seed: binomial standard error over the responses', () => {
+  const e = armEstimate([seed(0.75)], 'accuracy');
+  assert.equal(e.mean, 0.75);
+  assert.ok(Math.abs(e.se - Math.sqrt((0.75 * 0.25) / 400)) < 1e-12);
+  assert.equal(e.df, Infinity);
+  const l = armEstimate([seed(0.5, 30)], 'length');
+  assert.ok(Math.abs(l.se - 4 / 20) < 1e-12);
+});
+
+test('several seeds: the spread between seeds with Student t', () => {
+  const e = armEstimate([seed(0.6), seed(0.7), seed(0.8)], 'accuracy');
+  assert.ok(Math.abs(e.mean - 0.7) < 1e-12);
+  assert.ok(Math.abs(e.se - 0.1 / Math.sqrt(3)) < 1e-12); // sample sd 0.1
+  assert.equal(e.df, 2);
+  assert.equal(quantile95(2), 4.303);
+  const d = difference(e, { mean: 0.5, se: 0, df: Infinity });
+  assert.ok(Math.abs(d.low - (0.2 - 4.303 * (0.1 / Math.sqrt(3)))) < 1e-12);
+});
+
+test('verdicts follow the interval', () => {
+  const beats: Finding = FINDINGS[0];
+  assert.equal(verdictOf(beats, { diff: 0.1, low: 0.02, high: 0.18 }), 'reproduced');
+  assert.equal(verdictOf(beats, { diff: 0.1, low: -0.02, high: 0.22 }), 'same direction, not significant');
+  assert.equal(verdictOf(beats, { diff: 0, low: -0.1, high: 0.1 }), 'not reproduced');
+  assert.equal(verdictOf(beats, { diff: -0.2, low: -0.3, high: -0.1 }), 'opposite (significant)');
+  const keeps = FINDINGS.find((f) => f.keeps)!;
+  assert.equal(verdictOf(keeps, { diff: -0.01, low: -0.05, high: 0.03 }), 'reproduced');
+  assert.equal(verdictOf(keeps, { diff: -0.2, low: -0.3, high: -0.1 }), 'opposite (significant)');
+  assert.equal(
+    verdictOf(beats, difference(armEstimate([], 'accuracy'), armEstimate([seed(0.5)], 'accuracy'))),
+    'no data',
+  );
+});
