@@ -45,7 +45,10 @@ export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutp
   // The metrics log first: a checkpoint that exists always has its metrics recorded.
   await writeStepMetrics(store, config.runId, input.step, [{ step: input.step, metrics: input.metrics }]);
   await store.put(manifestKey(config.runId, input.step), encodeManifest(manifest));
-  await applyRetention(store, config.runId, config.store.retention);
+  await applyRetention(store, config.runId, {
+    ...config.store.retention,
+    referenceEvery: config.algorithm.kl.refreshReferenceEvery,
+  });
   const weights = input.objects.find((o) => o.name === WEIGHTS_OBJECT);
   if (!weights) throw new Error(`step ${input.step}: no ${WEIGHTS_OBJECT} among the checkpoint objects`);
   return { step: input.step, weightsSha256: weights.sha256 };

@@ -10,6 +10,7 @@ import { RunConfigError } from '../core/config/run.ts';
 import { Generator, type GenerationRequest } from '../core/generate/generate.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { QwenTokenizer } from '../core/model/tokenizer.ts';
+import { emptyToolMetrics, type ToolMetrics } from '../core/tools/metrics.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { initialModel, memo, runStore } from './runtime.ts';
@@ -48,6 +49,10 @@ export interface EvaluationSummary {
   /** Fraction of responses that finished before the length limit. */
   completionRatio: number;
   meanReward: number;
+  /** Python snippets run per response (0 without tools), snippets that failed, time in the sandbox. */
+  toolCallsPerResponse: number;
+  toolErrors: number;
+  sandboxSeconds: number;
   key: string;
 }
 
@@ -112,7 +117,10 @@ async function withGenerator<T>(
 export function summarize(
   records: readonly EvaluationRecord[],
   problems: number,
-): Omit<EvaluationSummary, 'evalId' | 'model' | 'step' | 'key' | 'samples'> {
+): Omit<
+  EvaluationSummary,
+  'evalId' | 'model' | 'step' | 'key' | 'samples' | 'toolCallsPerResponse' | 'toolErrors' | 'sandboxSeconds'
+> {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   const solved = new Set(records.filter((r) => r.correct).map((r) => r.problem));
   const meanLength = mean(records.map((r) => r.tokens));
@@ -132,6 +140,7 @@ async function generateAndScore(
   model: QwenModelDir,
   task: TaskRuntime,
   count: number,
+  tools: ToolMetrics,
 ): Promise<EvaluationRecord[]> {
   const { sampling } = config;
   const records: EvaluationRecord[] = [];
@@ -148,6 +157,7 @@ async function generateAndScore(
         sampling: { temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK },
         seed: config.seed,
         stopTokenIds: task.stopTokenIds,
+        ...(await task.generation(tools)),
       });
       for (let start = 0; start < outs.length; start += sampling.samples) {
         const group = outs.slice(start, start + sampling.samples);
@@ -203,7 +213,8 @@ export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
     throw permanent(FAILURE.config, `task: ${(error as Error).message}`);
   }
   const count = Math.min(task.size, config.limit ?? task.size);
-  const records = await generateAndScore(config, model, task, count);
+  const tools = emptyToolMetrics();
+  const records = await generateAndScore(config, model, task, count, tools);
   const key = `${prefix}records.json`;
   await store.put(key, new TextEncoder().encode(JSON.stringify(records)));
   const summary: EvaluationSummary = {
@@ -212,6 +223,9 @@ export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
     ...(resolved.step !== undefined ? { step: resolved.step } : {}),
     samples: config.sampling.samples,
     ...summarize(records, count),
+    toolCallsPerResponse: tools.toolCalls / Math.max(1, records.length),
+    toolErrors: tools.toolErrors,
+    sandboxSeconds: tools.sandboxMs / 1000,
     key,
   };
   // The summary last: its presence means the records are complete.

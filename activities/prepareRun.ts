@@ -5,6 +5,7 @@
  */
 import { initialCursor } from '../core/data/cursor.ts';
 import { runIdentity, type RunConfig } from '../core/config/run.ts';
+import type { TaskConfig } from '../core/config/task.ts';
 import {
   configHash,
   latestVerifiedCheckpoint,
@@ -36,6 +37,34 @@ async function writeInitialCheckpoint(store: ObjectStore, config: RunConfig, has
       objects,
     }),
   );
+}
+
+/** A synthetic task's held-out split (what a run is evaluated on by default); other tasks as they are. */
+export function heldOutTask(task: TaskConfig): TaskConfig {
+  if (task.kind !== 'math' || task.data.source !== 'synthetic') return task;
+  return { ...task, data: { ...task.data, split: 'heldOut' } };
+}
+
+/** The run's periodic evaluation, as an evaluation config waiting for its model. */
+export function periodicEvaluation(config: RunConfig): RunPlan['evaluation'] {
+  const e = config.evaluation;
+  if (!e) return undefined;
+  return {
+    every: e.every,
+    config: {
+      evalId: `${config.runId}-eval`,
+      seed: config.seed,
+      task: e.task ?? heldOutTask(config.task),
+      sampling: e.sampling,
+      ...(e.limit !== undefined ? { limit: e.limit } : {}),
+      store: { url: config.store.url },
+      orchestration: {
+        taskQueue: config.orchestration.taskQueues.rollout,
+        heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
+        intraOpThreads: config.orchestration.intraOpThreads,
+      },
+    },
+  };
 }
 
 export async function prepareRun(raw: RawRunConfig): Promise<RunPlan> {
@@ -83,5 +112,6 @@ export async function prepareRun(raw: RawRunConfig): Promise<RunPlan> {
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
     taskQueues: { ...config.orchestration.taskQueues },
     rejected: latest.rejected,
+    ...(config.evaluation ? { evaluation: periodicEvaluation(config) } : {}),
   };
 }

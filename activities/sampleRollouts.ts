@@ -5,6 +5,7 @@
  */
 import { heartbeat } from '@temporalio/activity';
 import { takeBatch } from '../core/data/cursor.ts';
+import { emptyToolMetrics } from '../core/tools/metrics.ts';
 import { Generator, type GenerationRequest } from '../core/generate/generate.ts';
 import { runConfigOrFail } from './failures.ts';
 import {
@@ -91,6 +92,7 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
   const { indices, next } = takeBatch(input.cursor, task.size, rollout.promptsPerStep);
   const [begin, end] = shardRange(rollout.promptsPerStep, rollout.shards, input.shard);
   const records: RolloutRecord[] = [];
+  const tools = emptyToolMetrics();
   await withPolicy(sampler, policyStep, weights, async (generator) => {
     for (let first = begin; first < end; first += PROMPTS_PER_HEARTBEAT) {
       heartbeat({ prompt: first });
@@ -106,6 +108,7 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
         seed: config.seed,
         step: policyStep,
         stopTokenIds: task.stopTokenIds,
+        ...(await task.generation(tools)),
       });
       outs.forEach((o, i) =>
         records.push({
@@ -129,5 +132,8 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
     responses: records.length,
     meanResponseLength: records.length ? tokens / records.length : 0,
     nextCursor: next,
+    toolCalls: tools.toolCalls,
+    toolErrors: tools.toolErrors,
+    sandboxMs: tools.sandboxMs,
   };
 }

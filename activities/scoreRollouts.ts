@@ -1,9 +1,10 @@
 /**
  * scoreRollouts: the verifiable reward of every response, the KL to the reference policy (the step-0
- * weights) in the reward or as per-token reference log-probs for the loss, and group advantages by the
- * configured estimator. Writes the trainer's rows (RolloutRow) as JSON; returns reward summaries.
+ * weights, or the newest checkpoint at a multiple of kl.refreshReferenceEvery) in the reward or as
+ * per-token reference log-probs for the loss, and group advantages by the configured estimator. Writes
+ * the trainer's rows (RolloutRow) as JSON; returns reward summaries.
  */
-import { klCoefAt } from '../core/rl/klSchedule.ts';
+import { klCoefAt, referenceStepAt } from '../core/rl/klSchedule.ts';
 import { klEstimators } from '../core/rl/kl.ts';
 import { advantageEstimators } from '../core/rl/advantages.ts';
 import { ResponseScorer } from '../core/rl/responseLogProbs.ts';
@@ -53,7 +54,11 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     const scorer = await memo(scorers, JSON.stringify([config.model, config.orchestration]), () =>
       ResponseScorer.create(model, sessionConfig(config)),
     );
-    const reference = await cachedCheckpointWeights(store, config.runId, 0);
+    const reference = await cachedCheckpointWeights(
+      store,
+      config.runId,
+      referenceStepAt(input.step - 1, algo.kl.refreshReferenceEvery),
+    );
     refLogprobs = await scorer.logProbs(
       reference,
       records.map((r) => ({ promptIds: r.promptIds, responseIds: r.tokens })),

@@ -10,7 +10,7 @@ import { writeStepMetrics, type StepMetrics } from '../core/metrics/history.ts';
 import { parseSftConfig, sftIdentity, type SftConfig } from '../core/config/sft.ts';
 import { RunConfigError } from '../core/config/run.ts';
 import { initialCursor, takeBatch } from '../core/data/cursor.ts';
-import { arithmeticTrace, carelessTeacher } from '../core/data/traces.ts';
+import { arithmeticToolTrace, arithmeticTrace, carelessTeacher } from '../core/data/traces.ts';
 import type { SyntheticProblem } from '../core/data/synthetic.ts';
 import type { OptimizerState } from '../core/graph/index.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
@@ -137,9 +137,26 @@ export function traceRow(
   problem: SyntheticProblem,
   index: number,
 ): SftRow {
+  const promptIds = mathPromptIds(config.task, tokenizer, problem.problem);
+  if (config.task.tools) {
+    // Encoded segment by segment, as generation inserts the output block: the same token boundaries.
+    const t = arithmeticToolTrace(problem);
+    const [before, inserted, after] = [t.before, t.inserted, t.after].map((x) => tokenizer.encode(x));
+    const responseIds = [...before, ...inserted, ...after, eos];
+    const learn = (n: number, yes: boolean) => new Array<boolean>(n).fill(yes);
+    return {
+      promptIds,
+      responseIds,
+      lossMask: [
+        ...learn(before.length, true),
+        ...learn(inserted.length, !config.sft.maskToolOutput),
+        ...learn(after.length + 1, true),
+      ],
+    };
+  }
   const forgetCarry = carelessTeacher(config.seed, index, config.sft.traceErrorRate);
   return {
-    promptIds: mathPromptIds(config.task, tokenizer, problem.problem),
+    promptIds,
     responseIds: [...tokenizer.encode(arithmeticTrace(problem, { forgetCarry })), eos],
   };
 }

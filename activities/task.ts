@@ -4,7 +4,11 @@
  * tokenizer); `math` renders the prompt template with the model's tokenizer, decodes responses and scores
  * them with core/reward's scoreGroup (verifier, reward, length strategy).
  */
-import type { MathTask, ReverseDigitsTask, TaskConfig } from '../core/config/task.ts';
+import type { MathTask, ReverseDigitsTask, TaskConfig, ToolsConfig } from '../core/config/task.ts';
+import type { GenerateOptions } from '../core/generate/generate.ts';
+import { PYTHON_STOP, toolTurnHook } from '../core/tools/protocol.ts';
+import { SandboxPool } from '../core/tools/pool.ts';
+import { recordToolCall, type ToolMetrics } from '../core/tools/metrics.ts';
 import { buildPrompt } from '../core/data/prompts.ts';
 import { loadTaskProblems } from '../core/data/splits.ts';
 import type { SyntheticProblem } from '../core/data/synthetic.ts';
@@ -26,10 +30,15 @@ export interface GroupScores {
   keep: boolean;
 }
 
+/** The generate options a task adds: tool turns (stop at a closed code block, run it, insert the output). */
+export type GenerationHooks = Pick<GenerateOptions, 'stopStrings' | 'decode' | 'onTurnEnd'>;
+
 export interface TaskRuntime {
   size: number;
   promptIds(index: number): number[];
   stopTokenIds: number[];
+  /** Hooks for one generate call; tool calls made during it are counted into `metrics`. */
+  generation(metrics: ToolMetrics): Promise<GenerationHooks>;
   scoreGroup(index: number, responses: readonly TaskResponse[]): GroupScores;
   /** The response as text (token ids joined for token-level tasks). */
   responseText(tokens: readonly number[]): string;
@@ -75,8 +84,49 @@ export function reverseDigitsRuntime(task: ReverseDigitsTask): TaskRuntime {
       };
     },
     responseText: (tokens) => tokens.join(' '),
+    generation: async () => ({}),
     skippedRows: 0,
   };
+}
+
+const sandboxes = new Map<string, Promise<SandboxPool>>();
+
+/** One warm sandbox pool per worker process and tool settings, shared by every activity. */
+function sandboxFor(tools: ToolsConfig): Promise<SandboxPool> {
+  const key = JSON.stringify([tools.backend, tools.timeoutMs, tools.outputChars, tools.poolSize]);
+  let pool = sandboxes.get(key);
+  if (!pool) {
+    pool = SandboxPool.create({
+      backend: tools.backend,
+      limits: { wallTimeMs: tools.timeoutMs, outputChars: tools.outputChars },
+      size: tools.poolSize,
+    });
+    pool.catch(() => sandboxes.delete(key));
+    sandboxes.set(key, pool);
+  }
+  return pool;
+}
+
+/** Tool turns for a math task with `tools`: the paper's protocol through the sandbox (core/tools). */
+export async function toolHooks(
+  tools: ToolsConfig,
+  tokenizer: QwenTokenizer,
+  metrics: ToolMetrics,
+): Promise<GenerationHooks> {
+  const decode = (ids: readonly number[]) => tokenizer.decode(ids);
+  // "Code written but not run": a closed code block still ends the turn, and generation goes on as is.
+  if (!tools.execute) return { stopStrings: [PYTHON_STOP], decode, onTurnEnd: () => [] };
+  const sandbox = await sandboxFor(tools);
+  const onTurnEnd = toolTurnHook(
+    sandbox,
+    { encode: (t) => tokenizer.encode(t), decode },
+    {
+      maxToolCalls: tools.maxCalls,
+      outputChars: tools.outputChars,
+      onToolCall: ({ result }) => recordToolCall(metrics, result),
+    },
+  );
+  return { stopStrings: [PYTHON_STOP], decode, onTurnEnd };
 }
 
 /** The prompt of a math problem as token ids: chat templates rendered by the tokenizer, text as is. */
@@ -137,6 +187,7 @@ export function mathRuntime(
       };
     },
     responseText: text,
+    generation: async (metrics) => (task.tools ? toolHooks(task.tools, tokenizer, metrics) : {}),
     skippedRows,
   };
 }

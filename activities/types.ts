@@ -2,6 +2,7 @@
  * Activity inputs and outputs: object-store keys and small summaries only (Temporal caps a payload at
  * 2 MB). Shared by the workflows, which import these types and nothing else from activities/.
  */
+import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import type { RunConfigInput } from '../core/config/run.ts';
 
 /** The config exactly as given to the workflow; every activity validates it itself. */
@@ -30,6 +31,8 @@ export interface RunPlan {
   taskQueues: { rollout: string; cpu: string; trainer: string };
   /** Newer checkpoints that failed verification and were skipped, with why. */
   rejected: { step: number; reason: string }[];
+  /** Evaluate every `every` steps: `config` is the evaluation config but for its model (the step's checkpoint). */
+  evaluation?: { every: number; config: Omit<EvaluationConfigInput, 'model'> };
 }
 
 export interface SampleRolloutsInput {
@@ -46,6 +49,10 @@ export interface SampleRolloutsOutput {
   meanResponseLength: number;
   /** The data cursor after this step's prompts (the same from every shard). */
   nextCursor: Cursor;
+  /** Python snippets run for this shard's responses, how many ended in an error, and their wall time. */
+  toolCalls: number;
+  toolErrors: number;
+  sandboxMs: number;
 }
 
 export interface ScoreRolloutsInput {

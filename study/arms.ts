@@ -4,6 +4,7 @@
  * rollout counts are scaled down from the paper's (128 prompts × 8) to what 2 cores run in minutes.
  */
 import type { RunConfigInput } from '../core/config/run.ts';
+import type { SftConfigInput } from '../core/config/sft.ts';
 import type { DemoConfigs } from '../demo/configs.ts';
 
 export interface Arm {
@@ -12,6 +13,46 @@ export interface Arm {
   label: string;
   /** Changes to the base RL config (shallow per section). */
   patch: (base: RunConfigInput) => RunConfigInput;
+  /** The SFT model the arm starts from: the demo's (default) or the one fine-tuned on tool-using solutions. */
+  sft?: 'tools';
+}
+
+/** The study's tool: the python3 sandbox (native speed), the paper's protocol and output limit. */
+export const STUDY_TOOLS = { backend: 'python3' as const, maxCalls: 2, execute: true };
+/** A tool-using solution of a 2-digit sum is ≈ 57 tokens (code block, output block, boxed answer). */
+export const TOOL_MAX_NEW_TOKENS = 72;
+
+type MathTaskInput = Extract<NonNullable<RunConfigInput['task']>, { kind: 'math' }>;
+
+/** The demo's task with the Python tool. */
+export function withTools(task: RunConfigInput['task']): MathTaskInput {
+  return { ...(task as MathTaskInput), tools: STUDY_TOOLS };
+}
+
+/**
+ * SFT steps of the tool model: copying the sandbox's output into the answer is the last thing a tiny model
+ * learns (test/integration/tools/sftToolUse.test.ts needs ≈ 1,000 steps for 8-digit products; 2-digit
+ * sums need fewer).
+ */
+export const TOOL_SFT_STEPS = 600;
+
+/**
+ * The SFT run of the tool arm: the demo's, on solutions that compute the sum in Python and copy its
+ * output (the careless teacher has nothing to forget there), with room for the longer responses. It gets
+ * more steps than the demo's SFT: the report says so.
+ */
+export function toolSftConfig(demo: DemoConfigs): SftConfigInput {
+  const init = (demo.sft.model as { init: { config: Record<string, unknown> } }).init;
+  const positions = 128;
+  return {
+    ...demo.sft,
+    runId: `${demo.sft.runId}-tools`,
+    steps: TOOL_SFT_STEPS,
+    model: {
+      init: { ...init, config: { ...init.config, maxPositionEmbeddings: positions } },
+    } as SftConfigInput['model'],
+    task: withTools(demo.sft.task),
+  };
 }
 
 export interface StudyScale {
@@ -19,9 +60,9 @@ export interface StudyScale {
   seeds: number;
 }
 
-/** `--quick` (CI): every arm once, a few steps. The full study: 3 seeds and 4× the steps. */
+/** `--quick` (CI): every arm once, a few steps. The full study: 3 seeds and twice the steps. */
 export const QUICK_SCALE: StudyScale = { steps: 6, seeds: 1 };
-export const FULL_SCALE: StudyScale = { steps: 24, seeds: 3 };
+export const FULL_SCALE: StudyScale = { steps: 12, seeds: 3 };
 
 /** The base recipe of every arm: the demo's GRPO at half its batch (16 prompts × 8). */
 export const BASE_PROMPTS = 16;
@@ -114,6 +155,13 @@ export const ARMS: Arm[] = [
         },
       }),
   },
+  {
+    id: 'tools',
+    factor: 'tool use',
+    label: 'Python tool (SFT on tool-using solutions, GRPO with the sandbox)',
+    sft: 'tools',
+    patch: (b) => rollout({ ...b, task: withTools(b.task) }, { maxNewTokens: TOOL_MAX_NEW_TOKENS }),
+  },
   ...(['qs', 'rs', 'rrl', 'rra', 'orm'] as const).map((s) => ({
     id: `length-${s}`,
     factor: 'length strategy',
@@ -196,6 +244,13 @@ export const FINDINGS: Finding[] = [
     better: `length-${s}`,
     worse: 'base',
   })),
+  {
+    factor: 'tool use',
+    paper: 'tool manipulation raises accuracy',
+    metric: 'accuracy',
+    better: 'tools',
+    worse: 'base',
+  },
   {
     factor: 'length strategy',
     paper: 'RRA keeps accuracy',

@@ -11,16 +11,17 @@ import { DEFAULT_DEMO, demoConfigs } from '../demo/configs.ts';
 import { withEmbeddedStack } from '../demo/embedded.ts';
 import { evaluate, followTraining } from '../demo/pipeline.ts';
 import { writeReport } from '../core/metrics/report.ts';
-import { FULL_SCALE, QUICK_SCALE } from './arms.ts';
+import { FULL_SCALE, QUICK_SCALE, toolSftConfig } from './arms.ts';
 import { markdownTable, findingsTable, armsTable, studyReport, type StudyResults } from './report.ts';
 import { armRuns, runArms, seedResult } from './run.ts';
 import type { SeedResult } from './stats.ts';
 
-const HELP = `usage: npm run study [-- --quick] [--parallel N] [--out DIR] [--seeds N] [--steps N]
+const HELP = `usage: npm run study [-- --quick] [--parallel N] [--out DIR] [--seeds N] [--steps N] [--arms a,b]
 
   --quick        every arm once with ${QUICK_SCALE.steps} GRPO steps (CI); default: ${FULL_SCALE.seeds} seeds × ${FULL_SCALE.steps} steps
   --parallel N   arms run at the same time (default 2)
-  --out DIR      report, results and store (default .reasonloop/study)`;
+  --out DIR      report, results and store (default .reasonloop/study)
+  --arms a,b     only these arms (ids as in study/arms.ts; the report leaves the others' findings without data)`;
 
 function positive(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
@@ -37,6 +38,7 @@ async function main(): Promise<number> {
       out: { type: 'string' },
       seeds: { type: 'string' },
       steps: { type: 'string' },
+      arms: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -55,8 +57,13 @@ async function main(): Promise<number> {
   const started = Date.now();
   const prefix = `study-${new Date(started).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
   const demo = demoConfigs({ ...DEFAULT_DEMO, prefix, storeUrl: join(out, 'store'), threads: 1 });
-  const runs = armRuns(demo, scale, prefix);
-  const command = `npm run study --${values.quick ? ' --quick' : ''} --seeds ${scale.seeds} --steps ${scale.steps}`;
+  const runs = armRuns(
+    demo,
+    scale,
+    prefix,
+    values.arms?.split(',').map((a) => a.trim()),
+  );
+  const command = `npm run study --${values.quick ? ' --quick' : ''} --seeds ${scale.seeds} --steps ${scale.steps}${values.arms ? ` --arms ${values.arms}` : ''}`;
 
   return withEmbeddedStack(join(out, 'temporal'), async ({ client, address, uiUrl }) => {
     console.log(`Temporal ${address}${uiUrl ? `  ·  Web UI ${uiUrl}` : ''}`);
@@ -65,6 +72,11 @@ async function main(): Promise<number> {
     );
     console.log(`· sft (${demo.sft.steps} steps, shared by every arm)`);
     await followTraining(client, 'sftTraining', demo.sft.runId, demo.sft, 'sft', {});
+    if (runs.some((r) => r.arm.sft === 'tools')) {
+      const toolSft = toolSftConfig(demo);
+      console.log(`· sft with the Python tool (${toolSft.steps} steps, for the tool arm)`);
+      await followTraining(client, 'sftTraining', toolSft.runId, toolSft, 'sft', {});
+    }
     const [sftGreedy, sftSampled] = await Promise.all(
       demo.evals.filter((e) => e.stage === 'sft').map((e) => evaluate(client, e)),
     );

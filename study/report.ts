@@ -4,7 +4,8 @@
  * README's "What the miniature shows".
  */
 import type { Bar, Chart, ReportData, Table } from '../core/metrics/reportData.ts';
-import { ARMS, FINDINGS, type StudyScale } from './arms.ts';
+import { DEFAULT_DEMO } from '../demo/configs.ts';
+import { ARMS, FINDINGS, TOOL_SFT_STEPS, type StudyScale } from './arms.ts';
 import { armEstimate, difference, quantile95, verdictOf, type SeedResult } from './stats.ts';
 
 export interface StudyResults {
@@ -107,7 +108,9 @@ export function studyReport(r: StudyResults, generatedAt: string): ReportData {
       r.scale.seeds > 1
         ? `Intervals: Student's t over ${r.scale.seeds} seeds.`
         : 'One seed per arm: intervals are the sampling error over held-out responses only (too narrow: they ignore seed-to-seed variation); the full study uses 3 seeds.',
-      'Tool use on/off is not an arm yet: tool calls are not wired into rollouts (see the open tools issue).',
+      'Tool use: the tool arm starts from a second SFT model, fine-tuned on solutions that compute the sum in ' +
+        `Python (python3 sandbox) and copy its output, for ${TOOL_SFT_STEPS} steps (the demo's SFT: ${DEFAULT_DEMO.sftSteps}); ` +
+        'it is compared with the base arm (no tool).',
       'The task is 2-digit addition in a fixed worked-solution format, so response length has almost nothing to vary: ' +
         "the length strategies cannot lengthen what the format fixes, and RRA's reflection words never occur. " +
         "Those rows test the code paths, not the paper's claim about long reasoning.",

@@ -8,7 +8,9 @@ import type { EvaluationSummary } from '../activities/evaluateModel.ts';
 import type { RunConfigInput } from '../core/config/run.ts';
 import type { DemoConfigs } from '../demo/configs.ts';
 import { evaluate, followTraining } from '../demo/pipeline.ts';
-import { ARMS, studyBase, type Arm, type StudyScale } from './arms.ts';
+import { heldOutTask } from '../activities/prepareRun.ts';
+import { parseRunConfig } from '../core/config/run.ts';
+import { ARMS, studyBase, toolSftConfig, type Arm, type StudyScale } from './arms.ts';
 import type { SeedResult } from './stats.ts';
 
 export interface ArmRun {
@@ -28,20 +30,39 @@ export interface ArmOutcome {
 /** Seeds of the arms' RL runs (the SFT model is shared). */
 const SEED_BASE = 100;
 
-export function armRuns(demo: DemoConfigs, scale: StudyScale, prefix: string): ArmRun[] {
+export function armRuns(
+  demo: DemoConfigs,
+  scale: StudyScale,
+  prefix: string,
+  only?: readonly string[],
+): ArmRun[] {
+  const unknown = (only ?? []).filter((id) => !ARMS.some((a) => a.id === id));
+  if (unknown.length > 0) {
+    throw new Error(`--arms: unknown arm ${unknown.join(', ')} (known: ${ARMS.map((a) => a.id).join(', ')})`);
+  }
   const base = studyBase(demo, scale.steps);
+  const toolSft = toolSftConfig(demo);
   const runs: ArmRun[] = [];
   for (let s = 0; s < scale.seeds; s++) {
-    for (const arm of ARMS) {
+    for (const arm of ARMS.filter((a) => !only || only.includes(a.id))) {
       const config = arm.patch({ ...base, seed: SEED_BASE + s });
-      runs.push({ arm, seed: SEED_BASE + s, config: { ...config, runId: `${prefix}-${arm.id}-s${s}` } });
+      const model =
+        arm.sft === 'tools' ? { checkpoint: { runId: toolSft.runId, step: toolSft.steps } } : config.model;
+      runs.push({
+        arm,
+        seed: SEED_BASE + s,
+        config: { ...config, model, runId: `${prefix}-${arm.id}-s${s}` },
+      });
     }
   }
   return runs;
 }
 
-/** The held-out evaluations of an RL run's final checkpoint: the demo's, pointed at this run. */
-function evalsFor(demo: DemoConfigs, run: ArmRun): DemoConfigs['evals'] {
+/**
+ * The held-out evaluations of an RL run's final checkpoint: the demo's, pointed at this run, with the
+ * run's task (the tool arm evaluates with its tool) and response length.
+ */
+export function evalsFor(demo: DemoConfigs, run: ArmRun): DemoConfigs['evals'] {
   return demo.evals
     .filter((e) => e.stage === 'rl')
     .map((e) => ({
@@ -50,6 +71,8 @@ function evalsFor(demo: DemoConfigs, run: ArmRun): DemoConfigs['evals'] {
         ...e.config,
         evalId: `${run.config.runId}-${e.name.replace(/^rl-/, '')}`,
         model: { checkpoint: { runId: run.config.runId, step: run.config.steps } },
+        task: heldOutTask(parseRunConfig(run.config).task),
+        sampling: { ...e.config.sampling, maxNewTokens: run.config.rollout?.maxNewTokens },
       },
     }));
 }

@@ -18,6 +18,8 @@ export interface TrainingStatus {
   lastWeightsSha256?: string;
   /** Newer checkpoints this run found corrupt or incomplete and skipped, with why. */
   rejectedCheckpoints: { step: number; reason: string }[];
+  /** Workflow ids of the evaluations this workflow run started (run.evaluation.every). */
+  evaluations?: string[];
 }
 
 /** What rlTraining returns. */

@@ -8,12 +8,17 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  ParentClosePolicy,
   proxyActivities,
   setHandler,
+  startChild,
   workflowInfo,
 } from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
+import { evaluation } from './evaluation.ts';
 import type * as activities from '../activities/index.ts';
-import type { Cursor, RawRunConfig } from '../activities/types.ts';
+import type { Cursor, RawRunConfig, SampleRolloutsOutput } from '../activities/types.ts';
 import {
   pauseSignal,
   resumeSignal,
@@ -40,6 +45,45 @@ const { prepareRun } = proxyActivities<typeof activities>({
   retry: RETRY,
 });
 
+/**
+ * Starts the evaluation of a step's checkpoint as a child workflow that outlives the run (ABANDON): the
+ * run goes on training meanwhile. Its id is derived from the step, so a step re-run after a resume finds
+ * it already started and moves on.
+ */
+async function startEvaluation(
+  runId: string,
+  step: number,
+  config: Omit<EvaluationConfigInput, 'model'>,
+): Promise<string> {
+  const workflowId = `${runId}-eval-${step}`;
+  try {
+    await startChild(evaluation, {
+      workflowId,
+      args: [{ ...config, model: { checkpoint: { runId, step } } }],
+      parentClosePolicy: ParentClosePolicy.ABANDON,
+    });
+  } catch (error) {
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+  }
+  return workflowId;
+}
+
+/** Tool use of a step (only when a response called a tool): calls and errors per response, sandbox time. */
+function toolMetricsOf(shards: SampleRolloutsOutput[]): Record<string, number> {
+  const sum = (f: (s: SampleRolloutsOutput) => number) => shards.reduce((n, s) => n + f(s), 0);
+  const calls = sum((s) => s.toolCalls ?? 0);
+  if (calls === 0) return {};
+  const responses = Math.max(
+    1,
+    sum((s) => s.responses),
+  );
+  return {
+    toolCallsPerResponse: calls / responses,
+    toolErrorsPerResponse: sum((s) => s.toolErrors ?? 0) / responses,
+    sandboxSeconds: sum((s) => s.sandboxMs ?? 0) / 1000,
+  };
+}
+
 export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}): Promise<TrainingResult> {
   const status: TrainingStatus = {
     runId: workflowInfo().workflowId,
@@ -51,6 +95,7 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     stepsThisRun: 0,
     lastMetrics: {},
     rejectedCheckpoints: [],
+    evaluations: [],
   };
   setHandler(pauseSignal, () => void (status.paused = true));
   setHandler(resumeSignal, () => void (status.paused = false));
@@ -106,6 +151,7 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       keptFraction: scored.keptFraction,
       klToReference: scored.klToReference,
       completionRatio: scored.completionRatio,
+      ...toolMetricsOf(shards),
       meanResponseLength:
         shards.reduce((n, s) => n + s.meanResponseLength * s.responses, 0) /
         Math.max(
@@ -121,6 +167,10 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       cursor: shards[0].nextCursor,
       metrics,
     });
+
+    if (plan.evaluation && step % plan.evaluation.every === 0) {
+      (status.evaluations ??= []).push(await startEvaluation(plan.runId, step, plan.evaluation.config));
+    }
 
     cursor = shards[0].nextCursor;
     weightsSha256 = saved.weightsSha256;

@@ -9,7 +9,10 @@ import {
   positiveInt,
   seed,
 } from './run.ts';
+import { evalSamplingSchema } from './evalSampling.ts';
 import { taskSchema } from './task.ts';
+
+export { evalSamplingSchema };
 
 /**
  * The evaluation config: what the `evaluation` workflow receives (`reasonloop eval`, a Temporal Schedule,
@@ -39,23 +42,6 @@ export const evalModelSchema = z
       });
     }
   });
-
-export const evalSamplingSchema = z.strictObject({
-  /** Responses per problem; accuracy is their mean (pass@1 averaged), passAtK whether any is correct. */
-  samples: positiveInt().default(1),
-  /** 0 = greedy (the paper reports greedy and T = 0.6, top-p 0.95 sampled). */
-  temperature: z
-    .number({ error: 'must be a number ≥ 0' })
-    .min(0, { error: 'must be a number ≥ 0' })
-    .default(0),
-  topP: z
-    .number({ error: 'must be a number in (0, 1]' })
-    .gt(0, { error: 'must be a number in (0, 1]' })
-    .max(1, { error: 'must be a number in (0, 1]' })
-    .optional(),
-  topK: positiveInt().optional(),
-  maxNewTokens: positiveInt().default(512),
-});
 
 export const evaluationConfigSchema = z
   .strictObject({

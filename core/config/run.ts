@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RUN_ID_PATTERN } from '../store/keys.ts';
 import { rlAlgorithmSchema } from './rl.ts';
 import { taskSchema } from './task.ts';
+import { evalSamplingSchema } from './evalSampling.ts';
 import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
 
 /**
@@ -156,6 +157,18 @@ export const runConfigSchema = z
     algorithm: rlAlgorithmSchema.prefault({}),
     store: storeSchema,
     orchestration: orchestrationSchema.prefault({}),
+    /**
+     * Evaluate every `every` steps, each as a child `evaluation` workflow of the step's checkpoint (it
+     * outlives the run). `task` defaults to the run's task, with a synthetic task's held-out split.
+     */
+    evaluation: z
+      .strictObject({
+        every: positiveInt(),
+        task: taskSchema.optional(),
+        sampling: evalSamplingSchema.prefault({}),
+        limit: positiveInt().optional(),
+      })
+      .optional(),
   })
   .superRefine((c, ctx) => {
     const batch = c.rollout.promptsPerStep * c.rollout.n;
@@ -175,22 +188,14 @@ export const runConfigSchema = z
         input: c.rollout.shards,
       });
     }
-    // rlTraining keeps no state between steps besides the checkpoint: a running baseline and a refreshed
-    // reference would need checkpointing too, so they are refused rather than silently reset.
+    // rlTraining keeps no state between steps besides the checkpoint: a running baseline would need
+    // checkpointing too, so it is refused rather than silently reset.
     if (c.algorithm.advantage.estimator === 'reinforceBaseline') {
       ctx.addIssue({
         code: 'custom',
         path: ['algorithm', 'advantage', 'estimator'],
         message: 'reinforceBaseline (a running baseline across steps) is not supported by rlTraining yet',
         input: c.algorithm.advantage.estimator,
-      });
-    }
-    if (c.algorithm.kl.refreshReferenceEvery !== 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['algorithm', 'kl', 'refreshReferenceEvery'],
-        message: 'must be 0: rlTraining keeps the step-0 policy as the reference',
-        input: c.algorithm.kl.refreshReferenceEvery,
       });
     }
     const init = c.model.init?.config;

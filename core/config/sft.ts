@@ -32,6 +32,11 @@ export const sftSectionSchema = z.strictObject({
     .min(0, { error: 'must be a number in [0, 1]' })
     .max(1, { error: 'must be a number in [0, 1]' })
     .default(0),
+  /**
+   * With `task.tools`, the traces call Python and show its output block: true keeps the output out of the
+   * loss (the model is not taught to predict what the sandbox prints); the paper did not mask it.
+   */
+  maskToolOutput: z.boolean({ error: 'must be true or false' }).default(true),
   /** Optimizer steps between checkpoints (one activity runs them, heartbeating after each). */
   checkpointEvery: positiveInt().default(25),
   optimizer: optimizerConfigSchema.prefault({ lr: 1e-5 }),

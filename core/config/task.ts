@@ -42,11 +42,30 @@ export const taskDataSchema = z.discriminatedUnion('source', [
   syntheticDataSchema,
 ]);
 
+/**
+ * Tool use (the paper's protocol, core/tools): a ```python block ends a turn, the sandbox runs it, and its
+ * output is inserted as a ```output block the policy never sampled (so the loss never scores it).
+ */
+export const toolsSchema = z.strictObject({
+  backend: z.enum(['pyodide', 'python3'], { error: 'must be "pyodide" or "python3"' }).default('pyodide'),
+  /** Calls per response; later code blocks get a "limit reached" block instead of running. */
+  maxCalls: nonNegativeInt().default(4),
+  /** Wall-clock limit of one snippet (the sandbox's default, 5 s). */
+  timeoutMs: positiveInt().default(5000),
+  /** Characters of output shown (the paper: 400). */
+  outputChars: positiveInt().default(400),
+  /** false: the paper's "code written but not run" arm — code blocks end turns, nothing runs. */
+  execute: z.boolean({ error: 'must be true or false' }).default(true),
+  /** Warm sandbox processes per worker. */
+  poolSize: positiveInt().default(2),
+});
+
 export const mathTaskSchema = z.strictObject({
   kind: z.literal('math'),
   data: taskDataSchema,
   prompt: promptSchema.prefault({}),
   reward: rewardSchema.prefault({}),
+  tools: toolsSchema.optional(),
 });
 
 export const TASK_KINDS = ['reverseDigits', 'math'] as const;
@@ -58,3 +77,4 @@ export const taskSchema = z.discriminatedUnion('kind', [reverseDigitsTaskSchema,
 export type TaskConfig = z.output<typeof taskSchema>;
 export type ReverseDigitsTask = z.output<typeof reverseDigitsTaskSchema>;
 export type MathTask = z.output<typeof mathTaskSchema>;
+export type ToolsConfig = z.output<typeof toolsSchema>;

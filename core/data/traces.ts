@@ -5,6 +5,7 @@
  * carry, which a small model can learn); other expressions are worked one operation at a time, products
  * first.
  */
+import { formatOutputBlock, PYTHON_FENCE, PYTHON_STOP } from '../tools/protocol.ts';
 import type { SyntheticProblem } from './synthetic.ts';
 
 export const THINK_OPEN = '<think>';
@@ -96,4 +97,26 @@ export function carelessTeacher(seed: number, index: number, rate: number): bool
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) >>> 0;
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) >>> 0;
   return ((h ^ (h >>> 16)) >>> 0) / 4294967296 < rate;
+}
+
+/** A worked solution in segments: the policy writes `before` and `after`; `inserted` is the tool's block. */
+export interface ToolTrace {
+  before: string;
+  inserted: string;
+  after: string;
+}
+
+/**
+ * The tool-using solution of an arithmetic problem: one Python block that prints the value, the output
+ * block the sandbox inserts (exactly as core/tools formats it), then the answer copied into `\boxed{}`.
+ */
+export function arithmeticToolTrace(p: SyntheticProblem): ToolTrace {
+  const { values, ops } = arithmeticOperands(p.problem);
+  const expr = values.map((v, i) => (i === 0 ? `${v}` : `${ops[i - 1]}${v}`)).join('');
+  return {
+    // The opening fence must start its own line for the protocol to see a code block.
+    before: `${THINK_OPEN}\n${PYTHON_FENCE}print(${expr})\n${PYTHON_STOP}`,
+    inserted: formatOutputBlock({ stdout: `${p.answer}\n`, error: '' }),
+    after: `${THINK_CLOSE}\\boxed{${p.answer}}`,
+  };
 }

@@ -50,3 +50,15 @@ export function shouldRefreshReference(step: number, everySteps: number): boolea
   }
   return everySteps > 0 && step > 0 && step % everySteps === 0;
 }
+
+/**
+ * The checkpoint that is the KL reference at step `step` (0-based, like `klCoefAt`; the policy then is
+ * checkpoint `step`): the last refresh at or before it — ⌊step / M⌋·M — or the initial policy (0).
+ */
+export function referenceStepAt(step: number, everySteps: number): number {
+  checkStep('referenceStepAt', step);
+  if (!Number.isInteger(everySteps) || everySteps < 0) {
+    throw new RangeError(`referenceStepAt: everySteps must be an integer ≥ 0 (got ${everySteps})`);
+  }
+  return everySteps === 0 ? 0 : Math.floor(step / everySteps) * everySteps;
+}

@@ -11,6 +11,8 @@ import { latestVerifiedCheckpoint, listCheckpointSteps } from './checkpoint.ts';
 export interface RetentionPolicy {
   keepLastOptimizerStates: number;
   keepWeightsEvery: number;
+  /** Steps that are multiples of this also keep their weights: they serve as KL references (0/absent: none). */
+  referenceEvery?: number;
 }
 
 export interface RetentionPlan {
@@ -51,7 +53,10 @@ export function retentionPlan(
   const pruned = new Set(steps.pruned);
   candidates.forEach((step, rank) => {
     if (rank < policy.keepLastOptimizerStates || step === newestVerifiedStep) plan.keep.push(step);
-    else if (step % policy.keepWeightsEvery === 0)
+    else if (
+      step % policy.keepWeightsEvery === 0 ||
+      (policy.referenceEvery && step % policy.referenceEvery === 0)
+    )
       (pruned.has(step) ? plan.keep : plan.pruneOptimizer).push(step);
     else plan.delete.push(step);
   });

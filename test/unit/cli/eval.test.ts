@@ -118,6 +118,9 @@ describe('reasonloop eval', () => {
       completionRatio: 0.95,
       meanReward: 0.5,
       key: 'evals/ev/sft1/000000000040/summary.json',
+      toolCallsPerResponse: 0,
+      toolErrors: 0,
+      sandboxSeconds: 0,
     });
     assert.match(text, /^evaluation ev: checkpoint:sft1@40 \(step 40\)/);
     for (const want of [

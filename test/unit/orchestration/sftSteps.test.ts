@@ -26,6 +26,7 @@ import {
 } from '../../../activities/sft.ts';
 import { parseSftConfig } from '../../../core/config/sft.ts';
 import { arithmeticTrace } from '../../../core/data/traces.ts';
+import { extractCodeBlock, formatOutputBlock } from '../../../core/tools/protocol.ts';
 import { buildTinyTokenizer } from '../../../core/model/tinyTokenizer.ts';
 import { QwenTokenizer } from '../../../core/model/tokenizer.ts';
 import type { Cursor } from '../../../activities/types.ts';
@@ -298,6 +299,36 @@ describe('traceRow', () => {
       '<think>7+8=15 5+6=11</think>\\boxed{115}',
     );
     assert.deepEqual(careless.promptIds, row.promptIds);
+  });
+
+  it('with tools: the code block, the output block as the sandbox formats it (out of the loss), the answer', () => {
+    const config = (maskToolOutput: boolean) => {
+      const raw = sftConfig('/tmp/unused', 'r');
+      return parseSftConfig({
+        ...raw,
+        task: { ...raw.task, tools: { backend: 'python3' } },
+        sft: { ...raw.sft, maskToolOutput },
+      });
+    };
+    const row = traceRow(config(true), tokenizer, IM_END, problem, 3);
+    const text = tokenizer.decode(row.responseIds.slice(0, -1));
+    const inserted = formatOutputBlock({ stdout: '125\n', error: '' });
+    assert.equal(text, `<think>\n\`\`\`python\nprint(57+68)\n\`\`\`\n${inserted}</think>\\boxed{125}`);
+    assert.equal(extractCodeBlock(text.slice(0, text.indexOf(inserted))), 'print(57+68)');
+    // Exactly the inserted block's tokens are out of the loss (the byte tokenizer: one token per byte).
+    const start = tokenizer.encode(text.slice(0, text.indexOf(inserted))).length;
+    const masked = row.lossMask!.flatMap((learn, i) => (learn ? [] : [i]));
+    assert.deepEqual(
+      masked,
+      Array.from({ length: inserted.length }, (_, k) => start + k),
+    );
+    assert.equal(row.lossMask!.length, row.responseIds.length);
+    const unmasked = traceRow(config(false), tokenizer, IM_END, problem, 3);
+    assert.ok(
+      unmasked.lossMask!.every(Boolean),
+      'maskToolOutput: false learns the output too (as the paper)',
+    );
+    assert.deepEqual(unmasked.responseIds, row.responseIds);
   });
 });
 

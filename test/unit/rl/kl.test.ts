@@ -11,7 +11,12 @@ import {
   klShapedTokenRewards,
   sequenceReturns,
 } from '../../../core/rl/kl.ts';
-import { cosineKlCoef, klCoefAt, shouldRefreshReference } from '../../../core/rl/klSchedule.ts';
+import {
+  cosineKlCoef,
+  klCoefAt,
+  referenceStepAt,
+  shouldRefreshReference,
+} from '../../../core/rl/klSchedule.ts';
 import { seqStartsFromLengths } from '../../../core/rl/tokens.ts';
 
 test('k1, k2, k3 worked values with x = log π − log π_ref', () => {
@@ -102,4 +107,21 @@ test('reference refresh every M steps, never at step 0, never when M = 0', () =>
   assert.deepEqual(refreshed, [4, 8]);
   assert.equal(shouldRefreshReference(100, 0), false);
   assert.throws(() => shouldRefreshReference(1, -1), /everySteps must be an integer ≥ 0/);
+});
+
+test('the reference at a step is the last refresh at or before it (checkpoint ⌊t/M⌋·M), else the initial policy', () => {
+  assert.deepEqual(
+    [0, 1, 49].map((t) => referenceStepAt(t, 0)),
+    [0, 0, 0],
+  );
+  // Steps 0–2 run against checkpoint 0; step 3 is the first after a refresh (shouldRefreshReference(3, 3)).
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5, 6].map((t) => referenceStepAt(t, 3)),
+    [0, 0, 0, 3, 3, 3, 6],
+  );
+  for (let t = 0; t <= 12; t++) {
+    const last = [...Array(t + 1).keys()].filter((u) => shouldRefreshReference(u, 4)).pop() ?? 0;
+    assert.equal(referenceStepAt(t, 4), last);
+  }
+  assert.throws(() => referenceStepAt(2, -1), /everySteps must be an integer ≥ 0 \(got -1\)/);
 });

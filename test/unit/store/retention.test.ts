@@ -56,3 +56,12 @@ it('rejects a policy that would keep nothing resumable', () => {
     /retention\.keepWeightsEvery must be a positive integer \(got -2\)/,
   );
 });
+
+it('keeps the weights of KL reference checkpoints (multiples of referenceEvery) as well', () => {
+  const plan = retentionPlan({ withManifest: range(1, 10), withoutManifest: [], pruned: [] }, 10, {
+    keepLastOptimizerStates: 3,
+    keepWeightsEvery: 4,
+    referenceEvery: 3,
+  });
+  assert.deepEqual(plan, { keep: [8, 9, 10], pruneOptimizer: [3, 4, 6], delete: [1, 2, 5, 7] });
+});
