@@ -3,40 +3,18 @@
  * checkpoint (writing the step-0 checkpoint of a new run). Resuming a finished run, or one whose
  * checkpoint belongs to a different config, is a permanent error, never a silent no-op.
  */
-import { initialCursor } from '../core/data/cursor.ts';
 import { runIdentity, type RunConfig } from '../core/config/run.ts';
 import type { TaskConfig } from '../core/config/task.ts';
-import {
-  configHash,
-  latestVerifiedCheckpoint,
-  writeCheckpoint,
-  type ObjectStore,
-} from '../core/store/index.ts';
+import { configHash } from '../core/store/index.ts';
 import { WEIGHTS_OBJECT } from './checkpoint.ts';
 import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
 import { checkModelDir, checkStoreReachable } from './preflight.ts';
-import { initialModel, runStore } from './runtime.ts';
-import { stateFromWeights, withStateFiles } from './trainerState.ts';
+import { resumePoint } from './resumePoint.ts';
+import { runStore } from './runtime.ts';
 import type { Cursor, RawRunConfig, RunPlan } from './types.ts';
 
 export function runConfigHash(config: RunConfig): string {
   return configHash(runIdentity(config));
-}
-
-async function writeInitialCheckpoint(store: ObjectStore, config: RunConfig, hash: string): Promise<void> {
-  const model = await initialModel(config);
-  const state = stateFromWeights(model.config, model.weights);
-  await withStateFiles(model, state, (objects) =>
-    writeCheckpoint(store, {
-      runId: config.runId,
-      step: 0,
-      configHash: hash,
-      dataCursor: { ...initialCursor(config.seed) },
-      rng: { seed: config.seed },
-      metrics: {},
-      objects,
-    }),
-  );
 }
 
 /** A synthetic task's held-out split (what a run is evaluated on by default); other tasks as they are. */
@@ -78,28 +56,7 @@ export async function prepareRun(raw: RawRunConfig): Promise<RunPlan> {
   // Retryable: a store that is down now may answer on the next attempt (the CLI checks it before starting).
   await checkStoreReachable(store);
   const hash = runConfigHash(config);
-  let latest = await latestVerifiedCheckpoint(store, config.runId);
-  if (!latest.manifest) {
-    if (latest.rejected.length > 0) {
-      const reasons = latest.rejected.map((r) => `step ${r.step}: ${r.reason}`).join('; ');
-      throw permanent(FAILURE.resume, `run ${config.runId} has checkpoints but none verifies (${reasons})`);
-    }
-    await writeInitialCheckpoint(store, config, hash);
-    latest = await latestVerifiedCheckpoint(store, config.runId);
-  }
-  const manifest = latest.manifest!;
-  if (manifest.configHash !== hash) {
-    throw permanent(
-      FAILURE.resume,
-      `run ${config.runId}: checkpoint ${manifest.step} was written with a different config (hash ${manifest.configHash}, this config ${hash}); use a new run id`,
-    );
-  }
-  if (manifest.step >= config.steps) {
-    throw permanent(
-      FAILURE.resume,
-      `run ${config.runId} already has a checkpoint of step ${manifest.step} and run.steps is ${config.steps}: starting it would do 0 steps (raise run.steps to continue it)`,
-    );
-  }
+  const { manifest, rejected } = await resumePoint(store, config, hash, 'run.steps');
   return {
     runId: config.runId,
     configHash: hash,
@@ -111,7 +68,7 @@ export async function prepareRun(raw: RawRunConfig): Promise<RunPlan> {
     continueAsNewEvery: config.orchestration.continueAsNewEvery,
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
     taskQueues: { ...config.orchestration.taskQueues },
-    rejected: latest.rejected,
+    rejected,
     ...(config.evaluation ? { evaluation: periodicEvaluation(config) } : {}),
   };
 }

@@ -6,7 +6,7 @@
  */
 import { klCoefAt, referenceStepAt } from '../core/rl/klSchedule.ts';
 import { klEstimators } from '../core/rl/kl.ts';
-import { advantageEstimators } from '../core/rl/advantages.ts';
+import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
 import { ResponseScorer } from '../core/rl/responseLogProbs.ts';
 import type { RolloutRow } from '../core/rl/rolloutBatch.ts';
 import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
@@ -18,6 +18,7 @@ import {
   runStore,
   runTask,
   sessionConfig,
+  verifiedManifest,
 } from './runtime.ts';
 import type { RolloutRecord } from './sampleRollouts.ts';
 import type { GroupScores, TaskRuntime } from './task.ts';
@@ -73,11 +74,18 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
       ? r - klCoef * records[i].logprobs.reduce((sum, lp, k) => sum + kl(lp, refLogprobs![i][k]), 0)
       : r,
   );
-  const { advantages } = advantageEstimators[algo.advantage.estimator]({
+  const running = algo.advantage.estimator === 'reinforceBaseline';
+  const { advantages, baseline } = advantageEstimators[algo.advantage.estimator]({
     rewards,
     groupIds: records.map((r) => r.prompt),
     tokenCounts: records.map((r) => r.sampled.filter(Boolean).length),
     epsilon: algo.advantage.epsilon,
+    ...(running
+      ? {
+          baseline: baselineAfter((await verifiedManifest(store, config.runId, input.step - 1)).metrics),
+          baselineDecay: algo.advantage.baselineDecay,
+        }
+      : {}),
   });
   const rows: RolloutRow[] = records.map((r, i) => ({
     promptIds: r.promptIds,
@@ -101,6 +109,7 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     : 0;
   return {
     key,
+    ...(baseline ? { baseline } : {}),
     klToReference: refLogprobs ? klSum / Math.max(1, klTokens) : 0,
     completionRatio: mean(records.map((r) => Number(r.finishReason !== 'length'))),
     meanTaskReward: mean(taskRewards),
@@ -108,6 +117,16 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     accuracy: mean(correct.map(Number)),
     keptFraction: mean(inLoss.map(Number)),
   };
+}
+
+/**
+ * The running baseline after a step, as its checkpoint recorded it (`baselineValue`, `baselineCount` in the
+ * manifest's metrics); fresh before the first step. Carried by the checkpoint, so a resumed run continues
+ * the same baseline.
+ */
+export function baselineAfter(metrics: Record<string, number>): RunningBaseline {
+  const { baselineValue, baselineCount } = metrics;
+  return baselineCount === undefined ? FRESH_BASELINE : { value: baselineValue, count: baselineCount };
 }
 
 /** Scores each prompt's group (records sorted by prompt, then sample). */

@@ -9,7 +9,7 @@ import { heartbeat } from '@temporalio/activity';
 import { writeStepMetrics, type StepMetrics } from '../core/metrics/history.ts';
 import { parseSftConfig, sftIdentity, type SftConfig } from '../core/config/sft.ts';
 import { RunConfigError } from '../core/config/run.ts';
-import { initialCursor, takeBatch } from '../core/data/cursor.ts';
+import { takeBatch } from '../core/data/cursor.ts';
 import { arithmeticToolTrace, arithmeticTrace, carelessTeacher } from '../core/data/traces.ts';
 import type { SyntheticProblem } from '../core/data/synthetic.ts';
 import type { OptimizerState } from '../core/graph/index.ts';
@@ -18,20 +18,15 @@ import { QwenTokenizer } from '../core/model/tokenizer.ts';
 import { lrAt } from '../core/rl/lrSchedule.ts';
 import { SftUpdater } from '../core/rl/sftUpdate.ts';
 import type { SftRow } from '../core/rl/sftLossGraph.ts';
-import {
-  applyRetention,
-  configHash,
-  latestVerifiedCheckpoint,
-  writeCheckpoint,
-  type ObjectStore,
-} from '../core/store/index.ts';
+import { applyRetention, configHash, writeCheckpoint } from '../core/store/index.ts';
 import { loadTaskProblems } from '../core/data/splits.ts';
 import { WEIGHTS_OBJECT } from './checkpoint.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { checkStoreReachable } from './preflight.ts';
-import { initialModel, memo, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
+import { resumePoint } from './resumePoint.ts';
+import { memo, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
 import { mathPromptIds, mathStopTokenIds } from './task.ts';
-import { readStateDir, stateFromWeights, withStateFiles } from './trainerState.ts';
+import { readStateDir, withStateFiles } from './trainerState.ts';
 import type { Cursor } from './types.ts';
 
 export interface SftPlan {
@@ -74,49 +69,12 @@ export function sftConfigHash(config: SftConfig): string {
   return configHash(sftIdentity(config));
 }
 
-async function writeInitialSftCheckpoint(store: ObjectStore, config: SftConfig, hash: string): Promise<void> {
-  const model = await initialModel(config);
-  const state = stateFromWeights(model.config, model.weights);
-  await withStateFiles(model, state, (objects) =>
-    writeCheckpoint(store, {
-      runId: config.runId,
-      step: 0,
-      configHash: hash,
-      dataCursor: { ...initialCursor(config.seed) },
-      rng: { seed: config.seed },
-      metrics: {},
-      objects,
-    }),
-  );
-}
-
 export async function prepareSft(raw: unknown): Promise<SftPlan> {
   const config = sftConfigOrFail(raw);
   const store = runStore(config);
   await checkStoreReachable(store);
   const hash = sftConfigHash(config);
-  let latest = await latestVerifiedCheckpoint(store, config.runId);
-  if (!latest.manifest) {
-    if (latest.rejected.length > 0) {
-      const reasons = latest.rejected.map((r) => `step ${r.step}: ${r.reason}`).join('; ');
-      throw permanent(FAILURE.resume, `run ${config.runId} has checkpoints but none verifies (${reasons})`);
-    }
-    await writeInitialSftCheckpoint(store, config, hash);
-    latest = await latestVerifiedCheckpoint(store, config.runId);
-  }
-  const manifest = latest.manifest!;
-  if (manifest.configHash !== hash) {
-    throw permanent(
-      FAILURE.resume,
-      `run ${config.runId}: checkpoint ${manifest.step} was written with a different config (hash ${manifest.configHash}, this config ${hash}); use a new run id`,
-    );
-  }
-  if (manifest.step >= config.steps) {
-    throw permanent(
-      FAILURE.resume,
-      `run ${config.runId} already has a checkpoint of step ${manifest.step} and sft.steps is ${config.steps}: starting it would do 0 steps (raise steps to continue it)`,
-    );
-  }
+  const { manifest } = await resumePoint(store, config, hash, 'steps');
   return {
     runId: config.runId,
     totalSteps: config.steps,

@@ -73,6 +73,8 @@ export interface ScoreRolloutsOutput {
   klToReference: number;
   /** Fraction of responses that finished before rollout.maxNewTokens. */
   completionRatio: number;
+  /** reinforceBaseline: the running baseline after this step (the checkpoint records it). */
+  baseline?: { value: number; count: number };
 }
 
 export interface UpdatePolicyInput {

@@ -4,34 +4,22 @@
  * store keys and small summaries. Resuming = starting it again with the same run id (the workflow id):
  * prepareRun finds the newest verified checkpoint. The history is kept short by continuing as new.
  */
-import {
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  ParentClosePolicy,
-  proxyActivities,
-  setHandler,
-  startChild,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { continueAsNew, ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import { evaluation } from './evaluation.ts';
 import type * as activities from '../activities/index.ts';
 import type { Cursor, RawRunConfig, SampleRolloutsOutput } from '../activities/types.ts';
+import type { TrainingResult } from './definitions.ts';
 import {
-  pauseSignal,
-  resumeSignal,
-  statusQuery,
-  stopSignal,
-  type TrainingResult,
-  type TrainingStatus,
-} from './definitions.ts';
+  finishTraining,
+  pausedOrStopped,
+  shouldContinueAsNew,
+  trainingStatus,
+  type TrainingCarry,
+} from './trainingLoop.ts';
 
-/** Carried across continue-as-new (signals received before it must not be lost). */
-export interface TrainingCarry {
-  paused?: boolean;
-}
+export type { TrainingCarry } from './trainingLoop.ts';
 
 /**
  * Timeouts. Long activities heartbeat; a worker killed mid-activity is detected within
@@ -85,22 +73,7 @@ function toolMetricsOf(shards: SampleRolloutsOutput[]): Record<string, number> {
 }
 
 export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}): Promise<TrainingResult> {
-  const status: TrainingStatus = {
-    runId: workflowInfo().workflowId,
-    step: 0,
-    totalSteps: 0,
-    phase: 'preparing',
-    paused: carry.paused ?? false,
-    stopRequested: false,
-    stepsThisRun: 0,
-    lastMetrics: {},
-    rejectedCheckpoints: [],
-    evaluations: [],
-  };
-  setHandler(pauseSignal, () => void (status.paused = true));
-  setHandler(resumeSignal, () => void (status.paused = false));
-  setHandler(stopSignal, () => void (status.stopRequested = true));
-  setHandler(statusQuery, () => status);
+  const status = trainingStatus(carry);
 
   const plan = await prepareRun(config);
   status.runId = plan.runId;
@@ -128,11 +101,7 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
   let cursor: Cursor = plan.cursor;
   let weightsSha256 = plan.weightsSha256;
   while (status.step < plan.totalSteps) {
-    if (status.paused) {
-      status.phase = 'paused';
-      await condition(() => !status.paused || status.stopRequested);
-    }
-    if (status.stopRequested) break;
+    if (await pausedOrStopped(status)) break;
     const step = status.step + 1;
 
     status.phase = 'sampling';
@@ -152,6 +121,9 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       klToReference: scored.klToReference,
       completionRatio: scored.completionRatio,
       ...toolMetricsOf(shards),
+      ...(scored.baseline
+        ? { baselineValue: scored.baseline.value, baselineCount: scored.baseline.count }
+        : {}),
       meanResponseLength:
         shards.reduce((n, s) => n + s.meanResponseLength * s.responses, 0) /
         Math.max(
@@ -179,16 +151,11 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     status.lastMetrics = metrics;
     status.lastWeightsSha256 = weightsSha256;
 
-    const more = status.step < plan.totalSteps && !status.stopRequested;
-    if (more && (status.stepsThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested)) {
-      // Signals and queries in flight finish first; their effect (pause) is carried over.
-      await condition(allHandlersFinished);
+    if (await shouldContinueAsNew(status, plan.continueAsNewEvery)) {
       await continueAsNew<typeof rlTraining>(config, { paused: status.paused });
     }
   }
-  const stopped = status.step < plan.totalSteps;
-  status.phase = stopped ? 'stopped' : 'done';
-  await condition(allHandlersFinished);
+  const stopped = await finishTraining(status);
   return {
     runId: plan.runId,
     step: status.step,

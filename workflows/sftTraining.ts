@@ -4,26 +4,18 @@
  * again with the same run id: prepareSft finds the newest verified checkpoint. Pause, resume, stop and the
  * status query are rlTraining's.
  */
-import {
-  allHandlersFinished,
-  condition,
-  continueAsNew,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { continueAsNew, proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { Cursor } from '../activities/types.ts';
 import type { SftConfigInput } from '../core/config/sft.ts';
+import type { TrainingResult } from './definitions.ts';
 import {
-  pauseSignal,
-  resumeSignal,
-  statusQuery,
-  stopSignal,
-  type TrainingResult,
-  type TrainingStatus,
-} from './definitions.ts';
-import type { TrainingCarry } from './rlTraining.ts';
+  finishTraining,
+  pausedOrStopped,
+  shouldContinueAsNew,
+  trainingStatus,
+  type TrainingCarry,
+} from './trainingLoop.ts';
 
 const RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' };
 
@@ -36,21 +28,7 @@ export async function sftTraining(
   config: SftConfigInput,
   carry: TrainingCarry = {},
 ): Promise<TrainingResult> {
-  const status: TrainingStatus = {
-    runId: workflowInfo().workflowId,
-    step: 0,
-    totalSteps: 0,
-    phase: 'preparing',
-    paused: carry.paused ?? false,
-    stopRequested: false,
-    stepsThisRun: 0,
-    lastMetrics: {},
-    rejectedCheckpoints: [],
-  };
-  setHandler(pauseSignal, () => void (status.paused = true));
-  setHandler(resumeSignal, () => void (status.paused = false));
-  setHandler(stopSignal, () => void (status.stopRequested = true));
-  setHandler(statusQuery, () => status);
+  const status = trainingStatus(carry);
 
   const plan = await prepareSft(config);
   status.runId = plan.runId;
@@ -65,11 +43,7 @@ export async function sftTraining(
   let cursor: Cursor = plan.cursor;
   let weightsSha256 = '';
   while (status.step < plan.totalSteps) {
-    if (status.paused) {
-      status.phase = 'paused';
-      await condition(() => !status.paused || status.stopRequested);
-    }
-    if (status.stopRequested) break;
+    if (await pausedOrStopped(status)) break;
     status.phase = 'updating';
     const toStep = Math.min(plan.totalSteps, status.step + plan.checkpointEvery);
     const out = await sftSteps({ config, fromStep: status.step, toStep, cursor });
@@ -80,15 +54,11 @@ export async function sftTraining(
     cursor = out.cursor;
     weightsSha256 = out.weightsSha256;
 
-    const more = status.step < plan.totalSteps && !status.stopRequested;
-    if (more && (status.stepsThisRun >= plan.continueAsNewEvery || workflowInfo().continueAsNewSuggested)) {
-      await condition(allHandlersFinished);
+    if (await shouldContinueAsNew(status, plan.continueAsNewEvery)) {
       await continueAsNew<typeof sftTraining>(config, { paused: status.paused });
     }
   }
-  const stopped = status.step < plan.totalSteps;
-  status.phase = stopped ? 'stopped' : 'done';
-  await condition(allHandlersFinished);
+  const stopped = await finishTraining(status);
   return {
     runId: plan.runId,
     step: status.step,

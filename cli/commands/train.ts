@@ -8,13 +8,12 @@ import { parseArgs } from 'node:util';
 import { preflightRun } from '../../activities/preflight.ts';
 import {
   DEFAULT_WORKFLOW_QUEUE,
-  formatStatus,
   startTraining,
   temporalStartLine,
   withClient,
 } from '../../workflows/client.ts';
-import { statusQuery } from '../../workflows/definitions.ts';
 import { EXIT_USAGE, type Command } from '../command.ts';
+import { followTraining } from './workflowStart.ts';
 
 const HELP = `usage: reasonloop train --config run.json [--task-queue Q] [--wait]
 
@@ -25,9 +24,6 @@ const HELP = `usage: reasonloop train --config run.json [--task-queue Q] [--wait
 
 Connects with TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (and the other TEMPORAL_* variables of the temporal CLI).
 Starting a run id again after a failure or termination resumes it from its newest verified checkpoint.`;
-
-/** How often --wait polls the status query. */
-const WAIT_POLL_MS = 1000;
 
 export const trainCommand: Command = {
   name: 'train',
@@ -93,23 +89,7 @@ async function runTrain(argv: string[]): Promise<number> {
     );
     console.log(`equivalent: ${temporalStartLine(config.runId, args.config!, taskQueue)}`);
     if (!args.wait) return 0;
-    const done = handle.result();
-    let finished = false;
-    void done.then(
-      () => (finished = true),
-      () => (finished = true),
-    );
-    let last = '';
-    while (!finished) {
-      try {
-        const line = formatStatus(await client.workflow.getHandle(config.runId).query(statusQuery));
-        if (line !== last) console.log((last = line));
-      } catch {
-        // Between continue-as-new runs the query can briefly fail; the next poll answers.
-      }
-      await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
-    }
-    const result = await done;
+    const result = await followTraining(client, config.runId, handle);
     console.log(JSON.stringify(result));
     return 0;
   });

@@ -188,16 +188,6 @@ export const runConfigSchema = z
         input: c.rollout.shards,
       });
     }
-    // rlTraining keeps no state between steps besides the checkpoint: a running baseline would need
-    // checkpointing too, so it is refused rather than silently reset.
-    if (c.algorithm.advantage.estimator === 'reinforceBaseline') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['algorithm', 'advantage', 'estimator'],
-        message: 'reinforceBaseline (a running baseline across steps) is not supported by rlTraining yet',
-        input: c.algorithm.advantage.estimator,
-      });
-    }
     const init = c.model.init?.config;
     if (c.task.kind === 'math') {
       checkMathTaskModel(c, ctx);

@@ -3,12 +3,12 @@
 // it writes renders with every plot drawn (a headless-Chromium screenshot, read pixel by pixel).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BAR_COLOR, PALETTE } from '../../../core/metrics/svgChart.ts';
 import { findChromium, pixelsOf, screenshotHtml } from '../report/chromium.ts';
+import { runScript } from '../runScript.ts';
 
 /** Two charts per row, five rows of charts below the tables. */
 const VIEWPORT = { width: 1400, height: 2700 };
@@ -17,28 +17,13 @@ const MIN_LINE_PIXELS = 150;
 /** The demo's whole budget is 10 minutes on 2 cores; a loaded CI machine gets some slack. */
 const DEMO_TIMEOUT_MS = 20 * 60_000;
 
-function runDemo(out: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'demo/main.ts', '--out', out], {
-      env: process.env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
-}
-
 test(
   'npm start: SFT → GRPO raises held-out accuracy, and the report renders its plots',
   { timeout: DEMO_TIMEOUT_MS },
   async () => {
     const out = mkdtempSync(join(tmpdir(), 'reasonloop-demo-'));
     try {
-      const { code, stdout, stderr } = await runDemo(out);
+      const { code, stdout, stderr } = await runScript(['demo/main.ts', '--out', out]);
       assert.equal(code, 0, `demo failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
       const line = /held-out greedy accuracy: before GRPO ([\d.]+) → after GRPO ([\d.]+)/.exec(stdout);
       assert.ok(line, `the demo prints the before/after accuracy:\n${stdout.slice(-2000)}`);

@@ -2,11 +2,11 @@
 // command's shared dev server) and the report states a verdict with an interval for every finding.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ARMS, FINDINGS } from '../../../study/arms.ts';
+import { runScript } from '../runScript.ts';
 
 /** The issue's budget for the quick study in CI. */
 const QUICK_STUDY_TIMEOUT_MS = 20 * 60_000;
@@ -17,24 +17,7 @@ test(
   async () => {
     const out = mkdtempSync(join(tmpdir(), 'reasonloop-study-'));
     try {
-      const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>(
-        (resolve, reject) => {
-          const child = spawn(
-            process.execPath,
-            ['--import', 'tsx', 'study/main.ts', '--quick', '--out', out],
-            {
-              env: process.env,
-              stdio: ['ignore', 'pipe', 'pipe'],
-            },
-          );
-          let stdout = '';
-          let stderr = '';
-          child.stdout.on('data', (d) => (stdout += d));
-          child.stderr.on('data', (d) => (stderr += d));
-          child.on('error', reject);
-          child.on('close', (c) => resolve({ code: c ?? 1, stdout, stderr }));
-        },
-      );
+      const { code, stdout, stderr } = await runScript(['study/main.ts', '--quick', '--out', out]);
       assert.equal(code, 0, `study failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
       const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
       for (const arm of ARMS) {

@@ -3,25 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../../cli/reasonloop.ts';
+import { capture } from './capture.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/qwen2/', import.meta.url));
-
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await main(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 test('--prompt-ids on a directory without tokenizer files: greedy tokens as transformers, no text', async () => {
   const ref = JSON.parse(readFileSync(`${FIXTURES}tied/reference.json`, 'utf8'));

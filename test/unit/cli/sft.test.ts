@@ -4,24 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { main } from '../../../cli/reasonloop.ts';
 import { EXIT_USAGE } from '../../../cli/command.ts';
 import { TINY_VOCAB_SIZE } from '../../../core/model/tinyTokenizer.ts';
-
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
+import { capture } from './capture.ts';
 
 const DIR = mkdtempSync(join(tmpdir(), 'reasonloop-sft-cli-'));
 

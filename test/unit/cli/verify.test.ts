@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { main } from '../../../cli/reasonloop.ts';
 import { REPO_ROOT } from '../../../core/data/paths.ts';
+import { capture } from './capture.ts';
 
 const run = promisify(execFile);
 const BIN = join(REPO_ROOT, 'bin', 'reasonloop');
@@ -80,21 +80,10 @@ test('--cases: one line per case with extra fields kept, bad lines reported, the
   });
 });
 
-/** Runs the CLI in this process (spawning costs ~2 s each), collecting what it prints. */
+/** The CLI run in this process, with verify's field names. */
 async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await main(args);
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
+  const r = await capture(args);
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 test('usage errors exit with 2 and say what is wrong', async () => {

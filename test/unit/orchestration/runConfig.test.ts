@@ -146,16 +146,18 @@ describe('preflight (before any workflow starts)', () => {
   });
 });
 
-describe('what rlTraining does not support yet is refused, not ignored', () => {
-  it('a running baseline', () => {
-    assert.match(
-      issuesOf(
-        valid({
-          algorithm: { miniBatchSize: 16, microBatchSize: 8, advantage: { estimator: 'reinforceBaseline' } },
-        }),
-      )[0],
-      /^run\.algorithm\.advantage\.estimator reinforceBaseline/,
+describe('options that need state across steps are carried by the checkpoint', () => {
+  it('accepts a running baseline', () => {
+    const c = parseRunConfig(
+      valid({
+        algorithm: {
+          miniBatchSize: 16,
+          microBatchSize: 8,
+          advantage: { estimator: 'reinforceBaseline', baselineDecay: 0.9 },
+        },
+      }),
     );
+    assert.equal(c.algorithm.advantage.estimator, 'reinforceBaseline');
   });
   it('accepts a periodically refreshed reference', () => {
     const c = parseRunConfig(

@@ -1,0 +1,76 @@
+/**
+ * Where a run stands, for any training workflow (RL or SFT): the newest verified checkpoint, after writing
+ * step 0 for a new run. Resuming a finished run, a run whose checkpoints all fail to verify, or one whose
+ * checkpoint belongs to a different config is a permanent error, never a silent no-op.
+ */
+import { initialCursor } from '../core/data/cursor.ts';
+import {
+  latestVerifiedCheckpoint,
+  writeCheckpoint,
+  type CheckpointManifest,
+  type ObjectStore,
+  type RejectedCheckpoint,
+} from '../core/store/index.ts';
+import { FAILURE, permanent } from './failures.ts';
+import { initialModel, type ModelSource } from './runtime.ts';
+import { stateFromWeights, withStateFiles } from './trainerState.ts';
+
+export interface TrainingIdentity extends ModelSource {
+  runId: string;
+  seed: number;
+  steps: number;
+}
+
+/** The step-0 checkpoint: the initial model, fresh AdamW moments, the data cursor at its start. */
+export async function writeInitialCheckpoint(
+  store: ObjectStore,
+  config: TrainingIdentity,
+  hash: string,
+): Promise<void> {
+  const model = await initialModel(config);
+  const state = stateFromWeights(model.config, model.weights);
+  await withStateFiles(model, state, (objects) =>
+    writeCheckpoint(store, {
+      runId: config.runId,
+      step: 0,
+      configHash: hash,
+      dataCursor: { ...initialCursor(config.seed) },
+      rng: { seed: config.seed },
+      metrics: {},
+      objects,
+    }),
+  );
+}
+
+/** `stepsField` names the config field to raise in the "would do 0 steps" error (`run.steps`, `sft.steps`). */
+export async function resumePoint(
+  store: ObjectStore,
+  config: TrainingIdentity,
+  hash: string,
+  stepsField: string,
+): Promise<{ manifest: CheckpointManifest; rejected: RejectedCheckpoint[] }> {
+  const { runId, steps } = config;
+  let latest = await latestVerifiedCheckpoint(store, runId);
+  if (!latest.manifest) {
+    if (latest.rejected.length > 0) {
+      const reasons = latest.rejected.map((r) => `step ${r.step}: ${r.reason}`).join('; ');
+      throw permanent(FAILURE.resume, `run ${runId} has checkpoints but none verifies (${reasons})`);
+    }
+    await writeInitialCheckpoint(store, config, hash);
+    latest = await latestVerifiedCheckpoint(store, runId);
+  }
+  const manifest = latest.manifest!;
+  if (manifest.configHash !== hash) {
+    throw permanent(
+      FAILURE.resume,
+      `run ${runId}: checkpoint ${manifest.step} was written with a different config (hash ${manifest.configHash}, this config ${hash}); use a new run id`,
+    );
+  }
+  if (manifest.step >= steps) {
+    throw permanent(
+      FAILURE.resume,
+      `run ${runId} already has a checkpoint of step ${manifest.step} and ${stepsField} is ${steps}: starting it would do 0 steps (raise ${stepsField} to continue it)`,
+    );
+  }
+  return { manifest, rejected: latest.rejected };
+}

@@ -1,0 +1,59 @@
+/**
+ * What every training workflow (rlTraining, sftTraining) shares: its status with the pause / resume /
+ * stop signals and the status query, the wait at the top of each step, and the continue-as-new decision.
+ */
+import { allHandlersFinished, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { pauseSignal, resumeSignal, statusQuery, stopSignal, type TrainingStatus } from './definitions.ts';
+
+/** Carried across continue-as-new (signals received before it must not be lost). */
+export interface TrainingCarry {
+  paused?: boolean;
+}
+
+/** A fresh status with the signal and query handlers installed. */
+export function trainingStatus(carry: TrainingCarry): TrainingStatus {
+  const status: TrainingStatus = {
+    runId: workflowInfo().workflowId,
+    step: 0,
+    totalSteps: 0,
+    phase: 'preparing',
+    paused: carry.paused ?? false,
+    stopRequested: false,
+    stepsThisRun: 0,
+    lastMetrics: {},
+    rejectedCheckpoints: [],
+  };
+  setHandler(pauseSignal, () => void (status.paused = true));
+  setHandler(resumeSignal, () => void (status.paused = false));
+  setHandler(stopSignal, () => void (status.stopRequested = true));
+  setHandler(statusQuery, () => status);
+  return status;
+}
+
+/** Holds while paused; true when the run should stop before its next step. */
+export async function pausedOrStopped(status: TrainingStatus): Promise<boolean> {
+  if (status.paused) {
+    status.phase = 'paused';
+    await condition(() => !status.paused || status.stopRequested);
+  }
+  return status.stopRequested;
+}
+
+/**
+ * Whether to continue as new now: steps remain, no stop was asked for, and this workflow run has done
+ * `every` steps or Temporal suggests it. Handlers in flight finish first (their effect is carried over).
+ */
+export async function shouldContinueAsNew(status: TrainingStatus, every: number): Promise<boolean> {
+  const more = status.step < status.totalSteps && !status.stopRequested;
+  if (!more || !(status.stepsThisRun >= every || workflowInfo().continueAsNewSuggested)) return false;
+  await condition(allHandlersFinished);
+  return true;
+}
+
+/** Marks the run done or stopped once its handlers have finished; true when it stopped early. */
+export async function finishTraining(status: TrainingStatus): Promise<boolean> {
+  const stopped = status.step < status.totalSteps;
+  status.phase = stopped ? 'stopped' : 'done';
+  await condition(allHandlersFinished);
+  return stopped;
+}
