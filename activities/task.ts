@@ -107,6 +107,16 @@ function sandboxFor(tools: ToolsConfig): Promise<SandboxPool> {
   return pool;
 }
 
+/**
+ * Stops every sandbox pool this process started (their warm processes would keep it alive): for a process
+ * that ran activities outside a worker, such as a test. Pools start again on the next use.
+ */
+export async function closeSandboxes(): Promise<void> {
+  const pools = [...sandboxes.values()];
+  sandboxes.clear();
+  await Promise.all(pools.map(async (p) => (await p.catch(() => undefined))?.close()));
+}
+
 /** Tool turns for a math task with `tools`: the paper's protocol through the sandbox (core/tools). */
 export async function toolHooks(
   tools: ToolsConfig,

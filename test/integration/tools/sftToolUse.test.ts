@@ -11,6 +11,7 @@ import { after, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { evaluateModel, type EvaluationSummary } from '../../../activities/evaluateModel.ts';
 import { prepareSft, sftSteps, type SftPlan, type SftStepsOutput } from '../../../activities/sft.ts';
+import { closeSandboxes } from '../../../activities/task.ts';
 import { TINY_VOCAB_SIZE } from '../../../core/model/tinyTokenizer.ts';
 
 /** Long enough for prompt + code block + output block + boxed answer of two 6-digit factors (≈ 120 tokens). */
@@ -23,7 +24,11 @@ const HELD_OUT = 24;
 const TEST_TIMEOUT_MS = 15 * 60_000;
 
 const store = mkdtempSync(join(tmpdir(), 'tool-sft-'));
-after(() => rmSync(store, { recursive: true, force: true }));
+after(async () => {
+  // The warm sandbox processes of the evaluations would keep this test file's process alive.
+  await closeSandboxes();
+  rmSync(store, { recursive: true, force: true });
+});
 const env = new MockActivityEnvironment();
 
 const data = {
