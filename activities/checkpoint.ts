@@ -1,7 +1,8 @@
 /**
  * checkpoint: commits the objects updatePolicy wrote for a step by writing the manifest last (so a
- * checkpoint exists only once complete), then applies retention. Idempotent: a retry rewrites the same
- * manifest.
+ * checkpoint exists only once complete), applies retention, and deletes the step's rollouts once the
+ * checkpoint verifies (unless run.orchestration.keepRollouts). Idempotent: a retry rewrites the same
+ * manifest and finds the rollouts already gone.
  */
 import {
   applyRetention,
@@ -10,11 +11,12 @@ import {
   manifestKey,
   MANIFEST_FORMAT,
   signManifest,
+  type ObjectStore,
 } from '../core/store/index.ts';
 import { writeStepMetrics } from '../core/metrics/history.ts';
 import { runConfigOrFail } from './failures.ts';
 import { runConfigHash } from './prepareRun.ts';
-import { runStore } from './runtime.ts';
+import { rolloutKey, runStore } from './runtime.ts';
 import type { CheckpointInput, CheckpointOutput } from './types.ts';
 
 /** The weights file whose sha256 identifies a checkpoint's policy. */
@@ -45,11 +47,28 @@ export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutp
   // The metrics log first: a checkpoint that exists always has its metrics recorded.
   await writeStepMetrics(store, config.runId, input.step, [{ step: input.step, metrics: input.metrics }]);
   await store.put(manifestKey(config.runId, input.step), encodeManifest(manifest));
-  await applyRetention(store, config.runId, {
+  // Retention verifies the newest checkpoint (every object's sha256) to anchor itself: that is the check
+  // the rollouts wait for, so they are not hashed twice.
+  const { newestVerifiedStep } = await applyRetention(store, config.runId, {
     ...config.store.retention,
     referenceEvery: config.algorithm.kl.refreshReferenceEvery,
   });
+  if (!config.orchestration.keepRollouts && newestVerifiedStep === input.step) {
+    await deleteStepRollouts(store, config.runId, input.step);
+  }
   const weights = input.objects.find((o) => o.name === WEIGHTS_OBJECT);
   if (!weights) throw new Error(`step ${input.step}: no ${WEIGHTS_OBJECT} among the checkpoint objects`);
   return { step: input.step, weightsSha256: weights.sha256 };
+}
+
+/**
+ * Deletes a step's rollouts (the sampleRollouts shards and the scoreRollouts rows). Once the step's
+ * checkpoint verifies nothing reads them again: a resume samples the next step anew from the checkpoint,
+ * and evaluation and reports read checkpoints and the metrics log. Deleting what is already gone is no
+ * error (a retried checkpoint). Only this step: older rollouts a run kept (keepRollouts) stay kept.
+ */
+export async function deleteStepRollouts(store: ObjectStore, runId: string, step: number): Promise<number> {
+  const keys = (await store.list(rolloutKey(runId, step, ''))).map((o) => o.key);
+  await store.deleteMany(keys);
+  return keys.length;
 }

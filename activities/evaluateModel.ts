@@ -7,14 +7,15 @@
 import { heartbeat } from '@temporalio/activity';
 import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/evaluation.ts';
 import { RunConfigError } from '../core/config/run.ts';
-import { Generator, type GenerationRequest } from '../core/generate/generate.ts';
+import type { GenerationRequest } from '../core/generate/generate.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { QwenTokenizer } from '../core/model/tokenizer.ts';
 import { emptyToolMetrics, type ToolMetrics } from '../core/tools/metrics.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
-import { initialModel, memo, runStore } from './runtime.ts';
+import { initialModel, runStore } from './runtime.ts';
 import { taskRuntime, type TaskRuntime } from './task.ts';
+import { withSharedGenerator } from './sharedGenerator.ts';
 
 /** Hex digits of the settings hash in a result folder's name (48 bits: collisions are not a concern). */
 const SETTINGS_HASH_CHARS = 12;
@@ -88,32 +89,6 @@ async function resolveModel(config: EvaluationConfig): Promise<{ tag: string; st
   };
 }
 
-const generators = new Map<string, Promise<{ generator: Generator; lock: Promise<unknown> }>>();
-
-/** One generator per architecture; evaluations in one process take turns swapping weights into it. */
-async function withGenerator<T>(
-  config: EvaluationConfig,
-  model: QwenModelDir,
-  use: (g: Generator) => Promise<T>,
-): Promise<T> {
-  const slot = await memo(
-    generators,
-    JSON.stringify([model.config, config.orchestration.intraOpThreads]),
-    async () => ({
-      generator: await Generator.create(model.config, model.weights, {
-        intraOpThreads: config.orchestration.intraOpThreads,
-      }),
-      lock: Promise.resolve() as Promise<unknown>,
-    }),
-  );
-  const turn = slot.lock.then(() => {
-    slot.generator.setWeights(model.weights);
-    return use(slot.generator);
-  });
-  slot.lock = turn.catch(() => undefined);
-  return turn;
-}
-
 export function summarize(
   records: readonly EvaluationRecord[],
   problems: number,
@@ -144,7 +119,7 @@ async function generateAndScore(
 ): Promise<EvaluationRecord[]> {
   const { sampling } = config;
   const records: EvaluationRecord[] = [];
-  await withGenerator(config, model, async (generator) => {
+  await withSharedGenerator(model, config.orchestration.intraOpThreads, async (generator) => {
     for (let first = 0; first < count; first += PROBLEMS_PER_CALL) {
       heartbeat({ problem: first });
       const requests: GenerationRequest[] = [];

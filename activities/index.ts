@@ -11,3 +11,5 @@ export { updatePolicy } from './updatePolicy.ts';
 export { checkpoint } from './checkpoint.ts';
 export { evaluateModel } from './evaluateModel.ts';
 export { prepareSft, sftSteps } from './sft.ts';
+export { planDifficultyFilter, filterShard, writeDifficultyFilter } from './difficultyFilter/index.ts';
+export { trainerQueueActivity, uniqueTrainerQueue, type TrainerQueueActivity } from './trainerQueue.ts';

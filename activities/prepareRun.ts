@@ -3,6 +3,12 @@
  * checkpoint (writing the step-0 checkpoint of a new run). Resuming a finished run, or one whose
  * checkpoint belongs to a different config, is a permanent error, never a silent no-op.
  */
+import {
+  baseHyperParameters,
+  hyperParametersFromMetrics,
+  type HyperParameters,
+  type HyperParameterValues,
+} from '../core/config/hyperParameters.ts';
 import { runIdentity, type RunConfig } from '../core/config/run.ts';
 import type { TaskConfig } from '../core/config/task.ts';
 import { configHash } from '../core/store/index.ts';
@@ -13,6 +19,18 @@ import { resumePoint } from './resumePoint.ts';
 import { runStore } from './runtime.ts';
 import type { Cursor, RawRunConfig, RunPlan } from './types.ts';
 
+/**
+ * rlTraining's plan: RunPlan plus the run's hyper-parameters — the config's values and the overrides
+ * (setHyperParameters) recorded in the checkpoint it resumes from.
+ */
+export interface RlRunPlan extends RunPlan {
+  hyperParameters: { base: HyperParameterValues; overrides: HyperParameters };
+}
+
+/**
+ * The identity a checkpoint is checked against. Overrides sent by setHyperParameters are not part of it:
+ * checkpoints keep the config's hash, and the overrides ride along in their metrics.
+ */
 export function runConfigHash(config: RunConfig): string {
   return configHash(runIdentity(config));
 }
@@ -45,7 +63,16 @@ export function periodicEvaluation(config: RunConfig): RunPlan['evaluation'] {
   };
 }
 
-export async function prepareRun(raw: RawRunConfig): Promise<RunPlan> {
+/** The overrides a checkpoint carries; unreadable ones are a resume error naming the checkpoint. */
+function recordedOverrides(runId: string, step: number, metrics: Record<string, number>): HyperParameters {
+  try {
+    return hyperParametersFromMetrics(metrics);
+  } catch (error) {
+    throw permanent(FAILURE.resume, `run ${runId}: checkpoint ${step}: ${(error as Error).message}`);
+  }
+}
+
+export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
   const config = runConfigOrFail(raw);
   try {
     checkModelDir(config);
@@ -69,6 +96,10 @@ export async function prepareRun(raw: RawRunConfig): Promise<RunPlan> {
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
     taskQueues: { ...config.orchestration.taskQueues },
     rejected,
+    hyperParameters: {
+      base: baseHyperParameters(config),
+      overrides: recordedOverrides(config.runId, manifest.step, manifest.metrics),
+    },
     ...(config.evaluation ? { evaluation: periodicEvaluation(config) } : {}),
   };
 }

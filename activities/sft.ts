@@ -8,6 +8,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { writeStepMetrics, type StepMetrics } from '../core/metrics/history.ts';
 import { parseSftConfig, sftIdentity, type SftConfig } from '../core/config/sft.ts';
+import { loadSolutions, type SolutionExample } from '../core/data/solutions.ts';
 import { RunConfigError } from '../core/config/run.ts';
 import { takeBatch } from '../core/data/cursor.ts';
 import { arithmeticToolTrace, arithmeticTrace, carelessTeacher } from '../core/data/traces.ts';
@@ -87,6 +88,22 @@ export async function prepareSft(raw: unknown): Promise<SftPlan> {
   };
 }
 
+/**
+ * A file's problem and worked solution as one SFT row: the prompt through the task's template, then the
+ * solution as written + EOS as the target (TRL SFTTrainer's prompt/completion rows, loss on the completion).
+ */
+export function solutionRow(
+  config: SftConfig,
+  tokenizer: QwenTokenizer,
+  eos: number,
+  example: SolutionExample,
+): SftRow {
+  return {
+    promptIds: mathPromptIds(config.task, tokenizer, example.problem),
+    responseIds: [...tokenizer.encode(example.solution), eos],
+  };
+}
+
 /** A problem and its worked solution as one SFT row: prompt, then trace + EOS as the target. */
 export function traceRow(
   config: SftConfig,
@@ -127,7 +144,29 @@ interface SftWarm {
 }
 let warm: SftWarm | undefined;
 const updaters = new Map<string, Promise<SftUpdater>>();
-const problemSets = new Map<string, Promise<SyntheticProblem[]>>();
+/** The SFT examples: synthetic problems (their traces are generated) or a file's worked solutions. */
+type SftExamples =
+  | { kind: 'traces'; problems: SyntheticProblem[] }
+  | { kind: 'solutions'; examples: SolutionExample[]; skippedRows: number };
+const exampleSets = new Map<string, Promise<SftExamples>>();
+
+function sftExamples(config: SftConfig): Promise<SftExamples> {
+  const data = config.sft.solutions;
+  return memo(exampleSets, JSON.stringify(data ?? config.task.data), async () => {
+    if (!data) return { kind: 'traces', problems: (await loadTaskProblems(config.task.data)).problems };
+    let loaded;
+    try {
+      loaded = await loadSolutions(data);
+    } catch (error) {
+      throw permanent(FAILURE.data, `sft.solutions: ${(error as Error).message}`);
+    }
+    if (loaded.examples.length === 0) {
+      const why = loaded.skipped.reasons.join('; ');
+      throw permanent(FAILURE.data, `sft.solutions ${data.path}: no usable rows${why ? ` (${why})` : ''}`);
+    }
+    return { kind: 'solutions', examples: loaded.examples, skippedRows: loaded.skipped.count };
+  });
+}
 
 async function sftStateAt(
   config: SftConfig,
@@ -156,10 +195,12 @@ export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
   if (!w.base.tokenizer) throw permanent(FAILURE.config, 'sft: the model has no tokenizer');
   const tokenizer = new QwenTokenizer(w.base.tokenizer);
   const [eos] = mathStopTokenIds(tokenizer, w.base.config.eosTokenId);
-  const problems = await memo(problemSets, JSON.stringify(config.task.data), async () => {
-    const loaded = await loadTaskProblems(config.task.data);
-    return loaded.problems;
-  });
+  const examples = await sftExamples(config);
+  const size = examples.kind === 'traces' ? examples.problems.length : examples.examples.length;
+  const rowOf = (i: number) =>
+    examples.kind === 'traces'
+      ? traceRow(config, tokenizer, eos, examples.problems[i], i)
+      : solutionRow(config, tokenizer, eos, examples.examples[i]);
   const { sft } = config;
   const updater = await memo(
     updaters,
@@ -192,8 +233,8 @@ export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
   let last: Record<string, number> = {};
   const perStep: StepMetrics[] = [];
   for (let step = input.fromStep + 1; step <= input.toStep; step++) {
-    const { indices, next } = takeBatch(cursor, problems.length, sft.batchSize);
-    const rows = indices.map((i) => traceRow(config, tokenizer, eos, problems[i], i));
+    const { indices, next } = takeBatch(cursor, size, sft.batchSize);
+    const rows = indices.map(rowOf);
     const out = await updater.update(state, rows, { lr: lrAt(step - 1, schedule) });
     state = out.state;
     cursor = next;
@@ -206,6 +247,8 @@ export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
   const metrics: Record<string, number> = { lastLoss: last.loss, lr: last.lr, gradNorm: last.gradNorm };
   metrics.loss = sums.loss / chunk;
   metrics.tokensPerStep = sums.tokens / chunk;
+  // Bad rows of a solutions file are reported with every chunk (the status query shows them).
+  if (examples.kind === 'solutions') metrics.skippedRows = examples.skippedRows;
   await writeStepMetrics(store, config.runId, input.toStep, perStep);
   await withStateFiles(w.base, state, (objects) =>
     writeCheckpoint(store, {

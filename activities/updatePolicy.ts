@@ -3,7 +3,9 @@
  * trainer keeps the newest state in memory; when it does not hold the state of step − 1 (a fresh or
  * restarted worker, another worker's run) it reloads it from that step's verified checkpoint, so the result
  * is the same either way. The new weights and optimizer state are written under the step's checkpoint
- * prefix; the `checkpoint` activity then commits them with a manifest.
+ * prefix; the `checkpoint` activity then commits them with a manifest. Overrides sent by setHyperParameters
+ * come with the input and change what this step computes with, never the run's identity (the warm state's
+ * key, the checkpoint's config hash).
  */
 import { heartbeat } from '@temporalio/activity';
 import type { OptimizerState } from '../core/graph/index.ts';
@@ -14,7 +16,13 @@ import { PolicyUpdater } from '../core/rl/policyUpdate.ts';
 import type { RolloutRow } from '../core/rl/rolloutBatch.ts';
 import { checkpointKey, sha256Hex } from '../core/store/index.ts';
 import type { RunConfig } from '../core/config/run.ts';
-import { runConfigOrFail } from './failures.ts';
+import {
+  HyperParameterError,
+  parseHyperParameters,
+  withHyperParameters,
+  type HyperParameters,
+} from '../core/config/hyperParameters.ts';
+import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
 import { runConfigHash } from './prepareRun.ts';
 import { memo, modelConfig, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
 import { readStateDir, withStateFiles } from './trainerState.ts';
@@ -31,6 +39,17 @@ interface WarmState {
 
 let warm: WarmState | undefined;
 const updaters = new Map<string, Promise<PolicyUpdater>>();
+/**
+ * One update at a time per process: a worker polls both the shared trainer queue and its own, and an
+ * attempt whose heartbeat timed out may still be running when its retry arrives; both would read and
+ * replace the same warm state.
+ */
+let updateLock: Promise<unknown> = Promise.resolve();
+
+/** updatePolicy's input: the run's config as given, and the hyper-parameter overrides in force for this step. */
+export interface StepUpdateInput extends UpdatePolicyInput {
+  hyperParameters?: HyperParameters;
+}
 
 /** Forgets the warm state (tests use it to force the reload path). */
 export function dropWarmTrainerState(): void {
@@ -61,9 +80,32 @@ function lrScheduleOf(config: RunConfig) {
   };
 }
 
-export async function updatePolicy(input: UpdatePolicyInput): Promise<UpdatePolicyOutput> {
-  const config = runConfigOrFail(input.config);
-  const hash = runConfigHash(config);
+/** The config this step computes with: the run's, with the step's overrides written in. */
+function stepConfig(config: RunConfig, overrides: unknown): RunConfig {
+  if (
+    overrides === undefined ||
+    (typeof overrides === 'object' && overrides !== null && Object.keys(overrides).length === 0)
+  ) {
+    return config;
+  }
+  try {
+    return withHyperParameters(config, parseHyperParameters(overrides));
+  } catch (error) {
+    if (error instanceof HyperParameterError) throw permanent(FAILURE.config, error.message);
+    throw error;
+  }
+}
+
+export async function updatePolicy(input: StepUpdateInput): Promise<UpdatePolicyOutput> {
+  const turn = updateLock.then(() => updateStep(input));
+  updateLock = turn.catch(() => undefined);
+  return turn;
+}
+
+async function updateStep(input: StepUpdateInput): Promise<UpdatePolicyOutput> {
+  const base = runConfigOrFail(input.config);
+  const hash = runConfigHash(base);
+  const config = stepConfig(base, input.hyperParameters);
   const store = runStore(config);
   const { w, reloaded } = await stateAt(config, hash, input.step - 1);
   heartbeat({ phase: 'loaded' });

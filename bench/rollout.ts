@@ -7,16 +7,28 @@
  * time (bench/rollout/breakdown.ts). Last line:
  * {"bench":"rollout","tokensPerSec":…,"torchTokensPerSec":…,"transformersJsTokensPerSec":…,"vsTorch":…,"vsTransformersJs":…,…}
  * Targets (issue 4): vsTorch ≥ 1.5, vsTransformersJs ≥ 3. A reference that cannot run gives null.
+ *
+ * `--model bench-25m|qwen2-0.5b` picks the workload's shapes; `--device cuda[:N]` runs our Generator on ORT's
+ * CUDA provider against PyTorch CUDA HF `generate` on the same GPU (no transformers.js, no CPU breakdown) and
+ * adds the memory-bandwidth bound: decoding reads every weight once per new token, so
+ * weights bytes × new tokens / (the GPU's measured copy bandwidth) is the least time a rollout can take.
  */
 import { availableParallelism, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { checkDevice, CPU_DEVICE, formatDevice, type Device } from '../core/graph/device.ts';
 import { Generator } from '../core/generate/generate.ts';
 import { breakdownJson, formatBreakdown, measureBreakdown } from './rollout/breakdown.ts';
 import { createOurSide, rolloutRequests, type OurSide } from './rollout/ours.ts';
 import { median, type RolloutSide, type SideName, type Unavailable } from './rollout/side.ts';
 import { startTorchServer, type TorchServer } from './rollout/torchSide.ts';
-import { ensureOnnxExport, loadTransformersJs } from './rollout/transformersJsSide.ts';
 import { OPTIMUM_VENV, TORCH_VENV, ensureVenv } from './rollout/venv.ts';
-import { ROLLOUT, ensureRolloutWorkload, type RolloutWorkload } from './rollout/workload.ts';
+import {
+  ROLLOUT,
+  ROLLOUT_MODELS,
+  ensureRolloutWorkload,
+  type RolloutModelName,
+  type RolloutWorkload,
+} from './rollout/workload.ts';
 
 /** The issue's targets. */
 const TARGET_VS_TORCH = 1.5;
@@ -26,6 +38,40 @@ const RUNS = positiveInt('REASONLOOP_BENCH_RUNS', 2);
 /** Thread counts every side tries; 1 and 2 on the 2-core machines this project runs on. */
 const THREADS = (process.env.REASONLOOP_BENCH_THREADS ?? '1,2').split(',').map(Number);
 const TOKENS_PER_RUN = ROLLOUT.batch * ROLLOUT.maxNewTokens;
+/** float32 weights. */
+const BYTES_PER_WEIGHT = 4;
+
+interface BenchArgs {
+  model: RolloutModelName;
+  device: Device;
+}
+
+function parseBenchArgs(argv: string[]): BenchArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string', default: 'bench-25m' },
+      device: { type: 'string', default: 'cpu' },
+      'cpu-nodes': { type: 'string', default: 'allow' },
+    },
+  });
+  const model = values.model as string;
+  if (!(model in ROLLOUT_MODELS))
+    throw new Error(`--model must be one of ${Object.keys(ROLLOUT_MODELS).join(', ')} (got ${model})`);
+  const device = values.device as string;
+  const m = /^cuda(?::(\d+))?$/.exec(device);
+  if (device !== 'cpu' && !m) throw new Error(`--device must be cpu or cuda[:N] (got ${device})`);
+  return {
+    model: model as RolloutModelName,
+    device: m
+      ? {
+          kind: 'cuda',
+          index: Number(m[1] ?? 0),
+          cpuNodes: values['cpu-nodes'] === 'allow' ? 'allow' : 'forbid',
+        }
+      : CPU_DEVICE,
+  };
+}
 
 function positiveInt(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -47,6 +93,7 @@ interface Measured {
 async function setUpTorch(
   workload: RolloutWorkload,
   unavailable: Unavailable[],
+  device: Device,
 ): Promise<TorchServer | undefined> {
   const venv = ensureVenv(TORCH_VENV);
   if ('reason' in venv) {
@@ -54,7 +101,7 @@ async function setUpTorch(
     return undefined;
   }
   try {
-    return await startTorchServer(venv.python, workload);
+    return await startTorchServer(venv.python, workload, formatDevice(device));
   } catch (e) {
     unavailable.push({ name: 'torch', reason: (e as Error).message });
     return undefined;
@@ -67,6 +114,8 @@ async function setUpTransformersJs(workload: RolloutWorkload, unavailable: Unava
     unavailable.push({ name: 'transformers.js', reason: venv.reason });
     return [];
   }
+  // Loaded only here: transformers.js is a devDependency the GPU variant does not need.
+  const { ensureOnnxExport, loadTransformersJs } = await import('./rollout/transformersJsSide.ts');
   const failure = ensureOnnxExport(workload, venv.bin);
   if (failure) {
     unavailable.push({ name: 'transformers.js', reason: failure });
@@ -91,16 +140,18 @@ function best(measured: Measured[], name: SideName): Measured | undefined {
 }
 
 async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2));
+  if (args.device.kind === 'cuda') return mainCuda(args);
   const loadBefore = load();
   console.log(
-    `rollout bench: bench-25m, batch ${ROLLOUT.batch} × ${ROLLOUT.promptLength}-token prompts, ${ROLLOUT.maxNewTokens} new tokens, T=${ROLLOUT.temperature}; ${availableParallelism()} CPUs, load average ${loadBefore.join(' ')}; threads ${THREADS.join(',')}; ${RUNS} timed rounds after one warm-up`,
+    `rollout bench: ${args.model}, batch ${ROLLOUT.batch} × ${ROLLOUT.promptLength}-token prompts, ${ROLLOUT.maxNewTokens} new tokens, T=${ROLLOUT.temperature}; ${availableParallelism()} CPUs, load average ${loadBefore.join(' ')}; threads ${THREADS.join(',')}; ${RUNS} timed rounds after one warm-up`,
   );
-  const workload = ensureRolloutWorkload();
+  const workload = ensureRolloutWorkload(args.model);
   console.log(`model: ${workload.dir} (${workload.parameterCount} parameters)`);
   const unavailable: Unavailable[] = [];
   const ours: OurSide[] = [];
   for (const t of THREADS) ours.push(await createOurSide(workload, t));
-  const torch = await setUpTorch(workload, unavailable);
+  const torch = await setUpTorch(workload, unavailable, CPU_DEVICE);
   try {
     const transformersJs = await setUpTransformersJs(workload, unavailable);
     const sides: RolloutSide[] = [
@@ -180,6 +231,85 @@ async function main(): Promise<void> {
         torchThreads: bestTorch?.side.threads ?? null,
         transformersJsThreads: bestJs?.side.threads ?? null,
         loadAverage1m: [loadBefore[0], loadAfter[0]],
+      }),
+    );
+  } finally {
+    torch?.close();
+  }
+}
+
+/**
+ * The GPU variant: ours on ORT's CUDA provider vs PyTorch CUDA HF `generate`, same weights and prompts, the
+ * sides taking turns per round; then the bandwidth bound and each side's fraction of it.
+ */
+async function mainCuda(args: BenchArgs): Promise<void> {
+  await checkDevice(args.device);
+  const workload = ensureRolloutWorkload(args.model);
+  const weightBytes = workload.parameterCount * BYTES_PER_WEIGHT;
+  console.log(
+    `rollout bench on ${formatDevice(args.device)}: ${args.model} (${workload.parameterCount} parameters, ${(weightBytes / 1e9).toFixed(2)} GB float32), batch ${ROLLOUT.batch} × ${ROLLOUT.promptLength}-token prompts, ${ROLLOUT.maxNewTokens} new tokens, T=${ROLLOUT.temperature}; ${RUNS} timed rounds after one warm-up`,
+  );
+  const unavailable: Unavailable[] = [];
+  const compileStart = performance.now();
+  const ours = await createOurSide(workload, 1, args.device);
+  console.log(`ours: session ready in ${((performance.now() - compileStart) / 1000).toFixed(1)} s`);
+  const torch = await setUpTorch(workload, unavailable, args.device);
+  try {
+    const sides: RolloutSide[] = [ours, ...(torch ? [torch.side(1)] : [])];
+    const greedy = await Generator.create(workload.config, workload.weights, { device: args.device });
+    const ourFirst = (
+      await greedy.generate(rolloutRequests(workload.prompts), {
+        maxNewTokens: 1,
+        sampling: { temperature: 0 },
+        seed: 0,
+      })
+    ).map((g) => g.tokens[0]);
+    if (torch)
+      console.log(
+        `same weights: greedy token after each prompt agrees with ours for torch ${agreement(ourFirst, await torch.greedyFirstTokens())}`,
+      );
+    const seconds = new Map<RolloutSide, number[]>(sides.map((s) => [s, []]));
+    for (const side of sides) console.error(`  ${side.name} warm-up: ${(await side.run(0)).toFixed(3)} s`);
+    for (let r = 1; r <= RUNS; r++)
+      for (const side of sides) {
+        const s = await side.run(r);
+        console.error(`  ${side.name} round ${r}: ${s.toFixed(3)} s`);
+        seconds.get(side)!.push(s);
+      }
+    const medianOf = (side: RolloutSide) => median(seconds.get(side)!);
+    const bandwidth = torch ? await torch.copyBandwidth() : 0;
+    const boundSeconds = bandwidth > 0 ? (weightBytes * ROLLOUT.maxNewTokens) / bandwidth : null;
+    const oursSeconds = medianOf(ours);
+    const torchSeconds = torch ? medianOf(sides[1]) : null;
+    for (const u of unavailable) console.log(`${u.name}: not measured: ${u.reason}`);
+    if (torch)
+      console.log(
+        `torch ${torch.versions.torch}, transformers ${torch.versions.transformers}, attention ${torch.versions.attention}, GPU ${torch.versions.device}; copy bandwidth ${(bandwidth / 1e9).toFixed(0)} GB/s (read + write)`,
+      );
+    console.log(
+      `ours ${(TOKENS_PER_RUN / oursSeconds).toFixed(1)} tokens/s (${oursSeconds.toFixed(3)} s)` +
+        (torchSeconds
+          ? `; torch ${(TOKENS_PER_RUN / torchSeconds).toFixed(1)} tokens/s (${torchSeconds.toFixed(3)} s)`
+          : '') +
+        (boundSeconds
+          ? `; bandwidth bound ${boundSeconds.toFixed(3)} s = ${(TOKENS_PER_RUN / boundSeconds).toFixed(0)} tokens/s`
+          : ''),
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'rollout',
+        device: formatDevice(args.device),
+        gpu: torch?.versions.device ?? null,
+        model: args.model,
+        parameters: workload.parameterCount,
+        tokensPerSec: round(TOKENS_PER_RUN / oursSeconds, 1),
+        torchTokensPerSec: torchSeconds ? round(TOKENS_PER_RUN / torchSeconds, 1) : null,
+        vsTorch: torchSeconds ? round(torchSeconds / oursSeconds, 3) : null,
+        copyBandwidthGBs: bandwidth ? round(bandwidth / 1e9, 1) : null,
+        boundSeconds: boundSeconds ? round(boundSeconds, 4) : null,
+        boundTokensPerSec: boundSeconds ? round(TOKENS_PER_RUN / boundSeconds, 1) : null,
+        fractionOfBound: boundSeconds ? round(boundSeconds / oursSeconds, 4) : null,
+        torchFractionOfBound: boundSeconds && torchSeconds ? round(boundSeconds / torchSeconds, 4) : null,
       }),
     );
   } finally {

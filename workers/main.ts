@@ -1,13 +1,15 @@
 /**
  * Worker entry: `node --import tsx workers/main.ts [--roles workflow,rollout,cpu,trainer]` (default: all,
  * the dev worker). Connects with the `temporal` CLI's TEMPORAL_* variables; task queue names can be set
- * with REASONLOOP_QUEUE_<ROLE> (they must match run.orchestration.taskQueues). SIGINT/SIGTERM shut down
+ * with REASONLOOP_QUEUE_<ROLE> (they must match run.orchestration.taskQueues); a trainer also polls a queue
+ * of its own, named in the start-up line. SIGINT/SIGTERM shut down
  * gracefully: running activities finish (or fail over by heartbeat timeout) before the process exits.
  */
 import { parseArgs } from 'node:util';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
 import { temporalTargetFromEnv } from '../infra/temporalEnv.ts';
-import { createWorkers, ROLES, type Role } from './workers.ts';
+import { uniqueTrainerQueue } from '../activities/trainerQueue.ts';
+import { createWorkers, queueOf, ROLES, type Role } from './workers.ts';
 
 export function parseRoles(text: string | undefined): Role[] {
   if (!text) return [...ROLES];
@@ -35,9 +37,19 @@ async function main(): Promise<void> {
     const q = process.env[`REASONLOOP_QUEUE_${role.toUpperCase()}`];
     if (q) queues[role] = q;
   }
-  const workers = await createWorkers({ connection, namespace: target.namespace, roles, queues });
+  const trainerOwnQueue = roles.includes('trainer')
+    ? uniqueTrainerQueue(queueOf('trainer', queues))
+    : undefined;
+  const workers = await createWorkers({
+    connection,
+    namespace: target.namespace,
+    roles,
+    queues,
+    ...(trainerOwnQueue ? { trainerOwnQueue } : {}),
+  });
   console.error(
-    `reasonloop worker: ${roles.join(', ')} on ${target.address} (namespace ${target.namespace})`,
+    `reasonloop worker: ${roles.join(', ')} on ${target.address} (namespace ${target.namespace})` +
+      (trainerOwnQueue ? `; trainer's own queue ${trainerOwnQueue}` : ''),
   );
   try {
     await Promise.all(workers.map((w) => w.run()));

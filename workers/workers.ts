@@ -1,20 +1,27 @@
 /**
  * Worker roles, one per task queue: `workflow` (the workflows, prepareRun and prepareSft on the workflow
- * queue), `rollout` (sampleRollouts, evaluateModel), `cpu` (scoreRollouts), `trainer` (updatePolicy,
- * checkpoint, sftSteps). A dev worker runs all four
- * in one process; production runs each role where its hardware is.
+ * queue), `rollout` (sampleRollouts, evaluateModel, filterShard), `cpu` (scoreRollouts and the difficulty
+ * filter's plan and write steps), `trainer` (updatePolicy,
+ * checkpoint, sftSteps, trainerQueue). A trainer also polls a queue of its own (activities/trainerQueue.ts),
+ * where rlTraining sends the updates of the runs whose state it holds. A dev worker runs all four in one
+ * process; production runs each role where its hardware is.
  */
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import {
   checkpoint,
   evaluateModel,
+  filterShard,
+  planDifficultyFilter,
   prepareRun,
   prepareSft,
   sampleRollouts,
   scoreRollouts,
   sftSteps,
+  trainerQueueActivity,
+  uniqueTrainerQueue,
   updatePolicy,
+  writeDifficultyFilter,
 } from '../activities/index.ts';
 import { DEFAULT_TASK_QUEUES } from '../core/config/run.ts';
 import { DEFAULT_WORKFLOW_QUEUE } from '../workflows/client.ts';
@@ -33,14 +40,16 @@ export interface WorkerOptions {
   workflowBundle?: WorkflowBundleOption;
   /** Concurrent activities per rollout worker (each holds one generation batch in memory). */
   maxConcurrentRollouts?: number;
+  /** The trainer's own task queue; default: a fresh `uniqueTrainerQueue` of the trainer queue. */
+  trainerOwnQueue?: string;
 }
 
 const ACTIVITIES: Record<
   Exclude<Role, 'workflow'>,
   Record<string, (...args: never[]) => Promise<unknown>>
 > = {
-  rollout: { sampleRollouts, evaluateModel },
-  cpu: { scoreRollouts },
+  rollout: { sampleRollouts, evaluateModel, filterShard },
+  cpu: { scoreRollouts, planDifficultyFilter, writeDifficultyFilter },
   trainer: { updatePolicy, checkpoint, sftSteps },
 };
 
@@ -48,11 +57,31 @@ export function queueOf(role: Role, queues: Partial<Record<Role, string>> = {}):
   return queues[role] ?? (role === 'workflow' ? DEFAULT_WORKFLOW_QUEUE : DEFAULT_TASK_QUEUES[role]);
 }
 
-/** Creates one Temporal worker per role; run them with `Promise.all(workers.map((w) => w.run()))`. */
+/** What the trainer's own queue serves: the activities rlTraining sends where its state is warm. */
+const OWN_QUEUE_ACTIVITIES = { updatePolicy, checkpoint };
+
+/**
+ * Creates one Temporal worker per role, and for a trainer a second one on its own queue; run them with
+ * `Promise.all(workers.map((w) => w.run()))`.
+ */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const roles = options.roles ?? ROLES;
   const common = { connection: options.connection, namespace: options.namespace ?? 'default' };
-  return Promise.all(
+  const ownQueue = roles.includes('trainer')
+    ? (options.trainerOwnQueue ?? uniqueTrainerQueue(queueOf('trainer', options.queues)))
+    : undefined;
+  const trainerOwn = ownQueue
+    ? [
+        Worker.create({
+          ...common,
+          taskQueue: ownQueue,
+          activities: OWN_QUEUE_ACTIVITIES,
+          // One update at a time, as on the shared queue (updatePolicy also serialises within the process).
+          maxConcurrentActivityTaskExecutions: 1,
+        }),
+      ]
+    : [];
+  const perRole = Promise.all(
     roles.map((role) => {
       const taskQueue = queueOf(role, options.queues);
       if (role === 'workflow') {
@@ -68,11 +97,16 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
       return Worker.create({
         ...common,
         taskQueue,
-        activities: ACTIVITIES[role],
+        activities:
+          role === 'trainer'
+            ? { ...ACTIVITIES.trainer, trainerQueue: trainerQueueActivity(ownQueue!) }
+            : ACTIVITIES[role],
         // The trainer holds one run's state; a second concurrent update would race for it.
         maxConcurrentActivityTaskExecutions:
           role === 'trainer' ? 1 : role === 'rollout' ? (options.maxConcurrentRollouts ?? 2) : 4,
       });
     }),
   );
+  const [own, rest] = await Promise.all([Promise.all(trainerOwn), perRole]);
+  return [...rest, ...own];
 }

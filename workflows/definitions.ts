@@ -1,7 +1,8 @@
 /**
- * Signals and the query of rlTraining, defined once and shared by the workflow and the CLI.
+ * Signals, the query and the update of rlTraining, defined once and shared by the workflow and the CLI.
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { HyperParameters, HyperParameterValues } from '../core/config/hyperParameters.ts';
 
 /** What `reasonloop status` shows. */
 export interface TrainingStatus {
@@ -20,6 +21,23 @@ export interface TrainingStatus {
   rejectedCheckpoints: { step: number; reason: string }[];
   /** Workflow ids of the evaluations this workflow run started (run.evaluation.every). */
   evaluations?: string[];
+  /** rlTraining: the hyper-parameters the next step runs with, and the overrides among them. */
+  hyperParameters?: HyperParameterState;
+  /** rlTraining: the trainer queue of the worker holding the run's state (see activities/trainerQueue.ts). */
+  trainerQueue?: string;
+}
+
+export interface HyperParameterState {
+  /** What the next step that has not started sampling runs with: the config's values + the overrides. */
+  effective: HyperParameterValues;
+  /** Everything setHyperParameters has set so far (merged; later values win). */
+  overrides: HyperParameters;
+}
+
+/** What setHyperParameters returns. */
+export interface SetHyperParametersResult extends HyperParameterState {
+  /** The first step that runs with these values: the next one that has not started sampling. */
+  appliesFromStep: number;
 }
 
 /** What rlTraining returns. */
@@ -38,3 +56,10 @@ export const resumeSignal = defineSignal('resume');
 /** Finish the current step, checkpoint it, and return. */
 export const stopSignal = defineSignal('stop');
 export const statusQuery = defineQuery<TrainingStatus>('status');
+/**
+ * Change hyper-parameters of a running rlTraining (core/config/hyperParameters.ts): validated by the
+ * workflow before it is accepted, applied from the next step that has not started sampling.
+ */
+export const setHyperParametersUpdate = defineUpdate<SetHyperParametersResult, [HyperParameters]>(
+  'setHyperParameters',
+);

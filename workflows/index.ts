@@ -2,3 +2,4 @@
 export { rlTraining } from './rlTraining.ts';
 export { sftTraining } from './sftTraining.ts';
 export { evaluation } from './evaluation.ts';
+export { difficultyFilter } from './difficultyFilter.ts';

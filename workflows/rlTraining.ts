@@ -3,6 +3,9 @@
  * over shards), scores them, updates the policy and checkpoints it. No tensors here: activities exchange
  * store keys and small summaries. Resuming = starting it again with the same run id (the workflow id):
  * prepareRun finds the newest verified checkpoint. The history is kept short by continuing as new.
+ * setHyperParameters (workflows/hyperParameters.ts) changes hyper-parameters from the next step that has
+ * not started sampling; the trainer activities go to one trainer worker while it lives
+ * (workflows/stickyTrainer.ts).
  */
 import { continueAsNew, ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
@@ -11,6 +14,9 @@ import { evaluation } from './evaluation.ts';
 import type * as activities from '../activities/index.ts';
 import type { Cursor, RawRunConfig, SampleRolloutsOutput } from '../activities/types.ts';
 import type { TrainingResult } from './definitions.ts';
+import { hyperParameterMetrics, withHyperParameters } from '../core/config/hyperParameters.ts';
+import { hyperParameterControl } from './hyperParameters.ts';
+import { stickyTrainer } from './stickyTrainer.ts';
 import {
   finishTraining,
   pausedOrStopped,
@@ -74,8 +80,11 @@ function toolMetricsOf(shards: SampleRolloutsOutput[]): Record<string, number> {
 
 export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}): Promise<TrainingResult> {
   const status = trainingStatus(carry);
+  const hyperParameters = hyperParameterControl(status, carry.hyperParameters);
+  if (carry.trainerQueue) status.trainerQueue = carry.trainerQueue;
 
   const plan = await prepareRun(config);
+  hyperParameters.start(plan.hyperParameters.base, plan.hyperParameters.overrides);
   status.runId = plan.runId;
   status.step = plan.checkpointStep;
   status.totalSteps = plan.totalSteps;
@@ -91,11 +100,14 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     startToCloseTimeout: START_TO_CLOSE,
     retry: RETRY,
   });
-  const { updatePolicy, checkpoint } = proxyActivities<typeof activities>({
-    taskQueue: plan.taskQueues.trainer,
-    startToCloseTimeout: START_TO_CLOSE,
-    heartbeatTimeout: `${plan.heartbeatTimeoutSeconds} seconds`,
-    retry: RETRY,
+  const { updatePolicy, checkpoint } = stickyTrainer(status, {
+    sharedQueue: plan.taskQueues.trainer,
+    presumedGoneSeconds: plan.heartbeatTimeoutSeconds,
+    timeouts: {
+      startToCloseTimeout: START_TO_CLOSE,
+      heartbeatTimeout: `${plan.heartbeatTimeoutSeconds} seconds`,
+      retry: RETRY,
+    },
   });
 
   let cursor: Cursor = plan.cursor;
@@ -103,15 +115,26 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
   while (status.step < plan.totalSteps) {
     if (await pausedOrStopped(status)) break;
     const step = status.step + 1;
+    // The step's hyper-parameters, fixed now: sampling and scoring get the config with them written in;
+    // the trainer gets the config as given (the run's identity) and the overrides beside it.
+    const overrides = hyperParameters.beginStep(step);
+    const stepConfig = withHyperParameters(config, overrides);
 
     status.phase = 'sampling';
     const shards = await Promise.all(
-      Array.from({ length: plan.shards }, (_, shard) => sampleRollouts({ config, step, shard, cursor })),
+      Array.from({ length: plan.shards }, (_, shard) =>
+        sampleRollouts({ config: stepConfig, step, shard, cursor }),
+      ),
     );
     status.phase = 'scoring';
-    const scored = await scoreRollouts({ config, step, shardKeys: shards.map((s) => s.key) });
+    const scored = await scoreRollouts({ config: stepConfig, step, shardKeys: shards.map((s) => s.key) });
     status.phase = 'updating';
-    const update = await updatePolicy({ config, step, scoredKey: scored.key });
+    const update = await updatePolicy({
+      config,
+      step,
+      scoredKey: scored.key,
+      ...(Object.keys(overrides).length > 0 ? { hyperParameters: overrides } : {}),
+    });
     const metrics = {
       ...update.metrics,
       meanTaskReward: scored.meanTaskReward,
@@ -137,7 +160,8 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       step,
       objects: update.objects,
       cursor: shards[0].nextCursor,
-      metrics,
+      // The overrides in force for the next step travel with the checkpoint: a resumed run keeps them.
+      metrics: { ...metrics, ...hyperParameterMetrics(hyperParameters.overrides()) },
     });
 
     if (plan.evaluation && step % plan.evaluation.every === 0) {
@@ -150,9 +174,14 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     status.stepsThisRun++;
     status.lastMetrics = metrics;
     status.lastWeightsSha256 = weightsSha256;
+    hyperParameters.endStep();
 
     if (await shouldContinueAsNew(status, plan.continueAsNewEvery)) {
-      await continueAsNew<typeof rlTraining>(config, { paused: status.paused });
+      await continueAsNew<typeof rlTraining>(config, {
+        paused: status.paused,
+        hyperParameters: hyperParameters.overrides(),
+        ...(status.trainerQueue ? { trainerQueue: status.trainerQueue } : {}),
+      });
     }
   }
   const stopped = await finishTraining(status);

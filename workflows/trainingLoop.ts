@@ -3,11 +3,16 @@
  * stop signals and the status query, the wait at the top of each step, and the continue-as-new decision.
  */
 import { allHandlersFinished, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import type { HyperParameters } from '../core/config/hyperParameters.ts';
 import { pauseSignal, resumeSignal, statusQuery, stopSignal, type TrainingStatus } from './definitions.ts';
 
-/** Carried across continue-as-new (signals received before it must not be lost). */
+/** Carried across continue-as-new (signals and updates received before it must not be lost). */
 export interface TrainingCarry {
   paused?: boolean;
+  /** rlTraining: the setHyperParameters overrides in force (newer than the last checkpoint's). */
+  hyperParameters?: HyperParameters;
+  /** rlTraining: the trainer queue of the worker holding the run's state. */
+  trainerQueue?: string;
 }
 
 /** A fresh status with the signal and query handlers installed. */

@@ -1,5 +1,6 @@
 /** Our side of the rollout bench: the real `Generator` (core/generate) at a given intra-op thread count. */
 import { Generator } from '../../core/generate/generate.ts';
+import { CPU_DEVICE, type Device } from '../../core/graph/device.ts';
 import type { Generation, GenerationRequest } from '../../core/generate/generate.ts';
 import type { RolloutSide } from './side.ts';
 import { ROLLOUT, type RolloutWorkload } from './workload.ts';
@@ -27,8 +28,15 @@ export interface OurSide extends RolloutSide {
   last?: { seed: number; tokens: number[][] };
 }
 
-export async function createOurSide(workload: RolloutWorkload, threads: number): Promise<OurSide> {
-  const generator = await Generator.create(workload.config, workload.weights, { intraOpThreads: threads });
+export async function createOurSide(
+  workload: RolloutWorkload,
+  threads: number,
+  device: Device = CPU_DEVICE,
+): Promise<OurSide> {
+  const generator = await Generator.create(workload.config, workload.weights, {
+    intraOpThreads: threads,
+    device,
+  });
   const requests = rolloutRequests(workload.prompts);
   const side: OurSide = {
     name: 'ours',

@@ -15,10 +15,12 @@ const SCRIPT = fileURLToPath(new URL('../../scripts/python/bench_rollout_torch.p
 const STDERR_TAIL_LINES = 20;
 
 export interface TorchServer {
-  versions: { torch: string; transformers: string; attention: string };
+  versions: { torch: string; transformers: string; attention: string; device: string };
   side(threads: number): RolloutSide;
   /** First greedy token of every prompt (the same-weights check). */
   greedyFirstTokens(): Promise<number[]>;
+  /** A device-to-device copy's (bytes read + written) per second on the GPU; 0 on the CPU. */
+  copyBandwidth(): Promise<number>;
   close(): void;
 }
 
@@ -31,9 +33,16 @@ interface Reply {
   torch?: string;
   transformers?: string;
   attention?: string;
+  device?: string;
+  bytesPerSec?: number;
 }
 
-export async function startTorchServer(python: string, workload: RolloutWorkload): Promise<TorchServer> {
+/** `device` is torch's device string: "cpu" or "cuda:N". */
+export async function startTorchServer(
+  python: string,
+  workload: RolloutWorkload,
+  device = 'cpu',
+): Promise<TorchServer> {
   const child: ChildProcessWithoutNullStreams = spawn(
     python,
     [
@@ -46,6 +55,8 @@ export async function startTorchServer(python: string, workload: RolloutWorkload
       String(ROLLOUT.maxNewTokens),
       '--temperature',
       String(ROLLOUT.temperature),
+      '--device',
+      device,
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );
@@ -72,7 +83,12 @@ export async function startTorchServer(python: string, workload: RolloutWorkload
   const ready = await nextReply();
   if (!ready.ready) throw new Error(`${SCRIPT}: unexpected first line ${JSON.stringify(ready)}`);
   return {
-    versions: { torch: ready.torch!, transformers: ready.transformers!, attention: ready.attention! },
+    versions: {
+      torch: ready.torch!,
+      transformers: ready.transformers!,
+      attention: ready.attention!,
+      device: ready.device ?? 'cpu',
+    },
     side(threads) {
       return {
         name: 'torch',
@@ -89,6 +105,9 @@ export async function startTorchServer(python: string, workload: RolloutWorkload
     },
     async greedyFirstTokens() {
       return (await request({ threads: 1, greedyFirstTokens: true })).tokens!;
+    },
+    async copyBandwidth() {
+      return (await request({ bandwidth: true })).bytesPerSec ?? 0;
     },
     close() {
       child.stdin.end();

@@ -23,6 +23,25 @@ export const BENCH_25M = {
   ropeTheta: 10000,
 } as const;
 
+/**
+ * A ≈0.5B-parameter Qwen2 (the shapes of Qwen2.5-0.5B: 494M parameters, tied embeddings, GQA 14 query
+ * heads on 2 kv heads) for the GPU benchmark; random weights like bench-25m, since no hub is reachable.
+ */
+export const QWEN2_0_5B = {
+  vocabSize: 151936,
+  hiddenSize: 896,
+  intermediateSize: 4864,
+  numHiddenLayers: 24,
+  numAttentionHeads: 14,
+  numKeyValueHeads: 2,
+  tieWordEmbeddings: true,
+  ropeTheta: 1000000,
+} as const;
+
+/** The rollout bench's models, by the name `--model` takes. */
+export const ROLLOUT_MODELS = { 'bench-25m': BENCH_25M, 'qwen2-0.5b': QWEN2_0_5B } as const;
+export type RolloutModelName = keyof typeof ROLLOUT_MODELS;
+
 /** DESIGN.md §5: random weights, seed 0. */
 export const WEIGHTS_SEED = 0;
 
@@ -43,6 +62,7 @@ const MARKER_FILE = 'bench-workload.json';
 export const PROMPTS_FILE = 'prompts.json';
 
 export interface RolloutWorkload {
+  name: RolloutModelName;
   /** The HF model directory (config.json, model.safetensors, generation_config.json). */
   dir: string;
   config: Qwen2Config;
@@ -58,8 +78,12 @@ export function cacheRoot(): string {
 }
 
 export function bench25mConfig(): Qwen2Config {
+  return rolloutModelConfig('bench-25m');
+}
+
+export function rolloutModelConfig(name: RolloutModelName): Qwen2Config {
   // No eos token: every row must run the full 128 new tokens on every side.
-  return makeQwen2Config({ ...BENCH_25M, eosTokenId: [], bosTokenId: null });
+  return makeQwen2Config({ ...ROLLOUT_MODELS[name], eosTokenId: [], bosTokenId: null });
 }
 
 /** Fixed prompt ids, uniform over the vocabulary, from the counter-based RNG (same on every machine). */
@@ -71,11 +95,11 @@ export function benchPrompts(vocabSize: number): number[][] {
   );
 }
 
-function markerFor(config: Qwen2Config): string {
+function markerFor(name: RolloutModelName, config: Qwen2Config): string {
   return JSON.stringify({
     version: WORKLOAD_VERSION,
     seed: WEIGHTS_SEED,
-    arch: BENCH_25M,
+    arch: ROLLOUT_MODELS[name],
     rollout: ROLLOUT,
     config,
   });
@@ -85,10 +109,13 @@ function markerFor(config: Qwen2Config): string {
  * The workload directory under the cache, written on first use (or when its marker is stale) and
  * loaded back through our own HF loader, so the weights we time are the ones the references read.
  */
-export function ensureRolloutWorkload(root = cacheRoot()): RolloutWorkload {
-  const dir = join(root, 'bench', 'bench-25m');
-  const config = bench25mConfig();
-  const marker = markerFor(config);
+export function ensureRolloutWorkload(
+  name: RolloutModelName = 'bench-25m',
+  root = cacheRoot(),
+): RolloutWorkload {
+  const dir = join(root, 'bench', name);
+  const config = rolloutModelConfig(name);
+  const marker = markerFor(name, config);
   const markerPath = join(dir, MARKER_FILE);
   const fresh =
     existsSync(markerPath) &&
@@ -105,6 +132,7 @@ export function ensureRolloutWorkload(root = cacheRoot()): RolloutWorkload {
   const model = loadModelDir(dir);
   const prompts = JSON.parse(readFileSync(join(dir, PROMPTS_FILE), 'utf8')) as number[][];
   return {
+    name,
     dir,
     config: model.config,
     weights: model.weights,

@@ -5,7 +5,6 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { EvaluationSummary } from '../../activities/evaluateModel.ts';
 import {
   parseEvaluationConfig,
@@ -14,8 +13,7 @@ import {
 } from '../../core/config/evaluation.ts';
 import { DEFAULT_WORKFLOW_QUEUE, withClient } from '../../workflows/client.ts';
 import type { evaluation } from '../../workflows/evaluation.ts';
-import { EXIT_USAGE, type Command } from '../command.ts';
-import { readConfigFile } from './train.ts';
+import { parseOptions, readConfigFile, usageError, type Command } from '../command.ts';
 import { checkConfigStore, temporalWorkflowStartLine } from './workflowStart.ts';
 
 /** The workflow type name (workflows/evaluation.ts). */
@@ -31,17 +29,13 @@ const HELP = `usage: reasonloop eval --config eval.json [--task-queue Q] [--wait
 
 Each start is a new workflow, <evalId>-<UTC timestamp>; results live in the store under evals/<evalId>/.
 With model.checkpoint and no step, the run's newest verified checkpoint at the time it runs is evaluated.`;
+const USAGE = { name: 'eval', help: HELP };
 
 export const evalCommand: Command = {
   name: 'eval',
   describe: 'validate an evaluation config and evaluate a model (or a run checkpoint) on Temporal',
   run: runEval,
 };
-
-function usageError(message: string): number {
-  console.error(`reasonloop eval: ${message}\n\n${HELP}`);
-  return EXIT_USAGE;
-}
 
 /** The parsed config when the evaluation can start: schema, model directory, store reachable. */
 export async function preflightEvaluation(
@@ -88,30 +82,18 @@ export function formatEvaluationSummary(s: EvaluationSummary): string {
 }
 
 async function runEval(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        'task-queue': { type: 'string' },
-        wait: { type: 'boolean' },
-        json: { type: 'boolean' },
-        check: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (error) {
-    return usageError((error as Error).message);
-  }
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (!args.config) return usageError('--config is required');
-  if (args.json && !args.wait) return usageError('--json prints the summary: it needs --wait');
-  if (args.check && args.wait) return usageError('--check and --wait exclude each other');
+  const parsed = parseOptions(USAGE, argv, {
+    config: { type: 'string' },
+    'task-queue': { type: 'string' },
+    wait: { type: 'boolean' },
+    json: { type: 'boolean' },
+    check: { type: 'boolean' },
+  });
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.values;
+  if (!args.config) return usageError(USAGE, '--config is required');
+  if (args.json && !args.wait) return usageError(USAGE, '--json prints the summary: it needs --wait');
+  if (args.check && args.wait) return usageError(USAGE, '--check and --wait exclude each other');
   const configFile = args.config;
   const raw = readConfigFile(configFile);
   const config = await preflightEvaluation(raw);

@@ -12,6 +12,8 @@ import { sftCommand } from './sft.ts';
 import { evalCommand } from './eval.ts';
 import { scheduleCommand } from './schedule.ts';
 import { reportCommand } from './report.ts';
+import { setCommand } from './set.ts';
+import { filterCommand } from './filter.ts';
 
 export const COMMANDS: readonly Command[] = [
   verifyCommand,
@@ -22,8 +24,10 @@ export const COMMANDS: readonly Command[] = [
   pauseCommand,
   resumeCommand,
   stopCommand,
+  setCommand,
   sftCommand,
   evalCommand,
   scheduleCommand,
   reportCommand,
+  filterCommand,
 ];

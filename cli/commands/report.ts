@@ -3,12 +3,11 @@
  * SFT) as one HTML file — a line chart per metric, one series per run, and a table of each metric's last
  * value per run.
  */
-import { parseArgs } from 'node:util';
 import { metricSeries, runMetricsHistory, type StepMetrics } from '../../core/metrics/history.ts';
 import { writeReport } from '../../core/metrics/report.ts';
 import type { LineChart, ReportData, Table } from '../../core/metrics/reportData.ts';
 import { openStore, S3ObjectStore, type ObjectStore } from '../../core/store/index.ts';
-import { EXIT_USAGE, type Command } from '../command.ts';
+import { parseOptions, usageError, type Command } from '../command.ts';
 
 const HELP = `usage: reasonloop report --store URL --run RUN_ID [--run RUN_ID …] --out report.html [--title T]
 
@@ -16,17 +15,13 @@ const HELP = `usage: reasonloop report --store URL --run RUN_ID [--run RUN_ID �
   --run RUN_ID  a run (RL or SFT) whose per-step metrics to plot; repeat to compare runs
   --out FILE    the HTML file to write (one self-contained file: inline CSS and SVG)
   --title T     the report's title (default: the run ids)`;
+const USAGE = { name: 'report', help: HELP };
 
 export const reportCommand: Command = {
   name: 'report',
   describe: 'write an HTML report with a chart per metric of one or more runs',
   run: runReport,
 };
-
-function usageError(message: string): number {
-  console.error(`reasonloop report: ${message}\n\n${HELP}`);
-  return EXIT_USAGE;
-}
 
 export interface RunHistory {
   runId: string;
@@ -110,36 +105,25 @@ export async function readRunHistories(
 }
 
 async function runReport(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        store: { type: 'string' },
-        run: { type: 'string', multiple: true },
-        out: { type: 'string' },
-        title: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (error) {
-    return usageError((error as Error).message);
-  }
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (!args.store) return usageError('--store is required');
-  if (!args.run || args.run.length === 0) return usageError('--run is required (repeat it to compare runs)');
-  if (!args.out) return usageError('--out is required');
+  const parsed = parseOptions(USAGE, argv, {
+    store: { type: 'string' },
+    run: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    title: { type: 'string' },
+  });
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.values;
+  if (!args.store) return usageError(USAGE, '--store is required');
+  if (!args.run || args.run.length === 0)
+    return usageError(USAGE, '--run is required (repeat it to compare runs)');
+  if (!args.out) return usageError(USAGE, '--out is required');
   const duplicate = args.run.find((r, i) => args.run!.indexOf(r) !== i);
-  if (duplicate !== undefined) return usageError(`--run ${duplicate} is given twice`);
+  if (duplicate !== undefined) return usageError(USAGE, `--run ${duplicate} is given twice`);
   let store: ObjectStore;
   try {
     store = openStore(args.store);
   } catch (error) {
-    return usageError(`--store: ${(error as Error).message}`);
+    return usageError(USAGE, `--store: ${(error as Error).message}`);
   }
   try {
     const runs = await readRunHistories(store, args.store, args.run);

@@ -5,13 +5,11 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { parseSftConfig, type SftConfig, type SftConfigInput } from '../../core/config/sft.ts';
 import { DEFAULT_WORKFLOW_QUEUE, withClient } from '../../workflows/client.ts';
 import type { sftTraining } from '../../workflows/sftTraining.ts';
-import { EXIT_USAGE, type Command } from '../command.ts';
-import { readConfigFile } from './train.ts';
+import { parseOptions, readConfigFile, usageError, type Command } from '../command.ts';
 import { checkConfigStore, followTraining, temporalWorkflowStartLine } from './workflowStart.ts';
 
 /** The workflow type name (workflows/sftTraining.ts). */
@@ -27,17 +25,13 @@ const HELP = `usage: reasonloop sft --config sft.json [--task-queue Q] [--wait] 
 Connects with TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (and the other TEMPORAL_* variables of the temporal CLI).
 Starting a run id again after a failure or termination resumes it from its newest verified checkpoint;
 status, pause, resume and stop work on SFT runs as on RL runs.`;
+const USAGE = { name: 'sft', help: HELP };
 
 export const sftCommand: Command = {
   name: 'sft',
   describe: 'validate an SFT config and start (or resume) a supervised fine-tuning run on Temporal',
   run: runSft,
 };
-
-function usageError(message: string): number {
-  console.error(`reasonloop sft: ${message}\n\n${HELP}`);
-  return EXIT_USAGE;
-}
 
 /** The parsed config when the run can start: schema, model directory, store reachable. */
 export async function preflightSft(raw: unknown, env: NodeJS.ProcessEnv = process.env): Promise<SftConfig> {
@@ -51,28 +45,16 @@ export async function preflightSft(raw: unknown, env: NodeJS.ProcessEnv = proces
 }
 
 async function runSft(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        'task-queue': { type: 'string' },
-        wait: { type: 'boolean' },
-        check: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (error) {
-    return usageError((error as Error).message);
-  }
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (!args.config) return usageError('--config is required');
-  if (args.check && args.wait) return usageError('--check and --wait exclude each other');
+  const parsed = parseOptions(USAGE, argv, {
+    config: { type: 'string' },
+    'task-queue': { type: 'string' },
+    wait: { type: 'boolean' },
+    check: { type: 'boolean' },
+  });
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.values;
+  if (!args.config) return usageError(USAGE, '--config is required');
+  if (args.check && args.wait) return usageError(USAGE, '--check and --wait exclude each other');
   const configFile = args.config;
   const raw = readConfigFile(configFile);
   const config = await preflightSft(raw);

@@ -3,8 +3,6 @@
  * before anything starts, starts rlTraining with the run id as workflow id, and prints the equivalent
  * `temporal workflow start` line. `--wait` follows the run to its end.
  */
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { preflightRun } from '../../activities/preflight.ts';
 import {
   DEFAULT_WORKFLOW_QUEUE,
@@ -12,7 +10,7 @@ import {
   temporalStartLine,
   withClient,
 } from '../../workflows/client.ts';
-import { EXIT_USAGE, type Command } from '../command.ts';
+import { parseOptions, readConfigFile, usageError, type Command } from '../command.ts';
 import { followTraining } from './workflowStart.ts';
 
 const HELP = `usage: reasonloop train --config run.json [--task-queue Q] [--wait]
@@ -24,6 +22,7 @@ const HELP = `usage: reasonloop train --config run.json [--task-queue Q] [--wait
 
 Connects with TEMPORAL_ADDRESS / TEMPORAL_NAMESPACE (and the other TEMPORAL_* variables of the temporal CLI).
 Starting a run id again after a failure or termination resumes it from its newest verified checkpoint.`;
+const USAGE = { name: 'train', help: HELP };
 
 export const trainCommand: Command = {
   name: 'train',
@@ -31,48 +30,19 @@ export const trainCommand: Command = {
   run: runTrain,
 };
 
-function usageError(message: string): number {
-  console.error(`reasonloop train: ${message}\n\n${HELP}`);
-  return EXIT_USAGE;
-}
-
-/** Reads and parses the config file; errors name the file. */
-export function readConfigFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`--config ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new Error(`--config ${path}: not valid JSON (${(error as Error).message})`, { cause: error });
-  }
-}
+/** Kept here for the commands that import it from this file; it lives in ../command.ts. */
+export { readConfigFile };
 
 async function runTrain(argv: string[]): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string' },
-        'task-queue': { type: 'string' },
-        wait: { type: 'boolean' },
-        check: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (error) {
-    return usageError((error as Error).message);
-  }
-  if (args.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (!args.config) return usageError('--config is required');
+  const parsed = parseOptions(USAGE, argv, {
+    config: { type: 'string' },
+    'task-queue': { type: 'string' },
+    wait: { type: 'boolean' },
+    check: { type: 'boolean' },
+  });
+  if ('exit' in parsed) return parsed.exit;
+  const args = parsed.values;
+  if (!args.config) return usageError(USAGE, '--config is required');
   const raw = readConfigFile(args.config);
   const config = await preflightRun(raw);
   const taskQueue = args['task-queue'] ?? DEFAULT_WORKFLOW_QUEUE;

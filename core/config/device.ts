@@ -27,8 +27,14 @@ export const deviceConfigSchema = z.strictObject({
   kind: oneOf(DEVICE_KINDS).default('cpu'),
   /** CUDA device ordinal, as nvidia-smi numbers the GPUs visible to the worker (CUDA_VISIBLE_DEVICES applies). */
   index: nonNegativeInt().default(0),
-  /** Nodes the CUDA provider does not take: "forbid" (fail at session creation) or "allow" (run them on CPU). */
-  cpuNodes: oneOf(CPU_NODE_POLICIES).default('forbid'),
+  /**
+   * Nodes ORT does not place on the GPU: "allow" (default) or "forbid" (fail at session creation). ORT puts
+   * shape computations (Shape → Gather → Concat on int64) on the CPU on purpose, and every graph of ours
+   * has some: measured on an H100, "forbid" refused the forward and the train-step graphs.
+   */
+  cpuNodes: oneOf(CPU_NODE_POLICIES).default('allow'),
+  /** TF32 float32 products on the GPU (faster, ≈1e-3 relative error); off: results match the CPU's to ≈1e-5. */
+  tf32: z.boolean({ error: 'must be true or false' }).default(false),
 });
 
 /** The run's `devices` section: which kind of worker runs each GPU-capable activity. */
@@ -49,7 +55,7 @@ export function deviceTaskQueue(queue: string, kind: DeviceKind): string {
 }
 
 export function toDevice(config: DeviceConfig): Device {
-  return { kind: config.kind, index: config.index, cpuNodes: config.cpuNodes };
+  return { kind: config.kind, index: config.index, cpuNodes: config.cpuNodes, tf32: config.tf32 };
 }
 
 /** Parses a worker's device section; throws one line per problem (`worker.device.index must be …`). */

@@ -84,6 +84,22 @@ export const fileDataSchema = z
     message: 'data needs answerField or solutionField',
   });
 
+/** A problem file in an object store, e.g. a difficulty filter's `filtered.jsonl` (core/data/storeData.ts). */
+export const storeDataSchema = z
+  .object({
+    source: z.literal('store'),
+    /** The store: `s3://bucket/prefix`, `file:///abs/path` or a folder path. */
+    url: z.string().min(1),
+    /** The object's key; .jsonl, .json or .parquet. */
+    key: z.string().min(1),
+    ...fieldsShape,
+    dedupe: z.boolean().default(true),
+  })
+  .strict()
+  .refine((d) => d.answerField !== undefined || d.solutionField !== undefined, {
+    message: 'data needs answerField or solutionField',
+  });
+
 export const benchmarkDataSchema = z
   .object({
     source: z.literal('benchmark'),
@@ -141,7 +157,12 @@ export const syntheticDataSchema = z
   .strict();
 
 export const dataSchema = z.object({
-  train: z.discriminatedUnion('source', [fileDataSchema, benchmarkDataSchema, syntheticDataSchema]),
+  train: z.discriminatedUnion('source', [
+    fileDataSchema,
+    storeDataSchema,
+    benchmarkDataSchema,
+    syntheticDataSchema,
+  ]),
   /** Seed of the per-epoch shuffle (the cursor's seed). */
   shuffleSeed: z.number().int().min(0).default(0),
 });

@@ -136,6 +136,17 @@ export const orchestrationSchema = z.strictObject({
   intraOpThreads: positiveInt().default(1),
 });
 
+/** An RL run's orchestration: the shared settings, plus what happens to each step's rollouts. */
+export const runOrchestrationSchema = orchestrationSchema.extend({
+  /**
+   * Keep each step's rollouts (`runs/<runId>/rollouts/<step>/`: the sampled responses with their log-probs,
+   * and the scored rows) after the step's checkpoint verifies. Nothing reads them again (a resumed step
+   * samples anew), so by default they are deleted; keep them to debug a run or audit it for reward hacking
+   * by reading what the policy actually wrote, as verl's rollout dumps are used.
+   */
+  keepRollouts: z.boolean({ error: 'must be true or false' }).default(false),
+});
+
 /** A run id: also a store prefix and a Temporal workflow id. */
 export const RUN_ID_FIELD = () =>
   z.string({ error: 'must be a string' }).regex(RUN_ID_PATTERN, {
@@ -156,7 +167,7 @@ export const runConfigSchema = z
     rollout: rolloutSchema.prefault({}),
     algorithm: rlAlgorithmSchema.prefault({}),
     store: storeSchema,
-    orchestration: orchestrationSchema.prefault({}),
+    orchestration: runOrchestrationSchema.prefault({}),
     /**
      * Evaluate every `every` steps, each as a child `evaluation` workflow of the step's checkpoint (it
      * outlives the run). `task` defaults to the run's task, with a synthetic task's held-out split.

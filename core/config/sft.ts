@@ -14,10 +14,26 @@ import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
 
 /**
  * The SFT config: what the `sftTraining` workflow receives. Supervised fine-tuning on worked solutions —
- * for synthetic tasks, the traces of core/data/traces.ts — with AdamW, checkpointed every
+ * for synthetic arithmetic, the traces of core/data/traces.ts; otherwise a file of problems with written
+ * solutions (`sft.solutions`, core/data/solutions.ts) — with AdamW, checkpointed every
  * `sft.checkpointEvery` optimizer steps in the same format as RL checkpoints, so an RL run can start from
  * one (`model.checkpoint` of the run config).
  */
+/**
+ * A file of problems with worked solutions (JSONL, a JSON array, or parquet): the problem is the prompt
+ * (through `task.prompt`), the solution the response learned, as TRL's SFTTrainer treats prompt/completion
+ * rows. Rows without both texts are skipped and counted.
+ */
+export const solutionsDataSchema = z.strictObject({
+  /** A .jsonl, .json or .parquet file on the trainer workers' disk. */
+  path: z.string({ error: 'must be a path to a .jsonl, .json or .parquet file' }).min(1, {
+    error: 'must be a path to a .jsonl, .json or .parquet file',
+  }),
+  problemField: z.string({ error: 'must be a field name' }).min(1).default('problem'),
+  solutionField: z.string({ error: 'must be a field name' }).min(1).default('solution'),
+  idField: z.string({ error: 'must be a field name' }).min(1).optional(),
+});
+
 export const sftSectionSchema = z.strictObject({
   /** Sequences per optimizer step. */
   batchSize: positiveInt().default(32),
@@ -40,6 +56,8 @@ export const sftSectionSchema = z.strictObject({
   /** Optimizer steps between checkpoints (one activity runs them, heartbeating after each). */
   checkpointEvery: positiveInt().default(25),
   optimizer: optimizerConfigSchema.prefault({ lr: 1e-5 }),
+  /** Imitate a file's worked solutions instead of the synthetic traces. */
+  solutions: solutionsDataSchema.optional(),
 });
 
 export const sftConfigSchema = z
@@ -49,14 +67,19 @@ export const sftConfigSchema = z
     /** Optimizer steps in all. */
     steps: positiveInt(),
     model: modelSchema,
-    /** The problems; only synthetic data has traces to imitate (a file's solutions: not yet). */
+    /**
+     * The prompt template and the problems; without `sft.solutions` only synthetic arithmetic, whose
+     * traces are imitated. With it, SFT reads the file and `task.data` is not used for training (name the
+     * same problems there, e.g. a `file` source with `solutionField`, so evaluations can share the task).
+     */
     task: mathTaskSchema,
     sft: sftSectionSchema.prefault({}),
     store: storeSchema,
     orchestration: orchestrationSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
-    if (c.task.data.source !== 'synthetic' || c.task.data.task.kind !== 'arithmetic') {
+    const { data } = c.task;
+    if (!c.sft.solutions && (data.source !== 'synthetic' || data.task.kind !== 'arithmetic')) {
       ctx.addIssue({
         code: 'custom',
         path: ['task', 'data'],
@@ -90,6 +113,7 @@ export const sftConfigSchema = z
   });
 
 export type SftConfig = z.output<typeof sftConfigSchema>;
+export type SolutionsDataSpec = z.output<typeof solutionsDataSchema>;
 export type SftConfigInput = z.input<typeof sftConfigSchema>;
 
 export function parseSftConfig(raw: unknown): SftConfig {

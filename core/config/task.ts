@@ -4,6 +4,7 @@ import {
   fileDataSchema,
   promptSchema,
   rewardSchema,
+  storeDataSchema,
   syntheticDataSchema,
 } from './reward.ts';
 
@@ -38,6 +39,7 @@ export const reverseDigitsTaskSchema = z.strictObject({
 
 export const taskDataSchema = z.discriminatedUnion('source', [
   fileDataSchema,
+  storeDataSchema,
   benchmarkDataSchema,
   syntheticDataSchema,
 ]);

@@ -6,6 +6,7 @@
 import type { DataConfig } from '../config/reward.ts';
 import { loadBenchmark } from './benchmarks.ts';
 import { loadProblems } from './load.ts';
+import { loadStoreProblems } from './storeData.ts';
 import { emptySkipReport, type SkipReport } from './rows.ts';
 import { generateTasks, type SyntheticProblem } from './synthetic.ts';
 
@@ -58,6 +59,10 @@ export async function loadTaskProblems(spec: DataSpec): Promise<TaskProblems> {
     }
     case 'file': {
       const loaded = await loadProblems(spec);
+      return { problems: loaded.problems, skipped: loaded.skipped };
+    }
+    case 'store': {
+      const loaded = await loadStoreProblems(spec);
       return { problems: loaded.problems, skipped: loaded.skipped };
     }
   }

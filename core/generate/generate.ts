@@ -13,7 +13,8 @@ import { qwen2Parameters } from '../model/parameters.ts';
 import type { SessionConfig } from '../graph/index.ts';
 import { uniformAt } from './rng.ts';
 import { sampleToken } from './sampling.ts';
-import type { SamplingParams } from './sampling.ts';
+import type { SampledToken, SamplingParams } from './sampling.ts';
+import { addSamplingHead, headSupports, samplingHeadNames } from './samplingHead.ts';
 
 export type FinishReason = 'stop' | 'length';
 
@@ -79,6 +80,19 @@ export type WeightPlacement = 'embedded' | 'fed';
 
 export interface GeneratorOptions extends SessionConfig {
   weights?: WeightPlacement;
+  /**
+   * Draw tokens inside the graph (samplingHead.ts) when the settings allow it: only the drawn tokens and
+   * their log-probs come back instead of the logits. Default: on for cuda, off for cpu (on the CPU the
+   * host sampler costs little and is bit-exact across machines).
+   */
+  sampleInGraph?: boolean;
+}
+
+/** The decode graph, with the sampling head when asked for. */
+function decodeGraph(config: Qwen2Config, weights: Map<string, Float32Array> | undefined, head: boolean) {
+  const built = buildQwen2Decode(config, 'float32', weights);
+  if (head) addSamplingHead(built.graph, built.logits);
+  return built.graph;
 }
 
 export class Generator {
@@ -92,6 +106,11 @@ export class Generator {
     readonly config: Qwen2Config,
     private readonly options: GeneratorOptions,
   ) {}
+
+  /** Whether the decode graph carries the sampling head. */
+  private get hasHead(): boolean {
+    return this.options.sampleInGraph ?? this.options.device?.kind === 'cuda';
+  }
 
   static async create(
     config: Qwen2Config,
@@ -112,14 +131,16 @@ export class Generator {
   setWeights(weights: Map<string, Float32Array>): void {
     weightFeeds(this.config, weights); // checks every tensor is there, now rather than later
     const previous = this.current;
-    const { weights: placement = 'embedded', ...session } = this.options;
+    const { weights: placement = 'embedded', sampleInGraph: _, ...session } = this.options;
+    const head = this.hasHead;
     this.current = (async () => {
       const old = await previous?.catch(() => undefined);
       if (placement === 'fed') {
-        const exec = old?.exec ?? (await Executable.compile(buildQwen2Decode(this.config).graph, session));
+        const exec =
+          old?.exec ?? (await Executable.compile(decodeGraph(this.config, undefined, head), session));
         return { exec, feeds: weightFeeds(this.config, weights) };
       }
-      const exec = await Executable.compile(buildQwen2Decode(this.config, 'float32', weights).graph, session);
+      const exec = await Executable.compile(decodeGraph(this.config, weights, head), session);
       if (old && old.exec !== exec) this.retire(old.exec);
       return { exec, feeds: {} };
     })();
@@ -189,11 +210,21 @@ export class Generator {
     });
     // One cache buffer per layer and K/V, sized for the whole response; the graph reads the filled prefix.
     const cache = new KvBuffers(c, B, promptLen + opts.maxNewTokens);
-    let step = await this.run(exec, feeds, cache.feeds(), ids, pos, mask, promptLen);
+    const draws = new GraphDraws(this.hasHead, headSupports(opts.sampling), rows, opts, exec.outputNames);
+    let step = await this.run(
+      exec,
+      { ...feeds, ...draws.feeds() },
+      cache.feeds(),
+      ids,
+      pos,
+      mask,
+      promptLen,
+      draws.outputs,
+    );
     cache.append(step, promptLen);
 
     for (let n = 0; n < opts.maxNewTokens; n++) {
-      const logits = step.logits.data as Float32Array;
+      const draw = draws.drawer(step, c.vocabSize, opts.sampling);
       const next = new BigInt64Array(B);
       const nextPos = new BigInt64Array(B);
       for (const [b, row] of rows.entries()) {
@@ -201,7 +232,7 @@ export class Generator {
           next[b] = BigInt(pad);
           continue;
         }
-        await this.advance(row, logits.subarray(b * c.vocabSize, (b + 1) * c.vocabSize), opts);
+        await this.advance(row, (u) => draw(b, u), opts);
         const last = row.out.tokens[row.out.tokens.length - 1];
         next[b] = BigInt(last);
         nextPos[b] = BigInt(row.position++);
@@ -212,28 +243,33 @@ export class Generator {
         mask,
         rows.map((r) => !r.done),
       );
-      step = await this.run(exec, feeds, cache.feeds(), next, nextPos, mask, 1);
+      step = await this.run(
+        exec,
+        { ...feeds, ...draws.feeds() },
+        cache.feeds(),
+        next,
+        nextPos,
+        mask,
+        1,
+        draws.outputs,
+      );
       cache.append(step, 1);
     }
     return rows.map((r) => r.out);
   }
 
-  /** Appends one token to a row (forced or sampled) and decides whether the row is finished. */
-  private async advance(row: Row, logits: Float32Array, opts: GenerateOptions): Promise<void> {
+  /**
+   * Appends one token to a row (forced or drawn by `draw` from the row's uniform) and decides whether the
+   * row is finished.
+   */
+  private async advance(row: Row, draw: (u: number) => SampledToken, opts: GenerateOptions): Promise<void> {
     const out = row.out;
     if (row.forced.length > 0) {
       out.tokens.push(row.forced.shift()!);
       out.logprobs.push(0);
       out.sampled.push(false);
     } else {
-      const u = uniformAt(
-        opts.seed,
-        opts.step ?? 0,
-        row.request.prompt,
-        row.request.sample,
-        out.tokens.length,
-      );
-      const s = sampleToken(logits, opts.sampling, u);
+      const s = draw(rowUniform(row, opts));
       out.tokens.push(s.token);
       out.logprobs.push(s.logprob);
       out.sampled.push(true);
@@ -264,15 +300,93 @@ export class Generator {
     pos: BigInt64Array,
     attention: HostTensor,
     width: number,
+    outputs: readonly string[],
   ) {
     const B = attention.dims[0];
-    return exec.run({
-      ...weights,
-      ...cache,
-      input_ids: { data: ids, dims: [B, width] },
-      position_ids: { data: pos, dims: [B, width] },
-      attention_mask: attention,
-    });
+    return exec.run(
+      {
+        ...weights,
+        ...cache,
+        input_ids: { data: ids, dims: [B, width] },
+        position_ids: { data: pos, dims: [B, width] },
+        attention_mask: attention,
+      },
+      outputs,
+    );
+  }
+}
+
+/** The row's uniform for its next token: coordinates (seed, step, prompt, sample, position). */
+function rowUniform(row: Row, opts: GenerateOptions): number {
+  return uniformAt(opts.seed, opts.step ?? 0, row.request.prompt, row.request.sample, row.out.tokens.length);
+}
+
+/**
+ * Where a generate call's tokens are drawn: by the host sampler from the logits, or by the graph's
+ * sampling head (then the logits never leave the device). A graph with a head takes its inputs on every
+ * run; with settings the head cannot draw (top-k / top-p) they are placeholders and the host draws.
+ */
+class GraphDraws {
+  readonly outputs: readonly string[];
+  private readonly inGraph: boolean;
+
+  constructor(
+    private readonly hasHead: boolean,
+    supported: boolean,
+    private readonly rows: readonly Row[],
+    private readonly opts: GenerateOptions,
+    outputNames: readonly string[],
+  ) {
+    this.inGraph = hasHead && supported;
+    const headOutputs: string[] = [
+      samplingHeadNames.token,
+      samplingHeadNames.logprob,
+      samplingHeadNames.greedyToken,
+      samplingHeadNames.greedyLogprob,
+    ];
+    this.outputs = outputNames.filter((n) => (this.inGraph ? n !== 'logits' : !headOutputs.includes(n)));
+  }
+
+  /** The head's inputs for the next run: each row's uniform and 1/T. */
+  feeds(): Feeds {
+    if (!this.hasHead) return {};
+    const B = this.rows.length;
+    const u = new Float32Array(B);
+    const invT = new Float32Array(B).fill(1);
+    const T = this.opts.sampling.temperature;
+    if (this.inGraph)
+      this.rows.forEach((row, b) => {
+        u[b] = rowUniform(row, this.opts);
+        if (T > 0) invT[b] = 1 / T;
+      });
+    return {
+      [samplingHeadNames.uniform]: { data: u, dims: [B] },
+      [samplingHeadNames.inverseTemperature]: { data: invT, dims: [B] },
+    };
+  }
+
+  /** Draws row b's token from a run's outputs. */
+  drawer(
+    step: Record<string, HostTensor>,
+    vocab: number,
+    params: SamplingParams,
+  ): (b: number, u: number) => SampledToken {
+    if (!this.inGraph) {
+      const logits = step.logits.data as Float32Array;
+      return (b, u) => sampleToken(logits.subarray(b * vocab, (b + 1) * vocab), params, u);
+    }
+    const greedy = params.temperature === 0;
+    const tokens = step[greedy ? samplingHeadNames.greedyToken : samplingHeadNames.token]
+      .data as BigInt64Array;
+    const logprobs = step[greedy ? samplingHeadNames.greedyLogprob : samplingHeadNames.logprob]
+      .data as Float32Array;
+    return (b) => {
+      const logprob = logprobs[b];
+      const s: SampledToken = { token: Number(tokens[b]), logprob, samplingLogprob: greedy ? 0 : logprob };
+      // headSupports() admits rawLogprob only at T = 0 or 1, where it equals the log-prob.
+      if (params.rawLogprob) s.rawLogprob = logprob;
+      return s;
+    };
   }
 }
 

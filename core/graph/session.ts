@@ -5,7 +5,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import type { Device } from './device.ts';
-import { CPU_DEVICE, deviceKey, withDevice } from './device.ts';
+import { applyTf32Setting, CPU_DEVICE, deviceKey, withDevice } from './device.ts';
 import type { DType, HostArray } from './dtype.ts';
 import { dtypeOfArray } from './dtype.ts';
 import type { Graph, Value } from './graph.ts';
@@ -76,6 +76,8 @@ export class Executable {
     const key = `${sha256Hex(bytes)}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}`;
     let entry = cache.get(key);
     if (!entry) {
+      // Before the CUDA provider creates its cuBLAS handles, which read the TF32 switch.
+      applyTf32Setting(cfg.device);
       const created = ort.InferenceSession.create(bytes, sessionOptions(cfg));
       entry = { session: created, holders: 0 };
       cache.set(key, entry);

@@ -268,7 +268,7 @@ export function buildQwen2Decode(
   dtype: DType = 'float32',
   /** Weights to compile into the graph as constants; absent = parameters are inputs. */
   embedded?: Map<string, Float32Array>,
-): { graph: Graph; params: Map<string, Value> } {
+): { graph: Graph; params: Map<string, Value>; logits: Value } {
   const graph = new Graph('qwen2Decode');
   const buffers: KvCache = { keys: [], values: [] };
   const cacheShape = ['batch', config.numKeyValueHeads, 'cap', config.headDim];
@@ -295,10 +295,11 @@ export function buildQwen2Decode(
   }
   const { hidden, fresh } = qwen2Hidden(inputs, params, config, past);
   const last = op.squeeze(op.slice(hidden, [-1], [op.SLICE_END], [1]), [1]); // [B, hidden]
-  graph.output(linear(last, lmHeadWeight(params, config)), 'logits');
+  const logits = linear(last, lmHeadWeight(params, config));
+  graph.output(logits, 'logits');
   for (let i = 0; i < config.numHiddenLayers; i++) {
     graph.output(fresh.keys[i], cacheNames.presentKey(i));
     graph.output(fresh.values[i], cacheNames.presentValue(i));
   }
-  return { graph, params };
+  return { graph, params, logits };
 }

@@ -6,3 +6,4 @@ import './matmul.ts';
 import './softmax.ts';
 import './gather.ts';
 import './select.ts';
+import './scan.ts';

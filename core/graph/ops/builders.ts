@@ -6,5 +6,6 @@ export * from './matmul.ts';
 export * from './softmax.ts';
 export * from './gather.ts';
 export * from './select.ts';
+export * from './scan.ts';
 export type { Operand } from './util.ts';
 export { dimValue, shapeTensor } from './util.ts';

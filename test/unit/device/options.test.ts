@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  applyTf32Setting,
   CPU_DEVICE,
   deviceKey,
   executionProviders,
@@ -28,8 +29,8 @@ test('cpu maps to the CPU provider and leaves the other options alone', () => {
   assert.equal(formatDevice(CPU_DEVICE), 'cpu');
 });
 
-test('cuda maps to the CUDA provider with its device id and forbids CPU nodes by default', () => {
-  const device = { kind: 'cuda', index: 3 } as const;
+test('cuda maps to the CUDA provider with its device id; cpuNodes "forbid" disables the CPU fallback', () => {
+  const device = { kind: 'cuda', index: 3, cpuNodes: 'forbid' } as const;
   assert.deepEqual(executionProviders(device), [{ name: 'cuda', deviceId: 3 }]);
   assert.deepEqual(withDevice(BASE, device), {
     intraOpNumThreads: 1,
@@ -39,8 +40,8 @@ test('cuda maps to the CUDA provider with its device id and forbids CPU nodes by
   assert.equal(formatDevice(device), 'cuda:3');
 });
 
-test('cuda with cpuNodes "allow" does not set disable_cpu_ep_fallback', () => {
-  const options = withDevice(BASE, { kind: 'cuda', index: 0, cpuNodes: 'allow' });
+test('cuda allows CPU nodes by default: no disable_cpu_ep_fallback', () => {
+  const options = withDevice(BASE, { kind: 'cuda', index: 0 });
   assert.deepEqual(options.extra, BASE.extra);
   assert.deepEqual(options.executionProviders, [{ name: 'cuda', deviceId: 0 }]);
 });
@@ -50,12 +51,13 @@ test('device keys differ wherever the session options differ', () => {
     deviceKey(CPU_DEVICE),
     deviceKey({ kind: 'cuda', index: 0 }),
     deviceKey({ kind: 'cuda', index: 1 }),
-    deviceKey({ kind: 'cuda', index: 0, cpuNodes: 'allow' }),
+    deviceKey({ kind: 'cuda', index: 0, cpuNodes: 'forbid' }),
+    deviceKey({ kind: 'cuda', index: 0, tf32: true }),
   ];
   assert.equal(new Set(keys).size, keys.length);
   assert.equal(
     deviceKey({ kind: 'cuda', index: 0 }),
-    deviceKey({ kind: 'cuda', index: 0, cpuNodes: 'forbid' }),
+    deviceKey({ kind: 'cuda', index: 0, cpuNodes: 'allow', tf32: false }),
   );
 });
 
@@ -70,11 +72,12 @@ test('an Executable compiled with device cpu runs on the CPU provider as before'
 });
 
 test('the device config fills defaults and names what is wrong', () => {
-  assert.deepEqual(deviceConfigSchema.parse({}), { kind: 'cpu', index: 0, cpuNodes: 'forbid' });
+  assert.deepEqual(deviceConfigSchema.parse({}), { kind: 'cpu', index: 0, cpuNodes: 'allow', tf32: false });
   assert.deepEqual(toDevice(parseDeviceConfig({ kind: 'cuda', index: 1 })), {
     kind: 'cuda',
     index: 1,
-    cpuNodes: 'forbid',
+    cpuNodes: 'allow',
+    tf32: false,
   });
   assert.throws(
     () => parseDeviceConfig({ kind: 'gpu', index: -1 }, 'worker.device'),
@@ -84,6 +87,19 @@ test('the device config fills defaults and names what is wrong', () => {
   );
   assert.throws(() => parseDeviceConfig({ kind: 'cuda', gpu: 0 }), /device has unknown key "gpu"/);
   assert.deepEqual(runDevicesSchema.parse({ rollout: 'cuda' }), { rollout: 'cuda', trainer: 'cpu' });
+});
+
+test('TF32 is switched off for cuda unless asked for, and a value the user set is kept', () => {
+  const env: NodeJS.ProcessEnv = {};
+  applyTf32Setting(CPU_DEVICE, env);
+  assert.equal(env.NVIDIA_TF32_OVERRIDE, undefined);
+  applyTf32Setting({ kind: 'cuda', index: 0, tf32: true }, env);
+  assert.equal(env.NVIDIA_TF32_OVERRIDE, undefined);
+  applyTf32Setting({ kind: 'cuda', index: 0 }, env);
+  assert.equal(env.NVIDIA_TF32_OVERRIDE, '0');
+  const mine: NodeJS.ProcessEnv = { NVIDIA_TF32_OVERRIDE: '1' };
+  applyTf32Setting({ kind: 'cuda', index: 0 }, mine);
+  assert.equal(mine.NVIDIA_TF32_OVERRIDE, '1');
 });
 
 test('a cuda worker polls <queue>-gpu; a cpu worker polls the queue itself', () => {

@@ -1,0 +1,134 @@
+/**
+ * filterShard (rollout queue): k responses to each problem of one contiguous range, verified by the
+ * task's scorer (core/reward), counted per problem and written to the store. Random draws are keyed by
+ * (seed, problem index, sample), so a retried shard writes the same counts; a shard already stored is
+ * not generated again.
+ */
+import { heartbeat } from '@temporalio/activity';
+import type { DifficultyFilterConfig } from '../../core/config/difficultyFilter.ts';
+import type { PassCount } from '../../core/data/difficulty.ts';
+import type { GenerationRequest } from '../../core/generate/generate.ts';
+import type { QwenModelDir } from '../../core/model/modelDir.ts';
+import { QwenTokenizer } from '../../core/model/tokenizer.ts';
+import { emptyToolMetrics } from '../../core/tools/metrics.ts';
+import { FAILURE, permanent } from '../failures.ts';
+import { initialModel, memo, runStore } from '../runtime.ts';
+import { taskRuntime, type TaskRuntime } from '../task.ts';
+import { filterConfigOrFail, filterKeys, type FilterPlan, type PinnedModel } from './plan.ts';
+import { withSharedGenerator } from '../sharedGenerator.ts';
+
+/** Problems per generate call: a heartbeat goes out between calls (as evaluateModel). */
+const PROBLEMS_PER_CALL = 16;
+
+export interface FilterShardInput {
+  config: unknown;
+  plan: Pick<FilterPlan, 'prefix' | 'model' | 'problems'>;
+  shard: { first: number; count: number };
+}
+
+export interface FilterShardOutput {
+  key: string;
+  problems: number;
+  /** Correct responses in the shard, all problems together. */
+  passes: number;
+  /** True when the shard was already in the store. */
+  reused: boolean;
+}
+
+/** The newest model a worker used, kept for the next shard (shards of one filter follow each other). */
+let lastModel: { id: string; model: Promise<QwenModelDir> } | undefined;
+
+function pinnedModel(config: DifficultyFilterConfig, pinned: PinnedModel): Promise<QwenModelDir> {
+  const id = JSON.stringify([pinned.source, config.store.url]);
+  if (lastModel?.id !== id) {
+    const model = initialModel({ model: pinned.source, store: config.store });
+    model.catch(() => (lastModel = undefined));
+    lastModel = { id, model };
+  }
+  return lastModel.model;
+}
+
+const tasks = new Map<string, Promise<TaskRuntime>>();
+
+function filterTask(
+  config: DifficultyFilterConfig,
+  pinned: PinnedModel,
+  model: QwenModelDir,
+): Promise<TaskRuntime> {
+  return memo(tasks, JSON.stringify([config.task, pinned.tag]), async () => {
+    try {
+      return await taskRuntime(
+        config.task,
+        model.tokenizer && new QwenTokenizer(model.tokenizer),
+        model.config.eosTokenId,
+      );
+    } catch (error) {
+      throw permanent(FAILURE.config, `task: ${(error as Error).message}`);
+    }
+  });
+}
+
+/** k responses to each problem of [first, first + count), scored; the correct ones counted. */
+async function countPasses(
+  config: DifficultyFilterConfig,
+  model: QwenModelDir,
+  task: TaskRuntime,
+  shard: { first: number; count: number },
+): Promise<PassCount[]> {
+  const { sampling } = config;
+  const tools = emptyToolMetrics();
+  const counts: PassCount[] = [];
+  const end = shard.first + shard.count;
+  await withSharedGenerator(model, config.orchestration.intraOpThreads, async (generator) => {
+    for (let first = shard.first; first < end; first += PROBLEMS_PER_CALL) {
+      heartbeat({ problem: first });
+      const requests: GenerationRequest[] = [];
+      for (let p = first; p < Math.min(end, first + PROBLEMS_PER_CALL); p++) {
+        for (let k = 0; k < sampling.samples; k++)
+          requests.push({ promptIds: task.promptIds(p), prompt: p, sample: k });
+      }
+      const outs = await generator.generate(requests, {
+        maxNewTokens: sampling.maxNewTokens,
+        sampling: { temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK },
+        seed: config.seed,
+        stopTokenIds: task.stopTokenIds,
+        ...(await task.generation(tools)),
+      });
+      for (let start = 0; start < outs.length; start += sampling.samples) {
+        const index = requests[start].prompt;
+        const { correct } = task.scoreGroup(index, outs.slice(start, start + sampling.samples));
+        counts.push({ index, passes: correct.filter(Boolean).length, samples: sampling.samples });
+      }
+    }
+  });
+  return counts;
+}
+
+export async function filterShard(input: FilterShardInput): Promise<FilterShardOutput> {
+  const config = filterConfigOrFail(input.config);
+  const { first, count } = input.shard;
+  if (!(first >= 0 && count >= 1 && first + count <= input.plan.problems)) {
+    throw permanent(
+      FAILURE.config,
+      `filterShard: problems ${first}…${first + count - 1} are not a range of the ${input.plan.problems} problems`,
+    );
+  }
+  const store = runStore(config);
+  const key = filterKeys(input.plan.prefix, config).shard(first);
+  const total = (counts: PassCount[]) => counts.reduce((n, c) => n + c.passes, 0);
+  if (await store.head(key)) {
+    const stored = JSON.parse(new TextDecoder().decode(await store.get(key))) as PassCount[];
+    return { key, problems: stored.length, passes: total(stored), reused: true };
+  }
+  const model = await pinnedModel(config, input.plan.model);
+  const task = await filterTask(config, input.plan.model, model);
+  if (task.size < first + count) {
+    throw permanent(
+      FAILURE.data,
+      `task.data: ${task.size} problems, the plan counted ${input.plan.problems}`,
+    );
+  }
+  const counts = await countPasses(config, model, task, input.shard);
+  await store.put(key, new TextEncoder().encode(JSON.stringify(counts)));
+  return { key, problems: counts.length, passes: total(counts), reused: false };
+}

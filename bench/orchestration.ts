@@ -1,0 +1,169 @@
+/**
+ * `npm run bench:orchestration`: what durable orchestration costs per RL step. A 10-step rlTraining run
+ * with the local folder store on a private Temporal dev server (infra/'s settings), the workers of
+ * workers/workers.ts in this process; every activity execution is timed inside the worker, and the
+ * overhead is the step's wall time minus the time some activity was computing
+ * (bench/orchestration/timing.ts). Two sizes: the tests' tiny model, then the demo's. Prints, as the last
+ * line (the demo size), {"bench":"orchestration","stepMs":…,"overheadMs":…,"overheadPct":…}. Targets:
+ * overheadPct ≤ 2 at the demo size, ≤ 50 ms per activity hop.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type ActivityInterceptorsFactory,
+  type WorkflowBundle,
+} from '@temporalio/worker';
+import { startTemporalDevServer } from '../infra/stack.ts';
+import type { TrainingResult } from '../workflows/definitions.ts';
+import { createWorkers, WORKFLOWS_PATH } from '../workers/workers.ts';
+import { hopBreakdown, type HopBreakdown } from './orchestration/history.ts';
+import { trivialHopMs } from './orchestration/referenceHop.ts';
+import { activityTiming, orchestrationTiming, type ActivitySpan } from './orchestration/timing.ts';
+import { DEMO, TINY, type Workload } from './orchestration/workloads.ts';
+
+/** The issue's targets. */
+const MAX_OVERHEAD_PCT_AT_DEMO_SIZE = 2;
+const MAX_HOP_MS = 50;
+
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * createWorkers builds exactly the workers a deployment runs (roles, activities, concurrency); the bench
+ * adds its timing interceptor to every worker created while `use` runs, rather than keeping a copy of
+ * that layout.
+ */
+async function withInterceptor<T>(
+  interceptor: ActivityInterceptorsFactory,
+  use: () => Promise<T>,
+): Promise<T> {
+  const create = Worker.create;
+  Worker.create = (options) =>
+    create.call(Worker, {
+      ...options,
+      interceptors: {
+        ...options.interceptors,
+        activity: [...(options.interceptors?.activity ?? []), interceptor],
+      },
+    });
+  try {
+    return await use();
+  } finally {
+    Worker.create = create;
+  }
+}
+
+/** One run of `workload` on its own task queues, with every activity timed. */
+async function timeRun(
+  workload: Workload,
+  connection: NativeConnection,
+  client: Client,
+  bundle: WorkflowBundle,
+  storeUrl: string,
+): Promise<{ spans: ActivitySpan[]; server: HopBreakdown }> {
+  const base = `bench-orch-${workload.name}-${Date.now().toString(36)}`;
+  const queues = {
+    workflow: `${base}-wf`,
+    rollout: `${base}-rollout`,
+    cpu: `${base}-cpu`,
+    trainer: `${base}-trainer`,
+  };
+  const spans: ActivitySpan[] = [];
+  const workers = await withInterceptor(
+    activityTiming((s) => void spans.push(s)),
+    () => createWorkers({ connection, namespace: 'default', queues, workflowBundle: { code: bundle.code } }),
+  );
+  const running = Promise.all(workers.map((w) => w.run()));
+  const config = workload.config(base, storeUrl, {
+    rollout: queues.rollout,
+    cpu: queues.cpu,
+    trainer: queues.trainer,
+  });
+  try {
+    const run = await client.workflow.start('rlTraining', {
+      taskQueue: queues.workflow,
+      workflowId: base,
+      args: [config],
+    });
+    const result: TrainingResult = await run.result();
+    if (result.step !== config.steps)
+      throw new Error(`${workload.name}: the run ended at step ${result.step}`);
+    return { spans, server: hopBreakdown(await run.fetchHistory()) };
+  } finally {
+    for (const w of workers) w.shutdown();
+    await running;
+  }
+}
+
+const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+const cores = availableParallelism();
+const server = await startTemporalDevServer({});
+const storeDir = await mkdtemp(join(tmpdir(), 'reasonloop-bench-orch-'));
+const connection = await NativeConnection.connect({ address: server.address });
+const clientConnection = await Connection.connect({ address: server.address });
+try {
+  const client = new Client({ connection: clientConnection });
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
+  let last: ReturnType<typeof orchestrationTiming> | undefined;
+  for (const workload of [TINY, DEMO]) {
+    const load = loadavg()[0];
+    // Just before the run, on the same server: what a hop costs with nothing in the activities.
+    const floorMs = await trivialHopMs(connection, client);
+    const { spans, server: s } = await timeRun(workload, connection, client, bundle, storeDir);
+    const t = orchestrationTiming(spans);
+    console.log(
+      `${workload.name}: ${workload.describe}\n` +
+        `  ${t.steps} steps: ${round(t.stepMs)} ms/step, compute ${round(t.computeMs)} ms, overhead ` +
+        `${round(t.overheadMs)} ms (${round(t.overheadPct, 2)}%); ${round(t.hops / t.steps, 1)} hops/step, ` +
+        `hop mean ${round(t.hopMs)} ms, median ${round(t.medianHopMs)} ms, max ${round(t.maxHopMs)} ms ` +
+        `(target ≤ ${MAX_HOP_MS} ms); a trivial activity's hop ${round(floorMs)} ms (bench:hops' ` +
+        `workflow, same server, just before); 1-min load ${load.toFixed(1)} on ${cores} cores\n` +
+        `  server's history: ${s.activities} activities, activity schedule-to-start ` +
+        `${round(s.activityScheduleToStartMs)} ms, workflow task schedule-to-start ` +
+        `${round(s.workflowTaskScheduleToStartMs)} ms, workflow task ${round(s.workflowTaskRunMs)} ms\n` +
+        `  mean hop before: ${Object.entries(t.hopMsBefore)
+          .map(([activity, ms]) => `${activity} ${round(ms)} ms`)
+          .join(', ')}`,
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'orchestration',
+        size: workload.name,
+        stepMs: round(t.stepMs),
+        computeMs: round(t.computeMs),
+        overheadMs: round(t.overheadMs),
+        overheadPct: round(t.overheadPct, 2),
+        hopMs: round(t.hopMs),
+        medianHopMs: round(t.medianHopMs),
+        trivialHopMs: round(floorMs),
+        load: round(load),
+      }),
+    );
+    last = t;
+  }
+  console.log(
+    `target at the demo size: overheadPct ≤ ${MAX_OVERHEAD_PCT_AT_DEMO_SIZE}` +
+      (loadavg()[0] > cores ? ` (note: load above ${cores} cores; hops include scheduling delay)` : ''),
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'orchestration',
+      stepMs: round(last!.stepMs),
+      overheadMs: round(last!.overheadMs),
+      overheadPct: round(last!.overheadPct, 2),
+    }),
+  );
+} finally {
+  await clientConnection.close();
+  await connection.close();
+  await server.stop();
+  await rm(storeDir, { recursive: true, force: true });
+}

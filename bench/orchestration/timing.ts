@@ -1,0 +1,121 @@
+/**
+ * Orchestration overhead from the time spent inside the activity functions: a step's wall time minus the
+ * time during which at least one activity was computing. What is left is what Temporal and the workflow
+ * add — workflow tasks, activity scheduling and dispatch, payload (de)serialisation, polling.
+ */
+import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+
+/** One activity execution as the worker ran it, timed inside the process (performance.now()). */
+export interface ActivitySpan {
+  activity: string;
+  /** The RL step the activity worked on (from its input); undefined for prepareRun. */
+  step?: number;
+  start: number;
+  end: number;
+}
+
+export interface OrchestrationTiming {
+  /** Steps completed in the measured window (checkpoints written). */
+  steps: number;
+  /** Mean wall time per step. */
+  stepMs: number;
+  /** Mean time per step during which some activity was computing. */
+  computeMs: number;
+  /** stepMs − computeMs. */
+  overheadMs: number;
+  overheadPct: number;
+  /** Idle gaps in the window: each one is a hop from one activity (or a parallel group) to the next. */
+  hops: number;
+  /** Mean, median and largest idle gap: the overhead of one activity hop. */
+  hopMs: number;
+  medianHopMs: number;
+  maxHopMs: number;
+  /** Mean hop before each activity type (the one that ends the idle gap), e.g. `{ scoreRollouts: 41 }`. */
+  hopMsBefore: Record<string, number>;
+}
+
+/** Merges overlapping spans (parallel shards) into disjoint intervals, in time order. */
+export function mergeSpans(
+  spans: readonly { start: number; end: number }[],
+): { start: number; end: number }[] {
+  const sorted = [...spans].sort((a, b) => a.start - b.start);
+  const merged: { start: number; end: number }[] = [];
+  for (const { start, end } of sorted) {
+    const last = merged.at(-1);
+    if (last && start <= last.end) last.end = Math.max(last.end, end);
+    else merged.push({ start, end });
+  }
+  return merged;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * The measured window runs from the end of prepareRun (the run is planned, the first step is next) to the
+ * end of the last checkpoint: it holds exactly the run's steps, each ending when its checkpoint is written.
+ * Every idle gap in it — before each activity or group of parallel activities — is one hop.
+ */
+export function orchestrationTiming(spans: readonly ActivitySpan[]): OrchestrationTiming {
+  const prepared = spans.filter((s) => s.activity === 'prepareRun').at(-1);
+  if (!prepared) throw new Error('no prepareRun among the timed activities: the run was not measured');
+  const checkpoints = spans.filter((s) => s.activity === 'checkpoint' && s.start >= prepared.end);
+  const steps = new Set(checkpoints.map((s) => s.step)).size;
+  if (steps === 0) throw new Error('no checkpoint after prepareRun: the run made no step');
+  const windowStart = prepared.end;
+  const windowEnd = Math.max(...checkpoints.map((s) => s.end));
+  const inWindow = spans.filter((s) => s !== prepared && s.start >= windowStart && s.end <= windowEnd);
+  const busy = mergeSpans(inWindow);
+  const gaps = busy.map((b, i) => b.start - (i === 0 ? windowStart : busy[i - 1].end));
+  const before = new Map<string, number[]>();
+  busy.forEach((b, i) => {
+    const next = inWindow.find((s) => s.start === b.start)!.activity;
+    before.set(next, [...(before.get(next) ?? []), gaps[i]]);
+  });
+  const wallMs = windowEnd - windowStart;
+  const computeMs = busy.reduce((sum, b) => sum + (b.end - b.start), 0);
+  const stepMs = wallMs / steps;
+  const overheadMs = (wallMs - computeMs) / steps;
+  return {
+    steps,
+    stepMs,
+    computeMs: computeMs / steps,
+    overheadMs,
+    overheadPct: (100 * overheadMs) / stepMs,
+    hops: gaps.length,
+    hopMs: gaps.reduce((a, b) => a + b, 0) / gaps.length,
+    medianHopMs: median(gaps),
+    maxHopMs: Math.max(...gaps),
+    hopMsBefore: Object.fromEntries(
+      [...before].map(([activity, g]) => [activity, g.reduce((a, b) => a + b, 0) / g.length]),
+    ),
+  };
+}
+
+/**
+ * A worker interceptor that records the span of every activity execution: from the call into the activity
+ * function (its arguments decoded) to its return or throw (before the result is encoded and reported).
+ */
+export function activityTiming(record: (span: ActivitySpan) => void): ActivityInterceptorsFactory {
+  return (ctx) => ({
+    inbound: {
+      async execute(input, next) {
+        const start = performance.now();
+        try {
+          return await next(input);
+        } finally {
+          const step = (input.args[0] as { step?: unknown } | undefined)?.step;
+          record({
+            activity: ctx.info.activityType,
+            ...(typeof step === 'number' ? { step } : {}),
+            start,
+            end: performance.now(),
+          });
+        }
+      },
+    },
+  });
+}
