@@ -43,28 +43,70 @@ export function headSupports(params: SamplingParams): boolean {
   return !truncated && !needsRaw;
 }
 
+/**
+ * Vocabulary block of the two-level draw, as the host sampler's DRAW_BLOCK: block sums, a running sum over
+ * blocks, then a running sum inside one block. ORT's CUDA CumSum computes each output by its own loop over
+ * the axis (O(n²) per row): over a whole 151,936-token row it took 91 ms of a 113 ms decode step on an H100;
+ * over 149 blocks and then 1,024 tokens it is negligible.
+ */
+export const HEAD_BLOCK = 1024;
+/** Fills the padded tail of the last block: exp((PAD − max) / T) is exactly 0 and no NaN can arise. */
+const PAD_LOGIT = -3.4e38;
+/** Keeps a target strictly below the sum it is drawn from, so float32 rounding never selects an empty tail. */
+const BELOW_ONE = 1 - 2 ** -20;
+
 /** Adds the head to a graph whose `logits` are [batch, vocab]; declares its inputs and outputs. */
 export function addSamplingHead(graph: Graph, logits: Value): void {
-  const batch = logits.shape[0];
+  const [batch, vocab] = logits.shape;
+  if (typeof vocab !== 'number') throw new Error('the sampling head needs a static vocabulary size');
+  const blocks = Math.ceil(vocab / HEAD_BLOCK);
+  const pad = blocks * HEAD_BLOCK - vocab;
   const u = graph.input(samplingHeadNames.uniform, 'float32', [batch]);
   const invT = graph.input(samplingHeadNames.inverseTemperature, 'float32', [batch]);
-  const max = op.reduceMax(logits, [1], true);
-  const shifted = op.sub(logits, max); // ≤ 0, exactly 0 at the argmax
-  const scaled = op.mul(shifted, op.unsqueeze(invT, [1]));
-  const running = op.cumSum(op.exp(scaled), 1);
-  const total = op.slice(running, [-1], [op.SLICE_END], [1]); // [batch, 1]
-  const target = op.mul(op.unsqueeze(u, [1]), total);
-  // The first index whose running sum exceeds the target = how many running sums do not.
-  const below = op.reduceSum(op.cast(op.lessOrEqual(running, target), 'int64'), [1], true);
-  const last = graph.scalar(Number(logits.shape[1]) - 1, 'int64');
-  const token = typeof logits.shape[1] === 'number' ? op.minimum(below, last) : below;
-  const logTotal = op.log(total);
-  const logprob = op.sub(op.gatherElements(scaled, token, 1), logTotal);
-  graph.output(op.squeeze(token, [1]), samplingHeadNames.token);
-  graph.output(op.squeeze(logprob, [1]), samplingHeadNames.logprob);
+  const i64 = (n: number) => graph.scalar(n, 'int64');
 
-  const best = op.argMax(logits, 1, true);
-  const partition = op.log(op.reduceSum(op.exp(shifted), [1], true));
-  graph.output(op.squeeze(best, [1]), samplingHeadNames.greedyToken);
-  graph.output(op.squeeze(op.neg(partition), [1]), samplingHeadNames.greedyLogprob);
+  const padded =
+    pad === 0
+      ? logits
+      : op.concat(
+          [logits, op.expand(graph.constant(new Float32Array(pad).fill(PAD_LOGIT), [1, pad]), [batch, pad])],
+          1,
+        );
+  const blocked = op.reshape(padded, [batch, blocks, HEAD_BLOCK]);
+  // Max and argmax in two stages too: one reduction over a 151,936-wide row took 12.8 ms on the H100.
+  const blockMax = op.reduceMax(blocked, [2]); // [B, blocks]
+  const max = op.reduceMax(blockMax, [1], true); // [B, 1]
+  const weights = op.exp(op.mul(op.sub(blocked, op.unsqueeze(max, [2])), op.unsqueeze(invT, [1, 2])));
+  const blockSums = op.reduceSum(weights, [2]); // [B, blocks]
+  const blockRun = op.cumSum(blockSums, 1);
+  const total = op.slice(blockRun, [-1], [op.SLICE_END], [1]); // [B, 1]
+  const target = op.minimum(op.mul(op.unsqueeze(u, [1]), total), op.mul(total, BELOW_ONE));
+  // The first block whose running sum exceeds the target = how many running sums do not.
+  const block = op.minimum(
+    op.reduceSum(op.cast(op.lessOrEqual(blockRun, target), 'int64'), [1], true),
+    i64(blocks - 1),
+  );
+  const before = op.gatherElements(op.sub(blockRun, blockSums), block, 1); // [B, 1]
+  const inBlock = op.reshape(
+    op.gatherElements(weights, op.expand(op.unsqueeze(block, [2]), [batch, 1, HEAD_BLOCK]), 1),
+    [batch, HEAD_BLOCK],
+  );
+  const inRun = op.cumSum(inBlock, 1);
+  const blockTotal = op.slice(inRun, [-1], [op.SLICE_END], [1]);
+  const remaining = op.minimum(op.sub(target, before), op.mul(blockTotal, BELOW_ONE));
+  const offset = op.reduceSum(op.cast(op.lessOrEqual(inRun, remaining), 'int64'), [1], true);
+  const token = op.minimum(op.add(op.mul(block, i64(HEAD_BLOCK)), offset), i64(vocab - 1));
+  const logTotal = op.log(total);
+  const scaledAt = op.mul(op.sub(op.gatherElements(logits, token, 1), max), op.unsqueeze(invT, [1]));
+  graph.output(op.squeeze(token, [1]), samplingHeadNames.token);
+  graph.output(op.squeeze(op.sub(scaledAt, logTotal), [1]), samplingHeadNames.logprob);
+
+  // Greedy rows are fed 1/T = 1, so `total` is then the partition function at T = 1.
+  const bestBlock = op.argMax(blockMax, 1, true); // first block holding the maximum
+  const bestInBlock = op.gatherElements(op.argMax(blocked, 2), bestBlock, 1);
+  graph.output(
+    op.squeeze(op.add(op.mul(bestBlock, i64(HEAD_BLOCK)), bestInBlock), [1]),
+    samplingHeadNames.greedyToken,
+  );
+  graph.output(op.squeeze(op.neg(logTotal), [1]), samplingHeadNames.greedyLogprob);
 }

@@ -1,7 +1,7 @@
 /**
  * Faults, each compared with an uninterrupted run of the same seed by the sha256 of the final weights:
  * a corrupted checkpoint object is detected and the previous checkpoint used; the trainer worker process
- * is killed with SIGKILL mid-run and a new one reloads the state from the store; two rollout worker
+ * is killed with SIGKILL while it runs updatePolicy and a new one reloads the state from the store; two rollout worker
  * processes share the shards, and one of them is killed with SIGKILL mid-run.
  */
 import assert from 'node:assert/strict';
@@ -16,6 +16,8 @@ import {
   openStore,
   stepPrefix,
 } from '../../../core/store/index.ts';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { RunConfigInput } from '../../../core/config/run.ts';
 import type { TrainingResult } from '../../../workflows/definitions.ts';
 import {
   runWorkers,
@@ -59,13 +61,40 @@ async function untilCheckpoint(storeUrl: string, runId: string, step: number): P
   }
 }
 
-async function straightRun(queues: ReturnType<typeof uniqueQueues>): Promise<TrainingResult> {
+async function straightRun(
+  queues: ReturnType<typeof uniqueQueues>,
+  overrides: Partial<RunConfigInput> = {},
+): Promise<TrainingResult> {
   const runId = uniqueRunId('straight');
   return h.client.workflow.execute('rlTraining', {
     taskQueue: queues.workflow,
     workflowId: runId,
-    args: [tinyRunConfig(runId, tempStoreDir(), queues, { steps: STEPS })],
+    args: [tinyRunConfig(runId, tempStoreDir(), queues, { steps: STEPS, ...overrides })],
   });
+}
+
+/**
+ * An update long enough to be caught running (≈16 optimizer steps instead of 2): the kill below must land
+ * inside updatePolicy, not between activities.
+ */
+const SLOW_UPDATE: Partial<RunConfigInput> = {
+  algorithm: { miniBatchSize: 4, microBatchSize: 4, epochs: 2, optimizer: { lr: 1e-3 } },
+};
+/** How often the test asks the server for the run's pending activities. */
+const POLL_MS = 10;
+/** PendingActivityState STARTED (temporal.api.enums.v1): a worker has picked the task up. */
+const PENDING_ACTIVITY_STARTED = 2;
+
+/** Waits until the run has `activity` started on a worker and not finished: the moment to kill that worker. */
+async function untilRunning(handle: WorkflowHandle, activity: string): Promise<void> {
+  for (;;) {
+    const { raw } = await handle.describe();
+    const running = (raw.pendingActivities ?? []).some(
+      (a) => a.activityType?.name === activity && Number(a.state) === PENDING_ACTIVITY_STARTED,
+    );
+    if (running) return;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
 }
 
 /** A worker of one role in its own process, as deployed: `workers/main.ts --roles <role>`. */
@@ -139,14 +168,14 @@ describe('faults', () => {
   );
 
   it(
-    'SIGKILL of the trainer worker process mid-run: a new trainer reloads from the store, same weights',
+    'SIGKILL of the trainer worker process inside updatePolicy: a new trainer reloads from the store, same weights',
     { timeout: TEST_TIMEOUT_MS },
     async () => {
       const queues = uniqueQueues('killtrainer');
       const all = await runWorkers(h, queues);
       let straight: TrainingResult;
       try {
-        straight = await straightRun(queues);
+        straight = await straightRun(queues, SLOW_UPDATE);
       } finally {
         await all.stop();
       }
@@ -161,6 +190,7 @@ describe('faults', () => {
           args: [
             tinyRunConfig(runId, storeDir, queues, {
               steps: STEPS,
+              ...SLOW_UPDATE,
               orchestration: {
                 heartbeatTimeoutSeconds: 5,
                 taskQueues: { rollout: queues.rollout, cpu: queues.cpu, trainer: queues.trainer },
@@ -168,7 +198,8 @@ describe('faults', () => {
             }),
           ],
         });
-        await untilCheckpoint(storeDir, runId, 2);
+        await untilCheckpoint(storeDir, runId, 1);
+        await untilRunning(handle, 'updatePolicy');
         await killed(trainer);
         trainer = await spawnWorker('trainer', queues.trainer);
         const result: TrainingResult = await handle.result();

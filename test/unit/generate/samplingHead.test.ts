@@ -23,58 +23,62 @@ async function headOn(B: number, V: number): Promise<Executable> {
   return Executable.compile(g);
 }
 
-test('the head draws the host sampler’s tokens and log-probs from the same uniforms', async () => {
-  const B = 64;
-  const V = 1000;
-  const exec = await headOn(B, V);
-  let mismatches = 0;
-  let draws = 0;
-  for (const [round, temperature] of [0.6, 1, 1.3].entries()) {
-    // Peaked and flat rows: logits from a few nats to tens of nats apart.
-    const logits = new Float32Array(B * V);
-    for (let i = 0; i < logits.length; i++)
-      logits[i] = (uniformAt(7, round, i, 0, 0) - 0.5) * (4 + (Math.floor(i / V) % 8) * 6);
-    const u = Float32Array.from({ length: B }, (_, b) => uniformAt(11, round, b, 0, 0));
-    const out = await exec.run({
-      logits: { data: logits, dims: [B, V] },
-      [samplingHeadNames.uniform]: { data: u, dims: [B] },
-      [samplingHeadNames.inverseTemperature]: { data: new Float32Array(B).fill(1 / temperature), dims: [B] },
-    });
-    const tokens = out[samplingHeadNames.token].data as BigInt64Array;
-    const logprobs = out[samplingHeadNames.logprob].data as Float32Array;
-    for (let b = 0; b < B; b++) {
-      const row = logits.subarray(b * V, (b + 1) * V);
-      // The float32 uniform the graph saw, so both sides draw at the same point.
-      const host = sampleToken(row, { temperature }, u[b]);
-      draws++;
-      if (Number(tokens[b]) !== host.token) {
-        mismatches++;
-        continue;
+for (const V of [1000, 5000])
+  test(`vocabulary ${V}: the head draws the host sampler’s tokens and log-probs from the same uniforms`, async () => {
+    const B = 64;
+    const exec = await headOn(B, V);
+    let mismatches = 0;
+    let draws = 0;
+    for (const [round, temperature] of [0.6, 1, 1.3].entries()) {
+      // Peaked and flat rows: logits from a few nats to tens of nats apart.
+      const logits = new Float32Array(B * V);
+      for (let i = 0; i < logits.length; i++)
+        logits[i] = (uniformAt(7, round, i, 0, 0) - 0.5) * (4 + (Math.floor(i / V) % 8) * 6);
+      const u = Float32Array.from({ length: B }, (_, b) => uniformAt(11, round, b, 0, 0));
+      const out = await exec.run({
+        logits: { data: logits, dims: [B, V] },
+        [samplingHeadNames.uniform]: { data: u, dims: [B] },
+        [samplingHeadNames.inverseTemperature]: {
+          data: new Float32Array(B).fill(1 / temperature),
+          dims: [B],
+        },
+      });
+      const tokens = out[samplingHeadNames.token].data as BigInt64Array;
+      const logprobs = out[samplingHeadNames.logprob].data as Float32Array;
+      for (let b = 0; b < B; b++) {
+        const row = logits.subarray(b * V, (b + 1) * V);
+        // The float32 uniform the graph saw, so both sides draw at the same point.
+        const host = sampleToken(row, { temperature }, u[b]);
+        draws++;
+        if (Number(tokens[b]) !== host.token) {
+          mismatches++;
+          continue;
+        }
+        assert.ok(
+          Math.abs(logprobs[b] - host.logprob) < LOGPROB_TOLERANCE,
+          `T=${temperature} row ${b} log-prob`,
+        );
       }
-      assert.ok(
-        Math.abs(logprobs[b] - host.logprob) < LOGPROB_TOLERANCE,
-        `T=${temperature} row ${b} log-prob`,
-      );
     }
-  }
-  assert.ok(mismatches <= 1, `${mismatches} of ${draws} draws differ from the host sampler`);
+    assert.ok(mismatches <= 1, `${mismatches} of ${draws} draws differ from the host sampler`);
 
-  const flat = new Float32Array(B * V).fill(0.5);
-  flat[3 * V + 17] = 2; // a clear maximum in row 3; the other rows tie everywhere: the lowest index wins
-  const out = await exec.run({
-    logits: { data: flat, dims: [B, V] },
-    [samplingHeadNames.uniform]: { data: new Float32Array(B), dims: [B] },
-    [samplingHeadNames.inverseTemperature]: { data: new Float32Array(B).fill(1), dims: [B] },
+    const flat = new Float32Array(B * V).fill(0.5);
+    flat[3 * V + 17] = 2; // a clear maximum in row 3; the other rows tie everywhere: the lowest index wins
+    flat[5 * V + V - 3] = 2; // a maximum in the last (padded) block
+    const out = await exec.run({
+      logits: { data: flat, dims: [B, V] },
+      [samplingHeadNames.uniform]: { data: new Float32Array(B), dims: [B] },
+      [samplingHeadNames.inverseTemperature]: { data: new Float32Array(B).fill(1), dims: [B] },
+    });
+    const greedy = out[samplingHeadNames.greedyToken].data as BigInt64Array;
+    const greedyLogprob = out[samplingHeadNames.greedyLogprob].data as Float32Array;
+    for (let b = 0; b < B; b++) {
+      const host = sampleToken(flat.subarray(b * V, (b + 1) * V), { temperature: 0 }, 0);
+      assert.equal(Number(greedy[b]), host.token);
+      assert.ok(Math.abs(greedyLogprob[b] - host.logprob) < LOGPROB_TOLERANCE);
+    }
+    await exec.release();
   });
-  const greedy = out[samplingHeadNames.greedyToken].data as BigInt64Array;
-  const greedyLogprob = out[samplingHeadNames.greedyLogprob].data as Float32Array;
-  for (let b = 0; b < B; b++) {
-    const host = sampleToken(flat.subarray(b * V, (b + 1) * V), { temperature: 0 }, 0);
-    assert.equal(Number(greedy[b]), host.token);
-    assert.ok(Math.abs(greedyLogprob[b] - host.logprob) < LOGPROB_TOLERANCE);
-  }
-  await exec.release();
-});
 
 test('truncated sampling and a raw log-prob at T ∉ {0, 1} stay with the host sampler', () => {
   assert.equal(headSupports({ temperature: 1 }), true);
