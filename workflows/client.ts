@@ -69,7 +69,7 @@ export function progressBar(done: number, total: number, width = 20): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total}`;
 }
 
-/** One line for a terminal: progress, phase and the latest metrics. */
+/** One line for a terminal: progress, phase, the latest metrics and any hyper-parameter overrides. */
 export function formatStatus(s: TrainingStatus): string {
   const flags = [s.paused ? 'paused' : '', s.stopRequested ? 'stopping' : ''].filter(Boolean).join(', ');
   const metrics = Object.entries(s.lastMetrics)
@@ -78,5 +78,8 @@ export function formatStatus(s: TrainingStatus): string {
     )
     .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(4)}`)
     .join(' ');
-  return `${s.runId} ${progressBar(s.step, s.totalSteps)} ${s.phase}${flags ? ` (${flags})` : ''}${metrics ? `  ${metrics}` : ''}`;
+  const overrides = Object.entries(s.hyperParameters?.overrides ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  return `${s.runId} ${progressBar(s.step, s.totalSteps)} ${s.phase}${flags ? ` (${flags})` : ''}${metrics ? `  ${metrics}` : ''}${overrides ? `  set: ${overrides}` : ''}`;
 }

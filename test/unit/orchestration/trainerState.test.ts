@@ -104,5 +104,29 @@ describe('orchestration helpers', () => {
       }),
       'r1 [##########..........] 2/4 paused (paused)  meanTaskReward=0.2500 loss=0.1235',
     );
+    const base = {
+      lr: 1e-3,
+      klCoef: 0.001,
+      entropyCoef: 0,
+      clipLow: 0.2,
+      clipHigh: 0.2,
+      temperature: 1,
+      topP: 1,
+    };
+    assert.equal(
+      formatStatus({
+        runId: 'r1',
+        step: 3,
+        totalSteps: 4,
+        phase: 'sampling',
+        paused: false,
+        stopRequested: false,
+        stepsThisRun: 1,
+        lastMetrics: {},
+        rejectedCheckpoints: [],
+        hyperParameters: { effective: { ...base, lr: 2e-4 }, overrides: { lr: 2e-4 } },
+      }),
+      'r1 [###############.....] 3/4 sampling  set: lr=0.0002',
+    );
   });
 });
