@@ -4,10 +4,8 @@
  * identity (a run's checkpoint step, or the source): a summary already in the store is returned as is, so
  * a retried or re-scheduled evaluation of the same checkpoint does no work twice.
  */
-import { heartbeat } from '@temporalio/activity';
 import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/evaluation.ts';
 import { RunConfigError } from '../core/config/run.ts';
-import type { GenerationRequest } from '../core/generate/generate.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { QwenTokenizer } from '../core/model/tokenizer.ts';
 import { emptyToolMetrics, type ToolMetrics } from '../core/tools/metrics.ts';
@@ -15,12 +13,10 @@ import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/ind
 import { FAILURE, permanent } from './failures.ts';
 import { initialModel, runStore } from './runtime.ts';
 import { taskRuntime, type TaskRuntime } from './task.ts';
-import { withSharedGenerator } from './sharedGenerator.ts';
+import { sampleProblemGroups } from './sharedGenerator.ts';
 
 /** Hex digits of the settings hash in a result folder's name (48 bits: collisions are not a concern). */
 const SETTINGS_HASH_CHARS = 12;
-/** Problems per generate call: a heartbeat goes out between calls. */
-const PROBLEMS_PER_CALL = 16;
 
 export interface EvaluationRecord {
   problem: number;
@@ -119,39 +115,30 @@ async function generateAndScore(
 ): Promise<EvaluationRecord[]> {
   const { sampling } = config;
   const records: EvaluationRecord[] = [];
-  await withSharedGenerator(model, config.orchestration.intraOpThreads, async (generator) => {
-    for (let first = 0; first < count; first += PROBLEMS_PER_CALL) {
-      heartbeat({ problem: first });
-      const requests: GenerationRequest[] = [];
-      for (let p = first; p < Math.min(count, first + PROBLEMS_PER_CALL); p++) {
-        for (let k = 0; k < sampling.samples; k++)
-          requests.push({ promptIds: task.promptIds(p), prompt: p, sample: k });
-      }
-      const outs = await generator.generate(requests, {
-        maxNewTokens: sampling.maxNewTokens,
-        sampling: { temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK },
-        seed: config.seed,
-        stopTokenIds: task.stopTokenIds,
-        ...(await task.generation(tools)),
-      });
-      for (let start = 0; start < outs.length; start += sampling.samples) {
-        const group = outs.slice(start, start + sampling.samples);
-        const problem = requests[start].prompt;
-        const scores = task.scoreGroup(problem, group);
-        group.forEach((o, k) =>
-          records.push({
-            problem,
-            sample: k,
-            text: task.responseText(o.tokens),
-            tokens: o.tokens.length,
-            finishReason: o.finishReason,
-            correct: scores.correct[k],
-            reward: scores.rewards[k],
-          }),
-        );
-      }
-    }
-  });
+  const threads = config.orchestration.intraOpThreads;
+  await sampleProblemGroups(
+    model,
+    threads,
+    task,
+    { first: 0, end: count },
+    sampling,
+    config.seed,
+    tools,
+    (problem, group) => {
+      const scores = task.scoreGroup(problem, group);
+      group.forEach((o, k) =>
+        records.push({
+          problem,
+          sample: k,
+          text: task.responseText(o.tokens),
+          tokens: o.tokens.length,
+          finishReason: o.finishReason,
+          correct: scores.correct[k],
+          reward: scores.rewards[k],
+        }),
+      );
+    },
+  );
   return records;
 }
 

@@ -1,9 +1,12 @@
 /**
  * One Generator per model architecture and thread count in a worker process: evaluations and difficulty
  * filter shards take turns swapping their weights into it, so a worker compiles the decode graph once
- * per architecture rather than once per activity.
+ * per architecture rather than once per activity; `sampleProblemGroups` is the sampling loop both share.
  */
-import { Generator } from '../core/generate/generate.ts';
+import { heartbeat } from '@temporalio/activity';
+import { Generator, type Generation, type GenerationRequest } from '../core/generate/generate.ts';
+import type { ToolMetrics } from '../core/tools/metrics.ts';
+import type { TaskRuntime } from './task.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { memo } from './runtime.ts';
 
@@ -24,4 +27,51 @@ export async function withSharedGenerator<T>(
   });
   slot.lock = turn.catch(() => undefined);
   return turn;
+}
+
+/** Problems per generate call: a heartbeat goes out between calls. */
+const PROBLEMS_PER_CALL = 16;
+
+export interface ProblemSampling {
+  samples: number;
+  maxNewTokens: number;
+  temperature: number;
+  topP?: number;
+  topK?: number;
+}
+
+/**
+ * `sampling.samples` responses to each problem of [first, end) on the shared generator, PROBLEMS_PER_CALL
+ * problems per generate call with a heartbeat before each; `onGroup` gets each problem's responses in order.
+ * Draws are keyed by (seed, problem, sample), so the result does not depend on how problems are grouped.
+ */
+export async function sampleProblemGroups(
+  model: QwenModelDir,
+  intraOpThreads: number,
+  task: TaskRuntime,
+  range: { first: number; end: number },
+  sampling: ProblemSampling,
+  seed: number,
+  tools: ToolMetrics,
+  onGroup: (problem: number, group: Generation[]) => void,
+): Promise<void> {
+  await withSharedGenerator(model, intraOpThreads, async (generator) => {
+    for (let first = range.first; first < range.end; first += PROBLEMS_PER_CALL) {
+      heartbeat({ problem: first });
+      const requests: GenerationRequest[] = [];
+      for (let p = first; p < Math.min(range.end, first + PROBLEMS_PER_CALL); p++) {
+        for (let k = 0; k < sampling.samples; k++)
+          requests.push({ promptIds: task.promptIds(p), prompt: p, sample: k });
+      }
+      const outs = await generator.generate(requests, {
+        maxNewTokens: sampling.maxNewTokens,
+        sampling: { temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK },
+        seed,
+        stopTokenIds: task.stopTokenIds,
+        ...(await task.generation(tools)),
+      });
+      for (let start = 0; start < outs.length; start += sampling.samples)
+        onGroup(requests[start].prompt, outs.slice(start, start + sampling.samples));
+    }
+  });
 }

@@ -4,10 +4,8 @@
  * (seed, problem index, sample), so a retried shard writes the same counts; a shard already stored is
  * not generated again.
  */
-import { heartbeat } from '@temporalio/activity';
 import type { DifficultyFilterConfig } from '../../core/config/difficultyFilter.ts';
 import type { PassCount } from '../../core/data/difficulty.ts';
-import type { GenerationRequest } from '../../core/generate/generate.ts';
 import type { QwenModelDir } from '../../core/model/modelDir.ts';
 import { QwenTokenizer } from '../../core/model/tokenizer.ts';
 import { emptyToolMetrics } from '../../core/tools/metrics.ts';
@@ -15,10 +13,7 @@ import { FAILURE, permanent } from '../failures.ts';
 import { initialModel, memo, runStore } from '../runtime.ts';
 import { taskRuntime, type TaskRuntime } from '../task.ts';
 import { filterConfigOrFail, filterKeys, type FilterPlan, type PinnedModel } from './plan.ts';
-import { withSharedGenerator } from '../sharedGenerator.ts';
-
-/** Problems per generate call: a heartbeat goes out between calls (as evaluateModel). */
-const PROBLEMS_PER_CALL = 16;
+import { sampleProblemGroups } from '../sharedGenerator.ts';
 
 export interface FilterShardInput {
   config: unknown;
@@ -78,28 +73,11 @@ async function countPasses(
   const { sampling } = config;
   const tools = emptyToolMetrics();
   const counts: PassCount[] = [];
-  const end = shard.first + shard.count;
-  await withSharedGenerator(model, config.orchestration.intraOpThreads, async (generator) => {
-    for (let first = shard.first; first < end; first += PROBLEMS_PER_CALL) {
-      heartbeat({ problem: first });
-      const requests: GenerationRequest[] = [];
-      for (let p = first; p < Math.min(end, first + PROBLEMS_PER_CALL); p++) {
-        for (let k = 0; k < sampling.samples; k++)
-          requests.push({ promptIds: task.promptIds(p), prompt: p, sample: k });
-      }
-      const outs = await generator.generate(requests, {
-        maxNewTokens: sampling.maxNewTokens,
-        sampling: { temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK },
-        seed: config.seed,
-        stopTokenIds: task.stopTokenIds,
-        ...(await task.generation(tools)),
-      });
-      for (let start = 0; start < outs.length; start += sampling.samples) {
-        const index = requests[start].prompt;
-        const { correct } = task.scoreGroup(index, outs.slice(start, start + sampling.samples));
-        counts.push({ index, passes: correct.filter(Boolean).length, samples: sampling.samples });
-      }
-    }
+  const range = { first: shard.first, end: shard.first + shard.count };
+  const threads = config.orchestration.intraOpThreads;
+  await sampleProblemGroups(model, threads, task, range, sampling, config.seed, tools, (index, group) => {
+    const { correct } = task.scoreGroup(index, group);
+    counts.push({ index, passes: correct.filter(Boolean).length, samples: sampling.samples });
   });
   return counts;
 }

@@ -14,7 +14,7 @@ import type { SessionConfig } from '../graph/index.ts';
 import { uniformAt } from './rng.ts';
 import { sampleToken } from './sampling.ts';
 import type { SampledToken, SamplingParams } from './sampling.ts';
-import { addSamplingHead, headSupports, samplingHeadNames } from './samplingHead.ts';
+import { addSamplingHead, headSupports, SAMPLING_HEAD_OUTPUTS, samplingHeadNames } from './samplingHead.ts';
 
 export type FinishReason = 'stop' | 'length';
 
@@ -338,12 +338,7 @@ class GraphDraws {
     outputNames: readonly string[],
   ) {
     this.inGraph = hasHead && supported;
-    const headOutputs: string[] = [
-      samplingHeadNames.token,
-      samplingHeadNames.logprob,
-      samplingHeadNames.greedyToken,
-      samplingHeadNames.greedyLogprob,
-    ];
+    const headOutputs: readonly string[] = SAMPLING_HEAD_OUTPUTS;
     this.outputs = outputNames.filter((n) => (this.inGraph ? n !== 'logits' : !headOutputs.includes(n)));
   }
 
