@@ -12,11 +12,14 @@
  * CUDA provider against PyTorch CUDA HF `generate` on the same GPU (no transformers.js, no CPU breakdown) and
  * adds the memory-bandwidth bound: decoding reads every weight once per new token, so
  * weights bytes × new tokens / (the GPU's measured copy bandwidth) is the least time a rollout can take.
+ * On cuda our side draws `--decode-chunk N` tokens per session run (default 16, core/generate/decodeLoop.ts)
+ * and the same graph at one token per run is timed in the same rounds. On cpu `--decode-chunk N` switches
+ * our side from the host sampler to that in-graph path.
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkDevice, CPU_DEVICE, formatDevice, type Device } from '../core/graph/device.ts';
-import { Generator } from '../core/generate/generate.ts';
+import { DEFAULT_CUDA_DECODE_CHUNK, Generator } from '../core/generate/generate.ts';
 import { breakdownJson, formatBreakdown, measureBreakdown } from './rollout/breakdown.ts';
 import { createOurSide, rolloutRequests, type OurSide } from './rollout/ours.ts';
 import { median, type RolloutSide, type SideName, type Unavailable } from './rollout/side.ts';
@@ -44,6 +47,8 @@ const BYTES_PER_WEIGHT = 4;
 interface BenchArgs {
   model: RolloutModelName;
   device: Device;
+  /** Tokens per session run, drawn in the graph; undefined = the Generator's default for the device. */
+  decodeChunk?: number;
 }
 
 function parseBenchArgs(argv: string[]): BenchArgs {
@@ -53,8 +58,12 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       model: { type: 'string', default: 'bench-25m' },
       device: { type: 'string', default: 'cpu' },
       'cpu-nodes': { type: 'string', default: 'allow' },
+      'decode-chunk': { type: 'string' },
     },
   });
+  const chunk = values['decode-chunk'] === undefined ? undefined : Number(values['decode-chunk']);
+  if (chunk !== undefined && !(Number.isInteger(chunk) && chunk >= 1))
+    throw new Error(`--decode-chunk must be a positive integer (got ${values['decode-chunk']})`);
   const model = values.model as string;
   if (!(model in ROLLOUT_MODELS))
     throw new Error(`--model must be one of ${Object.keys(ROLLOUT_MODELS).join(', ')} (got ${model})`);
@@ -63,6 +72,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
   if (device !== 'cpu' && !m) throw new Error(`--device must be cpu or cuda[:N] (got ${device})`);
   return {
     model: model as RolloutModelName,
+    decodeChunk: chunk,
     device: m
       ? {
           kind: 'cuda',
@@ -150,7 +160,7 @@ async function main(): Promise<void> {
   console.log(`model: ${workload.dir} (${workload.parameterCount} parameters)`);
   const unavailable: Unavailable[] = [];
   const ours: OurSide[] = [];
-  for (const t of THREADS) ours.push(await createOurSide(workload, t));
+  for (const t of THREADS) ours.push(await createOurSide(workload, t, CPU_DEVICE, args.decodeChunk));
   const torch = await setUpTorch(workload, unavailable, CPU_DEVICE);
   try {
     const transformersJs = await setUpTransformersJs(workload, unavailable);
@@ -201,13 +211,16 @@ async function main(): Promise<void> {
     const bestOurs = best(measured, 'ours')!;
     const bestTorch = best(measured, 'torch');
     const bestJs = best(measured, 'transformers.js');
-    const breakdown = await measureBreakdown(
-      workload,
-      bestOurs.side.threads,
-      (bestOurs.side as OurSide).last!,
-    );
-    for (const line of formatBreakdown(breakdown)) console.log(line);
-    console.log(JSON.stringify(breakdownJson(breakdown)));
+    // The breakdown instruments the host-sampler loop; with --decode-chunk our side ran the in-graph one.
+    if (args.decodeChunk === undefined) {
+      const breakdown = await measureBreakdown(
+        workload,
+        bestOurs.side.threads,
+        (bestOurs.side as OurSide).last!,
+      );
+      for (const line of formatBreakdown(breakdown)) console.log(line);
+      console.log(JSON.stringify(breakdownJson(breakdown)));
+    }
 
     const vsTorch = bestTorch ? bestOurs.tokensPerSec / bestTorch.tokensPerSec : null;
     const vsJs = bestJs ? bestOurs.tokensPerSec / bestJs.tokensPerSec : null;
@@ -251,11 +264,14 @@ async function mainCuda(args: BenchArgs): Promise<void> {
   );
   const unavailable: Unavailable[] = [];
   const compileStart = performance.now();
-  const ours = await createOurSide(workload, 1, args.device);
+  const chunk = args.decodeChunk ?? DEFAULT_CUDA_DECODE_CHUNK;
+  const ours = await createOurSide(workload, 1, args.device, chunk);
   console.log(`ours: session ready in ${((performance.now() - compileStart) / 1000).toFixed(1)} s`);
+  // The same graph one token per run: what the decode loop saves (the KV cache's copy per token).
+  const perToken = await createOurSide(workload, 1, args.device, 1, 'ours, 1 token per run');
   const torch = await setUpTorch(workload, unavailable, args.device);
   try {
-    const sides: RolloutSide[] = [ours, ...(torch ? [torch.side(1)] : [])];
+    const sides: RolloutSide[] = [ours, perToken, ...(torch ? [torch.side(1)] : [])];
     const greedy = await Generator.create(workload.config, workload.weights, { device: args.device });
     const ourFirst = (
       await greedy.generate(rolloutRequests(workload.prompts), {
@@ -280,14 +296,15 @@ async function mainCuda(args: BenchArgs): Promise<void> {
     const bandwidth = torch ? await torch.copyBandwidth() : 0;
     const boundSeconds = bandwidth > 0 ? (weightBytes * ROLLOUT.maxNewTokens) / bandwidth : null;
     const oursSeconds = medianOf(ours);
-    const torchSeconds = torch ? medianOf(sides[1]) : null;
+    const perTokenSeconds = medianOf(perToken);
+    const torchSeconds = torch ? medianOf(sides[2]) : null;
     for (const u of unavailable) console.log(`${u.name}: not measured: ${u.reason}`);
     if (torch)
       console.log(
         `torch ${torch.versions.torch}, transformers ${torch.versions.transformers}, attention ${torch.versions.attention}, GPU ${torch.versions.device}; copy bandwidth ${(bandwidth / 1e9).toFixed(0)} GB/s (read + write)`,
       );
     console.log(
-      `ours ${(TOKENS_PER_RUN / oursSeconds).toFixed(1)} tokens/s (${oursSeconds.toFixed(3)} s)` +
+      `ours ${(TOKENS_PER_RUN / oursSeconds).toFixed(1)} tokens/s (${oursSeconds.toFixed(3)} s, ${chunk} tokens per run; 1 per run: ${(TOKENS_PER_RUN / perTokenSeconds).toFixed(1)} tokens/s)` +
         (torchSeconds
           ? `; torch ${(TOKENS_PER_RUN / torchSeconds).toFixed(1)} tokens/s (${torchSeconds.toFixed(3)} s)`
           : '') +
@@ -303,6 +320,8 @@ async function mainCuda(args: BenchArgs): Promise<void> {
         model: args.model,
         parameters: workload.parameterCount,
         tokensPerSec: round(TOKENS_PER_RUN / oursSeconds, 1),
+        decodeChunk: chunk,
+        oneTokenPerRunTokensPerSec: round(TOKENS_PER_RUN / perTokenSeconds, 1),
         torchTokensPerSec: torchSeconds ? round(TOKENS_PER_RUN / torchSeconds, 1) : null,
         vsTorch: torchSeconds ? round(torchSeconds / oursSeconds, 3) : null,
         copyBandwidthGBs: bandwidth ? round(bandwidth / 1e9, 1) : null,

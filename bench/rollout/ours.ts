@@ -2,7 +2,7 @@
 import { Generator } from '../../core/generate/generate.ts';
 import { CPU_DEVICE, type Device } from '../../core/graph/device.ts';
 import type { Generation, GenerationRequest } from '../../core/generate/generate.ts';
-import type { RolloutSide } from './side.ts';
+import type { RolloutSide, SideName } from './side.ts';
 import { ROLLOUT, type RolloutWorkload } from './workload.ts';
 
 export function rolloutRequests(prompts: readonly number[][]): GenerationRequest[] {
@@ -32,14 +32,18 @@ export async function createOurSide(
   workload: RolloutWorkload,
   threads: number,
   device: Device = CPU_DEVICE,
+  /** Tokens per run on the in-graph path (undefined: the Generator's default for the device). */
+  decodeChunk?: number,
+  name: SideName = 'ours',
 ): Promise<OurSide> {
   const generator = await Generator.create(workload.config, workload.weights, {
     intraOpThreads: threads,
     device,
+    ...(decodeChunk !== undefined ? { sampleInGraph: true, decodeChunk } : {}),
   });
   const requests = rolloutRequests(workload.prompts);
   const side: OurSide = {
-    name: 'ours',
+    name,
     threads,
     async run(seed) {
       const start = performance.now();

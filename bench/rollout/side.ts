@@ -1,6 +1,6 @@
 /** What the rollout bench times: one side (ours or a reference) at one thread count. */
 
-export type SideName = 'ours' | 'torch' | 'transformers.js';
+export type SideName = 'ours' | 'ours, 1 token per run' | 'torch' | 'transformers.js';
 
 export interface RolloutSide {
   name: SideName;

@@ -14,7 +14,8 @@ import type { SessionConfig } from '../graph/index.ts';
 import { uniformAt } from './rng.ts';
 import { sampleToken } from './sampling.ts';
 import type { SampledToken, SamplingParams } from './sampling.ts';
-import { addSamplingHead, headSupports, SAMPLING_HEAD_OUTPUTS, samplingHeadNames } from './samplingHead.ts';
+import { headSupports, SAMPLING_HEAD_OUTPUTS, samplingHeadNames } from './samplingHead.ts';
+import { buildDecodeLoop, decodeLoopNames } from './decodeLoop.ts';
 
 export type FinishReason = 'stop' | 'length';
 
@@ -86,14 +87,19 @@ export interface GeneratorOptions extends SessionConfig {
    * host sampler costs little and is bit-exact across machines).
    */
   sampleInGraph?: boolean;
+  /**
+   * Tokens drawn per session run when the graph draws (decodeLoop.ts): the KV cache crosses to the
+   * device once per run. Default: 16 on cuda, 1 on cpu (where inputs cross without a copy anyway).
+   */
+  decodeChunk?: number;
 }
 
-/** The decode graph, with the sampling head when asked for. */
+/** The decode graph; with the sampling head, also the loop that draws several tokens per run. */
 function decodeGraph(config: Qwen2Config, weights: Map<string, Float32Array> | undefined, head: boolean) {
-  const built = buildQwen2Decode(config, 'float32', weights);
-  if (head) addSamplingHead(built.graph, built.logits);
-  return built.graph;
+  return head ? buildDecodeLoop(config, weights).graph : buildQwen2Decode(config, 'float32', weights).graph;
 }
+
+export const DEFAULT_CUDA_DECODE_CHUNK = 16;
 
 export class Generator {
   /** The policy version generate calls use: a session (and, for "fed", its weight feeds). */
@@ -112,12 +118,22 @@ export class Generator {
     return this.options.sampleInGraph ?? this.options.device?.kind === 'cuda';
   }
 
+  /** Tokens per run on the in-graph path. */
+  private get chunk(): number {
+    const k =
+      this.options.decodeChunk ?? (this.options.device?.kind === 'cuda' ? DEFAULT_CUDA_DECODE_CHUNK : 1);
+    if (!(Number.isInteger(k) && k >= 1))
+      throw new Error(`decodeChunk must be a positive integer (got ${k})`);
+    return k;
+  }
+
   static async create(
     config: Qwen2Config,
     weights: Map<string, Float32Array>,
     options: GeneratorOptions = {},
   ): Promise<Generator> {
     const g = new Generator(config, options);
+    void g.chunk; // validates decodeChunk now rather than at the first generate call
     g.setWeights(weights);
     await g.current;
     return g;
@@ -131,7 +147,7 @@ export class Generator {
   setWeights(weights: Map<string, Float32Array>): void {
     weightFeeds(this.config, weights); // checks every tensor is there, now rather than later
     const previous = this.current;
-    const { weights: placement = 'embedded', sampleInGraph: _, ...session } = this.options;
+    const { weights: placement = 'embedded', sampleInGraph: _, decodeChunk: __, ...session } = this.options;
     const head = this.hasHead;
     this.current = (async () => {
       const old = await previous?.catch(() => undefined);
@@ -165,6 +181,8 @@ export class Generator {
     const { exec, feeds } = await this.current!;
     this.inUse.set(exec, (this.inUse.get(exec) ?? 0) + 1);
     try {
+      if (this.hasHead && headSupports(opts.sampling))
+        return await this.generateInGraph(exec, feeds, requests, opts);
       return await this.generateOn(exec, feeds, requests, opts);
     } finally {
       const left = this.inUse.get(exec)! - 1;
@@ -185,46 +203,28 @@ export class Generator {
     const c = this.config;
     const B = requests.length;
     const pad = opts.padTokenId ?? 0;
-    const promptLen = Math.max(...requests.map((r) => r.promptIds.length));
-    if (promptLen === 0) throw new Error('every prompt is empty');
-    const rows: Row[] = requests.map((request) => ({
-      request,
-      out: { tokens: [], logprobs: [], sampled: [], finishReason: 'length' },
-      done: false,
-      forced: [],
-      position: request.promptIds.length,
-    }));
-
-    // Prefill: left-padded prompts, empty cache. Pad positions get position 1, as HF's generate does.
-    const ids = new BigInt64Array(B * promptLen);
-    const pos = new BigInt64Array(B * promptLen);
-    let mask: HostTensor = { data: new BigInt64Array(B * promptLen), dims: [B, promptLen] };
-    requests.forEach((r, b) => {
-      const offset = promptLen - r.promptIds.length;
-      for (let t = 0; t < promptLen; t++) {
-        const real = t >= offset;
-        ids[b * promptLen + t] = BigInt(real ? r.promptIds[t - offset] : pad);
-        pos[b * promptLen + t] = BigInt(real ? t - offset : 1);
-        mask.data[b * promptLen + t] = real ? 1n : 0n;
-      }
-    });
+    const { rows, ids, pos, promptLen } = prefillBatch(requests, pad);
+    let mask = prefillMask(requests, promptLen);
     // One cache buffer per layer and K/V, sized for the whole response; the graph reads the filled prefix.
     const cache = new KvBuffers(c, B, promptLen + opts.maxNewTokens);
-    const draws = new GraphDraws(this.hasHead, headSupports(opts.sampling), rows, opts, exec.outputNames);
+    const head = new HeadPlaceholders(this.hasHead, B, exec.outputNames);
     let step = await this.run(
       exec,
-      { ...feeds, ...draws.feeds() },
+      { ...feeds, ...head.feeds() },
       cache.feeds(),
       ids,
       pos,
       mask,
       promptLen,
-      draws.outputs,
+      head.outputs,
     );
     cache.append(step, promptLen);
 
     for (let n = 0; n < opts.maxNewTokens; n++) {
-      const draw = draws.drawer(step, c.vocabSize, opts.sampling);
+      const logits = step.logits.data as Float32Array;
+      const V = c.vocabSize;
+      const draw = (b: number, u: number) =>
+        sampleToken(logits.subarray(b * V, (b + 1) * V), opts.sampling, u);
       const next = new BigInt64Array(B);
       const nextPos = new BigInt64Array(B);
       for (const [b, row] of rows.entries()) {
@@ -245,15 +245,94 @@ export class Generator {
       );
       step = await this.run(
         exec,
-        { ...feeds, ...draws.feeds() },
+        { ...feeds, ...head.feeds() },
         cache.feeds(),
         next,
         nextPos,
         mask,
         1,
-        draws.outputs,
+        head.outputs,
       );
       cache.append(step, 1);
+    }
+    return rows.map((r) => r.out);
+  }
+
+  /**
+   * Generation with the graph drawing (decodeLoop.ts): each run feeds every row's newest token (the prompt
+   * at first) and returns k = min(chunk, tokens left) tokens per row. The host then takes them in order as
+   * the per-token path would; a row that ends (stop token or string, length) ignores the rest, and a row
+   * whose turn ends with inserted tool output drops the rest and masks their cache columns, so its next
+   * run continues exactly after the turn, the inserted tokens forced into the loop.
+   */
+  private async generateInGraph(
+    exec: Executable,
+    feeds: Feeds,
+    requests: GenerationRequest[],
+    opts: GenerateOptions,
+  ): Promise<Generation[]> {
+    const B = requests.length;
+    const pad = opts.padTokenId ?? 0;
+    const T = opts.sampling.temperature;
+    const prefill = prefillBatch(requests, pad);
+    const rows = prefill.rows;
+    let { ids, pos, promptLen: width } = prefill;
+    let mask = prefillMask(requests, width);
+    const cache = new KvBuffers(this.config, B, width + opts.maxNewTokens);
+    const outputs = exec.outputNames.filter(
+      (n) => n.startsWith('present_') || n === decodeLoopNames.tokens || n === decodeLoopNames.logprobs,
+    );
+    for (;;) {
+      const active = rows.filter((r) => !r.done);
+      const left = Math.max(...active.map((r) => opts.maxNewTokens - r.out.tokens.length));
+      const k = Math.min(this.chunk, left);
+      cache.reserve(width + k - 1);
+      const step = await this.run(
+        exec,
+        { ...feeds, ...chunkFeeds(rows, k, T, opts) },
+        cache.feeds(),
+        ids,
+        pos,
+        mask,
+        width,
+        outputs,
+      );
+      cache.append(step, width + k - 1);
+      const tokens = step[decodeLoopNames.tokens].data as BigInt64Array;
+      const logprobs = step[decodeLoopNames.logprobs].data as Float32Array;
+      // Per row, how many of the loop's k − 1 cache columns hold tokens the row keeps.
+      const kept = new Array<number>(B).fill(0);
+      for (const [b, row] of rows.entries()) {
+        if (row.done) continue;
+        let taken = 0;
+        let turned = false;
+        for (let j = 0; j < k && !row.done && !turned; j++) {
+          const drawn: SampledToken = {
+            token: Number(tokens[j * B + b]),
+            logprob: logprobs[j * B + b],
+            samplingLogprob: logprobs[j * B + b],
+          };
+          if (opts.sampling.rawLogprob) drawn.rawLogprob = drawn.logprob; // headSupports(): T is 0 or 1
+          turned = (await this.advance(row, () => drawn, opts)) && j < k - 1;
+          taken++;
+        }
+        // A turn's last token is fed again in the next run, after which the inserted tokens follow.
+        kept[b] = row.done ? 0 : turned ? taken - 1 : k - 1;
+        row.position += kept[b];
+      }
+      if (rows.every((r) => r.done)) break;
+      mask = appendMaskColumns(mask, k - 1, kept);
+      mask = growMask(
+        mask,
+        rows.map((r) => !r.done),
+      );
+      ids = new BigInt64Array(B);
+      pos = new BigInt64Array(B);
+      for (const [b, row] of rows.entries()) {
+        ids[b] = BigInt(row.done ? pad : row.out.tokens[row.out.tokens.length - 1]);
+        if (!row.done) pos[b] = BigInt(row.position++);
+      }
+      width = 1;
     }
     return rows.map((r) => r.out);
   }
@@ -262,8 +341,14 @@ export class Generator {
    * Appends one token to a row (forced or drawn by `draw` from the row's uniform) and decides whether the
    * row is finished.
    */
-  private async advance(row: Row, draw: (u: number) => SampledToken, opts: GenerateOptions): Promise<void> {
+  /** Returns whether the token ended a turn with inserted tokens (which the row emits next). */
+  private async advance(
+    row: Row,
+    draw: (u: number) => SampledToken,
+    opts: GenerateOptions,
+  ): Promise<boolean> {
     const out = row.out;
+    let turned = false;
     if (row.forced.length > 0) {
       out.tokens.push(row.forced.shift()!);
       out.logprobs.push(0);
@@ -276,20 +361,23 @@ export class Generator {
       if (opts.stopTokenIds?.includes(s.token)) {
         out.finishReason = 'stop';
         row.done = true;
-        return;
+        return false;
       }
       const stop = matchStopString(out.tokens, opts);
       if (stop !== undefined) {
         const inserted = await opts.onTurnEnd?.({ request: row.request, tokens: out.tokens, stop });
-        if (inserted !== undefined) row.forced.push(...inserted);
-        else {
+        if (inserted !== undefined) {
+          row.forced.push(...inserted);
+          turned = inserted.length > 0;
+        } else {
           out.finishReason = 'stop';
           row.done = true;
-          return;
+          return false;
         }
       }
     }
     if (out.tokens.length >= opts.maxNewTokens) row.done = true;
+    return turned;
   }
 
   private async run(
@@ -321,66 +409,101 @@ function rowUniform(row: Row, opts: GenerateOptions): number {
   return uniformAt(opts.seed, opts.step ?? 0, row.request.prompt, row.request.sample, row.out.tokens.length);
 }
 
+/** Left-padded prompt batch for the prefill run. Pad positions get position 1, as HF's generate does. */
+function prefillBatch(requests: GenerationRequest[], pad: number) {
+  const B = requests.length;
+  const promptLen = Math.max(...requests.map((r) => r.promptIds.length));
+  if (promptLen === 0) throw new Error('every prompt is empty');
+  const rows: Row[] = requests.map((request) => ({
+    request,
+    out: { tokens: [], logprobs: [], sampled: [], finishReason: 'length' },
+    done: false,
+    forced: [],
+    position: request.promptIds.length,
+  }));
+  const ids = new BigInt64Array(B * promptLen);
+  const pos = new BigInt64Array(B * promptLen);
+  requests.forEach((r, b) => {
+    const offset = promptLen - r.promptIds.length;
+    for (let t = 0; t < promptLen; t++) {
+      const real = t >= offset;
+      ids[b * promptLen + t] = BigInt(real ? r.promptIds[t - offset] : pad);
+      pos[b * promptLen + t] = BigInt(real ? t - offset : 1);
+    }
+  });
+  return { rows, ids, pos, promptLen };
+}
+
+function prefillMask(requests: GenerationRequest[], promptLen: number): HostTensor {
+  const data = new BigInt64Array(requests.length * promptLen);
+  requests.forEach((r, b) => {
+    for (let t = promptLen - r.promptIds.length; t < promptLen; t++) data[b * promptLen + t] = 1n;
+  });
+  return { data, dims: [requests.length, promptLen] };
+}
+
 /**
- * Where a generate call's tokens are drawn: by the host sampler from the logits, or by the graph's
- * sampling head (then the logits never leave the device). A graph with a head takes its inputs on every
- * run; with settings the head cannot draw (top-k / top-p) they are placeholders and the host draws.
+ * The in-graph draw's inputs for a run producing k tokens per row: each draw's uniform at the row's token
+ * index, 1/T, greedy rows, and the inserted tokens due (forced instead of drawn).
  */
-class GraphDraws {
+function chunkFeeds(rows: readonly Row[], k: number, T: number, opts: GenerateOptions): Feeds {
+  const B = rows.length;
+  const first = new Float32Array(B);
+  const later = new Float32Array(B * (k - 1));
+  const forcedToken = new BigInt64Array(B * k);
+  const forced = new Uint8Array(B * k);
+  rows.forEach((row, b) => {
+    if (row.done) return;
+    const n = row.out.tokens.length;
+    const at = (j: number) =>
+      uniformAt(opts.seed, opts.step ?? 0, row.request.prompt, row.request.sample, n + j);
+    first[b] = at(0);
+    for (let j = 1; j < k; j++) later[b * (k - 1) + j - 1] = at(j);
+    row.forced.slice(0, k).forEach((t, j) => {
+      forcedToken[b * k + j] = BigInt(t);
+      forced[b * k + j] = 1;
+    });
+  });
+  return {
+    [samplingHeadNames.uniform]: { data: first, dims: [B] },
+    [samplingHeadNames.inverseTemperature]: { data: new Float32Array(B).fill(T > 0 ? 1 / T : 1), dims: [B] },
+    [decodeLoopNames.uniforms]: { data: later, dims: [B, k - 1] },
+    [decodeLoopNames.greedy]: { data: new Uint8Array(B).fill(T === 0 ? 1 : 0), dims: [B] },
+    [decodeLoopNames.forcedToken]: { data: forcedToken, dims: [B, k] },
+    [decodeLoopNames.forced]: { data: forced, dims: [B, k] },
+  };
+}
+
+/**
+ * A graph with the sampling head, used where the host draws (top-k / top-p, which the head cannot):
+ * the head's inputs are fed placeholders, the loop runs zero times, and the logits come back.
+ */
+class HeadPlaceholders {
   readonly outputs: readonly string[];
-  private readonly inGraph: boolean;
 
   constructor(
     private readonly hasHead: boolean,
-    supported: boolean,
-    private readonly rows: readonly Row[],
-    private readonly opts: GenerateOptions,
+    private readonly batch: number,
     outputNames: readonly string[],
   ) {
-    this.inGraph = hasHead && supported;
-    const headOutputs: readonly string[] = SAMPLING_HEAD_OUTPUTS;
-    this.outputs = outputNames.filter((n) => (this.inGraph ? n !== 'logits' : !headOutputs.includes(n)));
+    const headOnly: readonly string[] = [
+      ...SAMPLING_HEAD_OUTPUTS,
+      decodeLoopNames.tokens,
+      decodeLoopNames.logprobs,
+    ];
+    this.outputs = outputNames.filter((n) => !headOnly.includes(n));
   }
 
-  /** The head's inputs for the next run: each row's uniform and 1/T. */
   feeds(): Feeds {
     if (!this.hasHead) return {};
-    const B = this.rows.length;
-    const u = new Float32Array(B);
-    const invT = new Float32Array(B).fill(1);
-    const T = this.opts.sampling.temperature;
-    if (this.inGraph)
-      this.rows.forEach((row, b) => {
-        u[b] = rowUniform(row, this.opts);
-        if (T > 0) invT[b] = 1 / T;
-      });
+    const B = this.batch;
     return {
-      [samplingHeadNames.uniform]: { data: u, dims: [B] },
-      [samplingHeadNames.inverseTemperature]: { data: invT, dims: [B] },
-    };
-  }
-
-  /** Draws row b's token from a run's outputs. */
-  drawer(
-    step: Record<string, HostTensor>,
-    vocab: number,
-    params: SamplingParams,
-  ): (b: number, u: number) => SampledToken {
-    if (!this.inGraph) {
-      const logits = step.logits.data as Float32Array;
-      return (b, u) => sampleToken(logits.subarray(b * vocab, (b + 1) * vocab), params, u);
-    }
-    const greedy = params.temperature === 0;
-    const tokens = step[greedy ? samplingHeadNames.greedyToken : samplingHeadNames.token]
-      .data as BigInt64Array;
-    const logprobs = step[greedy ? samplingHeadNames.greedyLogprob : samplingHeadNames.logprob]
-      .data as Float32Array;
-    return (b) => {
-      const logprob = logprobs[b];
-      const s: SampledToken = { token: Number(tokens[b]), logprob, samplingLogprob: greedy ? 0 : logprob };
-      // headSupports() admits rawLogprob only at T = 0 or 1, where it equals the log-prob.
-      if (params.rawLogprob) s.rawLogprob = logprob;
-      return s;
+      [samplingHeadNames.uniform]: { data: new Float32Array(B), dims: [B] },
+      [samplingHeadNames.inverseTemperature]: { data: new Float32Array(B).fill(1), dims: [B] },
+      [decodeLoopNames.uniforms]: { data: new Float32Array(0), dims: [B, 0] },
+      [decodeLoopNames.greedy]: { data: new Uint8Array(B), dims: [B] },
+      [decodeLoopNames.forcedToken]: { data: new BigInt64Array(B), dims: [B, 1] },
+      [decodeLoopNames.forced]: { data: new Uint8Array(B), dims: [B, 1] },
     };
   }
 }
@@ -390,20 +513,43 @@ class GraphDraws {
  * every run (inputs cross into onnxruntime without a copy) and extended with each run's new positions.
  */
 export class KvBuffers {
-  private readonly keys: Float32Array[] = [];
-  private readonly values: Float32Array[] = [];
+  private keys: Float32Array[] = [];
+  private values: Float32Array[] = [];
   private length = 0;
 
   constructor(
     private readonly c: Qwen2Config,
     private readonly batch: number,
-    private readonly capacity: number,
+    private capacity: number,
   ) {
     const size = batch * c.numKeyValueHeads * capacity * c.headDim;
     for (let i = 0; i < c.numHiddenLayers; i++) {
       this.keys.push(new Float32Array(size));
       this.values.push(new Float32Array(size));
     }
+  }
+
+  /**
+   * Makes room for `added` more positions. Only a turn that drops drawn tokens (generateInGraph) uses
+   * positions beyond prompt + response, so the buffers grow (copied) only then.
+   */
+  reserve(added: number): void {
+    if (this.length + added <= this.capacity) return;
+    const capacity = Math.max(this.length + added, Math.ceil(this.capacity * 1.25));
+    const D = this.c.headDim;
+    const rows = this.batch * this.c.numKeyValueHeads;
+    const grow = (old: Float32Array) => {
+      const next = new Float32Array(rows * capacity * D);
+      for (let r = 0; r < rows; r++)
+        next.set(
+          old.subarray(r * this.capacity * D, (r * this.capacity + this.length) * D),
+          r * capacity * D,
+        );
+      return next;
+    };
+    this.keys = this.keys.map(grow);
+    this.values = this.values.map(grow);
+    this.capacity = capacity;
   }
 
   feeds(): Feeds {
@@ -447,6 +593,19 @@ export function growMask(mask: HostTensor, active: boolean[]): HostTensor {
     data[b * (L + 1) + L] = active[b] ? 1n : 0n;
   }
   return { data, dims: [B, L + 1] };
+}
+
+/** `count` more mask columns: row b's first kept[b] of them 1 (positions it keeps), the rest 0. */
+export function appendMaskColumns(mask: HostTensor, count: number, kept: readonly number[]): HostTensor {
+  if (count === 0) return mask;
+  const [B, L] = mask.dims;
+  const data = new BigInt64Array(B * (L + count));
+  const old = mask.data as BigInt64Array;
+  for (let b = 0; b < B; b++) {
+    data.set(old.subarray(b * L, (b + 1) * L), b * (L + count));
+    data.fill(1n, b * (L + count) + L, b * (L + count) + L + Math.min(kept[b], count));
+  }
+  return { data, dims: [B, L + count] };
 }
 
 /** HF-named weights as graph feeds, each checked to exist. */

@@ -55,16 +55,38 @@ const PAD_LOGIT = -3.4e38;
 /** Keeps a target strictly below the sum it is drawn from, so float32 rounding never selects an empty tail. */
 const BELOW_ONE = 1 - 2 ** -20;
 
+/** The head's draws for one row batch: each [batch]. */
+export interface HeadDraws {
+  token: Value;
+  logprob: Value;
+  greedyToken: Value;
+  greedyLogprob: Value;
+}
+
 /** Adds the head to a graph whose `logits` are [batch, vocab]; declares its inputs and outputs. */
-export function addSamplingHead(graph: Graph, logits: Value): void {
+export function addSamplingHead(graph: Graph, logits: Value): HeadDraws {
+  const [batch] = logits.shape;
+  const u = graph.input(samplingHeadNames.uniform, 'float32', [batch]);
+  const invT = graph.input(samplingHeadNames.inverseTemperature, 'float32', [batch]);
+  const draws = drawTokens(logits, u, invT);
+  graph.output(draws.token, samplingHeadNames.token);
+  graph.output(draws.logprob, samplingHeadNames.logprob);
+  graph.output(draws.greedyToken, samplingHeadNames.greedyToken);
+  graph.output(draws.greedyLogprob, samplingHeadNames.greedyLogprob);
+  return draws;
+}
+
+/**
+ * The draw itself, from [batch, vocab] logits, the rows' uniforms [batch] and 1/T [batch] (1 for greedy
+ * rows); usable inside a Loop body (decodeLoop.ts), where the inputs are loop values.
+ */
+export function drawTokens(logits: Value, u: Value, invT: Value): HeadDraws {
+  const graph = logits.graph.depth >= u.graph.depth ? logits.graph : u.graph;
   const [batch, vocab] = logits.shape;
   if (typeof vocab !== 'number') throw new Error('the sampling head needs a static vocabulary size');
   const blocks = Math.ceil(vocab / HEAD_BLOCK);
   const pad = blocks * HEAD_BLOCK - vocab;
-  const u = graph.input(samplingHeadNames.uniform, 'float32', [batch]);
-  const invT = graph.input(samplingHeadNames.inverseTemperature, 'float32', [batch]);
   const i64 = (n: number) => graph.scalar(n, 'int64');
-
   const padded =
     pad === 0
       ? logits
@@ -98,15 +120,16 @@ export function addSamplingHead(graph: Graph, logits: Value): void {
   const token = op.minimum(op.add(op.mul(block, i64(HEAD_BLOCK)), offset), i64(vocab - 1));
   const logTotal = op.log(total);
   const scaledAt = op.mul(op.sub(op.gatherElements(logits, token, 1), max), op.unsqueeze(invT, [1]));
-  graph.output(op.squeeze(token, [1]), samplingHeadNames.token);
-  graph.output(op.squeeze(op.sub(scaledAt, logTotal), [1]), samplingHeadNames.logprob);
+  const drawnToken = op.squeeze(token, [1]);
+  const drawnLogprob = op.squeeze(op.sub(scaledAt, logTotal), [1]);
 
   // Greedy rows are fed 1/T = 1, so `total` is then the partition function at T = 1.
   const bestBlock = op.argMax(blockMax, 1, true); // first block holding the maximum
   const bestInBlock = op.gatherElements(op.argMax(blocked, 2), bestBlock, 1);
-  graph.output(
-    op.squeeze(op.add(op.mul(bestBlock, i64(HEAD_BLOCK)), bestInBlock), [1]),
-    samplingHeadNames.greedyToken,
-  );
-  graph.output(op.squeeze(op.neg(logTotal), [1]), samplingHeadNames.greedyLogprob);
+  return {
+    token: drawnToken,
+    logprob: drawnLogprob,
+    greedyToken: op.squeeze(op.add(op.mul(bestBlock, i64(HEAD_BLOCK)), bestInBlock), [1]),
+    greedyLogprob: op.squeeze(op.neg(logTotal), [1]),
+  };
 }

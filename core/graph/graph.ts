@@ -15,7 +15,9 @@ export type AttrValue =
   | { kind: 'float'; value: number }
   | { kind: 'ints'; value: number[] }
   | { kind: 'string'; value: string }
-  | { kind: 'tensor'; dtype: DType; value: number };
+  | { kind: 'tensor'; dtype: DType; value: number }
+  /** A subgraph (a Loop's body), serialized as a GraphProto attribute. */
+  | { kind: 'graph'; value: Graph };
 
 export type Attrs = Record<string, AttrValue>;
 
@@ -62,6 +64,26 @@ export interface Node {
   readonly inputs: readonly Value[];
   readonly outputs: readonly Value[];
   readonly attrs: Attrs;
+  /**
+   * Values of this graph that a subgraph attribute reads from the enclosing scope (ONNX outer-scope
+   * references): not listed as node inputs in ONNX, but they keep their producers alive.
+   */
+  readonly implicitInputs?: readonly Value[];
+}
+
+/** A subgraph's reference to a value of an enclosing graph: same name (read at run time from the outer scope). */
+class CapturedValue extends Value {
+  constructor(
+    graph: Graph,
+    readonly source: Value,
+  ) {
+    super(graph, source.name, source.dtype, source.shape, undefined);
+  }
+
+  // The source may be renamed later (Graph.output); ONNX resolves the reference by name.
+  override get name(): string {
+    return this.source.name;
+  }
 }
 
 export interface Constant {
@@ -81,12 +103,57 @@ export class Graph {
   readonly constants: Constant[] = [];
   /** Where each base symbol can be read at run time: the first graph input that has it, and the axis. */
   readonly dimSources = new Map<string, { value: Value; axis: number }>();
-  private readonly names = new Set<string>();
+  /** Value names, shared with every enclosing and nested graph: ONNX forbids shadowing across scopes. */
+  private readonly names: Set<string>;
+  /** Outer values this subgraph reads, by source. */
+  private readonly captures = new Map<Value, Value>();
   private readonly scalarCache = new Map<string, Value>();
   private readonly scopes: string[] = [];
   private counter = 0;
 
-  constructor(readonly name = 'reasonloop') {}
+  constructor(
+    readonly name = 'reasonloop',
+    /** The enclosing graph, for a subgraph (a Loop's body): its values may be used here directly. */
+    readonly parent?: Graph,
+  ) {
+    this.names = parent ? parent.names : new Set();
+  }
+
+  /** How many graphs enclose this one (0 for a model's main graph). */
+  get depth(): number {
+    return this.parent ? this.parent.depth + 1 : 0;
+  }
+
+  /** Whether `g` is this graph or encloses it. */
+  encloses(g: Graph): boolean {
+    return g === this || (!!g.parent && this.encloses(g.parent));
+  }
+
+  /**
+   * This subgraph's handle on a value of an enclosing graph. Its symbolic dims become readable here (via
+   * the captured value's shape) unless a subgraph input already defines them.
+   */
+  capture(v: Value): Value {
+    if (v.graph === this) return v;
+    if (!this.parent || !v.graph.encloses(this))
+      throw new GraphError(`${v.name} belongs to a graph that does not enclose "${this.name}"`);
+    let c = this.captures.get(v);
+    if (!c) {
+      const outer = v.graph === this.parent ? v : this.parent.capture(v);
+      c = new CapturedValue(this, outer);
+      this.captures.set(v, c);
+      c.shape.forEach((d, axis) => {
+        if (typeof d === 'string' && isSymbol(d) && !this.dimSources.has(d))
+          this.dimSources.set(d, { value: c!, axis });
+      });
+    }
+    return c;
+  }
+
+  /** The values of the parent graph this subgraph (or one nested in it) reads. */
+  capturedFromParent(): Value[] {
+    return [...this.captures.values()].map((c) => (c as CapturedValue).source);
+  }
 
   /** Declares a graph input; symbolic dims named here become readable at run time. */
   input(name: string, dtype: DType, shape: Shape): Value {
@@ -142,7 +209,9 @@ export class Graph {
   }
 
   output(value: Value, name?: string): Value {
-    if (value.graph !== this) throw new GraphError(`output ${value.name} belongs to another graph`);
+    if (value.graph !== this && !value.graph.encloses(this))
+      throw new GraphError(`output ${value.name} belongs to another graph`);
+    value = this.capture(value);
     let out = value;
     // An input or an already-listed value is passed through an Identity (a copy at run time); a computed
     // value just takes the output's name, so large outputs (a KV cache) are not copied twice.
@@ -171,7 +240,7 @@ export class Graph {
     op: string,
     inputs: readonly Value[],
     attrs: Attrs = {},
-    opts: { outputNames?: string[] } = {},
+    opts: { outputNames?: string[]; implicitInputs?: readonly Value[] } = {},
   ): Value[] {
     const id = this.counter++;
     const name = this.uniqueName([...this.scopes, `${op}_${id}`].join('/'));
@@ -180,9 +249,11 @@ export class Graph {
     for (const [i, v] of inputs.entries()) {
       if (!(v instanceof Value))
         throw new GraphError(`node "${name}" (${op}): input ${i} is not a graph value`);
-      if (v.graph !== this)
+      if (v.graph !== this && !v.graph.encloses(this))
         throw new GraphError(`node "${name}" (${op}): input ${v.name} belongs to another graph`);
     }
+    // A value of an enclosing graph is read through this subgraph's capture of it.
+    inputs = inputs.map((v) => this.capture(v));
     let types: TypeInfo[];
     try {
       types = def.infer(inputs, attrs);
@@ -191,7 +262,7 @@ export class Graph {
       throw new GraphError(`node "${name}" (${op}): ${(e as Error).message} [inputs: ${detail}]`);
     }
     const outputs: Value[] = [];
-    const node: Node = { id, name, op, inputs, outputs, attrs };
+    const node: Node = { id, name, op, inputs, outputs, attrs, implicitInputs: opts.implicitInputs };
     types.forEach((t, i) => {
       const outName = opts.outputNames?.[i] ?? `${name}:${i}`;
       outputs.push(new Value(this, this.claim(outName), t.dtype, t.shape.map(dim), node));
@@ -209,6 +280,11 @@ export class Graph {
 
   private autoName(prefix: string): string {
     return this.uniqueName(`${prefix}_${this.counter++}`);
+  }
+
+  /** Reserves `base`, or `base_1`, `base_2`, … if taken: a prefix for a family of names (a Loop's values). */
+  freshName(base: string): string {
+    return this.claim(this.uniqueName(base));
   }
 
   private uniqueName(base: string): string {

@@ -9,4 +9,5 @@ export declare namespace onnx {
   export type IValueInfoProto = OnnxTypes.IValueInfoProto;
   export type ITensorProto = OnnxTypes.ITensorProto;
   export type IAttributeProto = OnnxTypes.IAttributeProto;
+  export type IGraphProto = OnnxTypes.IGraphProto;
 }

@@ -22,6 +22,7 @@ export function liveNodes(graph: Graph): Node[] {
     if (!node.outputs.some((o) => needed.has(o))) continue;
     live.push(node);
     for (const v of node.inputs) needed.add(v);
+    for (const v of node.implicitInputs ?? []) needed.add(v);
   }
   return live.reverse();
 }
@@ -56,6 +57,8 @@ function tensorProto(name: string, v: Value, data: HostArray): onnx.ITensorProto
 }
 
 function attribute(name: string, a: AttrValue): onnx.IAttributeProto | undefined {
+  if (a.kind === 'graph')
+    return { name, type: onnx.AttributeProto.AttributeType.GRAPH, g: graphProto(a.value) };
   if (name.startsWith('_')) return undefined; // build-time metadata, not part of ONNX
   const T = onnx.AttributeProto.AttributeType;
   switch (a.kind) {
@@ -85,31 +88,40 @@ function attribute(name: string, a: AttrValue): onnx.IAttributeProto | undefined
   }
 }
 
-export function toModelProto(graph: Graph): onnx.IModelProto {
+/**
+ * A graph (the model's, or a Loop body) as a GraphProto. A body's captured outer values are neither its
+ * inputs nor its initializers: ONNX resolves them by name in the enclosing scope.
+ */
+function graphProto(graph: Graph): onnx.IGraphProto {
   const nodes = liveNodes(graph);
   const used = new Set<Value>(graph.outputs);
-  for (const n of nodes) for (const v of n.inputs) used.add(v);
+  for (const n of nodes) for (const v of [...n.inputs, ...(n.implicitInputs ?? [])]) used.add(v);
+  return {
+    name: graph.name,
+    input: graph.inputs.map(valueInfo),
+    output: graph.outputs.map(valueInfo),
+    initializer: graph.constants
+      .filter((c) => used.has(c.value))
+      .map((c) => tensorProto(c.value.name, c.value, c.data)),
+    node: nodes.map((n) => ({
+      name: n.name,
+      opType: n.op,
+      input: n.inputs.map((v) => v.name),
+      output: n.outputs.map((v) => v.name),
+      attribute: Object.entries(n.attrs)
+        .map(([k, a]) => attribute(k, a))
+        .filter((a): a is onnx.IAttributeProto => a !== undefined),
+    })),
+  };
+}
+
+export function toModelProto(graph: Graph): onnx.IModelProto {
+  if (graph.parent) throw new Error(`graph "${graph.name}" is a subgraph: serialize the graph enclosing it`);
   return {
     irVersion: IR_VERSION,
     opsetImport: [{ domain: '', version: OPSET }],
     producerName: 'reasonloop',
-    graph: {
-      name: graph.name,
-      input: graph.inputs.map(valueInfo),
-      output: graph.outputs.map(valueInfo),
-      initializer: graph.constants
-        .filter((c) => used.has(c.value))
-        .map((c) => tensorProto(c.value.name, c.value, c.data)),
-      node: nodes.map((n) => ({
-        name: n.name,
-        opType: n.op,
-        input: n.inputs.map((v) => v.name),
-        output: n.outputs.map((v) => v.name),
-        attribute: Object.entries(n.attrs)
-          .map(([k, a]) => attribute(k, a))
-          .filter((a): a is onnx.IAttributeProto => a !== undefined),
-      })),
-    },
+    graph: graphProto(graph),
   };
 }
 

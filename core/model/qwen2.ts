@@ -268,7 +268,9 @@ export function buildQwen2Decode(
   dtype: DType = 'float32',
   /** Weights to compile into the graph as constants; absent = parameters are inputs. */
   embedded?: Map<string, Float32Array>,
-): { graph: Graph; params: Map<string, Value>; logits: Value } {
+  /** false: leave the cache outputs to the caller (a decode loop continues from `present`). */
+  cacheOutputs = true,
+): Qwen2Decode {
   const graph = new Graph('qwen2Decode');
   const buffers: KvCache = { keys: [], values: [] };
   const cacheShape = ['batch', config.numKeyValueHeads, 'cap', config.headDim];
@@ -293,13 +295,24 @@ export function buildQwen2Decode(
       data ? graph.constant(data, p.shape, 'float32', p.name) : graph.input(p.name, dtype, p.shape),
     );
   }
-  const { hidden, fresh } = qwen2Hidden(inputs, params, config, past);
+  const { hidden, fresh, present } = qwen2Hidden(inputs, params, config, past);
   const last = op.squeeze(op.slice(hidden, [-1], [op.SLICE_END], [1]), [1]); // [B, hidden]
   const logits = linear(last, lmHeadWeight(params, config));
   graph.output(logits, 'logits');
-  for (let i = 0; i < config.numHiddenLayers; i++) {
-    graph.output(fresh.keys[i], cacheNames.presentKey(i));
-    graph.output(fresh.values[i], cacheNames.presentValue(i));
-  }
-  return { graph, params, logits };
+  if (cacheOutputs)
+    for (let i = 0; i < config.numHiddenLayers; i++) {
+      graph.output(fresh.keys[i], cacheNames.presentKey(i));
+      graph.output(fresh.values[i], cacheNames.presentValue(i));
+    }
+  return { graph, params, logits, inputs, present };
+}
+
+export interface Qwen2Decode {
+  graph: Graph;
+  params: Map<string, Value>;
+  /** [batch, vocab]: the last new position's. */
+  logits: Value;
+  inputs: Qwen2Inputs;
+  /** Past + new keys/values per layer, [batch, kvHeads, total, headDim]. */
+  present: KvCache;
 }

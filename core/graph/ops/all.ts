@@ -7,3 +7,4 @@ import './softmax.ts';
 import './gather.ts';
 import './select.ts';
 import './scan.ts';
+import './loop.ts';

@@ -9,3 +9,4 @@ export * from './select.ts';
 export * from './scan.ts';
 export type { Operand } from './util.ts';
 export { dimValue, shapeTensor } from './util.ts';
+export * from './loop.ts';

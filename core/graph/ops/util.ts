@@ -41,9 +41,15 @@ export function readShapeAttr(attrs: Record<string, AttrValue>, name: string): D
   return JSON.parse(a.value) as Dim[];
 }
 
+/**
+ * The graph a node over these operands belongs to: the innermost one (inside a Loop body, operands may mix
+ * body values and values of the enclosing graph, which the body captures).
+ */
 export function graphOf(...operands: Operand[]): Graph {
-  for (const o of operands) if (typeof o !== 'number') return o.graph;
-  throw new Error('at least one operand must be a graph value');
+  let g: Graph | undefined;
+  for (const o of operands) if (typeof o !== 'number' && (!g || o.graph.depth > g.depth)) g = o.graph;
+  if (!g) throw new Error('at least one operand must be a graph value');
+  return g;
 }
 
 /** Turns numbers into scalar constants of the dtype of the other operand. */
@@ -54,7 +60,7 @@ export function toValues(operands: Operand[]): Value[] {
 }
 
 export function apply(op: string, inputs: Value[], attrs: Record<string, AttrValue> = {}): Value {
-  return inputs[0].graph.node(op, inputs, attrs)[0];
+  return graphOf(...inputs).node(op, inputs, attrs)[0];
 }
 
 export function normalizeAxis(axis: number, rank: number): number {

@@ -192,3 +192,45 @@ test(`GRPO step: losses on cuda equal cpu within ${LOSS_TOLERANCE}`, { skip }, a
     assert.ok(d.loss <= LOSS_TOLERANCE, `mini-step ${i}: |loss cuda − cpu| = ${d.loss}`);
   }
 });
+
+test(
+  'decode loop on cuda: 16 tokens per run give the 1-per-run generations; cpu draws the same tokens',
+  { skip },
+  async () => {
+    const { Generator } = await import('../../../core/generate/generate.ts');
+    const model = loadModelDir(join(FIXTURES, 'untied'));
+    const requests = Array.from({ length: 8 }, (_, i) => ({
+      promptIds: [256, ...Array.from({ length: 1 + (i % 4) }, (_, t) => 10 + 7 * i + t)],
+      prompt: i,
+      sample: 0,
+    }));
+    const opts = { maxNewTokens: 40, sampling: { temperature: 1 }, seed: 3 };
+    const generate = async (device: Device | undefined, decodeChunk: number) =>
+      (
+        await Generator.create(model.config, model.weights, {
+          ...(device ? { device } : {}),
+          sampleInGraph: true,
+          decodeChunk,
+        })
+      ).generate(requests, opts);
+    const chunked = await generate(CUDA, 16);
+    const perToken = await generate(CUDA, 1);
+    const cpu = await generate(undefined, 16);
+    let logprobDiff = 0;
+    let cpuTokensAgree = 0;
+    let tokens = 0;
+    for (const [i, g] of perToken.entries()) {
+      assert.deepEqual(chunked[i].tokens, g.tokens, `request ${i}: chunked vs 1 per run on cuda`);
+      logprobDiff = Math.max(logprobDiff, maxAbsDiff(chunked[i].logprobs, g.logprobs));
+      g.tokens.forEach((t, j) => {
+        tokens++;
+        if (cpu[i].tokens[j] === t) cpuTokensAgree++;
+      });
+    }
+    record('decodeLoop', {
+      maxAbsLogprobDiffChunkedVsPerToken: logprobDiff,
+      cpuTokenAgreement: cpuTokensAgree / tokens,
+    });
+    assert.ok(logprobDiff <= 1e-5, `log-probs chunked vs per token: ${logprobDiff}`);
+  },
+);
