@@ -49,7 +49,6 @@ export function buildDecodeLoop(config: Qwen2Config, embedded?: Map<string, Floa
   const d = buildQwen2Decode(config, 'float32', embedded, false);
   const g = d.graph;
   const head = addSamplingHead(g, d.logits);
-  const invT = g.inputs.find((v) => v.name === 'inverse_temperature')!;
   const uniforms = g.input(decodeLoopNames.uniforms, 'float32', ['batch', 'chunk']);
   const greedy = g.input(decodeLoopNames.greedy, 'bool', ['batch']);
   const forcedToken = g.input(decodeLoopNames.forcedToken, 'int64', ['batch', 'chunk + 1']);
@@ -95,7 +94,7 @@ export function buildDecodeLoop(config: Qwen2Config, embedded?: Map<string, Floa
         const inputs = { inputIds: token, positionIds: position, attentionMask: mask };
         const { hidden, present } = qwen2Hidden(inputs, params, config, past);
         const logits = linear(op.squeeze(hidden, [1]), lmHeadWeight(params, config));
-        const draws = drawTokens(logits, column(uniforms, iteration), body.capture(invT));
+        const draws = drawTokens(logits, column(uniforms, iteration), body.capture(head.inverseTemperature));
         const next = op.add(iteration, 1);
         const out = emitted(draws, body.capture(greedy), column(forced, next), column(forcedToken, next));
         return {

@@ -108,23 +108,22 @@ export class Generator {
   private readonly inUse = new Map<Executable, number>();
   private readonly retired = new Set<Executable>();
 
+  /** Tokens per run on the in-graph path. */
+  private readonly chunk: number;
+
   private constructor(
     readonly config: Qwen2Config,
     private readonly options: GeneratorOptions,
-  ) {}
+  ) {
+    const k = options.decodeChunk ?? (options.device?.kind === 'cuda' ? DEFAULT_CUDA_DECODE_CHUNK : 1);
+    if (!(Number.isInteger(k) && k >= 1))
+      throw new Error(`decodeChunk must be a positive integer (got ${k})`);
+    this.chunk = k;
+  }
 
   /** Whether the decode graph carries the sampling head. */
   private get hasHead(): boolean {
     return this.options.sampleInGraph ?? this.options.device?.kind === 'cuda';
-  }
-
-  /** Tokens per run on the in-graph path. */
-  private get chunk(): number {
-    const k =
-      this.options.decodeChunk ?? (this.options.device?.kind === 'cuda' ? DEFAULT_CUDA_DECODE_CHUNK : 1);
-    if (!(Number.isInteger(k) && k >= 1))
-      throw new Error(`decodeChunk must be a positive integer (got ${k})`);
-    return k;
   }
 
   static async create(
@@ -133,7 +132,6 @@ export class Generator {
     options: GeneratorOptions = {},
   ): Promise<Generator> {
     const g = new Generator(config, options);
-    void g.chunk; // validates decodeChunk now rather than at the first generate call
     g.setWeights(weights);
     await g.current;
     return g;
@@ -203,8 +201,9 @@ export class Generator {
     const c = this.config;
     const B = requests.length;
     const pad = opts.padTokenId ?? 0;
-    const { rows, ids, pos, promptLen } = prefillBatch(requests, pad);
-    let mask = prefillMask(requests, promptLen);
+    const prefill = prefillBatch(requests, pad);
+    const { rows, ids, pos, promptLen } = prefill;
+    let mask = prefill.mask;
     // One cache buffer per layer and K/V, sized for the whole response; the graph reads the filled prefix.
     const cache = new KvBuffers(c, B, promptLen + opts.maxNewTokens);
     const head = new HeadPlaceholders(this.hasHead, B, exec.outputNames);
@@ -276,12 +275,10 @@ export class Generator {
     const T = opts.sampling.temperature;
     const prefill = prefillBatch(requests, pad);
     const rows = prefill.rows;
-    let { ids, pos, promptLen: width } = prefill;
-    let mask = prefillMask(requests, width);
+    let { ids, pos, mask, promptLen: width } = prefill;
     const cache = new KvBuffers(this.config, B, width + opts.maxNewTokens);
-    const outputs = exec.outputNames.filter(
-      (n) => n.startsWith('present_') || n === decodeLoopNames.tokens || n === decodeLoopNames.logprobs,
-    );
+    const singleDraw: readonly string[] = ['logits', ...SAMPLING_HEAD_OUTPUTS];
+    const outputs = exec.outputNames.filter((n) => !singleDraw.includes(n));
     for (;;) {
       const active = rows.filter((r) => !r.done);
       const left = Math.max(...active.map((r) => opts.maxNewTokens - r.out.tokens.length));
@@ -307,12 +304,13 @@ export class Generator {
         let taken = 0;
         let turned = false;
         for (let j = 0; j < k && !row.done && !turned; j++) {
+          const logprob = logprobs[j * B + b];
           const drawn: SampledToken = {
             token: Number(tokens[j * B + b]),
-            logprob: logprobs[j * B + b],
-            samplingLogprob: logprobs[j * B + b],
+            logprob,
+            samplingLogprob: T === 0 ? 0 : logprob,
           };
-          if (opts.sampling.rawLogprob) drawn.rawLogprob = drawn.logprob; // headSupports(): T is 0 or 1
+          if (opts.sampling.rawLogprob) drawn.rawLogprob = logprob; // headSupports(): T is 0 or 1
           turned = (await this.advance(row, () => drawn, opts)) && j < k - 1;
           taken++;
         }
@@ -339,9 +337,8 @@ export class Generator {
 
   /**
    * Appends one token to a row (forced or drawn by `draw` from the row's uniform) and decides whether the
-   * row is finished.
+   * row is finished. Returns whether the token ended a turn with inserted tokens (emitted next).
    */
-  /** Returns whether the token ended a turn with inserted tokens (which the row emits next). */
   private async advance(
     row: Row,
     draw: (u: number) => SampledToken,
@@ -404,13 +401,26 @@ export class Generator {
   }
 }
 
-/** The row's uniform for its next token: coordinates (seed, step, prompt, sample, position). */
-function rowUniform(row: Row, opts: GenerateOptions): number {
-  return uniformAt(opts.seed, opts.step ?? 0, row.request.prompt, row.request.sample, row.out.tokens.length);
+/**
+ * The row's uniform for its next token (or the one `ahead` after it): coordinates (seed, step, prompt,
+ * sample, position).
+ */
+function rowUniform(row: Row, opts: GenerateOptions, ahead = 0): number {
+  const r = row.request;
+  return uniformAt(opts.seed, opts.step ?? 0, r.prompt, r.sample, row.out.tokens.length + ahead);
 }
 
 /** Left-padded prompt batch for the prefill run. Pad positions get position 1, as HF's generate does. */
-function prefillBatch(requests: GenerationRequest[], pad: number) {
+function prefillBatch(
+  requests: GenerationRequest[],
+  pad: number,
+): {
+  rows: Row[];
+  ids: BigInt64Array;
+  pos: BigInt64Array;
+  mask: HostTensor;
+  promptLen: number;
+} {
   const B = requests.length;
   const promptLen = Math.max(...requests.map((r) => r.promptIds.length));
   if (promptLen === 0) throw new Error('every prompt is empty');
@@ -423,23 +433,17 @@ function prefillBatch(requests: GenerationRequest[], pad: number) {
   }));
   const ids = new BigInt64Array(B * promptLen);
   const pos = new BigInt64Array(B * promptLen);
+  const mask = new BigInt64Array(B * promptLen);
   requests.forEach((r, b) => {
     const offset = promptLen - r.promptIds.length;
     for (let t = 0; t < promptLen; t++) {
       const real = t >= offset;
       ids[b * promptLen + t] = BigInt(real ? r.promptIds[t - offset] : pad);
       pos[b * promptLen + t] = BigInt(real ? t - offset : 1);
+      mask[b * promptLen + t] = real ? 1n : 0n;
     }
   });
-  return { rows, ids, pos, promptLen };
-}
-
-function prefillMask(requests: GenerationRequest[], promptLen: number): HostTensor {
-  const data = new BigInt64Array(requests.length * promptLen);
-  requests.forEach((r, b) => {
-    for (let t = promptLen - r.promptIds.length; t < promptLen; t++) data[b * promptLen + t] = 1n;
-  });
-  return { data, dims: [requests.length, promptLen] };
+  return { rows, ids, pos, mask: { data: mask, dims: [B, promptLen] }, promptLen };
 }
 
 /**
@@ -454,11 +458,8 @@ function chunkFeeds(rows: readonly Row[], k: number, T: number, opts: GenerateOp
   const forced = new Uint8Array(B * k);
   rows.forEach((row, b) => {
     if (row.done) return;
-    const n = row.out.tokens.length;
-    const at = (j: number) =>
-      uniformAt(opts.seed, opts.step ?? 0, row.request.prompt, row.request.sample, n + j);
-    first[b] = at(0);
-    for (let j = 1; j < k; j++) later[b * (k - 1) + j - 1] = at(j);
+    first[b] = rowUniform(row, opts);
+    for (let j = 1; j < k; j++) later[b * (k - 1) + j - 1] = rowUniform(row, opts, j);
     row.forced.slice(0, k).forEach((t, j) => {
       forcedToken[b * k + j] = BigInt(t);
       forced[b * k + j] = 1;

@@ -12,6 +12,7 @@
  */
 import type { Graph, Value } from '../graph/graph.ts';
 import { op } from '../graph/index.ts';
+import { graphOf } from '../graph/ops/util.ts';
 import type { SamplingParams } from './sampling.ts';
 
 export const samplingHeadNames = {
@@ -63,8 +64,11 @@ export interface HeadDraws {
   greedyLogprob: Value;
 }
 
-/** Adds the head to a graph whose `logits` are [batch, vocab]; declares its inputs and outputs. */
-export function addSamplingHead(graph: Graph, logits: Value): HeadDraws {
+/**
+ * Adds the head to a graph whose `logits` are [batch, vocab]; declares its inputs and outputs and returns
+ * the draws and 1/T (which a decode loop reads again).
+ */
+export function addSamplingHead(graph: Graph, logits: Value): HeadDraws & { inverseTemperature: Value } {
   const [batch] = logits.shape;
   const u = graph.input(samplingHeadNames.uniform, 'float32', [batch]);
   const invT = graph.input(samplingHeadNames.inverseTemperature, 'float32', [batch]);
@@ -73,7 +77,7 @@ export function addSamplingHead(graph: Graph, logits: Value): HeadDraws {
   graph.output(draws.logprob, samplingHeadNames.logprob);
   graph.output(draws.greedyToken, samplingHeadNames.greedyToken);
   graph.output(draws.greedyLogprob, samplingHeadNames.greedyLogprob);
-  return draws;
+  return { ...draws, inverseTemperature: invT };
 }
 
 /**
@@ -81,7 +85,7 @@ export function addSamplingHead(graph: Graph, logits: Value): HeadDraws {
  * rows); usable inside a Loop body (decodeLoop.ts), where the inputs are loop values.
  */
 export function drawTokens(logits: Value, u: Value, invT: Value): HeadDraws {
-  const graph = logits.graph.depth >= u.graph.depth ? logits.graph : u.graph;
+  const graph = graphOf(logits, u, invT);
   const [batch, vocab] = logits.shape;
   if (typeof vocab !== 'number') throw new Error('the sampling head needs a static vocabulary size');
   const blocks = Math.ceil(vocab / HEAD_BLOCK);

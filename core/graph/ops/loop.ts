@@ -9,7 +9,7 @@ import type { TypeInfo, Value } from '../graph.ts';
 import type { Dim, Shape } from '../dim.ts';
 import { dim, formatShape } from '../dim.ts';
 import { defineOp } from './registry.ts';
-import { dimValue, readShapeAttr, shapeAttr } from './util.ts';
+import { dimValue } from './util.ts';
 import { squeeze } from './shape.ts';
 
 defineOp({
@@ -37,7 +37,6 @@ defineOp({
       if (v.rank !== carried.rank || outs[i].rank !== carried.rank)
         throw new Error(`carried value ${i}: rank ${v.rank} in, body takes ${formatShape(carried.shape)}`);
     });
-    readShapeAttr(attrs, '_trips');
     return types;
   },
 });
@@ -91,7 +90,6 @@ export function loop(outer: Graph, spec: LoopSpec, base = 'loop'): { carried: Va
     {
       body: { kind: 'graph', value: body },
       _outputShapes: { kind: 'string', value: JSON.stringify(outputShapes) },
-      _trips: shapeAttr([spec.trips]),
     },
     { implicitInputs: body.capturedFromParent() },
   );
