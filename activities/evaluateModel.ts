@@ -11,9 +11,10 @@ import { QwenTokenizer } from '../core/model/tokenizer.ts';
 import { emptyToolMetrics, type ToolMetrics } from '../core/tools/metrics.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
-import { initialModel, runStore } from './runtime.ts';
+import { initialModel, runStore, sessionConfig } from './runtime.ts';
 import { taskRuntime, type TaskRuntime } from './task.ts';
 import { sampleProblemGroups } from './sharedGenerator.ts';
+import { requireDeviceKind } from './workerDevice.ts';
 
 /** Hex digits of the settings hash in a result folder's name (48 bits: collisions are not a concern). */
 const SETTINGS_HASH_CHARS = 12;
@@ -115,10 +116,10 @@ async function generateAndScore(
 ): Promise<EvaluationRecord[]> {
   const { sampling } = config;
   const records: EvaluationRecord[] = [];
-  const threads = config.orchestration.intraOpThreads;
+  const device = requireDeviceKind(config.orchestration.device, 'evaluation.orchestration.device');
   await sampleProblemGroups(
     model,
-    threads,
+    sessionConfig(config, device),
     task,
     { first: 0, end: count },
     sampling,

@@ -11,9 +11,11 @@ import {
 } from '../core/config/hyperParameters.ts';
 import { runIdentity, type RunConfig } from '../core/config/run.ts';
 import type { TaskConfig } from '../core/config/task.ts';
+import { routedTaskQueues } from '../core/config/taskQueues.ts';
 import { configHash } from '../core/store/index.ts';
 import { WEIGHTS_OBJECT } from './checkpoint.ts';
 import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
+import { checkGpuWorkersFromActivity, runQueues } from './gpuWorkers.ts';
 import { checkModelDir, checkStoreReachable } from './preflight.ts';
 import { resumePoint } from './resumePoint.ts';
 import { runStore } from './runtime.ts';
@@ -56,6 +58,7 @@ export function periodicEvaluation(config: RunConfig): RunPlan['evaluation'] {
       store: { url: config.store.url },
       orchestration: {
         taskQueue: config.orchestration.taskQueues.rollout,
+        device: config.orchestration.devices.rollout,
         heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
         intraOpThreads: config.orchestration.intraOpThreads,
       },
@@ -82,6 +85,7 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
   const store = runStore(config);
   // Retryable: a store that is down now may answer on the next attempt (the CLI checks it before starting).
   await checkStoreReachable(store);
+  await checkGpuWorkersFromActivity(runQueues(config));
   const hash = runConfigHash(config);
   const { manifest, rejected } = await resumePoint(store, config, hash, 'run.steps');
   return {
@@ -94,7 +98,7 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
     shards: config.rollout.shards,
     continueAsNewEvery: config.orchestration.continueAsNewEvery,
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
-    taskQueues: { ...config.orchestration.taskQueues },
+    taskQueues: routedTaskQueues(config.orchestration.taskQueues, config.orchestration.devices),
     rejected,
     hyperParameters: {
       base: baseHyperParameters(config),

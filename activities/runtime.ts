@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunConfig } from '../core/config/run.ts';
-import type { SessionConfig } from '../core/graph/index.ts';
+import type { Device, SessionConfig } from '../core/graph/index.ts';
 import { makeQwen2Config, type Qwen2Config } from '../core/model/config.ts';
 import { loadModelDir, type QwenModelDir } from '../core/model/modelDir.ts';
 import { initQwen2Weights } from '../core/model/parameters.ts';
@@ -40,8 +40,14 @@ export function runStore(config: { store: { url: string } }): ObjectStore {
   return store;
 }
 
-export function sessionConfig(config: { orchestration: { intraOpThreads: number } }): SessionConfig {
-  return { intraOpThreads: config.orchestration.intraOpThreads };
+/** How an activity's sessions run: the config's thread count, on the device the activity runs on. */
+export type ActivitySession = Required<Pick<SessionConfig, 'intraOpThreads' | 'device'>>;
+
+export function sessionConfig(
+  config: { orchestration: { intraOpThreads: number } },
+  device: Device,
+): ActivitySession {
+  return { intraOpThreads: config.orchestration.intraOpThreads, device };
 }
 
 /** `runs/<runId>/rollouts/<step>/<name>`: rewritten with identical bytes when an attempt is retried. */

@@ -17,6 +17,8 @@ import {
   runTask,
   sessionConfig,
 } from './runtime.ts';
+import { requireDeviceKind } from './workerDevice.ts';
+import { deviceKey } from '../core/graph/device.ts';
 import type { SampleRolloutsInput, SampleRolloutsOutput } from './types.ts';
 
 /** One stored response. */
@@ -79,11 +81,12 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
   const { rollout } = config;
   const policyStep = input.step - 1;
   const weights = await cachedCheckpointWeights(store, config.runId, policyStep);
+  const device = requireDeviceKind(config.orchestration.devices.rollout, 'run.orchestration.devices.rollout');
   const sampler = await memo(
     samplers,
-    JSON.stringify([config.runId, config.model, config.orchestration]),
+    JSON.stringify([config.runId, config.model, config.orchestration, deviceKey(device)]),
     async () => ({
-      generator: await Generator.create(model, weights, sessionConfig(config)),
+      generator: await Generator.create(model, weights, sessionConfig(config, device)),
       weightsStep: policyStep,
       lock: Promise.resolve(),
     }),

@@ -20,6 +20,7 @@ import {
   sessionConfig,
   verifiedManifest,
 } from './runtime.ts';
+import { CPU_DEVICE } from '../core/graph/device.ts';
 import type { RolloutRecord } from './sampleRollouts.ts';
 import type { GroupScores, TaskRuntime } from './task.ts';
 import type { ScoreRolloutsInput, ScoreRolloutsOutput } from './types.ts';
@@ -53,7 +54,7 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   if (algo.kl.placement !== 'none') {
     const model = await modelConfig(config);
     const scorer = await memo(scorers, JSON.stringify([config.model, config.orchestration]), () =>
-      ResponseScorer.create(model, sessionConfig(config)),
+      ResponseScorer.create(model, sessionConfig(config, CPU_DEVICE)),
     );
     const reference = await cachedCheckpointWeights(
       store,

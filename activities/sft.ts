@@ -11,6 +11,7 @@ import { parseSftConfig, sftIdentity, type SftConfig } from '../core/config/sft.
 import { loadSolutions, type SolutionExample } from '../core/data/solutions.ts';
 import { RunConfigError } from '../core/config/run.ts';
 import { takeBatch } from '../core/data/cursor.ts';
+import { deviceTaskQueue } from '../core/config/taskQueues.ts';
 import { arithmeticToolTrace, arithmeticTrace, carelessTeacher } from '../core/data/traces.ts';
 import type { SyntheticProblem } from '../core/data/synthetic.ts';
 import type { OptimizerState } from '../core/graph/index.ts';
@@ -23,9 +24,12 @@ import { applyRetention, configHash, writeCheckpoint } from '../core/store/index
 import { loadTaskProblems } from '../core/data/splits.ts';
 import { WEIGHTS_OBJECT } from './checkpoint.ts';
 import { FAILURE, permanent } from './failures.ts';
+import { checkGpuWorkersFromActivity, sftQueues } from './gpuWorkers.ts';
 import { checkStoreReachable } from './preflight.ts';
 import { resumePoint } from './resumePoint.ts';
 import { memo, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
+import { requireDeviceKind } from './workerDevice.ts';
+import { deviceKey } from '../core/graph/device.ts';
 import { mathPromptIds, mathStopTokenIds } from './task.ts';
 import { readStateDir, withStateFiles } from './trainerState.ts';
 import type { Cursor } from './types.ts';
@@ -74,6 +78,7 @@ export async function prepareSft(raw: unknown): Promise<SftPlan> {
   const config = sftConfigOrFail(raw);
   const store = runStore(config);
   await checkStoreReachable(store);
+  await checkGpuWorkersFromActivity(sftQueues(config));
   const hash = sftConfigHash(config);
   const { manifest } = await resumePoint(store, config, hash, 'steps');
   return {
@@ -83,7 +88,10 @@ export async function prepareSft(raw: unknown): Promise<SftPlan> {
     checkpointEvery: config.sft.checkpointEvery,
     cursor: manifest.dataCursor as unknown as Cursor,
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
-    trainerQueue: config.orchestration.taskQueues.trainer,
+    trainerQueue: deviceTaskQueue(
+      config.orchestration.taskQueues.trainer,
+      config.orchestration.devices.trainer,
+    ),
     continueAsNewEvery: config.orchestration.continueAsNewEvery,
   };
 }
@@ -202,9 +210,10 @@ export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
       ? traceRow(config, tokenizer, eos, examples.problems[i], i)
       : solutionRow(config, tokenizer, eos, examples.examples[i]);
   const { sft } = config;
+  const device = requireDeviceKind(config.orchestration.devices.trainer, 'sft.orchestration.devices.trainer');
   const updater = await memo(
     updaters,
-    JSON.stringify([w.base.config, sft, config.orchestration.intraOpThreads]),
+    JSON.stringify([w.base.config, sft, config.orchestration.intraOpThreads, deviceKey(device)]),
     () =>
       SftUpdater.create(
         w.base.config,
@@ -217,7 +226,7 @@ export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
             maxGradNorm: sft.optimizer.maxGradNorm,
           },
         },
-        sessionConfig(config),
+        sessionConfig(config, device),
       ),
   );
   const schedule = {

@@ -1,5 +1,5 @@
 /**
- * One Generator per model architecture and thread count in a worker process: evaluations and difficulty
+ * One Generator per model architecture, thread count and device in a worker process: evaluations and difficulty
  * filter shards take turns swapping their weights into it, so a worker compiles the decode graph once
  * per architecture rather than once per activity; `sampleProblemGroups` is the sampling loop both share.
  */
@@ -8,17 +8,19 @@ import { Generator, type Generation, type GenerationRequest } from '../core/gene
 import type { ToolMetrics } from '../core/tools/metrics.ts';
 import type { TaskRuntime } from './task.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
-import { memo } from './runtime.ts';
+import { deviceKey } from '../core/graph/device.ts';
+import { memo, type ActivitySession } from './runtime.ts';
 
 const generators = new Map<string, Promise<{ generator: Generator; lock: Promise<unknown> }>>();
 
 export async function withSharedGenerator<T>(
   model: QwenModelDir,
-  intraOpThreads: number,
+  session: ActivitySession,
   use: (g: Generator) => Promise<T>,
 ): Promise<T> {
-  const slot = await memo(generators, JSON.stringify([model.config, intraOpThreads]), async () => ({
-    generator: await Generator.create(model.config, model.weights, { intraOpThreads }),
+  const key = JSON.stringify([model.config, session.intraOpThreads, deviceKey(session.device)]);
+  const slot = await memo(generators, key, async () => ({
+    generator: await Generator.create(model.config, model.weights, session),
     lock: Promise.resolve() as Promise<unknown>,
   }));
   const turn = slot.lock.then(() => {
@@ -47,7 +49,7 @@ export interface ProblemSampling {
  */
 export async function sampleProblemGroups(
   model: QwenModelDir,
-  intraOpThreads: number,
+  session: ActivitySession,
   task: TaskRuntime,
   range: { first: number; end: number },
   sampling: ProblemSampling,
@@ -55,7 +57,7 @@ export async function sampleProblemGroups(
   tools: ToolMetrics,
   onGroup: (problem: number, group: Generation[]) => void,
 ): Promise<void> {
-  await withSharedGenerator(model, intraOpThreads, async (generator) => {
+  await withSharedGenerator(model, session, async (generator) => {
     for (let first = range.first; first < range.end; first += PROBLEMS_PER_CALL) {
       heartbeat({ problem: first });
       const requests: GenerationRequest[] = [];

@@ -25,6 +25,8 @@ import {
 import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
 import { runConfigHash } from './prepareRun.ts';
 import { memo, modelConfig, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
+import { requireDeviceKind } from './workerDevice.ts';
+import { deviceKey } from '../core/graph/device.ts';
 import { readStateDir, withStateFiles } from './trainerState.ts';
 import type { StoredObject, UpdatePolicyInput, UpdatePolicyOutput } from './types.ts';
 import { readFile } from 'node:fs/promises';
@@ -110,10 +112,12 @@ async function updateStep(input: StepUpdateInput): Promise<UpdatePolicyOutput> {
   const { w, reloaded } = await stateAt(config, hash, input.step - 1);
   heartbeat({ phase: 'loaded' });
   const rows = JSON.parse(new TextDecoder().decode(await store.get(input.scoredKey))) as RolloutRow[];
+  const device = requireDeviceKind(config.orchestration.devices.trainer, 'run.orchestration.devices.trainer');
   const updater = await memo(
     updaters,
-    JSON.stringify([config.model, config.algorithm, config.orchestration]),
-    async () => PolicyUpdater.create(await modelConfig(config), config.algorithm, sessionConfig(config)),
+    JSON.stringify([config.model, config.algorithm, config.orchestration, deviceKey(device)]),
+    async () =>
+      PolicyUpdater.create(await modelConfig(config), config.algorithm, sessionConfig(config, device)),
   );
   const rlStep = input.step - 1;
   const { state, metrics } = await updater.update(w.state, rows, {

@@ -4,7 +4,8 @@
  * filter's plan and write steps), `trainer` (updatePolicy,
  * checkpoint, sftSteps, trainerQueue). A trainer also polls a queue of its own (activities/trainerQueue.ts),
  * where rlTraining sends the updates of the runs whose state it holds. A dev worker runs all four in one
- * process; production runs each role where its hardware is.
+ * process; production runs each role where its hardware is. A worker's `device` applies to its rollout and
+ * trainer roles: on cuda they poll the `…-gpu` queues (docs/gpu.md); workflow and cpu roles stay on the CPU.
  */
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
@@ -24,6 +25,9 @@ import {
   writeDifficultyFilter,
 } from '../activities/index.ts';
 import { DEFAULT_TASK_QUEUES } from '../core/config/run.ts';
+import { deviceTaskQueue, isGpuQueue } from '../core/config/taskQueues.ts';
+import { CPU_DEVICE, type Device } from '../core/graph/device.ts';
+import { onDevice } from '../activities/workerDevice.ts';
 import { DEFAULT_WORKFLOW_QUEUE } from '../workflows/client.ts';
 
 export const ROLES = ['workflow', 'rollout', 'cpu', 'trainer'] as const;
@@ -42,7 +46,12 @@ export interface WorkerOptions {
   maxConcurrentRollouts?: number;
   /** The trainer's own task queue; default: a fresh `uniqueTrainerQueue` of the trainer queue. */
   trainerOwnQueue?: string;
+  /** Where the rollout and trainer roles run their sessions (default cpu); cuda polls the `…-gpu` queues. */
+  device?: Device;
 }
+
+/** The roles whose activities build ORT sessions of the model, and so run on the worker's device. */
+export const DEVICE_ROLES: readonly Role[] = ['rollout', 'trainer'];
 
 const ACTIVITIES: Record<
   Exclude<Role, 'workflow'>,
@@ -53,8 +62,25 @@ const ACTIVITIES: Record<
   trainer: { updatePolicy, checkpoint, sftSteps },
 };
 
-export function queueOf(role: Role, queues: Partial<Record<Role, string>> = {}): string {
-  return queues[role] ?? (role === 'workflow' ? DEFAULT_WORKFLOW_QUEUE : DEFAULT_TASK_QUEUES[role]);
+/**
+ * The queue a role polls: its configured name, with `-gpu` for a device role on cuda. A GPU queue named for
+ * a role that runs on the CPU is refused: that worker would take GPU tasks and run them on the CPU.
+ */
+export function queueOf(
+  role: Role,
+  queues: Partial<Record<Role, string>> = {},
+  device: Device = CPU_DEVICE,
+): string {
+  const named = queues[role] ?? (role === 'workflow' ? DEFAULT_WORKFLOW_QUEUE : DEFAULT_TASK_QUEUES[role]);
+  const roleDevice = DEVICE_ROLES.includes(role) ? device : CPU_DEVICE;
+  if (roleDevice.kind === 'cpu' && isGpuQueue(named)) {
+    const why = DEVICE_ROLES.includes(role) ? `a ${role} worker on cpu` : `the ${role} role runs on the cpu`;
+    throw new Error(
+      `task queue ${named} of the ${role} role is a GPU queue, but ${why}: ` +
+        `name the base queue and start the worker with --device cuda (it adds the -gpu itself)`,
+    );
+  }
+  return deviceTaskQueue(named, roleDevice.kind);
 }
 
 /** What the trainer's own queue serves: the activities rlTraining sends where its state is warm. */
@@ -66,16 +92,17 @@ const OWN_QUEUE_ACTIVITIES = { updatePolicy, checkpoint };
  */
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const roles = options.roles ?? ROLES;
+  const device = options.device ?? CPU_DEVICE;
   const common = { connection: options.connection, namespace: options.namespace ?? 'default' };
   const ownQueue = roles.includes('trainer')
-    ? (options.trainerOwnQueue ?? uniqueTrainerQueue(queueOf('trainer', options.queues)))
+    ? (options.trainerOwnQueue ?? uniqueTrainerQueue(queueOf('trainer', options.queues, device)))
     : undefined;
   const trainerOwn = ownQueue
     ? [
         Worker.create({
           ...common,
           taskQueue: ownQueue,
-          activities: OWN_QUEUE_ACTIVITIES,
+          activities: onDevice(device, OWN_QUEUE_ACTIVITIES),
           // One update at a time, as on the shared queue (updatePolicy also serialises within the process).
           maxConcurrentActivityTaskExecutions: 1,
         }),
@@ -83,7 +110,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
     : [];
   const perRole = Promise.all(
     roles.map((role) => {
-      const taskQueue = queueOf(role, options.queues);
+      const taskQueue = queueOf(role, options.queues, device);
       if (role === 'workflow') {
         return Worker.create({
           ...common,
@@ -99,8 +126,10 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
         taskQueue,
         activities:
           role === 'trainer'
-            ? { ...ACTIVITIES.trainer, trainerQueue: trainerQueueActivity(ownQueue!) }
-            : ACTIVITIES[role],
+            ? { ...onDevice(device, ACTIVITIES.trainer), trainerQueue: trainerQueueActivity(ownQueue!) }
+            : role === 'rollout'
+              ? onDevice(device, ACTIVITIES.rollout)
+              : ACTIVITIES[role],
         // The trainer holds one run's state; a second concurrent update would race for it.
         maxConcurrentActivityTaskExecutions:
           role === 'trainer' ? 1 : role === 'rollout' ? (options.maxConcurrentRollouts ?? 2) : 4,

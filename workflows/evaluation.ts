@@ -8,13 +8,16 @@ import { proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { EvaluationSummary } from '../activities/evaluateModel.ts';
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
-import { DEFAULT_TASK_QUEUES } from '../core/config/taskQueues.ts';
+import { DEFAULT_TASK_QUEUES, deviceTaskQueue } from '../core/config/taskQueues.ts';
 
 const DEFAULT_HEARTBEAT_SECONDS = 60;
 
 export async function evaluation(config: EvaluationConfigInput): Promise<EvaluationSummary> {
   const { evaluateModel } = proxyActivities<typeof activities>({
-    taskQueue: config.orchestration?.taskQueue ?? DEFAULT_TASK_QUEUES.rollout,
+    taskQueue: deviceTaskQueue(
+      config.orchestration?.taskQueue ?? DEFAULT_TASK_QUEUES.rollout,
+      config.orchestration?.device ?? 'cpu',
+    ),
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: `${config.orchestration?.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_SECONDS} seconds`,
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },

@@ -9,9 +9,11 @@ import {
   type DifficultyFilterConfig,
 } from '../../core/config/difficultyFilter.ts';
 import { RunConfigError } from '../../core/config/run.ts';
+import { deviceTaskQueue } from '../../core/config/taskQueues.ts';
 import { shardRanges, type PassRateBand } from '../../core/data/difficulty.ts';
 import { loadTaskProblems, type TaskProblems } from '../../core/data/splits.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../../core/store/index.ts';
+import { checkGpuWorkersFromActivity, filterQueues } from '../gpuWorkers.ts';
 import { FAILURE, permanent } from '../failures.ts';
 import { checkStoreReachable } from '../preflight.ts';
 import { memo, runStore } from '../runtime.ts';
@@ -113,6 +115,7 @@ export async function planDifficultyFilter(raw: unknown): Promise<FilterPlan> {
   const config = filterConfigOrFail(raw);
   const store = runStore(config);
   await checkStoreReachable(store);
+  await checkGpuWorkersFromActivity(filterQueues(config));
   const pinned = await pinModel(config);
   const settings = configHash({
     model: pinned.tag,
@@ -137,7 +140,10 @@ export async function planDifficultyFilter(raw: unknown): Promise<FilterPlan> {
     },
     problems: problems.length,
     shards: shardRanges(problems.length, config.orchestration.problemsPerShard),
-    rolloutQueue: config.orchestration.taskQueues.rollout,
+    rolloutQueue: deviceTaskQueue(
+      config.orchestration.taskQueues.rollout,
+      config.orchestration.devices.rollout,
+    ),
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
   };
   const summaryKey = filterKeys(prefix, config).summary;

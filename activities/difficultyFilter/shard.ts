@@ -10,10 +10,11 @@ import type { QwenModelDir } from '../../core/model/modelDir.ts';
 import { QwenTokenizer } from '../../core/model/tokenizer.ts';
 import { emptyToolMetrics } from '../../core/tools/metrics.ts';
 import { FAILURE, permanent } from '../failures.ts';
-import { initialModel, memo, runStore } from '../runtime.ts';
+import { initialModel, memo, runStore, sessionConfig } from '../runtime.ts';
 import { taskRuntime, type TaskRuntime } from '../task.ts';
 import { filterConfigOrFail, filterKeys, type FilterPlan, type PinnedModel } from './plan.ts';
 import { sampleProblemGroups } from '../sharedGenerator.ts';
+import { requireDeviceKind } from '../workerDevice.ts';
 
 export interface FilterShardInput {
   config: unknown;
@@ -74,8 +75,12 @@ async function countPasses(
   const tools = emptyToolMetrics();
   const counts: PassCount[] = [];
   const range = { first: shard.first, end: shard.first + shard.count };
-  const threads = config.orchestration.intraOpThreads;
-  await sampleProblemGroups(model, threads, task, range, sampling, config.seed, tools, (index, group) => {
+  const device = requireDeviceKind(
+    config.orchestration.devices.rollout,
+    'filter.orchestration.devices.rollout',
+  );
+  const session = sessionConfig(config, device);
+  await sampleProblemGroups(model, session, task, range, sampling, config.seed, tools, (index, group) => {
     const { correct } = task.scoreGroup(index, group);
     counts.push({ index, passes: correct.filter(Boolean).length, samples: sampling.samples });
   });

@@ -3,6 +3,7 @@
  * reachable) before anything starts, starts one `evaluation` workflow, and prints the equivalent
  * `temporal workflow start` line. `--wait` prints the summary when it is done.
  */
+import { checkGpuWorkers, evaluationQueues } from '../../activities/gpuWorkers.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EvaluationSummary } from '../../activities/evaluateModel.ts';
@@ -106,6 +107,7 @@ async function runEval(argv: string[]): Promise<number> {
     return 0;
   }
   return withClient(async (client) => {
+    await checkGpuWorkers(client, evaluationQueues(config));
     const handle = await client.workflow.start<typeof evaluation>(EVALUATION, {
       taskQueue,
       workflowId,

@@ -4,6 +4,7 @@
  * `temporal workflow start` line. `--wait` prints the summary; `--download FILE` also saves the filtered
  * dataset where a `file` data source can read it, and prints that data source.
  */
+import { checkGpuWorkers, filterQueues } from '../../activities/gpuWorkers.ts';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -150,6 +151,7 @@ async function runFilter(argv: string[]): Promise<number> {
     return 0;
   }
   return withClient(async (client) => {
+    await checkGpuWorkers(client, filterQueues(config));
     const handle = await client.workflow.start<typeof difficultyFilter>(DIFFICULTY_FILTER, {
       taskQueue,
       workflowId,

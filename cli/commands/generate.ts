@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { loadModelDir } from '../../core/model/modelDir.ts';
 import { QwenTokenizer } from '../../core/model/tokenizer.ts';
 import { Generator } from '../../core/generate/generate.ts';
+import { parseDeviceFlags } from '../../core/config/device.ts';
+import { checkDevice } from '../../core/graph/device.ts';
 import { EXIT_USAGE, type Command } from '../command.ts';
 
 const HELP = `usage: reasonloop generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]
@@ -20,6 +22,7 @@ const HELP = `usage: reasonloop generate --model DIR (--prompt TEXT | --prompt-i
   --top-k K             default off
   --seed S              uint32, default 0
   --threads N           onnxruntime intra-op threads (default 1)
+  --device D            cpu (default), cuda or cuda:N: ORT's CUDA provider, checked first (docs/gpu.md)
   --json                print {"tokens","logprobs","text","finishReason"}`;
 
 export const generateCommand: Command = {
@@ -57,6 +60,7 @@ async function runGenerate(argv: string[]): Promise<number> {
         'top-k': { type: 'string' },
         seed: { type: 'string' },
         threads: { type: 'string' },
+        device: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -72,8 +76,9 @@ async function runGenerate(argv: string[]): Promise<number> {
   if (!args.model) return fail('--model is required');
   if ((args.prompt === undefined) === (args['prompt-ids'] === undefined))
     return fail('give exactly one of --prompt and --prompt-ids');
-  let maxNewTokens, temperature, topP, topK, seed, threads;
+  let maxNewTokens, temperature, topP, topK, seed, threads, device;
   try {
+    device = parseDeviceFlags({ device: args.device });
     maxNewTokens = numberArg(args['max-new-tokens'], 'max-new-tokens', 128, true);
     temperature = numberArg(args.temperature, 'temperature', 1);
     topP = numberArg(args['top-p'], 'top-p', 1);
@@ -86,6 +91,8 @@ async function runGenerate(argv: string[]): Promise<number> {
   if (maxNewTokens < 1) return fail(`--max-new-tokens must be ≥ 1 (got ${maxNewTokens})`);
   if (temperature < 0) return fail(`--temperature must be ≥ 0 (got ${temperature})`);
 
+  // Before loading weights: a cuda run on a machine without a usable GPU ends here, naming what is missing.
+  await checkDevice(device);
   const model = loadModelDir(args.model, {
     requireTokenizer: args.prompt !== undefined || args.chat === true,
   });
@@ -116,7 +123,7 @@ async function runGenerate(argv: string[]): Promise<number> {
         ? [generationEos]
         : []),
   ];
-  const generator = await Generator.create(model.config, model.weights, { intraOpThreads: threads });
+  const generator = await Generator.create(model.config, model.weights, { intraOpThreads: threads, device });
   const [out] = await generator.generate([{ promptIds, prompt: 0, sample: 0 }], {
     maxNewTokens,
     sampling: { temperature, topP, topK },

@@ -3,6 +3,7 @@
  * anything starts, starts sftTraining with the run id as workflow id, and prints the equivalent
  * `temporal workflow start` line. `--wait` follows the run to its end.
  */
+import { checkGpuWorkers, sftQueues } from '../../activities/gpuWorkers.ts';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
@@ -68,6 +69,7 @@ async function runSft(argv: string[]): Promise<number> {
     return 0;
   }
   return withClient(async (client) => {
+    await checkGpuWorkers(client, sftQueues(config));
     // The run id is the workflow id, so a second start of a live run is refused by the server.
     let handle;
     try {

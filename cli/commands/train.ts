@@ -3,6 +3,7 @@
  * before anything starts, starts rlTraining with the run id as workflow id, and prints the equivalent
  * `temporal workflow start` line. `--wait` follows the run to its end.
  */
+import { checkGpuWorkers, runQueues } from '../../activities/gpuWorkers.ts';
 import { preflightRun } from '../../activities/preflight.ts';
 import {
   DEFAULT_WORKFLOW_QUEUE,
@@ -53,6 +54,7 @@ async function runTrain(argv: string[]): Promise<number> {
     return 0;
   }
   return withClient(async (client) => {
+    await checkGpuWorkers(client, runQueues(config));
     const handle = await startTraining(client, config, raw, taskQueue);
     console.log(
       `started run ${config.runId} (workflow ${handle.workflowId}, run ${handle.firstExecutionRunId})`,

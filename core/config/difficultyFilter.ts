@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RUN_ID_PATTERN } from '../store/keys.ts';
+import { deviceKindSchema, taskQueueNameSchema } from './device.ts';
 import { evalModelSchema } from './evaluation.ts';
 import { checkMathTaskModel, parseConfig, positiveInt, seed } from './run.ts';
 import { mathTaskSchema } from './task.ts';
@@ -64,10 +65,12 @@ export const difficultyFilterConfigSchema = z
       .strictObject({
         taskQueues: z
           .strictObject({
-            rollout: z.string().min(1).default(DEFAULT_TASK_QUEUES.rollout),
-            cpu: z.string().min(1).default(DEFAULT_TASK_QUEUES.cpu),
+            rollout: taskQueueNameSchema().default(DEFAULT_TASK_QUEUES.rollout),
+            cpu: taskQueueNameSchema().default(DEFAULT_TASK_QUEUES.cpu),
           })
           .prefault({}),
+        /** `rollout: "cuda"`: the shards go to `<taskQueues.rollout>-gpu`, which only GPU workers poll. */
+        devices: z.strictObject({ rollout: deviceKindSchema() }).prefault({}),
         problemsPerShard: positiveInt().default(DEFAULT_PROBLEMS_PER_SHARD),
         heartbeatTimeoutSeconds: positiveInt().default(60),
         intraOpThreads: positiveInt().default(1),

@@ -9,6 +9,7 @@ import {
   positiveInt,
   seed,
 } from './run.ts';
+import { deviceKindSchema, taskQueueNameSchema } from './device.ts';
 import { evalSamplingSchema } from './evalSampling.ts';
 import { taskSchema } from './task.ts';
 
@@ -56,7 +57,9 @@ export const evaluationConfigSchema = z
     store: z.strictObject({ url: z.string({ error: 'must be a store URL' }).min(1) }),
     orchestration: z
       .strictObject({
-        taskQueue: z.string().min(1).default(DEFAULT_TASK_QUEUES.rollout),
+        taskQueue: taskQueueNameSchema().default(DEFAULT_TASK_QUEUES.rollout),
+        /** "cuda": evaluateModel goes to `<taskQueue>-gpu`, which only GPU workers poll (docs/gpu.md). */
+        device: deviceKindSchema(),
         heartbeatTimeoutSeconds: positiveInt().default(60),
         intraOpThreads: positiveInt().default(1),
       })

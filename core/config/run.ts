@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RUN_ID_PATTERN } from '../store/keys.ts';
+import { runDevicesSchema, taskQueueNameSchema } from './device.ts';
 import { rlAlgorithmSchema } from './rl.ts';
 import { taskSchema } from './task.ts';
 import { evalSamplingSchema } from './evalSampling.ts';
@@ -127,11 +128,16 @@ export const orchestrationSchema = z.strictObject({
   heartbeatTimeoutSeconds: positiveInt().default(60),
   taskQueues: z
     .strictObject({
-      rollout: z.string().min(1).default(DEFAULT_TASK_QUEUES.rollout),
-      cpu: z.string().min(1).default(DEFAULT_TASK_QUEUES.cpu),
-      trainer: z.string().min(1).default(DEFAULT_TASK_QUEUES.trainer),
+      rollout: taskQueueNameSchema().default(DEFAULT_TASK_QUEUES.rollout),
+      cpu: taskQueueNameSchema().default(DEFAULT_TASK_QUEUES.cpu),
+      trainer: taskQueueNameSchema().default(DEFAULT_TASK_QUEUES.trainer),
     })
     .prefault({}),
+  /**
+   * Which kind of worker samples (`rollout`) and trains (`trainer`): "cuda" sends those activities to
+   * `<taskQueues.…>-gpu`, which only GPU workers poll (docs/gpu.md). May change on resume.
+   */
+  devices: runDevicesSchema.prefault({}),
   /** ORT intra-op threads of every session: pinned, because bit-exact resume is tested per setting. */
   intraOpThreads: positiveInt().default(1),
 });

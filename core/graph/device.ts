@@ -11,16 +11,9 @@ import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { Graph } from './graph.ts';
 import { serialize } from './serialize.ts';
+import type { CpuNodePolicy, DeviceKind } from './deviceKind.ts';
 
-export const DEVICE_KINDS = ['cpu', 'cuda'] as const;
-export type DeviceKind = (typeof DEVICE_KINDS)[number];
-
-/**
- * What a CUDA session does with nodes the CUDA provider does not take: "forbid" makes session creation fail
- * (ORT's `session.disable_cpu_ep_fallback`), "allow" lets ORT place them on the CPU provider with copies.
- */
-export const CPU_NODE_POLICIES = ['forbid', 'allow'] as const;
-export type CpuNodePolicy = (typeof CPU_NODE_POLICIES)[number];
+export { CPU_NODE_POLICIES, DEVICE_KINDS, type CpuNodePolicy, type DeviceKind } from './deviceKind.ts';
 
 export interface Device {
   kind: DeviceKind;

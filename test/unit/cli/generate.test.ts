@@ -58,3 +58,29 @@ test('bad input: a missing tokenizer for --prompt, a token id outside the vocabu
   const none = await capture(['generate', '--model', `${FIXTURES}tied`]);
   assert.match(none.err, /exactly one of --prompt and --prompt-ids/);
 });
+
+test('--device: a bad name is a usage error; cuda without a usable GPU fails before loading, naming why', async () => {
+  const bad = await capture([
+    'generate',
+    '--model',
+    `${FIXTURES}tied`,
+    '--prompt-ids',
+    '1',
+    '--device',
+    'gpu',
+  ]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--device: "gpu" is not a device/);
+  // cuda:99 exists on no machine, so this holds where a GPU is present too.
+  const cuda = await capture([
+    'generate',
+    '--model',
+    `${FIXTURES}tied`,
+    '--prompt-ids',
+    '1',
+    '--device',
+    'cuda:99',
+  ]);
+  assert.equal(cuda.code, 1);
+  assert.match(cuda.err, /device cuda:99 is not usable \(no fall back to cpu\)/);
+});

@@ -62,6 +62,7 @@ describe('difficulty-filter config', () => {
     assert.equal(c.maxPassRate, undefined);
     assert.deepEqual(c.orchestration, {
       taskQueues: { rollout: DEFAULT_TASK_QUEUES.rollout, cpu: DEFAULT_TASK_QUEUES.cpu },
+      devices: { rollout: 'cpu' },
       problemsPerShard: DEFAULT_PROBLEMS_PER_SHARD,
       heartbeatTimeoutSeconds: 60,
       intraOpThreads: 1,

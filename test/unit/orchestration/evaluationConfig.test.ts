@@ -59,6 +59,7 @@ describe('evaluation config', () => {
     assert.deepEqual(c.model, { checkpoint: { runId: 'sft1' } });
     assert.deepEqual(c.orchestration, {
       taskQueue: 'reasonloop-rollout',
+      device: 'cpu',
       heartbeatTimeoutSeconds: 60,
       intraOpThreads: 1,
     });

@@ -12,6 +12,12 @@ const read = (name: string) =>
 
 test('examples/*.json validate against their schemas', () => {
   assert.equal(parseRunConfig(read('run.json')).runId, 'tiny-reverse-digits');
+  const cuda = parseRunConfig(read('run-cuda.json'));
+  assert.deepEqual(cuda.orchestration.devices, { rollout: 'cuda', trainer: 'cuda' });
+  assert.deepEqual(
+    { ...read('run-cuda.json'), runId: 'x', orchestration: {} },
+    { ...read('run.json'), runId: 'x', orchestration: {} },
+  );
   assert.equal(parseSftConfig(read('sft.json')).runId, 'example-sft');
   const rl = parseRunConfig(read('grpo-from-sft.json'));
   assert.deepEqual(rl.model.checkpoint, { runId: 'example-sft', step: 300 });
