@@ -82,11 +82,12 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
   const policyStep = input.step - 1;
   const weights = await cachedCheckpointWeights(store, config.runId, policyStep);
   const device = requireDeviceKind(config.orchestration.devices.rollout, 'run.orchestration.devices.rollout');
+  const weightDtype = rollout.weightDtype ?? 'float32';
   const sampler = await memo(
     samplers,
-    JSON.stringify([config.runId, config.model, config.orchestration, deviceKey(device)]),
+    JSON.stringify([config.runId, config.model, config.orchestration, deviceKey(device), weightDtype]),
     async () => ({
-      generator: await Generator.create(model, weights, sessionConfig(config, device)),
+      generator: await Generator.create(model, weights, { ...sessionConfig(config, device), weightDtype }),
       weightsStep: policyStep,
       lock: Promise.resolve(),
     }),

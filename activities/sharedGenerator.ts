@@ -1,5 +1,5 @@
 /**
- * One Generator per model architecture, thread count and device in a worker process: evaluations and difficulty
+ * One Generator per model architecture, thread count, device and weight precision in a worker process: evaluations and difficulty
  * filter shards take turns swapping their weights into it, so a worker compiles the decode graph once
  * per architecture rather than once per activity; `sampleProblemGroups` is the sampling loop both share.
  */
@@ -9,18 +9,20 @@ import type { ToolMetrics } from '../core/tools/metrics.ts';
 import type { TaskRuntime } from './task.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { deviceKey } from '../core/graph/device.ts';
+import type { WeightDtype } from '../core/model/weightDtype.ts';
 import { memo, type ActivitySession } from './runtime.ts';
 
 const generators = new Map<string, Promise<{ generator: Generator; lock: Promise<unknown> }>>();
 
 export async function withSharedGenerator<T>(
   model: QwenModelDir,
-  session: ActivitySession,
+  settings: ActivitySession & { weightDtype?: WeightDtype },
   use: (g: Generator) => Promise<T>,
 ): Promise<T> {
-  const key = JSON.stringify([model.config, session.intraOpThreads, deviceKey(session.device)]);
+  const { intraOpThreads, device, weightDtype = 'float32' } = settings;
+  const key = JSON.stringify([model.config, intraOpThreads, deviceKey(device), weightDtype]);
   const slot = await memo(generators, key, async () => ({
-    generator: await Generator.create(model.config, model.weights, session),
+    generator: await Generator.create(model.config, model.weights, { intraOpThreads, device, weightDtype }),
     lock: Promise.resolve() as Promise<unknown>,
   }));
   const turn = slot.lock.then(() => {
@@ -40,6 +42,7 @@ export interface ProblemSampling {
   temperature: number;
   topP?: number;
   topK?: number;
+  weightDtype?: WeightDtype;
 }
 
 /**
@@ -57,7 +60,8 @@ export async function sampleProblemGroups(
   tools: ToolMetrics,
   onGroup: (problem: number, group: Generation[]) => void,
 ): Promise<void> {
-  await withSharedGenerator(model, session, async (generator) => {
+  const settings = { ...session, weightDtype: sampling.weightDtype };
+  await withSharedGenerator(model, settings, async (generator) => {
     for (let first = range.first; first < range.end; first += PROBLEMS_PER_CALL) {
       heartbeat({ problem: first });
       const requests: GenerationRequest[] = [];

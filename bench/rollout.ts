@@ -14,12 +14,15 @@
  * weights bytes × new tokens / (the GPU's measured copy bandwidth) is the least time a rollout can take.
  * On cuda our side draws `--decode-chunk N` tokens per session run (default 16, core/generate/decodeLoop.ts)
  * and the same graph at one token per run is timed in the same rounds. On cpu `--decode-chunk N` switches
- * our side from the host sampler to that in-graph path.
+ * our side from the host sampler to that in-graph path. `--weight-dtype float16` gives our side
+ * half-precision matrices and loads the PyTorch model as float16 (the bound counts those bytes).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkDevice, CPU_DEVICE, formatDevice, type Device } from '../core/graph/device.ts';
 import { DEFAULT_CUDA_DECODE_CHUNK, Generator } from '../core/generate/generate.ts';
+import { isMatrixWeight, WEIGHT_DTYPES, type WeightDtype } from '../core/model/qwen2.ts';
+import { elementCount, qwen2Parameters } from '../core/model/parameters.ts';
 import { breakdownJson, formatBreakdown, measureBreakdown } from './rollout/breakdown.ts';
 import { createOurSide, rolloutRequests, type OurSide } from './rollout/ours.ts';
 import { median, type RolloutSide, type SideName, type Unavailable } from './rollout/side.ts';
@@ -41,14 +44,22 @@ const RUNS = positiveInt('REASONLOOP_BENCH_RUNS', 2);
 /** Thread counts every side tries; 1 and 2 on the 2-core machines this project runs on. */
 const THREADS = (process.env.REASONLOOP_BENCH_THREADS ?? '1,2').split(',').map(Number);
 const TOKENS_PER_RUN = ROLLOUT.batch * ROLLOUT.maxNewTokens;
-/** float32 weights. */
-const BYTES_PER_WEIGHT = 4;
+
+/** The bytes of weights a decode step reads: the matrices at `weightDtype`, norms and biases at float32. */
+function weightBytesOf(workload: RolloutWorkload, weightDtype: WeightDtype): number {
+  return qwen2Parameters(workload.config).reduce(
+    (sum, p) => sum + elementCount(p.shape) * (weightDtype === 'float16' && isMatrixWeight(p.shape) ? 2 : 4),
+    0,
+  );
+}
 
 interface BenchArgs {
   model: RolloutModelName;
   device: Device;
   /** Tokens per session run, drawn in the graph; undefined = the Generator's default for the device. */
   decodeChunk?: number;
+  /** Our matrices' precision (and the torch model's dtype). */
+  weightDtype: WeightDtype;
 }
 
 function parseBenchArgs(argv: string[]): BenchArgs {
@@ -59,8 +70,12 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       device: { type: 'string', default: 'cpu' },
       'cpu-nodes': { type: 'string', default: 'allow' },
       'decode-chunk': { type: 'string' },
+      'weight-dtype': { type: 'string', default: 'float32' },
     },
   });
+  const weightDtype = values['weight-dtype'] as string;
+  if (!(WEIGHT_DTYPES as readonly string[]).includes(weightDtype))
+    throw new Error(`--weight-dtype must be one of ${WEIGHT_DTYPES.join(', ')} (got ${weightDtype})`);
   const chunk = values['decode-chunk'] === undefined ? undefined : Number(values['decode-chunk']);
   if (chunk !== undefined && !(Number.isInteger(chunk) && chunk >= 1))
     throw new Error(`--decode-chunk must be a positive integer (got ${values['decode-chunk']})`);
@@ -73,6 +88,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
   return {
     model: model as RolloutModelName,
     decodeChunk: chunk,
+    weightDtype: weightDtype as WeightDtype,
     device: m
       ? {
           kind: 'cuda',
@@ -104,6 +120,7 @@ async function setUpTorch(
   workload: RolloutWorkload,
   unavailable: Unavailable[],
   device: Device,
+  weightDtype: WeightDtype,
 ): Promise<TorchServer | undefined> {
   const venv = ensureVenv(TORCH_VENV);
   if ('reason' in venv) {
@@ -111,7 +128,7 @@ async function setUpTorch(
     return undefined;
   }
   try {
-    return await startTorchServer(venv.python, workload, formatDevice(device));
+    return await startTorchServer(venv.python, workload, formatDevice(device), weightDtype);
   } catch (e) {
     unavailable.push({ name: 'torch', reason: (e as Error).message });
     return undefined;
@@ -160,10 +177,13 @@ async function main(): Promise<void> {
   console.log(`model: ${workload.dir} (${workload.parameterCount} parameters)`);
   const unavailable: Unavailable[] = [];
   const ours: OurSide[] = [];
-  for (const t of THREADS) ours.push(await createOurSide(workload, t, CPU_DEVICE, args.decodeChunk));
-  const torch = await setUpTorch(workload, unavailable, CPU_DEVICE);
+  for (const t of THREADS)
+    ours.push(await createOurSide(workload, t, CPU_DEVICE, args.decodeChunk, 'ours', args.weightDtype));
+  const torch = await setUpTorch(workload, unavailable, CPU_DEVICE, args.weightDtype);
   try {
-    const transformersJs = await setUpTransformersJs(workload, unavailable);
+    const half = args.weightDtype === 'float16';
+    if (half) unavailable.push({ name: 'transformers.js', reason: 'its ONNX export is float32 only' });
+    const transformersJs = half ? [] : await setUpTransformersJs(workload, unavailable);
     const sides: RolloutSide[] = [
       ...ours,
       ...(torch ? THREADS.map((t) => torch.side(t)) : []),
@@ -211,8 +231,9 @@ async function main(): Promise<void> {
     const bestOurs = best(measured, 'ours')!;
     const bestTorch = best(measured, 'torch');
     const bestJs = best(measured, 'transformers.js');
-    // The breakdown instruments the host-sampler loop; with --decode-chunk our side ran the in-graph one.
-    if (args.decodeChunk === undefined) {
+    // The breakdown instruments the float32 host-sampler loop; with --decode-chunk our side ran the
+    // in-graph one, with --weight-dtype float16 another graph.
+    if (args.decodeChunk === undefined && !half) {
       const breakdown = await measureBreakdown(
         workload,
         bestOurs.side.threads,
@@ -235,6 +256,7 @@ async function main(): Promise<void> {
     console.log(
       JSON.stringify({
         bench: 'rollout',
+        weightDtype: args.weightDtype,
         tokensPerSec: round(bestOurs.tokensPerSec, 1),
         torchTokensPerSec: bestTorch ? round(bestTorch.tokensPerSec, 1) : null,
         transformersJsTokensPerSec: bestJs ? round(bestJs.tokensPerSec, 1) : null,
@@ -258,21 +280,31 @@ async function main(): Promise<void> {
 async function mainCuda(args: BenchArgs): Promise<void> {
   await checkDevice(args.device);
   const workload = ensureRolloutWorkload(args.model);
-  const weightBytes = workload.parameterCount * BYTES_PER_WEIGHT;
+  const weightBytes = weightBytesOf(workload, args.weightDtype);
   console.log(
-    `rollout bench on ${formatDevice(args.device)}: ${args.model} (${workload.parameterCount} parameters, ${(weightBytes / 1e9).toFixed(2)} GB float32), batch ${ROLLOUT.batch} × ${ROLLOUT.promptLength}-token prompts, ${ROLLOUT.maxNewTokens} new tokens, T=${ROLLOUT.temperature}; ${RUNS} timed rounds after one warm-up`,
+    `rollout bench on ${formatDevice(args.device)}: ${args.model} (${workload.parameterCount} parameters, ${(weightBytes / 1e9).toFixed(2)} GB with ${args.weightDtype} matrices), batch ${ROLLOUT.batch} × ${ROLLOUT.promptLength}-token prompts, ${ROLLOUT.maxNewTokens} new tokens, T=${ROLLOUT.temperature}; ${RUNS} timed rounds after one warm-up`,
   );
   const unavailable: Unavailable[] = [];
   const compileStart = performance.now();
   const chunk = args.decodeChunk ?? DEFAULT_CUDA_DECODE_CHUNK;
-  const ours = await createOurSide(workload, 1, args.device, chunk);
+  const ours = await createOurSide(workload, 1, args.device, chunk, 'ours', args.weightDtype);
   console.log(`ours: session ready in ${((performance.now() - compileStart) / 1000).toFixed(1)} s`);
   // The same graph one token per run: what the decode loop saves (the KV cache's copy per token).
-  const perToken = await createOurSide(workload, 1, args.device, 1, 'ours, 1 token per run');
-  const torch = await setUpTorch(workload, unavailable, args.device);
+  const perToken = await createOurSide(
+    workload,
+    1,
+    args.device,
+    1,
+    'ours, 1 token per run',
+    args.weightDtype,
+  );
+  const torch = await setUpTorch(workload, unavailable, args.device, args.weightDtype);
   try {
     const sides: RolloutSide[] = [ours, perToken, ...(torch ? [torch.side(1)] : [])];
-    const greedy = await Generator.create(workload.config, workload.weights, { device: args.device });
+    const greedy = await Generator.create(workload.config, workload.weights, {
+      device: args.device,
+      weightDtype: args.weightDtype,
+    });
     const ourFirst = (
       await greedy.generate(rolloutRequests(workload.prompts), {
         maxNewTokens: 1,
@@ -316,6 +348,7 @@ async function mainCuda(args: BenchArgs): Promise<void> {
       JSON.stringify({
         bench: 'rollout',
         device: formatDevice(args.device),
+        weightDtype: args.weightDtype,
         gpu: torch?.versions.device ?? null,
         model: args.model,
         parameters: workload.parameterCount,

@@ -2,6 +2,7 @@
 import { Generator } from '../../core/generate/generate.ts';
 import { CPU_DEVICE, type Device } from '../../core/graph/device.ts';
 import type { Generation, GenerationRequest } from '../../core/generate/generate.ts';
+import type { WeightDtype } from '../../core/model/qwen2.ts';
 import type { RolloutSide, SideName } from './side.ts';
 import { ROLLOUT, type RolloutWorkload } from './workload.ts';
 
@@ -35,10 +36,12 @@ export async function createOurSide(
   /** Tokens per run on the in-graph path (undefined: the Generator's default for the device). */
   decodeChunk?: number,
   name: SideName = 'ours',
+  weightDtype: WeightDtype = 'float32',
 ): Promise<OurSide> {
   const generator = await Generator.create(workload.config, workload.weights, {
     intraOpThreads: threads,
     device,
+    weightDtype,
     ...(decodeChunk !== undefined ? { sampleInGraph: true, decodeChunk } : {}),
   });
   const requests = rolloutRequests(workload.prompts);

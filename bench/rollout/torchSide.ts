@@ -3,6 +3,7 @@
  * bench directory once and answers one timed HF `generate` per request line, so its runs interleave with
  * ours in the same minutes of the machine. It times `generate` itself (no pipe or JSON cost counted).
  */
+import type { WeightDtype } from '../../core/model/qwen2.ts';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -37,11 +38,12 @@ interface Reply {
   bytesPerSec?: number;
 }
 
-/** `device` is torch's device string: "cpu" or "cuda:N". */
+/** `device` is torch's device string: "cpu" or "cuda:N"; `dtype` the model's (float16: all of it). */
 export async function startTorchServer(
   python: string,
   workload: RolloutWorkload,
   device = 'cpu',
+  dtype: WeightDtype = 'float32',
 ): Promise<TorchServer> {
   const child: ChildProcessWithoutNullStreams = spawn(
     python,
@@ -57,6 +59,8 @@ export async function startTorchServer(
       String(ROLLOUT.temperature),
       '--device',
       device,
+      '--dtype',
+      dtype,
     ],
     { stdio: ['pipe', 'pipe', 'pipe'] },
   );

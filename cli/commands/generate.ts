@@ -8,6 +8,7 @@ import { QwenTokenizer } from '../../core/model/tokenizer.ts';
 import { Generator } from '../../core/generate/generate.ts';
 import { parseDeviceFlags } from '../../core/config/device.ts';
 import { checkDevice } from '../../core/graph/device.ts';
+import { WEIGHT_DTYPES, type WeightDtype } from '../../core/model/weightDtype.ts';
 import { EXIT_USAGE, type Command } from '../command.ts';
 
 const HELP = `usage: reasonloop generate --model DIR (--prompt TEXT | --prompt-ids 1,2,3) [options]
@@ -23,6 +24,7 @@ const HELP = `usage: reasonloop generate --model DIR (--prompt TEXT | --prompt-i
   --seed S              uint32, default 0
   --threads N           onnxruntime intra-op threads (default 1)
   --device D            cpu (default), cuda or cuda:N: ORT's CUDA provider, checked first (docs/gpu.md)
+  --weight-dtype T      float32 (default) or float16: half-precision matrix weights (docs/gpu.md)
   --json                print {"tokens","logprobs","text","finishReason"}`;
 
 export const generateCommand: Command = {
@@ -61,6 +63,7 @@ async function runGenerate(argv: string[]): Promise<number> {
         seed: { type: 'string' },
         threads: { type: 'string' },
         device: { type: 'string' },
+        'weight-dtype': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -90,6 +93,9 @@ async function runGenerate(argv: string[]): Promise<number> {
   }
   if (maxNewTokens < 1) return fail(`--max-new-tokens must be ≥ 1 (got ${maxNewTokens})`);
   if (temperature < 0) return fail(`--temperature must be ≥ 0 (got ${temperature})`);
+  const weightDtype = args['weight-dtype'] ?? 'float32';
+  if (!(WEIGHT_DTYPES as readonly string[]).includes(weightDtype))
+    return fail(`--weight-dtype must be one of ${WEIGHT_DTYPES.join(', ')} (got ${weightDtype})`);
 
   // Before loading weights: a cuda run on a machine without a usable GPU ends here, naming what is missing.
   await checkDevice(device);
@@ -123,7 +129,11 @@ async function runGenerate(argv: string[]): Promise<number> {
         ? [generationEos]
         : []),
   ];
-  const generator = await Generator.create(model.config, model.weights, { intraOpThreads: threads, device });
+  const generator = await Generator.create(model.config, model.weights, {
+    intraOpThreads: threads,
+    device,
+    weightDtype: weightDtype as WeightDtype,
+  });
   const [out] = await generator.generate([{ promptIds, prompt: 0, sample: 0 }], {
     maxNewTokens,
     sampling: { temperature, topP, topK },

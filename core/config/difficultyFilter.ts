@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { RUN_ID_PATTERN } from '../store/keys.ts';
 import { deviceKindSchema, taskQueueNameSchema } from './device.ts';
 import { evalModelSchema } from './evaluation.ts';
+import { weightDtypeSchema } from './evalSampling.ts';
 import { checkMathTaskModel, parseConfig, positiveInt, seed } from './run.ts';
 import { mathTaskSchema } from './task.ts';
 import { DEFAULT_TASK_QUEUES } from './taskQueues.ts';
@@ -42,6 +43,7 @@ export const filterSamplingSchema = z.strictObject({
     .optional(),
   topK: positiveInt().optional(),
   maxNewTokens: positiveInt().default(DEFAULT_FILTER_MAX_NEW_TOKENS),
+  weightDtype: weightDtypeSchema(),
 });
 
 export const difficultyFilterConfigSchema = z

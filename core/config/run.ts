@@ -3,7 +3,7 @@ import { RUN_ID_PATTERN } from '../store/keys.ts';
 import { runDevicesSchema, taskQueueNameSchema } from './device.ts';
 import { rlAlgorithmSchema } from './rl.ts';
 import { taskSchema } from './task.ts';
-import { evalSamplingSchema } from './evalSampling.ts';
+import { evalSamplingSchema, weightDtypeSchema } from './evalSampling.ts';
 import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
 
 /**
@@ -98,6 +98,7 @@ export const rolloutSchema = z.strictObject({
   topK: positiveInt().optional(),
   /** sampleRollouts activities per step, each a contiguous slice of the step's prompts. */
   shards: positiveInt().default(1),
+  weightDtype: weightDtypeSchema(),
 });
 
 export const storeSchema = z.strictObject({

@@ -20,7 +20,14 @@
 import type { Value } from '../graph/graph.ts';
 import { op } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
-import { buildQwen2Decode, cacheNames, linear, lmHeadWeight, qwen2Hidden } from '../model/qwen2.ts';
+import {
+  buildQwen2Decode,
+  cacheNames,
+  linear,
+  lmHeadWeight,
+  qwen2Hidden,
+  type WeightDtype,
+} from '../model/qwen2.ts';
 import type { KvCache } from '../model/qwen2.ts';
 import { addSamplingHead, drawTokens } from './samplingHead.ts';
 import type { HeadDraws } from './samplingHead.ts';
@@ -45,8 +52,12 @@ function emitted(d: HeadDraws, greedy: Value, forced: Value, forcedToken: Value)
 }
 
 /** The decode graph with the sampling head and a Loop drawing `chunk` more tokens (see the file comment). */
-export function buildDecodeLoop(config: Qwen2Config, embedded?: Map<string, Float32Array>) {
-  const d = buildQwen2Decode(config, 'float32', embedded, false);
+export function buildDecodeLoop(
+  config: Qwen2Config,
+  embedded?: Map<string, Float32Array>,
+  weightDtype: WeightDtype = 'float32',
+) {
+  const d = buildQwen2Decode(config, 'float32', embedded, false, weightDtype);
   const g = d.graph;
   const head = addSamplingHead(g, d.logits);
   const uniforms = g.input(decodeLoopNames.uniforms, 'float32', ['batch', 'chunk']);

@@ -8,7 +8,8 @@
 import { Executable } from '../graph/index.ts';
 import type { Feeds, HostTensor } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
-import { buildQwen2Decode, cacheNames } from '../model/qwen2.ts';
+import { buildQwen2Decode, cacheNames, isMatrixWeight, type WeightDtype } from '../model/qwen2.ts';
+import { toFloat16 } from '../graph/dtype.ts';
 import { qwen2Parameters } from '../model/parameters.ts';
 import type { SessionConfig } from '../graph/index.ts';
 import { uniformAt } from './rng.ts';
@@ -92,11 +93,24 @@ export interface GeneratorOptions extends SessionConfig {
    * device once per run. Default: 16 on cuda, 1 on cpu (where inputs cross without a copy anyway).
    */
   decodeChunk?: number;
+  /**
+   * "float16": the matrix weights (projections, embedding, LM head) at half precision, products accumulated
+   * in float32 on the GPU (qwen2.ts `linear`): half the weight bytes a decode step reads. Tokens then differ
+   * from float32 weights' where candidates are within half-precision rounding. Default "float32".
+   */
+  weightDtype?: WeightDtype;
 }
 
 /** The decode graph; with the sampling head, also the loop that draws several tokens per run. */
-function decodeGraph(config: Qwen2Config, weights: Map<string, Float32Array> | undefined, head: boolean) {
-  return head ? buildDecodeLoop(config, weights).graph : buildQwen2Decode(config, 'float32', weights).graph;
+function decodeGraph(
+  config: Qwen2Config,
+  weights: Map<string, Float32Array> | undefined,
+  head: boolean,
+  weightDtype: WeightDtype,
+) {
+  return head
+    ? buildDecodeLoop(config, weights, weightDtype).graph
+    : buildQwen2Decode(config, 'float32', weights, true, weightDtype).graph;
 }
 
 export const DEFAULT_CUDA_DECODE_CHUNK = 16;
@@ -145,16 +159,23 @@ export class Generator {
   setWeights(weights: Map<string, Float32Array>): void {
     weightFeeds(this.config, weights); // checks every tensor is there, now rather than later
     const previous = this.current;
-    const { weights: placement = 'embedded', sampleInGraph: _, decodeChunk: __, ...session } = this.options;
+    const {
+      weights: placement = 'embedded',
+      weightDtype = 'float32',
+      sampleInGraph: _,
+      decodeChunk: __,
+      ...session
+    } = this.options;
     const head = this.hasHead;
     this.current = (async () => {
       const old = await previous?.catch(() => undefined);
       if (placement === 'fed') {
         const exec =
-          old?.exec ?? (await Executable.compile(decodeGraph(this.config, undefined, head), session));
-        return { exec, feeds: weightFeeds(this.config, weights) };
+          old?.exec ??
+          (await Executable.compile(decodeGraph(this.config, undefined, head, weightDtype), session));
+        return { exec, feeds: weightFeeds(this.config, weights, weightDtype) };
       }
-      const exec = await Executable.compile(decodeGraph(this.config, weights, head), session);
+      const exec = await Executable.compile(decodeGraph(this.config, weights, head, weightDtype), session);
       if (old && old.exec !== exec) this.retire(old.exec);
       return { exec, feeds: {} };
     })();
@@ -609,13 +630,18 @@ export function appendMaskColumns(mask: HostTensor, count: number, kept: readonl
   return { data, dims: [B, L + count] };
 }
 
-/** HF-named weights as graph feeds, each checked to exist. */
-export function weightFeeds(config: Qwen2Config, weights: Map<string, Float32Array>): Feeds {
+/** HF-named weights as graph feeds, each checked to exist; "float16" converts the matrices. */
+export function weightFeeds(
+  config: Qwen2Config,
+  weights: Map<string, Float32Array>,
+  weightDtype: WeightDtype = 'float32',
+): Feeds {
   const feeds: Feeds = {};
   for (const p of qwen2Parameters(config)) {
     const data = weights.get(p.name);
     if (!data) throw new Error(`weights: missing tensor ${p.name}`);
-    feeds[p.name] = { data, dims: p.shape };
+    const half = weightDtype === 'float16' && isMatrixWeight(p.shape);
+    feeds[p.name] = { data: half ? toFloat16(data) : data, dims: p.shape };
   }
   return feeds;
 }

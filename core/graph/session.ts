@@ -57,6 +57,7 @@ function sessionOptions(cfg: Required<SessionConfig>): ort.InferenceSession.Sess
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
   float32: 'float32',
   float64: 'float64',
+  float16: 'float16',
   int64: 'int64',
   bool: 'bool',
 };

@@ -7,8 +7,12 @@
 import { Graph, op } from '../graph/index.ts';
 import { dimMul, dimSub } from '../graph/index.ts';
 import type { DType, Dim, Value } from '../graph/index.ts';
+import { toFloat16 } from '../graph/dtype.ts';
+import type { WeightDtype } from './weightDtype.ts';
 import type { Qwen2Config } from './config.ts';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerPrefix, qwen2Parameters } from './parameters.ts';
+
+export { WEIGHT_DTYPES, type WeightDtype } from './weightDtype.ts';
 
 /**
  * Additive score for masked positions. HF uses finfo(float32).min; any value whose exp underflows to 0
@@ -56,10 +60,21 @@ export function rmsNorm(x: Value, weight: Value, eps: number): Value {
   return op.mul(weight, op.mul(x, op.reciprocal(op.sqrt(op.add(variance, eps)))));
 }
 
-/** nn.Linear: x · Wᵀ (+ b), with W stored [out, in] as in HF checkpoints. */
+/**
+ * nn.Linear: x · Wᵀ (+ b), with W stored [out, in] as in HF checkpoints. A float16 W takes x at half
+ * precision and gives the product back in x's dtype: the GPU's half GEMM accumulates in float32, and
+ * reading half the bytes per weight is what a bandwidth-bound decode step gains.
+ */
 export function linear(x: Value, weight: Value, bias?: Value): Value {
-  const y = op.matmul(x, op.transposeLast2(weight));
+  const half = weight.dtype === 'float16' && x.dtype !== 'float16';
+  const product = op.matmul(half ? op.cast(x, 'float16') : x, op.transposeLast2(weight));
+  const y = half ? op.cast(product, x.dtype) : product;
   return bias ? op.add(y, bias) : y;
+}
+
+/** The matrices among the parameters: what `WeightDtype` "float16" stores at half precision. */
+export function isMatrixWeight(shape: readonly number[]): boolean {
+  return shape.length === 2;
 }
 
 /** cos and sin of the rotary angles, [batch, 1, seq, headDim], from position ids (rope "default" type). */
@@ -214,8 +229,11 @@ export function qwen2Hidden(
   c: Qwen2Config,
   past?: KvCache,
 ): { hidden: Value; present: KvCache; fresh: KvCache } {
-  const dtype = params.get(EMBED_TOKENS)!.dtype;
-  let x = op.gather(params.get(EMBED_TOKENS)!, inputs.inputIds, 0);
+  const embed = params.get(EMBED_TOKENS)!;
+  // Half-precision weights: the activations are float32 all the same.
+  const dtype = embed.dtype === 'float16' ? 'float32' : embed.dtype;
+  let x = op.gather(embed, inputs.inputIds, 0);
+  if (x.dtype !== dtype) x = op.cast(x, dtype);
   const { cos, sin } = rotaryCosSin(inputs.positionIds, c.headDim, c.ropeTheta, dtype);
   const pastLength = past && op.squeeze(op.dimValue(x.graph, past.keys[0].shape[2]), [0]);
   const mask = causalPaddingMask(inputs.attentionMask, inputs.inputIds.shape[1], pastLength);
@@ -270,6 +288,8 @@ export function buildQwen2Decode(
   embedded?: Map<string, Float32Array>,
   /** false: leave the cache outputs to the caller (a decode loop continues from `present`). */
   cacheOutputs = true,
+  /** "float16": the matrix weights are half precision (embedded ones converted here). */
+  weightDtype: WeightDtype = 'float32',
 ): Qwen2Decode {
   const graph = new Graph('qwen2Decode');
   const buffers: KvCache = { keys: [], values: [] };
@@ -290,9 +310,14 @@ export function buildQwen2Decode(
   for (const p of qwen2Parameters(config)) {
     const data = embedded?.get(p.name);
     if (embedded && !data) throw new Error(`weights: missing tensor ${p.name}`);
+    const half = weightDtype === 'float16' && isMatrixWeight(p.shape);
     params.set(
       p.name,
-      data ? graph.constant(data, p.shape, 'float32', p.name) : graph.input(p.name, dtype, p.shape),
+      data
+        ? half
+          ? graph.constant(toFloat16(data), p.shape, 'float16', p.name)
+          : graph.constant(data, p.shape, 'float32', p.name)
+        : graph.input(p.name, half ? 'float16' : dtype, p.shape),
     );
   }
   const { hidden, fresh, present } = qwen2Hidden(inputs, params, config, past);

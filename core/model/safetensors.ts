@@ -9,6 +9,7 @@ import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { elementCount } from './parameters.ts';
+import { halfToFloat } from '../graph/dtype.ts';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
@@ -192,15 +193,7 @@ function halfTable(): Float32Array {
   return HALF_TABLE;
 }
 
-/** IEEE 754 binary16 → number (exact: every half is representable in float32). */
-export function halfToFloat(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24; // subnormal
-  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
+export { halfToFloat };
 
 export interface TensorToWrite {
   shape: readonly number[];

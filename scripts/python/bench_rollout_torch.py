@@ -37,6 +37,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, required=True)
     parser.add_argument("--temperature", type=float, default=1.0)
     parser.add_argument("--device", default="cpu")
+    # float16: the whole model at half precision (HF's torch_dtype=float16), as our --weight-dtype float16
+    # halves the matrices' bytes; on the GPU both multiply at half precision with float32 accumulation.
+    parser.add_argument("--dtype", choices=["float32", "float16"], default="float32")
     args = parser.parse_args()
     device = torch.device(args.device)
     on_gpu = device.type == "cuda"
@@ -53,7 +56,8 @@ def main() -> None:
         prompts = json.load(f)
     input_ids = torch.tensor(prompts, dtype=torch.long, device=device)
     attention_mask = torch.ones_like(input_ids)
-    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32).to(device)
+    dtype = torch.float16 if args.dtype == "float16" else torch.float32
+    model = AutoModelForCausalLM.from_pretrained(args.model, dtype=dtype).to(device)
     model.eval()
     print(
         json.dumps(

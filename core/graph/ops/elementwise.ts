@@ -122,7 +122,7 @@ defineOp({
   ],
 });
 
-const ONNX_TYPE_CODE: Record<DType, number> = { float32: 1, float64: 11, int64: 7, bool: 9 };
+const ONNX_TYPE_CODE: Record<DType, number> = { float32: 1, float64: 11, float16: 10, int64: 7, bool: 9 };
 
 // --- builders -------------------------------------------------------------------------------------------
 export const add = (a: Operand, b: Operand): Value => apply('Add', toValues([a, b]));

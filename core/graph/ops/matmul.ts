@@ -11,7 +11,7 @@ defineOp({
   op: 'MatMul',
   infer: ([a, b]) => {
     if (a.dtype !== b.dtype) throw new Error(`operand dtypes differ: ${a.dtype} vs ${b.dtype}`);
-    requireDtype(a, ['float32', 'float64'], 'operands');
+    requireDtype(a, ['float32', 'float64', 'float16'], 'operands');
     if (a.rank < 2 || b.rank < 2) throw new Error('operands must have rank ≥ 2');
     const [m, k] = a.shape.slice(-2);
     const [k2, n] = b.shape.slice(-2);

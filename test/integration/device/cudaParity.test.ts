@@ -2,6 +2,7 @@
  * GPU parity (issue "GPU workers"): the same graphs on ORT's CUDA provider and on its CPU provider.
  * - logits of the committed Qwen2 fixture (made by HF transformers) on cuda equal cpu within 1e-3;
  * - one GRPO step (PPO-clip, k3 KL loss, entropy bonus, 2 mini-batches) gives the same losses within 1e-4;
+ * - float16 weights: transformers' greedy tokens, log-probs within 1e-2 of its float32 ones;
  * - run-to-run: the same forward / the same step twice on the GPU, compared byte for byte (reported, not
  *   asserted: docs/gpu.md's determinism table is filled from these numbers).
  *
@@ -232,5 +233,45 @@ test(
       cpuTokenAgreement: cpuTokensAgree / tokens,
     });
     assert.ok(logprobDiff <= 1e-5, `log-probs chunked vs per token: ${logprobDiff}`);
+  },
+);
+
+test(
+  "float16 weights on cuda: transformers' greedy tokens, log-probs within 1e-2 of its float32 ones",
+  { skip },
+  async () => {
+    const { Generator } = await import('../../../core/generate/generate.ts');
+    const { readSafetensors } = await import('../../../core/model/safetensors.ts');
+    const diffs: Record<string, number> = {};
+    for (const variant of ['untied', 'tied']) {
+      const dir = join(FIXTURES, variant);
+      const model = loadModelDir(dir);
+      const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as {
+        greedy_prompt: number[];
+        greedy_tokens: number[];
+      };
+      const scores = readSafetensors(join(dir, 'reference.safetensors')).get('greedy_scores')!;
+      const V = model.config.vocabSize;
+      const generator = await Generator.create(model.config, model.weights, {
+        device: CUDA,
+        weightDtype: 'float16',
+      });
+      const [out] = await generator.generate([{ promptIds: ref.greedy_prompt, prompt: 0, sample: 0 }], {
+        maxNewTokens: ref.greedy_tokens.length,
+        sampling: { temperature: 0 },
+        seed: 0,
+      });
+      assert.deepEqual(out.tokens, ref.greedy_tokens, variant);
+      diffs[variant] = Math.max(
+        ...out.logprobs.map((lp, s) => {
+          const row = scores.subarray(s * V, (s + 1) * V);
+          const m = Math.max(...row);
+          const lse = m + Math.log(row.reduce((a, x) => a + Math.exp(x - m), 0));
+          return Math.abs(lp - (row[ref.greedy_tokens[s]] - lse));
+        }),
+      );
+    }
+    record('float16Weights', { maxAbsLogprobDiffVsHfFloat32: diffs });
+    for (const [variant, d] of Object.entries(diffs)) assert.ok(d <= 1e-2, `${variant}: ${d}`);
   },
 );

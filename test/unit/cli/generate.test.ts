@@ -7,9 +7,9 @@ import { capture } from './capture.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/qwen2/', import.meta.url));
 
-test('--prompt-ids on a directory without tokenizer files: greedy tokens as transformers, no text', async () => {
+test('--prompt-ids on a directory without tokenizer files: greedy tokens as transformers, no text; --weight-dtype', async () => {
   const ref = JSON.parse(readFileSync(`${FIXTURES}tied/reference.json`, 'utf8'));
-  const r = await capture([
+  const argv = [
     'generate',
     '--model',
     `${FIXTURES}tied`,
@@ -20,13 +20,25 @@ test('--prompt-ids on a directory without tokenizer files: greedy tokens as tran
     '--temperature',
     '0',
     '--json',
-  ]);
+  ];
+  const r = await capture(argv);
   assert.equal(r.code, 0, r.err);
   const json = JSON.parse(r.out);
   assert.deepEqual(Object.keys(json), ['tokens', 'logprobs', 'finishReason']);
   assert.deepEqual(json.tokens, ref.greedy_tokens);
   assert.equal(json.logprobs.length, 8);
   assert.equal(json.finishReason, 'length');
+
+  // Half-precision matrices: the same greedy tokens here, log-probs moved by the rounding only.
+  const half = await capture([...argv, '--weight-dtype', 'float16']);
+  assert.equal(half.code, 0, half.err);
+  const halfJson = JSON.parse(half.out);
+  assert.deepEqual(halfJson.tokens, ref.greedy_tokens);
+  const moved = halfJson.logprobs.map((lp: number, i: number) => Math.abs(lp - json.logprobs[i]));
+  assert.ok(Math.max(...moved) > 0 && Math.max(...moved) < 1e-2, `log-prob moves ${moved}`);
+  const bad = await capture([...argv, '--weight-dtype', 'int8']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--weight-dtype must be one of float32, float16 \(got int8\)/);
 });
 
 test('--prompt with a tokenizer gives text; the same seed gives the same sample', async () => {
@@ -60,27 +72,13 @@ test('bad input: a missing tokenizer for --prompt, a token id outside the vocabu
 });
 
 test('--device: a bad name is a usage error; cuda without a usable GPU fails before loading, naming why', async () => {
-  const bad = await capture([
-    'generate',
-    '--model',
-    `${FIXTURES}tied`,
-    '--prompt-ids',
-    '1',
-    '--device',
-    'gpu',
-  ]);
+  const withDevice = (device: string) =>
+    capture(['generate', '--model', `${FIXTURES}tied`, '--prompt-ids', '1', '--device', device]);
+  const bad = await withDevice('gpu');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--device: "gpu" is not a device/);
   // cuda:99 exists on no machine, so this holds where a GPU is present too.
-  const cuda = await capture([
-    'generate',
-    '--model',
-    `${FIXTURES}tied`,
-    '--prompt-ids',
-    '1',
-    '--device',
-    'cuda:99',
-  ]);
+  const cuda = await withDevice('cuda:99');
   assert.equal(cuda.code, 1);
   assert.match(cuda.err, /device cuda:99 is not usable \(no fall back to cpu\)/);
 });

@@ -23,7 +23,7 @@ import { parseRunConfig, RunConfigError } from '../../../core/config/run.ts';
 import { parseSftConfig } from '../../../core/config/sft.ts';
 import { routedTaskQueues } from '../../../core/config/taskQueues.ts';
 import { CPU_DEVICE, type Device } from '../../../core/graph/device.ts';
-import { TINY_VOCAB_SIZE } from '../../../core/model/tinyTokenizer.ts';
+import { SYNTHETIC_ADDITION, TINY_TEXT_INIT } from '../orchestration/configFixtures.ts';
 import { checkDeviceRoles } from '../../../workers/main.ts';
 import { queueOf } from '../../../workers/workers.ts';
 
@@ -41,27 +41,6 @@ const TINY_MODEL = {
       numAttentionHeads: 2,
       eosTokenId: [11],
     },
-  },
-};
-
-/** A model with the byte tokenizer, and a synthetic math task: what the text configs need. */
-const TINY_TEXT_MODEL = {
-  seed: 0,
-  config: {
-    vocabSize: TINY_VOCAB_SIZE,
-    hiddenSize: 16,
-    intermediateSize: 32,
-    numHiddenLayers: 1,
-    numAttentionHeads: 2,
-  },
-  tokenizer: 'tinyBytes',
-};
-const ADDITION = {
-  kind: 'math',
-  data: {
-    source: 'synthetic',
-    task: { kind: 'arithmetic', knobs: { digits: 2, terms: 2, ops: ['+'] } },
-    size: 50,
   },
 };
 
@@ -218,8 +197,8 @@ describe('configs route GPU-capable activities by their devices section', () => 
       runId: 's1',
       seed: 1,
       steps: 1,
-      model: { init: TINY_TEXT_MODEL },
-      task: ADDITION,
+      model: { init: TINY_TEXT_INIT },
+      task: SYNTHETIC_ADDITION,
       store: { url: '/tmp/x' },
       orchestration: { devices: { trainer: 'cuda' } },
     });
@@ -235,7 +214,7 @@ describe('configs route GPU-capable activities by their devices section', () => 
     const filter = parseDifficultyFilterConfig({
       filterId: 'f1',
       model: { checkpoint: { runId: 'r1' } },
-      task: ADDITION,
+      task: SYNTHETIC_ADDITION,
       store: { url: '/tmp/x' },
       orchestration: { devices: { rollout: 'cuda' } },
     });

@@ -8,19 +8,7 @@ import {
   parseDifficultyFilterConfig,
 } from '../../../core/config/difficultyFilter.ts';
 import { DEFAULT_TASK_QUEUES, RunConfigError } from '../../../core/config/run.ts';
-import { TINY_VOCAB_SIZE } from '../../../core/model/tinyTokenizer.ts';
-
-const TINY_INIT = {
-  seed: 0,
-  config: {
-    vocabSize: TINY_VOCAB_SIZE,
-    hiddenSize: 16,
-    intermediateSize: 32,
-    numHiddenLayers: 1,
-    numAttentionHeads: 2,
-  },
-  tokenizer: 'tinyBytes',
-};
+import { TINY_TEXT_INIT } from './configFixtures.ts';
 
 const TASK = {
   kind: 'math',
@@ -72,7 +60,7 @@ describe('difficulty-filter config', () => {
 
   it('takes a model dir, a built model or a checkpoint without a step (the newest)', () => {
     assert.equal(parseDifficultyFilterConfig(valid({ model: { dir: '/models/m' } })).model.dir, '/models/m');
-    assert.equal(parseDifficultyFilterConfig(valid({ model: { init: TINY_INIT } })).model.init?.seed, 0);
+    assert.equal(parseDifficultyFilterConfig(valid({ model: { init: TINY_TEXT_INIT } })).model.init?.seed, 0);
     assert.equal(
       parseDifficultyFilterConfig(valid({ model: { checkpoint: { runId: 'a' } } })).model.checkpoint?.step,
       undefined,
@@ -107,7 +95,7 @@ describe('difficulty-filter config', () => {
   });
 
   it('refuses a model without a tokenizer and Countdown data (its rows cannot carry the numbers)', () => {
-    const { tokenizer: _t, ...noTokenizer } = TINY_INIT;
+    const { tokenizer: _t, ...noTokenizer } = TINY_TEXT_INIT;
     assert.deepEqual(issuesOf(valid({ model: { init: noTokenizer } })), [
       'filter.model.init.tokenizer must be "tinyBytes" for a math task (a text task needs a tokenizer)',
     ]);

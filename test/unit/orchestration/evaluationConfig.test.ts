@@ -3,19 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseEvaluationConfig } from '../../../core/config/evaluation.ts';
 import { RunConfigError } from '../../../core/config/run.ts';
-import { TINY_VOCAB_SIZE } from '../../../core/model/tinyTokenizer.ts';
-
-const TINY_INIT = {
-  seed: 0,
-  config: {
-    vocabSize: TINY_VOCAB_SIZE,
-    hiddenSize: 16,
-    intermediateSize: 32,
-    numHiddenLayers: 1,
-    numAttentionHeads: 2,
-  },
-  tokenizer: 'tinyBytes',
-};
+import { TINY_TEXT_INIT } from './configFixtures.ts';
 
 const HELD_OUT = {
   kind: 'math',
@@ -94,7 +82,7 @@ describe('evaluation config', () => {
   });
 
   it('a math task on a built model needs its tokenizer; reverseDigits does not', () => {
-    const { tokenizer: _tokenizer, ...noTokenizer } = TINY_INIT;
+    const { tokenizer: _tokenizer, ...noTokenizer } = TINY_TEXT_INIT;
     assert.deepEqual(issuesOf(valid({ model: { init: noTokenizer } })), [
       'evaluation.model.init.tokenizer must be "tinyBytes" for a math task (a text task needs a tokenizer)',
     ]);

@@ -4,35 +4,15 @@ import { describe, it } from 'node:test';
 import { RunConfigError } from '../../../core/config/run.ts';
 import { parseSftConfig, sftIdentity } from '../../../core/config/sft.ts';
 import { TINY_VOCAB_SIZE } from '../../../core/model/tinyTokenizer.ts';
-
-const TINY_INIT = {
-  seed: 0,
-  config: {
-    vocabSize: TINY_VOCAB_SIZE,
-    hiddenSize: 16,
-    intermediateSize: 32,
-    numHiddenLayers: 1,
-    numAttentionHeads: 2,
-  },
-  tokenizer: 'tinyBytes',
-};
-
-const ADDITION = {
-  kind: 'math',
-  data: {
-    source: 'synthetic',
-    task: { kind: 'arithmetic', knobs: { digits: 2, terms: 2, ops: ['+'] } },
-    size: 50,
-  },
-};
+import { TINY_TEXT_INIT, SYNTHETIC_ADDITION } from './configFixtures.ts';
 
 function valid(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     runId: 'sft1',
     seed: 1,
     steps: 4,
-    model: { init: TINY_INIT },
-    task: ADDITION,
+    model: { init: TINY_TEXT_INIT },
+    task: SYNTHETIC_ADDITION,
     store: { url: '/tmp/x' },
     ...overrides,
   };
@@ -92,7 +72,7 @@ describe('sft config', () => {
 
   it('only synthetic arithmetic has traces', () => {
     const linear = {
-      ...ADDITION,
+      ...SYNTHETIC_ADDITION,
       data: {
         source: 'synthetic',
         task: { kind: 'linear', knobs: { maxCoefficient: 3, maxSolution: 5, fractional: false } },
@@ -110,15 +90,15 @@ describe('sft config', () => {
   });
 
   it('a built model needs the tinyBytes tokenizer and room for it', () => {
-    const { tokenizer: _tokenizer, ...noTokenizer } = TINY_INIT;
+    const { tokenizer: _tokenizer, ...noTokenizer } = TINY_TEXT_INIT;
     assert.deepEqual(issuesOf(valid({ model: { init: noTokenizer } })), [
       'sft.model.init.tokenizer must be "tinyBytes" (SFT on text needs a tokenizer)',
     ]);
-    const small = { ...TINY_INIT, config: { ...TINY_INIT.config, vocabSize: TINY_VOCAB_SIZE - 1 } };
+    const small = { ...TINY_TEXT_INIT, config: { ...TINY_TEXT_INIT.config, vocabSize: TINY_VOCAB_SIZE - 1 } };
     assert.deepEqual(issuesOf(valid({ model: { init: small } })), [
       `sft.model.init.config.vocabSize must cover the tinyBytes tokenizer (at least ${TINY_VOCAB_SIZE}) (got ${TINY_VOCAB_SIZE - 1})`,
     ]);
-    assert.deepEqual(issuesOf(valid({ model: { init: { ...TINY_INIT, tokenizer: 'qwen' } } })), [
+    assert.deepEqual(issuesOf(valid({ model: { init: { ...TINY_TEXT_INIT, tokenizer: 'qwen' } } })), [
       'sft.model.init.tokenizer must be "tinyBytes" (got "qwen")',
     ]);
   });
@@ -127,9 +107,10 @@ describe('sft config', () => {
     assert.deepEqual(issuesOf(valid({ model: {} })), [
       'sft.model must set exactly one of "init", "dir" or "checkpoint"',
     ]);
-    assert.deepEqual(issuesOf(valid({ model: { init: TINY_INIT, checkpoint: { runId: 'a', step: 2 } } })), [
-      'sft.model must set exactly one of "init", "dir" or "checkpoint"',
-    ]);
+    assert.deepEqual(
+      issuesOf(valid({ model: { init: TINY_TEXT_INIT, checkpoint: { runId: 'a', step: 2 } } })),
+      ['sft.model must set exactly one of "init", "dir" or "checkpoint"'],
+    );
     assert.deepEqual(parseSftConfig(valid({ model: { checkpoint: { runId: 'a', step: 2 } } })).model, {
       checkpoint: { runId: 'a', step: 2 },
     });
@@ -138,9 +119,10 @@ describe('sft config', () => {
   it('unknown keys are named with their path', () => {
     assert.deepEqual(issuesOf(valid({ sft: { batchsize: 4 } })), ['sft.sft: unknown key "batchsize"']);
     assert.deepEqual(issuesOf(valid({ extra: 1 })), ['sft: unknown key "extra"']);
-    assert.deepEqual(issuesOf(valid({ task: { ...ADDITION, prompt: { template: 'plain', sytem: 'x' } } })), [
-      'sft.task.prompt: unknown key "sytem"',
-    ]);
+    assert.deepEqual(
+      issuesOf(valid({ task: { ...SYNTHETIC_ADDITION, prompt: { template: 'plain', sytem: 'x' } } })),
+      ['sft.task.prompt: unknown key "sytem"'],
+    );
   });
 
   it('steps and runId are required', () => {
