@@ -5,7 +5,6 @@
  * loop, weights embedded or fed).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -13,7 +12,7 @@ import { Generator, type GeneratorOptions } from '../../../core/generate/generat
 import { loadModelDir } from '../../../core/model/modelDir.ts';
 import { buildQwen2Decode, isMatrixWeight } from '../../../core/model/qwen2.ts';
 import { qwen2Parameters } from '../../../core/model/parameters.ts';
-import { readSafetensors } from '../../../core/model/safetensors.ts';
+import { greedyReference } from '../../fixtures/qwen2/greedyReference.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/qwen2/', import.meta.url));
 /**
@@ -22,51 +21,33 @@ const FIXTURES = fileURLToPath(new URL('../../fixtures/qwen2/', import.meta.url)
  */
 const HALF_LOGPROB_TOLERANCE = 1e-2;
 
-function logSoftmaxAt(row: Float32Array, j: number): number {
-  let m = -Infinity;
-  for (const x of row) m = Math.max(m, x);
-  let sum = 0;
-  for (const x of row) sum += Math.exp(x - m);
-  return row[j] - m - Math.log(sum);
-}
-
-for (const variant of ['untied', 'tied']) {
+for (const variant of ['untied', 'tied'] as const) {
   test(`${variant}: float16 weights decode transformers' greedy tokens on every path`, async () => {
-    const dir = join(FIXTURES, variant);
-    const model = loadModelDir(dir);
-    const ref = JSON.parse(readFileSync(join(dir, 'reference.json'), 'utf8')) as {
-      greedy_prompt: number[];
-      greedy_tokens: number[];
-    };
-    const scores = readSafetensors(join(dir, 'reference.safetensors')).get('greedy_scores')!;
-    const V = model.config.vocabSize;
-    const hfLogprobs = ref.greedy_tokens.map((t, s) => logSoftmaxAt(scores.subarray(s * V, (s + 1) * V), t));
-
+    const ref = greedyReference(variant);
     const paths: Record<string, GeneratorOptions> = {
       'host sampler, embedded': {},
       'host sampler, fed': { weights: 'fed' },
       'decode loop, 4 per run': { sampleInGraph: true, decodeChunk: 4 },
     };
     for (const [name, options] of Object.entries(paths)) {
-      const generator = await Generator.create(model.config, model.weights, {
+      const generator = await Generator.create(ref.model.config, ref.model.weights, {
         ...options,
         weightDtype: 'float16',
       });
-      const [out] = await generator.generate([{ promptIds: ref.greedy_prompt, prompt: 0, sample: 0 }], {
-        maxNewTokens: ref.greedy_tokens.length,
+      const [out] = await generator.generate([{ promptIds: ref.prompt, prompt: 0, sample: 0 }], {
+        maxNewTokens: ref.tokens.length,
         sampling: { temperature: 0 },
         seed: 0,
         stopTokenIds: [],
       });
-      assert.deepEqual(out.tokens, ref.greedy_tokens, name);
-      const worst = Math.max(...out.logprobs.map((lp, s) => Math.abs(lp - hfLogprobs[s])));
+      assert.deepEqual(out.tokens, ref.tokens, name);
+      const worst = Math.max(...out.logprobs.map((lp, s) => Math.abs(lp - ref.logprobs[s])));
       assert.ok(worst <= HALF_LOGPROB_TOLERANCE, `${name}: max |log-prob − HF| = ${worst}`);
       // Not float32 in disguise: half precision moves the log-probs measurably.
       assert.ok(worst > 1e-5, `${name}: max |log-prob − HF| = ${worst}, as close as float32`);
     }
   });
 }
-
 test('the float16 decode graph stores exactly the matrices at half precision', () => {
   const model = loadModelDir(join(FIXTURES, 'untied'));
   const { graph } = buildQwen2Decode(model.config, 'float32', model.weights, true, 'float16');
