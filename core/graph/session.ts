@@ -107,7 +107,7 @@ export class Executable {
       if (!f)
         throw new Error(`missing feed for input "${input.name}" (${input.dtype}${formatShape(input.shape)})`);
       checkFeed(input, f, symbols);
-      ortFeeds[input.name] = new ort.Tensor(ORT_TYPE[input.dtype], f.data as never, f.dims as number[]);
+      ortFeeds[input.name] = ortTensor(input.dtype, f);
     }
     for (const name of Object.keys(feeds))
       if (!this.inputs.some((i) => i.name === name)) throw new Error(`unknown feed "${name}"`);
@@ -115,7 +115,7 @@ export class Executable {
     const results: Results = {};
     for (const name of outputs) {
       const t = out[name];
-      results[name] = { data: t.data as HostArray, dims: t.dims };
+      results[name] = { data: hostData(t), dims: t.dims };
     }
     return results;
   }
@@ -132,6 +132,26 @@ export class Executable {
   }
 
   private released = false;
+}
+
+/**
+ * A feed as an ORT tensor. Where the runtime has Float16Array (Node ≥ 24), onnxruntime-common wraps float16
+ * bits in one, which onnxruntime-node 1.30's native binding cannot read ("not enough space: expected N,
+ * got 0"): the tensor keeps the Uint16Array it was given.
+ */
+function ortTensor(dtype: DType, f: HostTensor): ort.Tensor {
+  const t = new ort.Tensor(ORT_TYPE[dtype], f.data as never, f.dims as number[]);
+  if (dtype === 'float16' && !(t.data instanceof Uint16Array))
+    (t as unknown as { cpuData: HostArray }).cpuData = f.data;
+  return t;
+}
+
+/** An output's data as the engine's host array: float16 as its bits, whatever view ORT returns. */
+function hostData(t: ort.Tensor): HostArray {
+  const d = t.data as ArrayBufferView;
+  if (t.type === 'float16' && !(d instanceof Uint16Array))
+    return new Uint16Array(d.buffer, d.byteOffset, d.byteLength / 2);
+  return d as HostArray;
 }
 
 function checkFeed(input: Value, f: HostTensor, symbols: Map<string, number>): void {
