@@ -101,24 +101,44 @@ async function runArm(client: Client, demo: DemoConfigs, run: ArmRun): Promise<A
   };
 }
 
-/** Runs every arm, `parallel` at a time, reporting each as it finishes. */
+/** An error's message and its causes' (Temporal's WorkflowFailedError keeps the reason in its cause). */
+export function causeChain(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error; e instanceof Error && parts.length < 8; e = e.cause) parts.push(e.message);
+  return parts.length > 0 ? parts.join(': ') : String(error);
+}
+
+/**
+ * Runs every arm, `parallel` at a time, reporting each as it finishes. When an arm fails, no further arm
+ * starts, the ones running finish, and then the first failure is thrown, naming its arm: the caller
+ * closes the Temporal connection next, which must not happen under calls still in flight (a client call
+ * retrying on a closed connection throws from a timer and takes the process down with it, hiding the error).
+ */
 export async function runArms(
   client: Client,
   demo: DemoConfigs,
   runs: readonly ArmRun[],
   parallel: number,
   onDone: (o: ArmOutcome, done: number, total: number) => void,
+  runOne: (client: Client, demo: DemoConfigs, run: ArmRun) => Promise<ArmOutcome> = runArm,
 ): Promise<ArmOutcome[]> {
   const outcomes: ArmOutcome[] = [];
+  const failures: Error[] = [];
   let next = 0;
   const lane = async () => {
-    while (next < runs.length) {
+    while (next < runs.length && failures.length === 0) {
       const run = runs[next++];
-      const o = await runArm(client, demo, run);
-      outcomes.push(o);
-      onDone(o, outcomes.length, runs.length);
+      try {
+        const o = await runOne(client, demo, run);
+        outcomes.push(o);
+        onDone(o, outcomes.length, runs.length);
+      } catch (error) {
+        const message = `arm ${run.arm.id} seed ${run.seed} (run ${run.config.runId}): ${causeChain(error)}`;
+        failures.push(new Error(message, { cause: error }));
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, runs.length) }, lane));
+  if (failures.length > 0) throw failures[0];
   return outcomes;
 }
