@@ -4,7 +4,7 @@
  * dynamic-sampling filter. Pure: the same inputs give the same scores.
  */
 import type { RewardConfig } from '../config/reward.ts';
-import { verifyCountdown } from '../data/synthetic.ts';
+import { verifyCountdown } from './countdown.ts';
 import { dapoOverlongPenalty } from './dapoOverlong.ts';
 import { groupHasSignal } from './dynamicSampling.ts';
 import { zeroFormatGate, zeroReward } from './formatGate.ts';

@@ -1,12 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  arithmeticTask,
-  countdownTask,
-  generateTasks,
-  linearTask,
-  verifyCountdown,
-} from '../../../core/data/synthetic.ts';
+import { arithmeticTask, countdownTask, generateTasks, linearTask } from '../../../core/data/synthetic.ts';
+import { verifyCountdown } from '../../../core/reward/countdown.ts';
 import { verifyAnswer } from '../../../core/reward/verify/verifyAnswer.ts';
 
 test('tasks depend only on (seed, index): any slice regenerates identically', () => {
