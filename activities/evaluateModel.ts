@@ -12,7 +12,8 @@ import { emptyToolMetrics, type ToolMetrics } from '../core/tools/metrics.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { initialModel, runStore, sessionConfig } from './runtime.ts';
-import { taskRuntime, type TaskRuntime } from './task.ts';
+import { taskRuntime } from '../core/task/taskRuntime.ts';
+import type { TaskRuntime } from '../core/task/types.ts';
 import { sampleProblemGroups } from './sharedGenerator.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 

@@ -23,7 +23,8 @@ import {
   WEIGHTS_GROUP,
 } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
-import { taskRuntime, type TaskRuntime } from './task.ts';
+import { taskRuntime } from '../core/task/taskRuntime.ts';
+import type { TaskRuntime } from '../core/task/types.ts';
 import type { TaskConfig } from '../core/config/task.ts';
 import { buildTinyTokenizer } from '../core/model/tinyTokenizer.ts';
 import { QwenTokenizer } from '../core/model/tokenizer.ts';

@@ -22,7 +22,7 @@ import {
 } from './runtime.ts';
 import { CPU_DEVICE } from '../core/graph/device.ts';
 import type { RolloutRecord } from './sampleRollouts.ts';
-import type { GroupScores, TaskRuntime } from './task.ts';
+import type { GroupScores, TaskRuntime } from '../core/task/types.ts';
 import type { ScoreRolloutsInput, ScoreRolloutsOutput } from './types.ts';
 
 /** Rows per reference forward pass. */

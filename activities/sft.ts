@@ -30,7 +30,8 @@ import { resumePoint } from './resumePoint.ts';
 import { memo, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
-import { mathPromptIds, mathStopTokenIds } from './task.ts';
+import { mathPromptIds } from '../core/task/prompts.ts';
+import { mathStopTokenIds } from '../core/task/stops.ts';
 import { readStateDir, withStateFiles } from './trainerState.ts';
 import type { Cursor } from './types.ts';
 

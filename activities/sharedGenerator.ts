@@ -6,7 +6,7 @@
 import { heartbeat } from '@temporalio/activity';
 import { Generator, type Generation, type GenerationRequest } from '../core/generate/generate.ts';
 import type { ToolMetrics } from '../core/tools/metrics.ts';
-import type { TaskRuntime } from './task.ts';
+import type { TaskRuntime } from '../core/task/types.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { deviceKey } from '../core/graph/device.ts';
 import type { WeightDtype } from '../core/model/weightDtype.ts';

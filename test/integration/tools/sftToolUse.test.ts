@@ -11,7 +11,7 @@ import { after, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { evaluateModel, type EvaluationSummary } from '../../../activities/evaluateModel.ts';
 import { prepareSft, sftSteps, type SftPlan, type SftStepsOutput } from '../../../activities/sft.ts';
-import { closeSandboxes } from '../../../activities/task.ts';
+import { closeSandboxes } from '../../../core/task/sandboxes.ts';
 import { TINY_VOCAB_SIZE } from '../../../core/model/tinyTokenizer.ts';
 
 /** Long enough for prompt + code block + output block + boxed answer of two 6-digit factors (≈ 120 tokens). */

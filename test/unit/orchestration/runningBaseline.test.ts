@@ -18,7 +18,7 @@ import type {
   UpdatePolicyOutput,
 } from '../../../activities/types.ts';
 import { updatePolicy } from '../../../activities/updatePolicy.ts';
-import { reverseDigitsReward } from '../../../activities/task.ts';
+import { reverseDigitsReward } from '../../../core/task/reverseDigits.ts';
 import type { RolloutRow } from '../../../core/rl/rolloutBatch.ts';
 import { openStore, verifyCheckpoint } from '../../../core/store/index.ts';
 

@@ -10,7 +10,7 @@ import {
   reverseDigitsPromptIds as taskPromptIds,
   reverseDigitsReward as taskReward,
   reverseDigitsSize as taskSize,
-} from '../../../activities/task.ts';
+} from '../../../core/task/reverseDigits.ts';
 import { shardRange } from '../../../activities/sampleRollouts.ts';
 import { formatStatus, progressBar, temporalStartLine } from '../../../workflows/client.ts';
 

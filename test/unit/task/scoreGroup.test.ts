@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rewardSchema } from '../../../core/config/reward.ts';
-import { scoreGroup, type SampledResponse } from '../../../core/reward/scoreGroup.ts';
+import { scoreGroup, type SampledResponse } from '../../../core/task/scoreGroup.ts';
 
 const r = (text: string, length = 100, truncated = false): SampledResponse => ({ text, length, truncated });
 

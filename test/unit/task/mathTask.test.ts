@@ -1,5 +1,5 @@
 /**
- * The task runtime of activities/task.ts: a math task rendered and scored with the tiny byte tokenizer, the
+ * The task runtime of core/task: a math task rendered and scored with the tiny byte tokenizer, the
  * reverseDigits runtime against the task's definition, and the run config's checks of a math task.
  */
 import assert from 'node:assert/strict';
@@ -7,14 +7,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import {
-  mathPromptIds,
-  mathRuntime,
-  mathStopTokenIds,
-  reverseDigitsRuntime,
-  taskRuntime,
-  type TaskResponse,
-} from '../../../activities/task.ts';
+import { mathRuntime } from '../../../core/task/math.ts';
+import { mathPromptIds } from '../../../core/task/prompts.ts';
+import { reverseDigitsRuntime } from '../../../core/task/reverseDigits.ts';
+import { mathStopTokenIds } from '../../../core/task/stops.ts';
+import { taskRuntime } from '../../../core/task/taskRuntime.ts';
+import type { TaskResponse } from '../../../core/task/types.ts';
 import { parseRunConfig, RunConfigError } from '../../../core/config/run.ts';
 import { mathTaskSchema, reverseDigitsTaskSchema } from '../../../core/config/task.ts';
 import { BOXED_INSTRUCTION } from '../../../core/data/prompts.ts';

@@ -4,20 +4,20 @@
  * dynamic-sampling filter. Pure: the same inputs give the same scores.
  */
 import type { RewardConfig } from '../config/reward.ts';
-import { verifyCountdown } from './countdown.ts';
-import { dapoOverlongPenalty } from './dapoOverlong.ts';
-import { groupHasSignal } from './dynamicSampling.ts';
-import { zeroFormatGate, zeroReward } from './formatGate.ts';
+import { verifyCountdown } from '../reward/countdown.ts';
+import { dapoOverlongPenalty } from '../reward/dapoOverlong.ts';
+import { groupHasSignal } from '../reward/dynamicSampling.ts';
+import { zeroFormatGate, zeroReward } from '../reward/formatGate.ts';
 import {
   lengthRewardRRA,
   lengthRewardRRL,
   overlongMaskORM,
   questionSelectionQS,
   responseSelectionRS,
-} from './lengthStrategies.ts';
-import { still15bReward } from './still.ts';
-import { extractAnswer, findBoxes } from './verify/extract.ts';
-import { verifyAnswer } from './verify/verifyAnswer.ts';
+} from '../reward/lengthStrategies.ts';
+import { still15bReward } from '../reward/still.ts';
+import { extractAnswer, findBoxes } from '../reward/verify/extract.ts';
+import { verifyAnswer } from '../reward/verify/verifyAnswer.ts';
 
 export interface SampledResponse {
   text: string;
