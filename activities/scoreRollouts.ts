@@ -7,8 +7,8 @@
 import { klCoefAt, referenceStepAt } from '../core/rl/klSchedule.ts';
 import { klEstimators } from '../core/rl/kl.ts';
 import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
-import { ResponseScorer } from '../core/rl/responseLogProbs.ts';
-import type { RolloutRow } from '../core/rl/rolloutBatch.ts';
+import { ResponseScorer } from '../core/train/responseLogProbs.ts';
+import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
 import {
   cachedCheckpointWeights,

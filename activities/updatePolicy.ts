@@ -12,8 +12,8 @@ import type { OptimizerState } from '../core/graph/index.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { lrAt } from '../core/rl/lrSchedule.ts';
 import { klCoefAt } from '../core/rl/klSchedule.ts';
-import { PolicyUpdater } from '../core/rl/policyUpdate.ts';
-import type { RolloutRow } from '../core/rl/rolloutBatch.ts';
+import { PolicyUpdater } from '../core/train/policyUpdate.ts';
+import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { checkpointKey, sha256Hex } from '../core/store/index.ts';
 import type { RunConfig } from '../core/config/run.ts';
 import {

@@ -23,9 +23,9 @@ import { loadModelDir } from '../../../core/model/modelDir.ts';
 import { buildQwen2Logits } from '../../../core/model/qwen2.ts';
 import { qwen2Parameters } from '../../../core/model/parameters.ts';
 import { parseRlAlgorithmConfig } from '../../../core/config/rl.ts';
-import { PolicyUpdater } from '../../../core/rl/policyUpdate.ts';
-import { ResponseScorer } from '../../../core/rl/responseLogProbs.ts';
-import type { RolloutRow } from '../../../core/rl/rolloutBatch.ts';
+import { PolicyUpdater } from '../../../core/train/policyUpdate.ts';
+import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
+import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
 
 const FIXTURES = fileURLToPath(new URL('../../fixtures/qwen2/', import.meta.url));
 /** The bounds: logits cuda vs cpu (max-abs), a GRPO step's loss cuda vs cpu (abs). */

@@ -19,7 +19,7 @@ import type {
 } from '../../../activities/types.ts';
 import { updatePolicy } from '../../../activities/updatePolicy.ts';
 import { reverseDigitsReward } from '../../../core/task/reverseDigits.ts';
-import type { RolloutRow } from '../../../core/rl/rolloutBatch.ts';
+import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
 import { openStore, verifyCheckpoint } from '../../../core/store/index.ts';
 
 const store = mkdtempSync(join(tmpdir(), 'running-baseline-'));

@@ -13,7 +13,7 @@ import type { LossAggMode } from '../../../core/rl/aggregation.ts';
 import type { KlEstimatorName } from '../../../core/rl/kl.ts';
 import type { ClipParams } from '../../../core/rl/policyLoss.ts';
 import { lossNormalizer } from '../../../core/rl/lossGraph.ts';
-import { actorLossOnTokens, lossInputs, lossMetrics } from '../../../core/rl/policyLossGraph.ts';
+import { actorLossOnTokens, lossInputs, lossMetrics } from '../../../core/train/policyLossGraph.ts';
 
 const B = 4;
 const N = 6;

@@ -9,10 +9,10 @@ import type { DType, Value } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import { declareQwen2Inputs } from '../model/qwen2.ts';
 import { tokenLogProbs } from '../model/tokenLogProbs.ts';
-import type { LossAggMode } from './aggregation.ts';
-import type { KlEstimatorName } from './kl.ts';
-import type { ClipParams } from './policyLoss.ts';
-import { actorLossGraph, aggregateLossGraph, klGraph, ppoClipLossGraph } from './lossGraph.ts';
+import type { LossAggMode } from '../rl/aggregation.ts';
+import type { KlEstimatorName } from '../rl/kl.ts';
+import type { ClipParams } from '../rl/policyLoss.ts';
+import { actorLossGraph, aggregateLossGraph, klGraph, ppoClipLossGraph } from '../rl/lossGraph.ts';
 
 export interface PolicyLossOptions {
   clip: ClipParams;

@@ -15,8 +15,8 @@ import { Generator } from '../../../core/generate/generate.ts';
 import { parseRlAlgorithmConfig } from '../../../core/config/rl.ts';
 import { grpoAdvantage, groupIdsFromLayout } from '../../../core/rl/advantages.ts';
 import { k1Kl } from '../../../core/rl/kl.ts';
-import { PolicyUpdater } from '../../../core/rl/policyUpdate.ts';
-import { ResponseScorer } from '../../../core/rl/responseLogProbs.ts';
+import { PolicyUpdater } from '../../../core/train/policyUpdate.ts';
+import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
 
 const SEP = 10;
 const EOS = 11;

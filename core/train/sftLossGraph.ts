@@ -9,8 +9,8 @@ import type { DType, Feeds, Value } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import { declareQwen2Inputs } from '../model/qwen2.ts';
 import { tokenLogProbs } from '../model/tokenLogProbs.ts';
-import type { LossAggMode } from './aggregation.ts';
-import { aggregateLossGraph, lossNormalizer } from './lossGraph.ts';
+import type { LossAggMode } from '../rl/aggregation.ts';
+import { aggregateLossGraph, lossNormalizer } from '../rl/lossGraph.ts';
 import { packSequences } from './rolloutBatch.ts';
 
 /** SFT scores tokens under π itself: the logits are not tempered (HF Trainer / verl SFT). */

@@ -9,9 +9,9 @@ import type { HostTensor } from '../../../core/graph/index.ts';
 import { makeQwen2Config } from '../../../core/model/config.ts';
 import { initQwen2Weights, qwen2Parameters } from '../../../core/model/parameters.ts';
 import { parseRlAlgorithmConfig } from '../../../core/config/rl.ts';
-import { PolicyUpdater } from '../../../core/rl/policyUpdate.ts';
-import { packRows } from '../../../core/rl/rolloutBatch.ts';
-import type { RolloutRow } from '../../../core/rl/rolloutBatch.ts';
+import { PolicyUpdater } from '../../../core/train/policyUpdate.ts';
+import { packRows } from '../../../core/train/rolloutBatch.ts';
+import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
 
 const config = makeQwen2Config({
   vocabSize: 30,

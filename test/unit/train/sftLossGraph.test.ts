@@ -18,8 +18,8 @@ import {
   sftInputs,
   sftLossNorm,
   sftMetrics,
-} from '../../../core/rl/sftLossGraph.ts';
-import type { SftRow } from '../../../core/rl/sftLossGraph.ts';
+} from '../../../core/train/sftLossGraph.ts';
+import type { SftRow } from '../../../core/train/sftLossGraph.ts';
 import { seqStartsFromLengths } from '../../../core/rl/tokens.ts';
 import { gradCheck } from '../graph/gradcheck.ts';
 

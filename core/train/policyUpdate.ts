@@ -16,8 +16,8 @@ import {
 import type { Feeds, HostTensor, OptimizerState, SessionConfig, StepResult } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import type { RlAlgorithmConfig } from '../config/rl.ts';
-import { planUpdate } from './batchPlan.ts';
-import { lossNormalizer } from './lossGraph.ts';
+import { planUpdate } from '../rl/batchPlan.ts';
+import { lossNormalizer } from '../rl/lossGraph.ts';
 import { buildPolicyLoss, lossInputs, lossMetrics } from './policyLossGraph.ts';
 import { lossTokenCount, packRows } from './rolloutBatch.ts';
 import type { RolloutRow } from './rolloutBatch.ts';

@@ -7,9 +7,9 @@ import { makeQwen2Config } from '../../../core/model/config.ts';
 import { initQwen2Weights, qwen2Parameters } from '../../../core/model/parameters.ts';
 import { parseRlAlgorithmConfig } from '../../../core/config/rl.ts';
 import type { RlAlgorithmConfigInput } from '../../../core/config/rl.ts';
-import { PolicyUpdater } from '../../../core/rl/policyUpdate.ts';
-import type { RolloutRow } from '../../../core/rl/rolloutBatch.ts';
-import { ResponseScorer } from '../../../core/rl/responseLogProbs.ts';
+import { PolicyUpdater } from '../../../core/train/policyUpdate.ts';
+import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
+import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
 
 const config = makeQwen2Config({
   vocabSize: 20,

@@ -10,8 +10,8 @@ import type { HostTensor, OptimizerState } from '../../../core/graph/index.ts';
 import { makeQwen2Config } from '../../../core/model/config.ts';
 import type { Qwen2Config } from '../../../core/model/config.ts';
 import { initQwen2Weights, qwen2Parameters } from '../../../core/model/parameters.ts';
-import type { SftRow } from '../../../core/rl/sftLossGraph.ts';
-import { SftUpdater } from '../../../core/rl/sftUpdate.ts';
+import type { SftRow } from '../../../core/train/sftLossGraph.ts';
+import { SftUpdater } from '../../../core/train/sftUpdate.ts';
 
 /** torch AdamW's betas and eps, verl's clip; no decay so memorisation is not fought. */
 const OPTIMIZER = { betas: [0.9, 0.999] as const, eps: 1e-8, weightDecay: 0, maxGradNorm: 1.0 };

@@ -23,7 +23,7 @@ import type {
   StepResult,
 } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
-import type { LossAggMode } from './aggregation.ts';
+import type { LossAggMode } from '../rl/aggregation.ts';
 import {
   buildSftLoss,
   checkSftRow,
