@@ -91,7 +91,10 @@ export function aggregateLossGraph(values: Value, mask: Value, mode: LossAggMode
   return op.mul(op.sumAll(masked), norm);
 }
 
-/** Entropy bonus and KL loss terms combined with the policy loss: pg − c_H·H + β·KL (actorObjective.ts). */
+/**
+ * Entropy bonus and KL loss terms combined with the policy loss: pg − c_H·H + β·KL (reference:
+ * test/unit/rl/reference/actorObjective.ts).
+ */
 export function actorLossGraph(terms: {
   pg: Value;
   entropy?: Value;

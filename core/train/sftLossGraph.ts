@@ -2,7 +2,7 @@
  * Supervised fine-tuning loss on the Qwen2 model, as one graph: −log π(target) of every loss token at
  * temperature 1, aggregated by verl's modes with the normaliser as an input (so micro-batch gradient
  * accumulation is exact, as in the RL loss), plus the packing of (prompt, response) rows into its feeds.
- * The plain-number reference it is tested against is sftLoss.ts.
+ * The plain-number reference it is tested against is test/unit/rl/reference/sftLoss.ts.
  */
 import { Graph, op } from '../graph/index.ts';
 import type { DType, Feeds, Value } from '../graph/index.ts';

@@ -5,7 +5,7 @@ import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type DecodedPng, decodePng } from '../../../core/metrics/png.ts';
+import { type DecodedPng, decodePng } from '../../helpers/png.ts';
 
 /** Names the Debian/Ubuntu packages install the browser under, tried in order after the env variable. */
 const CHROMIUM_NAMES = ['chromium', 'chromium-browser'];

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32, deflateSync } from 'node:zlib';
-import { decodePng } from '../../../core/metrics/png.ts';
+import { decodePng } from '../../helpers/png.ts';
 
 // An encoder written here, independent of the decoder, that applies the PNG spec's filters (§9.2) forward.
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { actorObjective } from '../../../core/rl/actorObjective.ts';
+import { actorObjective } from './reference/actorObjective.ts';
 import { aggregateLoss } from '../../../core/rl/aggregation.ts';
 import { k3Kl } from '../../../core/rl/kl.ts';
 import { ppoClipLoss } from '../../../core/rl/policyLoss.ts';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Executable, Graph, grad } from '../../../core/graph/index.ts';
 import type { Feeds } from '../../../core/graph/index.ts';
-import { actorObjective } from '../../../core/rl/actorObjective.ts';
+import { actorObjective } from './reference/actorObjective.ts';
 import { LOSS_AGG_MODES } from '../../../core/rl/aggregation.ts';
 import type { LossAggMode } from '../../../core/rl/aggregation.ts';
 import type { KlEstimatorName } from '../../../core/rl/kl.ts';

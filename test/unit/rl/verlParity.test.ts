@@ -13,7 +13,7 @@ import {
   rlooAdvantage,
 } from '../../../core/rl/advantages.ts';
 import { LOSS_AGG_MODES } from '../../../core/rl/aggregation.ts';
-import { entropyFromLogits } from '../../../core/rl/entropy.ts';
+import { entropyFromLogits } from './reference/entropy.ts';
 import { klPerToken } from '../../../core/rl/kl.ts';
 import { lrAt, type LrSchedule } from '../../../core/rl/lrSchedule.ts';
 import { ppoClipLoss } from '../../../core/rl/policyLoss.ts';

@@ -11,7 +11,7 @@ import { makeQwen2Config } from '../../../core/model/config.ts';
 import { initQwen2Weights, qwen2Parameters } from '../../../core/model/parameters.ts';
 import { buildQwen2Logits } from '../../../core/model/qwen2.ts';
 import { LOSS_AGG_MODES } from '../../../core/rl/aggregation.ts';
-import { sftLossFromLogits } from '../../../core/rl/sftLoss.ts';
+import { sftLossFromLogits } from '../rl/reference/sftLoss.ts';
 import {
   buildSftLoss,
   packSftRows,

@@ -1,7 +1,7 @@
-import { aggregateLoss, type LossAggMode } from './aggregation.ts';
-import { klPerToken, type KlEstimatorName } from './kl.ts';
-import { actorLoss, ppoClipLoss, type ClipParams } from './policyLoss.ts';
-import { checkLayout } from './tokens.ts';
+import { aggregateLoss, type LossAggMode } from '../../../../core/rl/aggregation.ts';
+import { klPerToken, type KlEstimatorName } from '../../../../core/rl/kl.ts';
+import { actorLoss, ppoClipLoss, type ClipParams } from '../../../../core/rl/policyLoss.ts';
+import { checkLayout } from '../../../../core/rl/tokens.ts';
 
 /**
  * The whole actor objective of one (micro-)batch from per-token numbers: what the train-step graph's

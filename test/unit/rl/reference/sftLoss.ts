@@ -1,6 +1,6 @@
-import { aggregateLoss, type LossAggMode } from './aggregation.ts';
+import { aggregateLoss, type LossAggMode } from '../../../../core/rl/aggregation.ts';
 import { crossEntropyFromLogits } from './entropy.ts';
-import { checkLayout } from './tokens.ts';
+import { checkLayout } from '../../../../core/rl/tokens.ts';
 
 /**
  * Supervised fine-tuning loss: masked cross-entropy −log π(target), aggregated like the RL losses
