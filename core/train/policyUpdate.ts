@@ -3,24 +3,16 @@
  * micro-batches (gradient accumulation) by `planUpdate`, one or more epochs; the loss normaliser of each
  * mini-batch computed over the whole mini-batch so accumulation is exact; verl's metrics per step.
  */
-import {
-  Executable,
-  accumulateGrads,
-  buildApplyGrads,
-  buildGradStep,
-  buildTrainStep,
-  runApplyGrads,
-  runGradStep,
-  runTrainStep,
-} from '../graph/index.ts';
-import type { Feeds, HostTensor, OptimizerState, SessionConfig, StepResult } from '../graph/index.ts';
+import type { Feeds, HostTensor, OptimizerState, SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import type { RlAlgorithmConfig } from '../config/rl.ts';
 import { planUpdate } from '../rl/batchPlan.ts';
+import type { MicroBatch } from '../rl/batchPlan.ts';
 import { lossNormalizer } from '../rl/lossGraph.ts';
 import { buildPolicyLoss, lossInputs, lossMetrics } from './policyLossGraph.ts';
 import { lossTokenCount, packRows } from './rolloutBatch.ts';
 import type { RolloutRow } from './rolloutBatch.ts';
+import { TrainSteps } from './trainSteps.ts';
 
 /** What one optimizer step reports (verl's actor metrics). */
 export interface UpdateMetrics {
@@ -70,9 +62,9 @@ type Algo = Pick<
 export class PolicyUpdater {
   private constructor(
     private readonly algo: Algo,
-    private readonly fused: Executable | undefined,
-    private readonly gradStep: Executable | undefined,
-    private readonly apply: Executable | undefined,
+    private readonly steps: TrainSteps,
+    /** One micro-batch per mini-batch: the fused train step; otherwise gradients accumulate. */
+    private readonly fused: boolean,
   ) {}
 
   static async create(config: Qwen2Config, algo: Algo, session: SessionConfig = {}): Promise<PolicyUpdater> {
@@ -82,30 +74,16 @@ export class PolicyUpdater {
       klLoss: algo.kl.placement === 'loss' ? { estimator: algo.kl.estimator } : undefined,
       entropyBonus: algo.entropyCoef !== 0,
     };
-    const optimizer = {
-      adamw: {
-        beta1: algo.optimizer.betas[0],
-        beta2: algo.optimizer.betas[1],
-        eps: algo.optimizer.eps,
-        weightDecay: algo.optimizer.weightDecay,
-      },
-      maxGradNorm: algo.optimizer.maxGradNorm,
-    };
-    if (algo.microBatchSize === algo.miniBatchSize) {
-      const l = buildPolicyLoss(config, lossOpts);
-      const fused = await Executable.compile(buildTrainStep({ ...l, ...optimizer }), session);
-      return new PolicyUpdater(algo, fused, undefined, undefined);
+    const steps = new TrainSteps(() => buildPolicyLoss(config, lossOpts), algo.optimizer, session);
+    const fused = algo.microBatchSize === algo.miniBatchSize;
+    // Compiled now rather than at the first update: a broken graph fails the set-up, and the timings of
+    // updates (bench:update) hold no compile.
+    if (fused) await steps.fused();
+    else {
+      await steps.gradStep();
+      await steps.apply();
     }
-    const l = buildPolicyLoss(config, lossOpts);
-    const gradStep = await Executable.compile(buildGradStep(l), session);
-    const apply = await Executable.compile(
-      buildApplyGrads(
-        l.params.map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape })),
-        optimizer,
-      ),
-      session,
-    );
-    return new PolicyUpdater(algo, undefined, gradStep, apply);
+    return new PolicyUpdater(algo, steps, fused);
   }
 
   /** Runs every optimizer step of one rollout batch; returns the new state and one metrics record per step. */
@@ -130,7 +108,7 @@ export class PolicyUpdater {
     const scalar = (x: number): HostTensor => ({ data: new Float32Array([x]), dims: [] });
     for (let i = 0; i < plan.microBatches.length;) {
       const { epoch, miniBatch } = plan.microBatches[i];
-      const micros = [];
+      const micros: MicroBatch[] = [];
       while (
         i < plan.microBatches.length &&
         plan.microBatches[i].epoch === epoch &&
@@ -156,24 +134,13 @@ export class PolicyUpdater {
         ),
         ...common,
       });
-      let result: StepResult;
-      let sums: Record<string, number>;
-      if (this.fused) {
-        result = await runTrainStep(this.fused, state, feedsOf(micros[0].rows), ctx.lr);
-        sums = result.metrics;
-      } else {
-        let acc: Record<string, HostTensor> | undefined;
-        sums = {};
-        let loss = 0;
-        for (const m of micros) {
-          const r = await runGradStep(this.gradStep!, state.params, feedsOf(m.rows));
-          acc = accumulateGrads(acc, r.grads);
-          loss += r.loss;
-          for (const [k, v] of Object.entries(r.metrics)) sums[k] = (sums[k] ?? 0) + v;
-        }
-        result = await runApplyGrads(this.apply!, state, acc!, ctx.lr);
-        result.loss = loss;
-      }
+      const { result, sums } = await this.steps.step(
+        state,
+        micros.length,
+        (k) => feedsOf(micros[k].rows),
+        ctx.lr,
+        this.fused,
+      );
       state = result.state;
       const tokens = sums[lossMetrics.tokens] || 1;
       metrics.push({

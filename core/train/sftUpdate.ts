@@ -3,25 +3,8 @@
  * accumulation) when they exceed `microBatchSize`, the loss normaliser computed over the whole batch so
  * accumulation changes memory use only, never the math; and the loss of rows without a step (eval).
  */
-import {
-  Executable,
-  accumulateGrads,
-  buildApplyGrads,
-  buildGradStep,
-  buildTrainStep,
-  names,
-  runApplyGrads,
-  runGradStep,
-  runTrainStep,
-} from '../graph/index.ts';
-import type {
-  Feeds,
-  HostTensor,
-  OptimizerSpec,
-  OptimizerState,
-  SessionConfig,
-  StepResult,
-} from '../graph/index.ts';
+import { Executable, names } from '../graph/index.ts';
+import type { Feeds, HostTensor, OptimizerState, SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import type { LossAggMode } from '../rl/aggregation.ts';
 import {
@@ -33,19 +16,13 @@ import {
   sftMetrics,
 } from './sftLossGraph.ts';
 import type { SftRow } from './sftLossGraph.ts';
-
-export interface SftOptimizerOptions {
-  betas: readonly [number, number];
-  eps: number;
-  weightDecay: number;
-  /** Global gradient-norm clip; null disables it (the norm is still reported). */
-  maxGradNorm: number | null;
-}
+import { TrainSteps, lazy } from './trainSteps.ts';
+import type { AdamWOptions } from './trainSteps.ts';
 
 export interface SftUpdaterOptions {
   /** Rows per forward/backward; absent: the whole batch in one pass. */
   microBatchSize?: number;
-  optimizer: SftOptimizerOptions;
+  optimizer: AdamWOptions;
   /** token-mean by default (HF Trainer / verl SFT). */
   aggMode?: LossAggMode;
   /** seq-mean-token-sum-norm's constant normaliser. */
@@ -66,19 +43,11 @@ export interface SftStepMetrics {
 
 const scalar = (x: number): HostTensor => ({ data: new Float32Array([x]), dims: [] });
 
-/** Compiles a graph on first use only: the fused step, the accumulating pair and eval are each optional. */
-function lazy<T>(make: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => (p ??= make());
-}
-
 export class SftUpdater {
   private constructor(
     private readonly config: Qwen2Config,
     private readonly opts: SftUpdaterOptions,
-    private readonly fused: () => Promise<Executable>,
-    private readonly gradStep: () => Promise<Executable>,
-    private readonly apply: () => Promise<Executable>,
+    private readonly steps: TrainSteps,
     private readonly forward: () => Promise<Executable>,
   ) {}
 
@@ -96,30 +65,13 @@ export class SftUpdater {
         `SftUpdater: aggMode seq-mean-token-sum-norm needs maxLength, a positive integer (got ${max})`,
       );
     const lossOpts = { aggMode: opts.aggMode };
-    const optimizer: OptimizerSpec = {
-      adamw: {
-        beta1: opts.optimizer.betas[0],
-        beta2: opts.optimizer.betas[1],
-        eps: opts.optimizer.eps,
-        weightDecay: opts.optimizer.weightDecay,
-      },
-      maxGradNorm: opts.optimizer.maxGradNorm,
-    };
-    const fused = lazy(() =>
-      Executable.compile(buildTrainStep({ ...buildSftLoss(config, lossOpts), ...optimizer }), session),
-    );
-    const gradStep = lazy(() => Executable.compile(buildGradStep(buildSftLoss(config, lossOpts)), session));
-    const apply = lazy(() => {
-      const { params } = buildSftLoss(config, lossOpts);
-      const specs = params.map((p) => ({ name: p.name, dtype: p.dtype, shape: p.shape }));
-      return Executable.compile(buildApplyGrads(specs, optimizer), session);
-    });
+    const steps = new TrainSteps(() => buildSftLoss(config, lossOpts), opts.optimizer, session);
     const forward = lazy(() => {
       const l = buildSftLoss(config, lossOpts);
       l.graph.output(l.loss, names.loss);
       return Executable.compile(l.graph, session);
     });
-    return new SftUpdater(config, opts, fused, gradStep, apply, forward);
+    return new SftUpdater(config, opts, steps, forward);
   }
 
   /** One AdamW step on every row given; the loss reported is the batch's before the step. */
@@ -129,27 +81,16 @@ export class SftUpdater {
     ctx: { lr: number },
   ): Promise<{ state: OptimizerState; metrics: SftStepMetrics }> {
     const micros = this.microBatches(rows);
-    let result: StepResult;
-    let tokens = 0;
-    if (micros.length === 1) {
-      result = await runTrainStep(await this.fused(), state, micros[0], ctx.lr);
-      tokens = result.metrics[sftMetrics.tokens];
-    } else {
-      const gradStep = await this.gradStep();
-      let acc: Record<string, HostTensor> | undefined;
-      let loss = 0;
-      for (const feeds of micros) {
-        const r = await runGradStep(gradStep, state.params, feeds);
-        acc = accumulateGrads(acc, r.grads);
-        loss += r.loss;
-        tokens += r.metrics[sftMetrics.tokens];
-      }
-      result = await runApplyGrads(await this.apply(), state, acc!, ctx.lr);
-      result.loss = loss;
-    }
+    const { result, sums } = await this.steps.step(
+      state,
+      micros.length,
+      (k) => micros[k],
+      ctx.lr,
+      micros.length === 1,
+    );
     return {
       state: result.state,
-      metrics: { loss: result.loss, tokens, gradNorm: result.gradNorm, lr: ctx.lr },
+      metrics: { loss: result.loss, tokens: sums[sftMetrics.tokens], gradNorm: result.gradNorm, lr: ctx.lr },
     };
   }
 
