@@ -5,7 +5,7 @@
  * the trainer's rows (RolloutRow) as JSON; returns reward summaries.
  */
 import { klCoefAt, referenceStepAt } from '../core/rl/klSchedule.ts';
-import { klEstimators } from '../core/rl/kl.ts';
+import { klPenalizedRewards, responseKlSums } from '../core/rl/kl.ts';
 import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
 import { ResponseScorer } from '../core/train/responseLogProbs.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
@@ -68,13 +68,21 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
       SCORER_BATCH,
     );
   }
+  // The tokens whose KL to the reference counts: every response token, tool output (sampled: false)
+  // included, which charges the policy for text it did not choose (issue #21: the fix is
+  // `r.sampled.map(Number)` here, for the reward and the klToReference metric alike).
+  const klMasks = records.map((r) => r.logprobs.map(() => 1));
+  const klSums =
+    refLogprobs &&
+    responseKlSums(
+      algo.kl.estimator,
+      records.map((r) => r.logprobs),
+      refLogprobs,
+      klMasks,
+    );
   // KL in the reward: each response's reward minus β·Σ_t KL_t against the reference policy.
-  const kl = klEstimators[algo.kl.estimator];
-  const rewards = taskRewards.map((r, i) =>
-    algo.kl.placement === 'reward'
-      ? r - klCoef * records[i].logprobs.reduce((sum, lp, k) => sum + kl(lp, refLogprobs![i][k]), 0)
-      : r,
-  );
+  const rewards =
+    algo.kl.placement === 'reward' ? klPenalizedRewards(taskRewards, klSums!, klCoef) : taskRewards;
   const running = algo.advantage.estimator === 'reinforceBaseline';
   const { advantages, baseline } = advantageEstimators[algo.advantage.estimator]({
     rewards,
@@ -100,18 +108,12 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   const key = rolloutKey(config.runId, input.step, 'scored.json');
   await store.put(key, new TextEncoder().encode(JSON.stringify(rows)));
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  // Per-token KL to the reference, averaged over all response tokens (the estimator of the config).
-  const klTokens = records.reduce((n, r) => n + r.logprobs.length, 0);
-  const klSum = refLogprobs
-    ? records.reduce(
-        (sum, r, i) => sum + r.logprobs.reduce((s2, lp, k) => s2 + kl(lp, refLogprobs![i][k]), 0),
-        0,
-      )
-    : 0;
+  // Per-token KL to the reference, averaged over the tokens of `klMasks` (the estimator of the config).
+  const klTokens = klMasks.reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);
   return {
     key,
     ...(baseline ? { baseline } : {}),
-    klToReference: refLogprobs ? klSum / Math.max(1, klTokens) : 0,
+    klToReference: klSums ? klSums.reduce((a, b) => a + b, 0) / Math.max(1, klTokens) : 0,
     completionRatio: mean(records.map((r) => Number(r.finishReason !== 'length'))),
     meanTaskReward: mean(taskRewards),
     meanReward: mean(rewards),

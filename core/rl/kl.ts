@@ -107,6 +107,44 @@ export function klShapedTokenRewards(input: KlShapedRewardInput): Float64Array {
 }
 
 /**
+ * Σ_t m_t·KL_t of each response (one array of per-token log-probs per response), summed in token order:
+ * the response's KL to the reference that KL in the reward subtracts, and what the run's KL metric averages.
+ */
+export function responseKlSums(
+  estimator: KlEstimatorName,
+  logprobs: readonly ArrayLike<number>[],
+  refLogprobs: readonly ArrayLike<number>[],
+  masks: readonly ArrayLike<number>[],
+): number[] {
+  if (refLogprobs.length !== logprobs.length || masks.length !== logprobs.length) {
+    throw new RangeError(
+      `responseKlSums: ${logprobs.length} responses of logprobs, ${refLogprobs.length} of refLogprobs, ` +
+        `${masks.length} of masks`,
+    );
+  }
+  return logprobs.map((lp, i) => {
+    const kl = klPerToken(estimator, lp, refLogprobs[i], masks[i]);
+    let sum = 0;
+    for (let t = 0; t < kl.length; t++) if (masks[i][t] !== 0) sum += kl[t];
+    return sum;
+  });
+}
+
+/**
+ * KL in the reward at the response level: r_i − β·Σ_t m_t·KL_t (Ziegler et al. 2019, eq. 2, summed over
+ * the response as verl's outcome estimators do with token_level_rewards.sum(-1)), from `responseKlSums`.
+ */
+export function klPenalizedRewards(
+  rewards: readonly number[],
+  klSums: readonly number[],
+  coef: number,
+): number[] {
+  if (klSums.length !== rewards.length)
+    throw new RangeError(`klPenalizedRewards: ${rewards.length} rewards, ${klSums.length} KL sums`);
+  return rewards.map((r, i) => r - coef * klSums[i]);
+}
+
+/**
  * Undiscounted return of each sequence, Σ_t m_t·r_t: what verl's outcome estimators (GRPO, RLOO, …)
  * take as "the" reward when the KL is in the reward (token_level_rewards.sum(-1)).
  */

@@ -7,8 +7,10 @@ import {
   K3_VALUE_CLAMP,
   KL_ESTIMATOR_NAMES,
   klEstimators,
+  klPenalizedRewards,
   klPerToken,
   klShapedTokenRewards,
+  responseKlSums,
   sequenceReturns,
 } from '../../../core/rl/kl.ts';
 import {
@@ -85,6 +87,19 @@ test('KL in the reward: −β·k1 on every loss token, the outcome on the last l
       }),
     /sequence 0 has a reward but no loss token/,
   );
+});
+
+test('KL in the reward per response: r − β·Σ_t m_t·KL_t, masked tokens left out, in token order', () => {
+  const logprobs = [[-1, -2, -0.5], [-0.3]];
+  const refLogprobs = [[-1.5, -1, -0.25], [-0.1]];
+  const all = responseKlSums('k1', logprobs, refLogprobs, [[1, 1, 1], [1]]);
+  // Summed left to right from 0, exactly as a reduce over the tokens would.
+  assert.deepEqual(all, [0 + k1Kl(-1, -1.5) + k1Kl(-2, -1) + k1Kl(-0.5, -0.25), 0 + k1Kl(-0.3, -0.1)]);
+  const masked = responseKlSums('k3', logprobs, refLogprobs, [[1, 0, 1], [0]]);
+  assert.deepEqual(masked, [0 + k3Kl(-1, -1.5) + k3Kl(-0.5, -0.25), 0]);
+  assert.deepEqual(klPenalizedRewards([1, 0], all, 0.5), [1 - 0.5 * all[0], 0 - 0.5 * all[1]]);
+  assert.throws(() => responseKlSums('k1', logprobs, refLogprobs, [[1, 1, 1]]), /1 of masks/);
+  assert.throws(() => klPenalizedRewards([1], all, 0.5), /1 rewards, 2 KL sums/);
 });
 
 test('cosine KL coefficient: β0 at 0, β0/2 halfway, 0 from N on, never increasing', () => {
