@@ -16,13 +16,12 @@ import {
 } from '../graph/index.ts';
 import type {
   Feeds,
-  Graph,
   HostTensor,
   OptimizerSpec,
   OptimizerState,
   SessionConfig,
   StepResult,
-  Value,
+  TrainGraphSpec,
 } from '../graph/index.ts';
 
 /** AdamW and gradient clipping as the run configs spell them. */
@@ -34,13 +33,8 @@ export interface AdamWOptions {
   maxGradNorm: number | null;
 }
 
-/** A trainer's loss as the train-step builders take it. */
-export interface LossGraph {
-  graph: Graph;
-  loss: Value;
-  params: Value[];
-  metrics: Record<string, Value>;
-}
+/** A trainer's loss graph as the train-step builders take it: loss, parameters, metrics. */
+type LossGraph = Omit<TrainGraphSpec, keyof OptimizerSpec>;
 
 /** Compiles on first call only, then hands back the same promise. */
 export function lazy<T>(make: () => Promise<T>): () => Promise<T> {
