@@ -17,7 +17,7 @@ import { parseRlAlgorithmConfig } from '../core/config/rl.ts';
 import { PolicyUpdater } from '../core/train/policyUpdate.ts';
 import { packRows } from '../core/train/rolloutBatch.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
-import { uniformAt } from '../core/generate/rng.ts';
+import { uniformAt } from '../core/random.ts';
 import { ensureRolloutWorkload } from './rollout/workload.ts';
 import { TORCH_VENV, ensureVenv } from './rollout/venv.ts';
 

@@ -6,6 +6,7 @@
  */
 import { BENCHMARK_NAMES, loadBenchmark } from '../core/data/benchmarks.ts';
 import { verifyAnswer } from '../core/reward/verify/verifyAnswer.ts';
+import { mulberry32 } from '../core/random.ts';
 
 /** Pairs per run (the issue asks for at least 5,000). */
 const PAIRS = 6_000;
@@ -15,16 +16,6 @@ const WARMUP_PAIRS = 500;
 const PREAMBLE =
   'Let me think about this step by step. First, we set up the equations and simplify. '.repeat(25) +
   'Wait, let me verify the computation once more. ';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Perturb = (gold: string, other: string) => string;
 
@@ -59,7 +50,7 @@ async function main(): Promise<void> {
     const loaded = await loadBenchmark(name);
     for (const p of loaded.problems) golds.push(p.answer);
   }
-  const draw = rng(20250101);
+  const draw = mulberry32(20250101);
   const pairs: [string, string][] = [];
   for (let i = 0; i < PAIRS + WARMUP_PAIRS; i++) {
     const gold = golds[Math.floor(draw() * golds.length)];

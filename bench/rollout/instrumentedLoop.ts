@@ -5,7 +5,7 @@
  * It must give exactly the tokens of the real Generator (the bench checks), so its times describe it.
  */
 import type { Feeds, HostTensor, Results } from '../../core/graph/index.ts';
-import { uniformAt } from '../../core/generate/rng.ts';
+import { uniformAt } from '../../core/random.ts';
 import { sampleToken } from '../../core/generate/sampling.ts';
 import type { Qwen2Config } from '../../core/model/config.ts';
 import { KvBuffers, growMask } from '../../core/generate/generate.ts';

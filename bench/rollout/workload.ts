@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { makeQwen2Config, type Qwen2Config } from '../../core/model/config.ts';
 import { loadModelDir, writeModelDir, CONFIG_FILE, WEIGHTS_FILE } from '../../core/model/modelDir.ts';
 import { initQwen2Weights, qwen2ParameterCount } from '../../core/model/parameters.ts';
-import { uniformAt } from '../../core/generate/rng.ts';
+import { uniformAt } from '../../core/random.ts';
 
 /** DESIGN.md §5 `bench-25m`: 25.3M parameters, tied embeddings, GQA 8 query heads on 2 kv heads. */
 export const BENCH_25M = {

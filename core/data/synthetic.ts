@@ -4,6 +4,7 @@
  * (seed, i), so any slice can be regenerated. Arithmetic and linear answers are checked by the math
  * verifier; Countdown answers by core/reward's `verifyCountdown`, which also checks the numbers used.
  */
+import { mulberry32 } from '../random.ts';
 import type { Problem } from './problems.ts';
 
 export interface ArithmeticKnobs {
@@ -41,16 +42,9 @@ export interface SyntheticProblem extends Problem {
   countdown?: { numbers: number[]; target: number };
 }
 
-/** A small fast PRNG (mulberry32) seeded per task, so tasks are independent of how many are generated. */
+/** mulberry32 seeded per task from (seed, index), so tasks are independent of how many are generated. */
 function taskRng(seed: number, index: number): () => number {
-  let a = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35)) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35));
 }
 
 function randInt(rng: () => number, lo: number, hi: number): number {

@@ -12,7 +12,7 @@ import { buildQwen2Decode, cacheNames, isMatrixWeight, type WeightDtype } from '
 import { toFloat16 } from '../graph/dtype.ts';
 import { qwen2Parameters } from '../model/parameters.ts';
 import type { SessionConfig } from '../graph/index.ts';
-import { uniformAt } from './rng.ts';
+import { uniformAt } from '../random.ts';
 import { sampleToken } from './sampling.ts';
 import type { SampledToken, SamplingParams } from './sampling.ts';
 import { headSupports, SAMPLING_HEAD_OUTPUTS, samplingHeadNames } from './samplingHead.ts';

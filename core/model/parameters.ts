@@ -3,7 +3,7 @@
  * of `model.named_parameters()` in transformers), plus seeded random initialisation as HF does it.
  */
 import type { Qwen2Config } from './config.ts';
-import { Prng, hashString } from './prng.ts';
+import { Prng, hashString } from '../random.ts';
 
 export interface ParameterSpec {
   name: string;

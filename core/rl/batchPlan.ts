@@ -1,4 +1,4 @@
-import { RNG_STREAM, uniformAt } from '../generate/rng.ts';
+import { RNG_STREAM, uniformAt } from '../random.ts';
 
 /**
  * How one rollout batch becomes optimizer steps: `epochs` passes over the batch; each pass shuffles the

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { uniformAt } from '../../../core/generate/rng.ts';
+import { uniformAt } from '../../../core/random.ts';
 import {
   argmax,
   expNonPositive,

@@ -11,7 +11,7 @@ import { loadModelDir } from '../../../core/model/modelDir.ts';
 import { Generator, type GenerationRequest } from '../../../core/generate/generate.ts';
 import { sampleToken, type SamplingParams } from '../../../core/generate/sampling.ts';
 import { addSamplingHead, headSupports, samplingHeadNames } from '../../../core/generate/samplingHead.ts';
-import { uniformAt } from '../../../core/generate/rng.ts';
+import { uniformAt } from '../../../core/random.ts';
 
 const DIR = fileURLToPath(new URL('../../fixtures/qwen2/untied/', import.meta.url));
 const LOGPROB_TOLERANCE = 1e-5;

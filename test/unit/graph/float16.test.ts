@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Executable, Graph, op } from '../../../core/graph/index.ts';
 import { float16Bits, halfToFloat, toFloat16 } from '../../../core/graph/dtype.ts';
-import { Prng } from '../../../core/model/prng.ts';
+import { Prng } from '../../../core/random.ts';
 
 const FIXTURE = new URL('../../fixtures/qwen2/dtypes.json', import.meta.url);
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Prng, hashString, naturalLog } from '../../../core/model/prng.ts';
+import { Prng, hashString, naturalLog } from '../../../core/random.ts';
 
 test('xoshiro128** matches the reference test vector for state [1,2,3,4]', () => {
   // The first outputs of Blackman & Vigna's reference C code from state {1, 2, 3, 4} (also the test

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { philox4x32, RNG_STREAM, uniform, uniformAt } from '../../../core/generate/rng.ts';
+import { philox4x32, RNG_STREAM, uniform, uniformAt } from '../../../core/random.ts';
 
 // Random123's tests/kat_vectors, the three "philox4x32 10" lines: counter (4 words), key (2), expected (4).
 const KNOWN_ANSWERS: [number[], number[], number[]][] = [
