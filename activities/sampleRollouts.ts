@@ -6,7 +6,8 @@
 import { heartbeat } from '@temporalio/activity';
 import { takeBatch } from '../core/data/cursor.ts';
 import { emptyToolMetrics } from '../core/tools/metrics.ts';
-import { Generator, type GenerationRequest } from '../core/generate/generate.ts';
+import type { GenerationRequest } from '../core/generate/generation.ts';
+import { Generator } from '../core/generate/generator.ts';
 import { runConfigOrFail } from './failures.ts';
 import {
   cachedCheckpointWeights,

@@ -4,7 +4,8 @@
  * per architecture rather than once per activity; `sampleProblemGroups` is the sampling loop both share.
  */
 import { heartbeat } from '@temporalio/activity';
-import { Generator, type Generation, type GenerationRequest } from '../core/generate/generate.ts';
+import type { Generation, GenerationRequest } from '../core/generate/generation.ts';
+import { Generator } from '../core/generate/generator.ts';
 import type { ToolMetrics } from '../core/tools/metrics.ts';
 import type { TaskRuntime } from '../core/task/types.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';

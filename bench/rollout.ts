@@ -20,7 +20,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { checkDevice, CPU_DEVICE, formatDevice, type Device } from '../core/graph/device.ts';
-import { DEFAULT_CUDA_DECODE_CHUNK, Generator } from '../core/generate/generate.ts';
+import { DEFAULT_CUDA_DECODE_CHUNK, Generator } from '../core/generate/generator.ts';
 import { isMatrixWeight, WEIGHT_DTYPES, type WeightDtype } from '../core/model/qwen2.ts';
 import { elementCount, qwen2Parameters } from '../core/model/parameters.ts';
 import { breakdownJson, formatBreakdown, measureBreakdown } from './rollout/breakdown.ts';

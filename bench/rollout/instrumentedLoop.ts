@@ -1,5 +1,5 @@
 /**
- * A copy of `Generator.generate`'s loop (core/generate/generate.ts) for the bench workload only (equal
+ * A copy of `Generator.generate`'s loop (core/generate/hostDecode.ts) for the bench workload only (equal
  * prompt lengths, no stop tokens or strings, no inserted tokens), with a clock around each part: the
  * session run, the JS sampling (RNG draw + sampleToken per row), and building the next step's feeds.
  * It must give exactly the tokens of the real Generator (the bench checks), so its times describe it.
@@ -8,7 +8,7 @@ import type { Feeds, HostTensor, Results } from '../../core/graph/index.ts';
 import { uniformAt } from '../../core/random.ts';
 import { sampleToken } from '../../core/generate/sampling.ts';
 import type { Qwen2Config } from '../../core/model/config.ts';
-import { KvBuffers, growMask } from '../../core/generate/generate.ts';
+import { KvBuffers, growMask } from '../../core/generate/kvBuffers.ts';
 import { ROLLOUT } from './workload.ts';
 
 /** Runs the decode graph once (an `Executable`, or a profiling session with the same options). */

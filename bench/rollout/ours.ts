@@ -1,7 +1,7 @@
 /** Our side of the rollout bench: the real `Generator` (core/generate) at a given intra-op thread count. */
-import { Generator } from '../../core/generate/generate.ts';
+import { Generator } from '../../core/generate/generator.ts';
 import { CPU_DEVICE, type Device } from '../../core/graph/device.ts';
-import type { Generation, GenerationRequest } from '../../core/generate/generate.ts';
+import type { Generation, GenerationRequest } from '../../core/generate/generation.ts';
 import type { WeightDtype } from '../../core/model/qwen2.ts';
 import type { RolloutSide, SideName } from './side.ts';
 import { ROLLOUT, type RolloutWorkload } from './workload.ts';

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { loadModelDir } from '../../core/model/modelDir.ts';
 import { QwenTokenizer } from '../../core/model/tokenizer.ts';
-import { Generator } from '../../core/generate/generate.ts';
+import { Generator } from '../../core/generate/generator.ts';
 import { parseDeviceFlags } from '../../core/config/device.ts';
 import { checkDevice } from '../../core/graph/device.ts';
 import { WEIGHT_DTYPES, type WeightDtype } from '../../core/model/weightDtype.ts';

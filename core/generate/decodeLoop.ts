@@ -8,7 +8,7 @@
  * Each iteration is the one-token decode step on exactly the filled cache, as the per-token path runs it,
  * so a chunked generation draws the same tokens. The host still decides everything that needs text (stop
  * strings, tool turns) after the run: tokens drawn past a row's end are discarded and their cache columns
- * masked (generate.ts). Tool output due in the chunk is forced into the loop per row, so a row in a tool
+ * masked (graphDecode.ts). Tool output due in the chunk is forced into the loop per row, so a row in a tool
  * turn needs no separate runs.
  *
  * Inputs beyond the decode graph's and the head's: `chunk_uniform` [batch, chunk] (the uniform of each

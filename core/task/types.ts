@@ -2,7 +2,7 @@
  * What a task gives the activities that sample, score and train on it: the problems' prompts as token ids,
  * the stop tokens, the generate hooks of tool use, and the scoring of one prompt's group of responses.
  */
-import type { GenerateOptions } from '../generate/generate.ts';
+import type { GenerateOptions } from '../generate/generation.ts';
 import type { ToolMetrics } from '../tools/metrics.ts';
 
 export interface TaskResponse {

@@ -5,7 +5,7 @@
  * `toolTurnHook` plugs this into `Generator.generate` as its `onTurnEnd` hook; the inserted tokens come
  * back marked `sampled: false`, which is what keeps them out of the RL loss.
  */
-import type { TurnEnd } from '../generate/generate.ts';
+import type { TurnEnd } from '../generate/generation.ts';
 import type { Sandbox } from './pool.ts';
 import type { SnippetResult } from './sandboxProcess.ts';
 import { DEFAULT_OUTPUT_CHARS } from './limits.ts';

@@ -6,7 +6,7 @@ import { Executable } from '../graph/index.ts';
 import type { SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import { buildTokenLogProbs } from '../model/tokenLogProbs.ts';
-import { weightFeeds } from '../generate/generate.ts';
+import { weightFeeds } from '../model/weightFeeds.ts';
 import { packSequences } from './rolloutBatch.ts';
 
 export interface ScoredSequence {

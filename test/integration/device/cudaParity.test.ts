@@ -198,7 +198,7 @@ test(
   'decode loop on cuda: 16 tokens per run give the 1-per-run generations; cpu draws the same tokens',
   { skip },
   async () => {
-    const { Generator } = await import('../../../core/generate/generate.ts');
+    const { Generator } = await import('../../../core/generate/generator.ts');
     const model = loadModelDir(join(FIXTURES, 'untied'));
     const requests = Array.from({ length: 8 }, (_, i) => ({
       promptIds: [256, ...Array.from({ length: 1 + (i % 4) }, (_, t) => 10 + 7 * i + t)],
@@ -240,7 +240,7 @@ test(
   "float16 weights on cuda: transformers' greedy tokens, log-probs within 1e-2 of its float32 ones",
   { skip },
   async () => {
-    const { Generator } = await import('../../../core/generate/generate.ts');
+    const { Generator } = await import('../../../core/generate/generator.ts');
     const { greedyReference } = await import('../../fixtures/qwen2/greedyReference.ts');
     const diffs: Record<string, number> = {};
     for (const variant of ['untied', 'tied'] as const) {

@@ -13,7 +13,7 @@ import { loadModelDir } from '../../../core/model/modelDir.ts';
 import type { QwenModelDir } from '../../../core/model/modelDir.ts';
 import { buildQwen2Logits } from '../../../core/model/qwen2.ts';
 import { QwenTokenizer } from '../../../core/model/tokenizer.ts';
-import { Generator } from '../../../core/generate/generate.ts';
+import { Generator } from '../../../core/generate/generator.ts';
 
 const DIR = fileURLToPath(new URL('../../fixtures/qwen2/untied/', import.meta.url));
 /** The bound for generation log-probs vs the forward graph. */

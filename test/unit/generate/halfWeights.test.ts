@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { Generator, type GeneratorOptions } from '../../../core/generate/generate.ts';
+import { Generator, type GeneratorOptions } from '../../../core/generate/generator.ts';
 import { loadModelDir } from '../../../core/model/modelDir.ts';
 import { buildQwen2Decode, isMatrixWeight } from '../../../core/model/qwen2.ts';
 import { qwen2Parameters } from '../../../core/model/parameters.ts';

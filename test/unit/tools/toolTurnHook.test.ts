@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { matchStopString, type GenerateOptions, type TurnEnd } from '../../../core/generate/generate.ts';
+import type { GenerateOptions, TurnEnd } from '../../../core/generate/generation.ts';
+import { matchStopString } from '../../../core/generate/rows.ts';
 import { buildTinyTokenizer } from '../../../core/model/tinyTokenizer.ts';
 import { QwenTokenizer } from '../../../core/model/tokenizer.ts';
 import { SandboxPool } from '../../../core/tools/pool.ts';

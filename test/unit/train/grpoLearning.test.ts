@@ -11,7 +11,7 @@ import { initOptimizerState } from '../../../core/graph/index.ts';
 import type { HostTensor } from '../../../core/graph/index.ts';
 import { makeQwen2Config } from '../../../core/model/config.ts';
 import { initQwen2Weights, qwen2Parameters } from '../../../core/model/parameters.ts';
-import { Generator } from '../../../core/generate/generate.ts';
+import { Generator } from '../../../core/generate/generator.ts';
 import { parseRlAlgorithmConfig } from '../../../core/config/rl.ts';
 import { grpoAdvantage, groupIdsFromLayout } from '../../../core/rl/advantages.ts';
 import { k1Kl } from '../../../core/rl/kl.ts';
