@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { uniformAt } from '../../../core/random.ts';
+import { expNonPositive } from '../../../core/generate/deterministicExp.ts';
 import {
   argmax,
-  expNonPositive,
   sampleToken,
   samplingSupport,
   tokenLogprob,
