@@ -48,8 +48,7 @@ export async function hostDecode(
   for (let n = 0; n < opts.maxNewTokens; n++) {
     const logits = step.logits.data as Float32Array;
     const V = c.vocabSize;
-    const draw = (b: number, u: number) =>
-      sampleToken(logits.subarray(b * V, (b + 1) * V), opts.sampling, u);
+    const draw = (b: number, u: number) => sampleToken(logits.subarray(b * V, (b + 1) * V), opts.sampling, u);
     const next = new BigInt64Array(B);
     const nextPos = new BigInt64Array(B);
     for (const [b, row] of rows.entries()) {
