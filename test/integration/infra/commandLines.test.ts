@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, it } from 'node:test';
-import { cachedBinaryPath, resolveTool, TEMPORAL_CLI } from '../../../infra/tools.ts';
+import { cachedBuildPath, cachedPrebuiltPath, resolveTool, TEMPORAL_CLI } from '../../../infra/tools.ts';
 import { temporalDevServerArgs } from '../../../infra/temporal.ts';
 import { versitygwArgs } from '../../../infra/s3Server.ts';
 import { temporalTargetFromEnv } from '../../../infra/temporalEnv.ts';
@@ -109,27 +109,40 @@ it('temporalTargetFromEnv: dev defaults; an API key turns TLS on; mTLS needs bot
   );
 });
 
-it('resolveTool: the override variable first (and it must be executable), then the cache, then PATH', async () => {
+it('resolveTool: the override variable first (it must be executable), then a working binary on PATH, then the prebuilt one in the cache, then a Go build', async () => {
   const dir = await scratch;
   const env = { REASONLOOP_CACHE: join(dir, 'cache'), PATH: join(dir, 'path') };
   assert.equal(await resolveTool(TEMPORAL_CLI, env), undefined);
+  const script = async (path: string, exitCode: number) => {
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, `#!/bin/sh\nexit ${exitCode}\n`);
+    await chmod(path, 0o755);
+  };
+
+  const built = cachedBuildPath(TEMPORAL_CLI, env);
+  assert.equal(built, join(dir, 'cache', 'bin', 'temporal-v1.5.1'));
+  await script(built, 0);
+  assert.equal(await resolveTool(TEMPORAL_CLI, env), built);
+
+  const prebuilt = cachedPrebuiltPath(TEMPORAL_CLI, env);
+  assert.equal(prebuilt, join(dir, 'cache', 'bin', 'temporal-v1.9.1'));
+  await script(prebuilt!, 0);
+  assert.equal(await resolveTool(TEMPORAL_CLI, env), prebuilt);
 
   const onPath = join(dir, 'path', 'temporal');
-  await writeFile(join(dir, 'x'), '');
-  await mkdir(join(dir, 'path'), { recursive: true });
-  await writeFile(onPath, '#!/bin/sh\n');
-  await chmod(onPath, 0o755);
+  await script(onPath, 1);
+  assert.equal(
+    await resolveTool(TEMPORAL_CLI, env),
+    prebuilt,
+    'a `temporal` on PATH that fails --version is skipped',
+  );
+  await script(onPath, 0);
   assert.equal(await resolveTool(TEMPORAL_CLI, env), onPath);
 
-  const cached = cachedBinaryPath(TEMPORAL_CLI, env);
-  assert.equal(cached, join(dir, 'cache', 'bin', 'temporal-v1.5.1'));
-  await mkdir(join(dir, 'cache', 'bin'), { recursive: true });
-  await writeFile(cached, '#!/bin/sh\n');
-  await chmod(cached, 0o755);
-  assert.equal(await resolveTool(TEMPORAL_CLI, env), cached);
-
+  await writeFile(join(dir, 'x'), '');
   await assert.rejects(
     resolveTool(TEMPORAL_CLI, { ...env, REASONLOOP_TEMPORAL_BIN: join(dir, 'x') }),
     /REASONLOOP_TEMPORAL_BIN=.*\/x is not an executable file/,
   );
+  assert.equal(await resolveTool(TEMPORAL_CLI, { ...env, REASONLOOP_TEMPORAL_BIN: built }), built);
 });
