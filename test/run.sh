@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 suite="${1:-all}"
 
-# A fresh clone has no node_modules; `npm ci` installs exactly the lockfile.
-[ -d node_modules/onnxruntime-node ] || npm ci --no-audit --no-fund
+# A fresh clone has no node_modules; `npm ci` installs exactly the lockfile. onnxruntime-node's install
+# script would download CUDA libraries from NuGet (and fail offline): package.json's allowScripts denies it
+# for npm 11.19+, the variable does the same for older npm (Node 20's own npm 10 ignores allowScripts).
+[ -d node_modules/onnxruntime-node ] || ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund
 
 # OS packages some tests need, installed where we can (root + apt); otherwise those tests fail with their
 # own explanation. Usage: install_os_pkgs "what fails without them" PKG...  (nothing to do without PKGs)
