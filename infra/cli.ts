@@ -1,18 +1,21 @@
 /**
  * Command line for the local stack, used by test/run.sh and by hand:
- *   node --import tsx infra/cli.ts install [temporal] [versitygw]   build once into the cache, print paths
- *   node --import tsx infra/cli.ts up --state-dir DIR [--ui] [--fresh] start (or reuse a healthy one); prints `export …`
- *   node --import tsx infra/cli.ts down --state-dir DIR              stop what `up` started
+ *   node --import tsx infra/cli.ts install [temporal] [versitygw]   fetch or build once into the cache, print paths
+ *   node --import tsx infra/cli.ts up --state-dir DIR [--ui] [--fresh] start (or reuse a healthy one) on the data
+ *                                            already in DIR (--fresh: wipe first); prints `export …`
+ *   node --import tsx infra/cli.ts down --state-dir DIR              stop what `up` started; the data stays
+ *   node --import tsx infra/cli.ts wipe --state-dir DIR              stop, then delete every workflow and object
  *   node --import tsx infra/cli.ts install-cuda [--with-nvidia-libs] [--copy] [--wheel FILE] [--version V]
  *                                            CUDA provider from PyPI (docs/gpu.md); prints `export LD_LIBRARY_PATH=…`
  */
 import { parseArgs } from 'node:util';
 import { installCudaProvider, ldLibraryPathExport } from './cuda.ts';
-import { shellExports, stackDown, stackUp } from './sharedStack.ts';
+import { shellExports, stackDown, stackUp, stackWipe } from './sharedStack.ts';
 import { installTool, TOOLS } from './tools.ts';
 
 const USAGE =
   'usage: infra/cli.ts install [temporal|versitygw ...] | up --state-dir DIR [--ui] [--fresh] | down --state-dir DIR' +
+  ' | wipe --state-dir DIR' +
   ' | install-cuda [--with-nvidia-libs] [--copy] [--wheel FILE] [--version V]';
 
 async function main(argv: string[]): Promise<void> {
@@ -54,6 +57,12 @@ async function main(argv: string[]): Promise<void> {
     case 'down': {
       if (!stateDir) throw new Error(`down needs --state-dir\n${USAGE}`);
       await stackDown(stateDir);
+      return;
+    }
+    case 'wipe': {
+      if (!stateDir) throw new Error(`wipe needs --state-dir\n${USAGE}`);
+      await stackWipe(stateDir);
+      process.stderr.write(`infra: stopped the stack in ${stateDir} and deleted its workflows and objects\n`);
       return;
     }
     case 'install-cuda': {

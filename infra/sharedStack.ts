@@ -1,16 +1,20 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { isOurProcess, stopDaemon, type DaemonProcess } from './daemon.ts';
+import { freePort, isPortOpen } from './ports.ts';
 import { s3Answers, startS3Server } from './s3Server.ts';
 import { startTemporalDevServer, temporalNamespaceReady, DEFAULT_NAMESPACE } from './temporal.ts';
 import { installTool, TEMPORAL_CLI, VERSITYGW } from './tools.ts';
 
 /**
  * The servers the test command (and the demo) share, recorded in `<stateDir>/stack.json` so a second
- * `up` reuses healthy ones and `down` (or the next `up` after a crash) stops exactly the processes that
- * were started, by pid, never by name.
+ * `up` reuses healthy ones, and `down` stops exactly the processes that were started, by pid, never by
+ * name. The data never goes away by itself: after a crash or a `down`, `up` restarts both servers on
+ * their own SQLite file and data folder with the recorded credentials, on the recorded ports where they
+ * are free; only `wipe` (or `up --fresh`) deletes it.
  */
 export interface SharedStackState {
+  /** `ports` is `[gRPC, HTTP, metrics, Web UI?]`, the order startTemporalDevServer binds them in. */
   temporal: DaemonProcess & { address: string; uiUrl?: string };
   s3: DaemonProcess & { endpoint: string };
   /** Exported to the tests: the `temporal` CLI and our code read the same TEMPORAL_* variables. */
@@ -21,6 +25,9 @@ export interface SharedStackState {
 export const SHARED_TEST_BUCKET = 'reasonloop-test';
 
 const stateFile = (stateDir: string) => join(stateDir, 'stack.json');
+/** What `wipe` deletes: the two servers' folders and the record; nothing else in the state folder. */
+const temporalDir = (stateDir: string) => join(stateDir, 'temporal');
+const s3Dir = (stateDir: string) => join(stateDir, 's3');
 
 async function readState(stateDir: string): Promise<SharedStackState | undefined> {
   try {
@@ -39,39 +46,110 @@ async function healthy(state: SharedStackState): Promise<boolean> {
   );
 }
 
-/** Stops the recorded servers (only if their pids still run the recorded binaries) and forgets them. */
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** A recorded server that died leaves nothing to stop (its port may already serve someone else). */
+async function stopIfRunning(daemon: DaemonProcess): Promise<void> {
+  if (await isOurProcess(daemon.pid, daemon.command)) await stopDaemon(daemon);
+}
+
+/** Stops the recorded servers (only if their pids still run the recorded binaries); the record and the data stay. */
 export async function stackDown(stateDir: string): Promise<void> {
   const state = await readState(resolve(stateDir));
-  if (state) {
-    await Promise.all([stopDaemon(state.temporal), stopDaemon(state.s3)]);
-  }
-  await rm(stateFile(resolve(stateDir)), { force: true });
+  if (state) await Promise.all([stopIfRunning(state.temporal), stopIfRunning(state.s3)]);
+}
+
+/** Stops the servers and deletes their data and the record: every workflow and every object of the stack. */
+export async function stackWipe(stateDir: string): Promise<void> {
+  const dir = resolve(stateDir);
+  await stackDown(dir);
+  await rm(temporalDir(dir), { recursive: true, force: true });
+  await rm(s3Dir(dir), { recursive: true, force: true });
+  await rm(stateFile(dir), { force: true });
 }
 
 /**
- * Starts (or, unless `fresh`, reuses when still healthy) a Temporal dev server and an S3 server on free loopback ports,
- * detached from this process, and returns the environment that points at them.
+ * A recorded port when nothing answers on it, else a free one, saying so: the exports `up` prints then
+ * differ from the last ones, and whoever evaluated those must evaluate the new ones.
+ */
+export async function reusePort(
+  recorded: number | undefined,
+  what: string,
+  log: (line: string) => void,
+): Promise<number | undefined> {
+  if (recorded === undefined) return undefined;
+  if (!(await isPortOpen(recorded))) return recorded;
+  const port = await freePort();
+  log(
+    `infra: ${what} port ${recorded} is taken by another process; using ${port} (the exports below changed)`,
+  );
+  return port;
+}
+
+/** The ports and credentials a restart takes over from the record (nothing without one). */
+async function recordedSettings(
+  previous: SharedStackState | undefined,
+  ui: boolean,
+  log: (l: string) => void,
+) {
+  if (!previous) return {};
+  const [grpc, http, metrics, uiPort] = previous.temporal.ports;
+  return {
+    port: await reusePort(grpc, 'Temporal gRPC', log),
+    httpPort: await reusePort(http, 'Temporal HTTP', log),
+    metricsPort: await reusePort(metrics, 'Temporal metrics', log),
+    uiPort: ui && previous.temporal.uiUrl ? await reusePort(uiPort, 'Temporal Web UI', log) : undefined,
+    s3Port: await reusePort(previous.s3.ports[0], 'S3', log),
+    accessKeyId: previous.env.REASONLOOP_S3_ACCESS_KEY_ID,
+    secretAccessKey: previous.env.REASONLOOP_S3_SECRET_ACCESS_KEY,
+  };
+}
+
+/**
+ * Reuses the recorded servers when healthy; otherwise starts a Temporal dev server and an S3 server,
+ * detached from this process, on the data already in `stateDir` (kept across crashes and `down`), and
+ * returns the environment that points at them. `fresh` wipes first (see stackWipe).
  */
 export async function stackUp(
   stateDir: string,
-  options: { ui?: boolean; fresh?: boolean; env?: NodeJS.ProcessEnv } = {},
+  options: { ui?: boolean; fresh?: boolean; env?: NodeJS.ProcessEnv; log?: (line: string) => void } = {},
 ): Promise<SharedStackState> {
   const dir = resolve(stateDir);
   const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (options.fresh) await stackWipe(dir);
   const previous = await readState(dir);
-  if (!options.fresh && previous && (await healthy(previous))) return previous;
+  if (previous && (await healthy(previous))) return previous;
+  // Whatever part of the recorded stack still runs is stopped; its data stays for the restart.
   await stackDown(dir);
-  // Fresh servers start on empty data: no workflows or objects left from an earlier run.
-  await rm(join(dir, 'temporal'), { recursive: true, force: true });
-  await rm(join(dir, 's3'), { recursive: true, force: true });
+  const dbFile = join(temporalDir(dir), 'temporal.sqlite');
+  const dataDir = join(s3Dir(dir), 'data');
+  const hasData = (await exists(dbFile)) || (await exists(dataDir));
+  if (hasData)
+    log(
+      previous
+        ? `infra: restarting the stack recorded in ${stateFile(dir)} on its own data (${dbFile}, ${dataDir})`
+        : `infra: ${stateFile(dir)} is missing: starting on the existing data in ${dir} with new ports and S3 credentials`,
+    );
   await mkdir(dir, { recursive: true });
   const [temporalBin, versitygwBin] = [
     await installTool(TEMPORAL_CLI, { env }),
     await installTool(VERSITYGW, { env }),
   ];
+  const recorded = await recordedSettings(previous, options.ui ?? false, log);
   const temporal = await startTemporalDevServer({
     binary: temporalBin,
-    stateDir: join(dir, 'temporal'),
+    stateDir: temporalDir(dir),
+    dbFile,
+    port: recorded.port,
+    httpPort: recorded.httpPort,
+    metricsPort: recorded.metricsPort,
+    uiPort: recorded.uiPort,
     headless: !options.ui,
     detached: true,
     env,
@@ -80,7 +158,11 @@ export async function stackUp(
   try {
     s3 = await startS3Server({
       binary: versitygwBin,
-      stateDir: join(dir, 's3'),
+      stateDir: s3Dir(dir),
+      dataDir,
+      port: recorded.s3Port,
+      accessKeyId: recorded.accessKeyId,
+      secretAccessKey: recorded.secretAccessKey,
       buckets: [SHARED_TEST_BUCKET],
       detached: true,
       env,

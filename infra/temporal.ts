@@ -25,6 +25,9 @@ export const DEFAULT_NAMESPACE = 'default';
 export interface TemporalDevServerOptions {
   /** gRPC port (default: a free one). */
   port?: number;
+  /** HTTP API and metrics ports (default: free ones); given when a stack restarts on its recorded ports. */
+  httpPort?: number;
+  metricsPort?: number;
   /** Web UI port; ignored when headless (default: a free one). */
   uiPort?: number;
   /** No Web UI (the default for tests). */
@@ -120,8 +123,8 @@ export async function startTemporalDevServer(
   const withUi = options.headless === false || options.uiPort !== undefined;
   const args: TemporalDevServerArgs = {
     port: options.port ?? grpcPort!,
-    httpPort: httpPort!,
-    metricsPort: metricsPort!,
+    httpPort: options.httpPort ?? httpPort!,
+    metricsPort: options.metricsPort ?? metricsPort!,
     uiPort: withUi ? (options.uiPort ?? uiPort) : undefined,
     dbFile: resolve(options.dbFile ?? join(stateDir, 'temporal.sqlite')),
     namespaces: options.namespaces ?? [],
@@ -129,6 +132,7 @@ export async function startTemporalDevServer(
   };
   const address = `${LOOPBACK}:${args.port}`;
   const logFile = join(stateDir, `temporal-${args.port}.log`);
+  // This order is recorded in stack.json and read back when a stack restarts on its own ports.
   const ports = [args.port, args.httpPort, args.metricsPort, ...(args.uiPort ? [args.uiPort] : [])];
   const spawnIt = () =>
     startDaemon({
