@@ -8,6 +8,7 @@ import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/eva
 import { RunConfigError } from '../core/config/run.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { QwenTokenizer } from '../core/model/tokenizer.ts';
+import type { EvaluationRecord, EvaluationSummary } from '../core/metrics/evaluation.ts';
 import { emptyToolMetrics, type ToolMetrics } from '../core/tools/metrics.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
@@ -19,41 +20,6 @@ import { requireDeviceKind } from './workerDevice.ts';
 
 /** Hex digits of the settings hash in a result folder's name (48 bits: collisions are not a concern). */
 const SETTINGS_HASH_CHARS = 12;
-
-export interface EvaluationRecord {
-  problem: number;
-  sample: number;
-  text: string;
-  tokens: number;
-  finishReason: string;
-  correct: boolean;
-  reward: number;
-}
-
-export interface EvaluationSummary {
-  evalId: string;
-  /** What was evaluated: `checkpoint:<runId>@<step>`, `dir:<path>` or `init:<seed>`. */
-  model: string;
-  /** The checkpoint step evaluated (for a run's checkpoint). */
-  step?: number;
-  problems: number;
-  samples: number;
-  /** Mean correctness over all responses (pass@1, averaged over samples). */
-  accuracy: number;
-  /** Fraction of problems with at least one correct response. */
-  passAtK: number;
-  meanLength: number;
-  /** Standard deviation of the response lengths. */
-  lengthStd: number;
-  /** Fraction of responses that finished before the length limit. */
-  completionRatio: number;
-  meanReward: number;
-  /** Python snippets run per response (0 without tools), snippets that failed, time in the sandbox. */
-  toolCallsPerResponse: number;
-  toolErrors: number;
-  sandboxSeconds: number;
-  key: string;
-}
 
 export function evalConfigOrFail(raw: unknown): EvaluationConfig {
   try {

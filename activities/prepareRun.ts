@@ -3,6 +3,8 @@
  * checkpoint (writing the step-0 checkpoint of a new run). Resuming a finished run, or one whose
  * checkpoint belongs to a different config, is a permanent error, never a silent no-op.
  */
+import { runQueues } from '../client/gpuWorkers.ts';
+import { checkModelDir, checkStoreReachable } from '../client/preflight.ts';
 import {
   baseHyperParameters,
   hyperParametersFromMetrics,
@@ -10,13 +12,12 @@ import {
   type HyperParameterValues,
 } from '../core/config/hyperParameters.ts';
 import { runIdentity, type RunConfig } from '../core/config/run.ts';
-import type { TaskConfig } from '../core/config/task.ts';
+import { heldOutTask } from '../core/config/task.ts';
 import { routedTaskQueues } from '../core/config/taskQueues.ts';
 import { configHash } from '../core/store/index.ts';
 import { WEIGHTS_OBJECT } from './checkpoint.ts';
 import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
-import { checkGpuWorkersFromActivity, runQueues } from './gpuWorkers.ts';
-import { checkModelDir, checkStoreReachable } from './preflight.ts';
+import { checkGpuWorkersFromActivity } from './gpuWorkers.ts';
 import { resumePoint } from './resumePoint.ts';
 import { runStore } from './runtime.ts';
 import type { Cursor, RawRunConfig, RunPlan } from './types.ts';
@@ -35,12 +36,6 @@ export interface RlRunPlan extends RunPlan {
  */
 export function runConfigHash(config: RunConfig): string {
   return configHash(runIdentity(config));
-}
-
-/** A synthetic task's held-out split (what a run is evaluated on by default); other tasks as they are. */
-export function heldOutTask(task: TaskConfig): TaskConfig {
-  if (task.kind !== 'math' || task.data.source !== 'synthetic') return task;
-  return { ...task, data: { ...task.data, split: 'heldOut' } };
 }
 
 /** The run's periodic evaluation, as an evaluation config waiting for its model. */

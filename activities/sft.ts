@@ -6,6 +6,8 @@
  * and reloads it from the store when it does not hold the state of fromStep.
  */
 import { heartbeat } from '@temporalio/activity';
+import { sftQueues } from '../client/gpuWorkers.ts';
+import { checkStoreReachable } from '../client/preflight.ts';
 import { writeStepMetrics, type StepMetrics } from '../core/metrics/history.ts';
 import { parseSftConfig, sftIdentity, type SftConfig } from '../core/config/sft.ts';
 import { loadSolutions, type SolutionExample } from '../core/data/solutions.ts';
@@ -24,8 +26,7 @@ import { applyRetention, configHash, writeCheckpoint } from '../core/store/index
 import { loadTaskProblems } from '../core/data/splits.ts';
 import { WEIGHTS_OBJECT } from './checkpoint.ts';
 import { FAILURE, permanent } from './failures.ts';
-import { checkGpuWorkersFromActivity, sftQueues } from './gpuWorkers.ts';
-import { checkStoreReachable } from './preflight.ts';
+import { checkGpuWorkersFromActivity } from './gpuWorkers.ts';
 import { resumePoint } from './resumePoint.ts';
 import { memo, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
 import { requireDeviceKind } from './workerDevice.ts';

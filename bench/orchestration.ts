@@ -20,6 +20,7 @@ import {
   type ActivityInterceptorsFactory,
   type WorkflowBundle,
 } from '@temporalio/worker';
+import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
 import { startTemporalDevServer } from '../infra/stack.ts';
 import type { TrainingResult } from '../workflows/definitions.ts';
 import { createWorkers, WORKFLOWS_PATH } from '../workers/workers.ts';
@@ -86,7 +87,7 @@ async function timeRun(
     trainer: queues.trainer,
   });
   try {
-    const run = await client.workflow.start('rlTraining', {
+    const run = await client.workflow.start(WORKFLOW_TYPES.rlTraining, {
       taskQueue: queues.workflow,
       workflowId: base,
       args: [config],

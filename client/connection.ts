@@ -1,5 +1,8 @@
+/**
+ * Where a client or worker connects to Temporal, and a client connection for the length of one use.
+ */
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from '@temporalio/client';
+import { Client, Connection, type ConnectionOptions } from '@temporalio/client';
 
 /**
  * Where a client or worker connects, read from the same environment variables the `temporal` CLI reads,
@@ -56,4 +59,18 @@ export function temporalTargetFromEnv(env: NodeJS.ProcessEnv = process.env): Tem
       : false,
   };
   return { address, namespace, connectionOptions };
+}
+
+/** Connects with the TEMPORAL_* variables, hands a client to `use`, and closes the connection after. */
+export async function withClient<T>(
+  use: (client: Client) => Promise<T>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<T> {
+  const target = temporalTargetFromEnv(env);
+  const connection = await Connection.connect(target.connectionOptions);
+  try {
+    return await use(new Client({ connection, namespace: target.namespace }));
+  } finally {
+    await connection.close();
+  }
 }

@@ -2,8 +2,8 @@
  * Preflight for configs that send activities to GPU workers: each `…-gpu` queue a config routes to must
  * have a worker polling it. A GPU worker polls only after its device check passed (workers/main.ts), so a
  * poller means a usable GPU; none means the run would wait for one (Temporal never reroutes to the CPU).
+ * The CLI checks before it starts anything; the prepare activities check again (activities/gpuWorkers.ts).
  */
-import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import proto from '@temporalio/proto';
 import type { DifficultyFilterConfig } from '../core/config/difficultyFilter.ts';
@@ -96,14 +96,4 @@ export class NoGpuWorkerError extends Error {
 export async function checkGpuWorkers(client: Client, routed: readonly RoutedQueue[]): Promise<void> {
   const problems = await gpuQueuesWithoutWorkers(client, routed);
   if (problems.length > 0) throw new NoGpuWorkerError(problems);
-}
-
-/**
- * The same check from inside a workflow's prepare activity (a run started with `temporal workflow start`
- * skips the CLI's): retryable, so the run waits, with what is missing as the activity's last failure,
- * until a GPU worker polls; then it starts.
- */
-export async function checkGpuWorkersFromActivity(routes: readonly RoutedQueue[]): Promise<void> {
-  if (!routes.some((r) => isGpuQueue(r.queue))) return;
-  await checkGpuWorkers(Context.current().client, routes);
 }

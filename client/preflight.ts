@@ -1,10 +1,14 @@
 /**
- * Checks a run config before any workflow starts (`reasonloop train`) and again in prepareRun: the schema,
- * the model directory, and that the store answers. Every error names the field it is about.
+ * Checks a config before any workflow starts (`reasonloop train|sft|eval|filter`): the schema, the model
+ * directory, and that the store answers. Every error names the field it is about. The prepare activities
+ * run the model-directory and store checks again, for runs started with `temporal workflow start`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseDifficultyFilterConfig, type DifficultyFilterConfig } from '../core/config/difficultyFilter.ts';
+import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/evaluation.ts';
 import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
+import { parseSftConfig, type SftConfig } from '../core/config/sft.ts';
 import { parseQwen2ConfigJson } from '../core/model/config.ts';
 import { openStore, S3ObjectStore, type ObjectStore } from '../core/store/index.ts';
 
@@ -23,11 +27,41 @@ export async function checkStoreReachable(store: ObjectStore): Promise<void> {
   }
 }
 
+/**
+ * Opens the store a config names and lists it, so an unreachable store fails before a workflow starts;
+ * errors name the field (`sft.store.url`).
+ */
+export async function checkConfigStore(
+  url: string,
+  field: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  let store: ObjectStore;
+  try {
+    store = openStore(url, env);
+  } catch (error) {
+    throw new Error(`${field}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    await checkStoreReachable(store);
+  } catch (error) {
+    throw new Error(`${field} ${url}: ${(error as Error).message}`, { cause: error });
+  } finally {
+    if (store instanceof S3ObjectStore) store.destroy();
+  }
+}
+
+/** `field` (`sft.model.dir`) names a directory with an HF config.json; returns that file's path. */
+function requireHfModelDir(dir: string, field: string): string {
+  const file = join(dir, 'config.json');
+  if (!existsSync(file)) throw new Error(`${field} ${dir}: not an HF model directory (no config.json)`);
+  return file;
+}
+
 export function checkModelDir(config: RunConfig): void {
   const dir = config.model.dir;
   if (dir === undefined) return;
-  const file = join(dir, 'config.json');
-  if (!existsSync(file)) throw new Error(`run.model.dir ${dir}: not an HF model directory (no config.json)`);
+  const file = requireHfModelDir(dir, 'run.model.dir');
   let vocabSize: number;
   try {
     vocabSize = parseQwen2ConfigJson(readFileSync(file, 'utf8'), file).vocabSize;
@@ -52,18 +86,36 @@ export function checkModelDir(config: RunConfig): void {
 export async function preflightRun(raw: unknown, env: NodeJS.ProcessEnv = process.env): Promise<RunConfig> {
   const config = parseRunConfig(raw);
   checkModelDir(config);
-  let store: ObjectStore;
-  try {
-    store = openStore(config.store.url, env);
-  } catch (error) {
-    throw new Error(`run.store.url: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    await checkStoreReachable(store);
-  } catch (error) {
-    throw new Error(`run.store.url ${config.store.url}: ${(error as Error).message}`, { cause: error });
-  } finally {
-    if (store instanceof S3ObjectStore) store.destroy();
-  }
+  await checkConfigStore(config.store.url, 'run.store.url', env);
+  return config;
+}
+
+/** The parsed config when the SFT run can start: schema, model directory, store reachable. */
+export async function preflightSft(raw: unknown, env: NodeJS.ProcessEnv = process.env): Promise<SftConfig> {
+  const config = parseSftConfig(raw);
+  if (config.model.dir !== undefined) requireHfModelDir(config.model.dir, 'sft.model.dir');
+  await checkConfigStore(config.store.url, 'sft.store.url', env);
+  return config;
+}
+
+/** The parsed config when the evaluation can start: schema, model directory, store reachable. */
+export async function preflightEvaluation(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<EvaluationConfig> {
+  const config = parseEvaluationConfig(raw);
+  if (config.model.dir !== undefined) requireHfModelDir(config.model.dir, 'evaluation.model.dir');
+  await checkConfigStore(config.store.url, 'evaluation.store.url', env);
+  return config;
+}
+
+/** The parsed config when the filter can start: schema, model directory, store reachable. */
+export async function preflightFilter(
+  raw: unknown,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<DifficultyFilterConfig> {
+  const config = parseDifficultyFilterConfig(raw);
+  if (config.model.dir !== undefined) requireHfModelDir(config.model.dir, 'filter.model.dir');
+  await checkConfigStore(config.store.url, 'filter.store.url', env);
   return config;
 }

@@ -1,29 +1,18 @@
 /**
- * The client side of the workflows (used by the CLI, not bundled into workflow code): connect with the
- * `temporal` CLI's TEMPORAL_* variables, start a run, and reach a running one by its run id.
+ * A training run seen from outside: start rlTraining, query a run's status and signal it by its run id
+ * (the workflow id), and show that status on one terminal line.
  */
-import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { temporalTargetFromEnv } from '../infra/temporalEnv.ts';
+import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { RunConfig } from '../core/config/run.ts';
-import { pauseSignal, resumeSignal, statusQuery, stopSignal, type TrainingStatus } from './definitions.ts';
-import type { rlTraining } from './rlTraining.ts';
-
-/** The workflow task queue workers poll by default (`temporal workflow start --task-queue reasonloop`). */
-export const DEFAULT_WORKFLOW_QUEUE = 'reasonloop';
-export const RL_TRAINING = 'rlTraining';
-
-export async function withClient<T>(
-  use: (client: Client) => Promise<T>,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<T> {
-  const target = temporalTargetFromEnv(env);
-  const connection = await Connection.connect(target.connectionOptions);
-  try {
-    return await use(new Client({ connection, namespace: target.namespace }));
-  } finally {
-    await connection.close();
-  }
-}
+import {
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+  stopSignal,
+  type TrainingStatus,
+} from '../workflows/definitions.ts';
+import type { rlTraining } from '../workflows/rlTraining.ts';
+import { DEFAULT_WORKFLOW_QUEUE, WORKFLOW_TYPES } from './workflowTypes.ts';
 
 /** Starts rlTraining with the run id as the workflow id, so a second start of a live run is refused. */
 export async function startTraining(
@@ -32,21 +21,11 @@ export async function startTraining(
   raw: unknown,
   taskQueue = DEFAULT_WORKFLOW_QUEUE,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof rlTraining>> {
-  return client.workflow.start<typeof rlTraining>(RL_TRAINING, {
+  return client.workflow.start<typeof rlTraining>(WORKFLOW_TYPES.rlTraining, {
     taskQueue,
     workflowId: config.runId,
     args: [raw as Parameters<typeof rlTraining>[0]],
   });
-}
-
-/** The equivalent command line of the `temporal` CLI. */
-export function temporalStartLine(
-  runId: string,
-  configFile: string,
-  taskQueue = DEFAULT_WORKFLOW_QUEUE,
-): string {
-  const quote = (s: string) => (/^[\w./:@-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  return `temporal workflow start --type ${RL_TRAINING} --task-queue ${quote(taskQueue)} --workflow-id ${quote(runId)} --input-file ${quote(configFile)}`;
 }
 
 export async function queryStatus(client: Client, runId: string): Promise<TrainingStatus> {
@@ -54,12 +33,9 @@ export async function queryStatus(client: Client, runId: string): Promise<Traini
 }
 
 export const RUN_SIGNALS = { pause: pauseSignal, resume: resumeSignal, stop: stopSignal } as const;
+export type RunSignal = keyof typeof RUN_SIGNALS;
 
-export async function signalRun(
-  client: Client,
-  runId: string,
-  signal: keyof typeof RUN_SIGNALS,
-): Promise<void> {
+export async function signalRun(client: Client, runId: string, signal: RunSignal): Promise<void> {
   await client.workflow.getHandle(runId).signal(RUN_SIGNALS[signal]);
 }
 

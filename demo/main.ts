@@ -7,10 +7,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { progressBar } from '../client/runs.ts';
 import { runMetricsHistory } from '../core/metrics/history.ts';
 import { writeReport } from '../core/metrics/report.ts';
 import { openStore } from '../core/store/index.ts';
-import { progressBar } from '../workflows/client.ts';
 import type { TrainingStatus } from '../workflows/definitions.ts';
 import { withEmbeddedStack } from './embedded.ts';
 import { DEFAULT_DEMO, demoConfigs, type DemoOptions } from './configs.ts';

@@ -5,8 +5,8 @@
  * them in-process, but any worker fleet would do.
  */
 import type { Client } from '@temporalio/client';
-import type { EvaluationSummary } from '../activities/evaluateModel.ts';
-import { DEFAULT_WORKFLOW_QUEUE } from '../workflows/client.ts';
+import { DEFAULT_WORKFLOW_QUEUE, WORKFLOW_TYPES } from '../client/workflowTypes.ts';
+import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
 import { statusQuery, type TrainingResult, type TrainingStatus } from '../workflows/definitions.ts';
 import type { DemoConfigs } from './configs.ts';
 
@@ -33,7 +33,7 @@ export interface PipelineHooks {
 
 export async function followTraining(
   client: Client,
-  type: 'sftTraining' | 'rlTraining',
+  type: typeof WORKFLOW_TYPES.sftTraining | typeof WORKFLOW_TYPES.rlTraining,
   workflowId: string,
   config: unknown,
   stage: string,
@@ -62,7 +62,7 @@ export async function evaluate(
   client: Client,
   config: DemoConfigs['evals'][number],
 ): Promise<EvaluationSummary> {
-  return client.workflow.execute('evaluation', {
+  return client.workflow.execute(WORKFLOW_TYPES.evaluation, {
     taskQueue: DEFAULT_WORKFLOW_QUEUE,
     workflowId: config.config.evalId,
     args: [config.config],
@@ -89,12 +89,12 @@ export async function runPipeline(
     }
   };
   const sft = await timed('sft', () =>
-    followTraining(client, 'sftTraining', configs.sft.runId, configs.sft, 'sft', hooks),
+    followTraining(client, WORKFLOW_TYPES.sftTraining, configs.sft.runId, configs.sft, 'sft', hooks),
   );
   await timed('eval base', () => evalStage('base'));
   await timed('eval sft', () => evalStage('sft'));
   const rl = await timed('grpo', () =>
-    followTraining(client, 'rlTraining', configs.rl.runId, configs.rl, 'grpo', hooks),
+    followTraining(client, WORKFLOW_TYPES.rlTraining, configs.rl.runId, configs.rl, 'grpo', hooks),
   );
   await timed('eval grpo', () => evalStage('rl'));
   return { sft, rl, evals, times };

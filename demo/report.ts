@@ -3,7 +3,7 @@
  * completion ratio and reward of the base, SFT and GRPO models, and the training curves read back from the
  * runs' checkpoint manifests.
  */
-import type { EvaluationSummary } from '../activities/evaluateModel.ts';
+import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
 import { metricSeries, type StepMetrics } from '../core/metrics/history.ts';
 import type { Chart, ReportData, Table } from '../core/metrics/reportData.ts';
 import type { PipelineResult } from './pipeline.ts';

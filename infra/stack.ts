@@ -15,7 +15,6 @@ export type { TemporalDevServer, TemporalDevServerOptions } from './temporal.ts'
 export { startS3Server, versitygwArgs } from './s3Server.ts';
 export type { S3Server, S3ServerOptions } from './s3Server.ts';
 export { installTool, resolveTool, cacheDir, cacheBinDir, TEMPORAL_CLI, VERSITYGW } from './tools.ts';
-export { temporalTargetFromEnv } from './temporalEnv.ts';
 export { freePort, isPortOpen } from './ports.ts';
 
 /** A server this process may use; `stop()` is a no-op for a shared one it did not start. */

@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
 import { DEFAULT_DEMO, demoConfigs } from '../demo/configs.ts';
 import { withEmbeddedStack } from '../demo/embedded.ts';
 import { evaluate, followTraining } from '../demo/pipeline.ts';
@@ -71,11 +72,11 @@ async function main(): Promise<number> {
       `study: ${runs.length} arm runs (${scale.seeds} seed(s) × ${runs.length / scale.seeds} arms), ${scale.steps} GRPO steps each, ${parallel} at a time`,
     );
     console.log(`· sft (${demo.sft.steps} steps, shared by every arm)`);
-    await followTraining(client, 'sftTraining', demo.sft.runId, demo.sft, 'sft', {});
+    await followTraining(client, WORKFLOW_TYPES.sftTraining, demo.sft.runId, demo.sft, 'sft', {});
     if (runs.some((r) => r.arm.sft === 'tools')) {
       const toolSft = toolSftConfig(demo);
       console.log(`· sft with the Python tool (${toolSft.steps} steps, for the tool arm)`);
-      await followTraining(client, 'sftTraining', toolSft.runId, toolSft, 'sft', {});
+      await followTraining(client, WORKFLOW_TYPES.sftTraining, toolSft.runId, toolSft, 'sft', {});
     }
     const [sftGreedy, sftSampled] = await Promise.all(
       demo.evals.filter((e) => e.stage === 'sft').map((e) => evaluate(client, e)),

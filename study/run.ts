@@ -4,12 +4,12 @@
  * `parallel` arms at a time (each is its own workflow; the workers interleave their activities).
  */
 import type { Client } from '@temporalio/client';
-import type { EvaluationSummary } from '../activities/evaluateModel.ts';
-import type { RunConfigInput } from '../core/config/run.ts';
+import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
+import { parseRunConfig, type RunConfigInput } from '../core/config/run.ts';
+import { heldOutTask } from '../core/config/task.ts';
+import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
 import type { DemoConfigs } from '../demo/configs.ts';
 import { evaluate, followTraining } from '../demo/pipeline.ts';
-import { heldOutTask } from '../activities/prepareRun.ts';
-import { parseRunConfig } from '../core/config/run.ts';
 import { ARMS, studyBase, toolSftConfig, type Arm, type StudyScale } from './arms.ts';
 import type { SeedResult } from './stats.ts';
 
@@ -90,7 +90,7 @@ export function seedResult(seed: number, greedy: EvaluationSummary, sampled: Eva
 
 async function runArm(client: Client, demo: DemoConfigs, run: ArmRun): Promise<ArmOutcome> {
   const t0 = performance.now();
-  await followTraining(client, 'rlTraining', run.config.runId, run.config, run.arm.id, {});
+  await followTraining(client, WORKFLOW_TYPES.rlTraining, run.config.runId, run.config, run.arm.id, {});
   const [greedy, sampled] = await Promise.all(evalsFor(demo, run).map((e) => evaluate(client, e)));
   return {
     arm: run.arm.id,

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { NativeConnection, type NativeConnectionOptions } from '@temporalio/worker';
-import { temporalTargetFromEnv } from '../infra/temporalEnv.ts';
+import { temporalTargetFromEnv } from '../client/connection.ts';
 import { uniqueTrainerQueue } from '../activities/trainerQueue.ts';
 import { parseDeviceFlags } from '../core/config/device.ts';
 import { checkDevice, formatDevice, type Device } from '../core/graph/device.ts';

@@ -28,7 +28,7 @@ import { DEFAULT_TASK_QUEUES } from '../core/config/run.ts';
 import { deviceTaskQueue, isGpuQueue } from '../core/config/taskQueues.ts';
 import { CPU_DEVICE, type Device } from '../core/graph/device.ts';
 import { onDevice } from '../activities/workerDevice.ts';
-import { DEFAULT_WORKFLOW_QUEUE } from '../workflows/client.ts';
+import { DEFAULT_WORKFLOW_QUEUE } from '../client/workflowTypes.ts';
 
 export const ROLES = ['workflow', 'rollout', 'cpu', 'trainer'] as const;
 export type Role = (typeof ROLES)[number];

@@ -7,7 +7,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import type { DifficultyFilterSummary } from '../activities/difficultyFilter/index.ts';
+import type { DifficultyFilterSummary } from '../core/data/difficulty.ts';
 import type { DifficultyFilterConfigInput } from '../core/config/difficultyFilter.ts';
 import { DEFAULT_TASK_QUEUES } from '../core/config/taskQueues.ts';
 

@@ -6,7 +6,7 @@
  */
 import { proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
-import type { EvaluationSummary } from '../activities/evaluateModel.ts';
+import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import { DEFAULT_TASK_QUEUES, deviceTaskQueue } from '../core/config/taskQueues.ts';
 

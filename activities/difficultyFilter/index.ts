@@ -5,4 +5,4 @@
  */
 export { planDifficultyFilter, type FilterPlan } from './plan.ts';
 export { filterShard, type FilterShardInput, type FilterShardOutput } from './shard.ts';
-export { writeDifficultyFilter, type DifficultyFilterSummary } from './write.ts';
+export { writeDifficultyFilter } from './write.ts';

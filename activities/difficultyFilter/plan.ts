@@ -10,14 +10,14 @@ import {
 } from '../../core/config/difficultyFilter.ts';
 import { RunConfigError } from '../../core/config/run.ts';
 import { deviceTaskQueue } from '../../core/config/taskQueues.ts';
-import { shardRanges, type PassRateBand } from '../../core/data/difficulty.ts';
+import { shardRanges, type DifficultyFilterSummary, type PassRateBand } from '../../core/data/difficulty.ts';
 import { loadTaskProblems, type TaskProblems } from '../../core/data/splits.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../../core/store/index.ts';
-import { checkGpuWorkersFromActivity, filterQueues } from '../gpuWorkers.ts';
+import { filterQueues } from '../../client/gpuWorkers.ts';
+import { checkStoreReachable } from '../../client/preflight.ts';
+import { checkGpuWorkersFromActivity } from '../gpuWorkers.ts';
 import { FAILURE, permanent } from '../failures.ts';
-import { checkStoreReachable } from '../preflight.ts';
 import { memo, runStore } from '../runtime.ts';
-import type { DifficultyFilterSummary } from './write.ts';
 
 /** Hex digits of the settings hash in the result folder's name (48 bits, as evaluation's). */
 const SETTINGS_HASH_CHARS = 12;

@@ -7,34 +7,12 @@ import {
   applyDifficultyFilter,
   FILTERED_DATA_FIELDS,
   toJsonl,
-  type DifficultyCounts,
+  type DifficultyFilterSummary,
   type PassCount,
 } from '../../core/data/difficulty.ts';
 import { FAILURE, permanent } from '../failures.ts';
 import { runStore } from '../runtime.ts';
 import { filterConfigOrFail, filterKeys, filterProblems, type FilterPlan } from './plan.ts';
-
-export interface DifficultyFilterSummary extends DifficultyCounts {
-  filterId: string;
-  /** What sampled: `checkpoint:<runId>@<step>`, `dir:<path>` or `init:<seed>`. */
-  model: string;
-  step?: number;
-  /** k, responses per problem. */
-  samples: number;
-  minPassRate?: number;
-  maxPassRate?: number;
-  /** Rows of the data that could not be used (not JSON, no problem, no answer). */
-  skippedRows: number;
-  meanPassRate: number;
-  storeUrl: string;
-  passRatesKey: string;
-  filteredKey: string;
-  summaryKey: string;
-  /** The fields of the filtered rows, as a `file` data source names them. */
-  fields: typeof FILTERED_DATA_FIELDS;
-  /** True when an earlier identical run's result was returned. */
-  reused?: boolean;
-}
 
 export interface WriteFilterInput {
   config: unknown;

@@ -3,22 +3,15 @@
  * reachable) before anything starts, starts one `evaluation` workflow, and prints the equivalent
  * `temporal workflow start` line. `--wait` prints the summary when it is done.
  */
-import { checkGpuWorkers, evaluationQueues } from '../../activities/gpuWorkers.ts';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import type { EvaluationSummary } from '../../activities/evaluateModel.ts';
-import {
-  parseEvaluationConfig,
-  type EvaluationConfig,
-  type EvaluationConfigInput,
-} from '../../core/config/evaluation.ts';
-import { DEFAULT_WORKFLOW_QUEUE, withClient } from '../../workflows/client.ts';
+import { temporalWorkflowStartLine } from '../../client/commandLine.ts';
+import { withClient } from '../../client/connection.ts';
+import { checkGpuWorkers, evaluationQueues } from '../../client/gpuWorkers.ts';
+import { preflightEvaluation } from '../../client/preflight.ts';
+import { DEFAULT_WORKFLOW_QUEUE, WORKFLOW_TYPES } from '../../client/workflowTypes.ts';
+import type { EvaluationConfigInput } from '../../core/config/evaluation.ts';
+import type { EvaluationSummary } from '../../core/metrics/evaluation.ts';
 import type { evaluation } from '../../workflows/evaluation.ts';
 import { parseOptions, readConfigFile, usageError, type Command } from '../command.ts';
-import { checkConfigStore, temporalWorkflowStartLine } from './workflowStart.ts';
-
-/** The workflow type name (workflows/evaluation.ts). */
-export const EVALUATION = 'evaluation';
 
 const HELP = `usage: reasonloop eval --config eval.json [--task-queue Q] [--wait [--json]] [--check]
 
@@ -37,20 +30,6 @@ export const evalCommand: Command = {
   describe: 'validate an evaluation config and evaluate a model (or a run checkpoint) on Temporal',
   run: runEval,
 };
-
-/** The parsed config when the evaluation can start: schema, model directory, store reachable. */
-export async function preflightEvaluation(
-  raw: unknown,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<EvaluationConfig> {
-  const config = parseEvaluationConfig(raw);
-  const dir = config.model.dir;
-  if (dir !== undefined && !existsSync(join(dir, 'config.json'))) {
-    throw new Error(`evaluation.model.dir ${dir}: not an HF model directory (no config.json)`);
-  }
-  await checkConfigStore(config.store.url, 'evaluation.store.url', env);
-  return config;
-}
 
 /** `20261125T122137.123Z`: sortable, and safe in a workflow id and a shell word. */
 export function compactTimestamp(date: Date): string {
@@ -100,7 +79,7 @@ async function runEval(argv: string[]): Promise<number> {
   const config = await preflightEvaluation(raw);
   const taskQueue = args['task-queue'] ?? DEFAULT_WORKFLOW_QUEUE;
   const workflowId = evaluationWorkflowId(config.evalId, new Date());
-  const equivalent = temporalWorkflowStartLine(EVALUATION, workflowId, configFile, taskQueue);
+  const equivalent = temporalWorkflowStartLine(WORKFLOW_TYPES.evaluation, workflowId, configFile, taskQueue);
   if (args.check) {
     console.log(`evaluation config ${configFile}: ok (eval ${config.evalId}, store ${config.store.url})`);
     console.log(`equivalent: ${equivalent}`);
@@ -108,7 +87,7 @@ async function runEval(argv: string[]): Promise<number> {
   }
   return withClient(async (client) => {
     await checkGpuWorkers(client, evaluationQueues(config));
-    const handle = await client.workflow.start<typeof evaluation>(EVALUATION, {
+    const handle = await client.workflow.start<typeof evaluation>(WORKFLOW_TYPES.evaluation, {
       taskQueue,
       workflowId,
       args: [raw as EvaluationConfigInput],

@@ -4,31 +4,22 @@
  * `temporal workflow start` line. `--wait` prints the summary; `--download FILE` also saves the filtered
  * dataset where a `file` data source can read it, and prints that data source.
  */
-import { checkGpuWorkers, filterQueues } from '../../activities/gpuWorkers.ts';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { DifficultyFilterSummary } from '../../activities/difficultyFilter/index.ts';
-import {
-  parseDifficultyFilterConfig,
-  type DifficultyFilterConfig,
-  type DifficultyFilterConfigInput,
-} from '../../core/config/difficultyFilter.ts';
-import { FILTERED_DATA_FIELDS } from '../../core/data/difficulty.ts';
+import { temporalWorkflowStartLine } from '../../client/commandLine.ts';
+import { withClient } from '../../client/connection.ts';
+import { checkGpuWorkers, filterQueues } from '../../client/gpuWorkers.ts';
+import { preflightFilter } from '../../client/preflight.ts';
+import { DEFAULT_WORKFLOW_QUEUE, WORKFLOW_TYPES } from '../../client/workflowTypes.ts';
+import type { DifficultyFilterConfigInput } from '../../core/config/difficultyFilter.ts';
+import { FILTERED_DATA_FIELDS, type DifficultyFilterSummary } from '../../core/data/difficulty.ts';
 import type { DataSpec } from '../../core/data/splits.ts';
 import { openStore, S3ObjectStore } from '../../core/store/index.ts';
-import { DEFAULT_WORKFLOW_QUEUE, withClient } from '../../workflows/client.ts';
 import type { difficultyFilter } from '../../workflows/difficultyFilter.ts';
-import { EXIT_USAGE, type Command } from '../command.ts';
+import { EXIT_USAGE, readConfigFile, type Command } from '../command.ts';
 import { compactTimestamp } from './eval.ts';
-import { readConfigFile } from './train.ts';
-import { checkConfigStore, temporalWorkflowStartLine } from './workflowStart.ts';
 
 type FileDataSpec = Extract<DataSpec, { source: 'file' }>;
-
-/** The workflow type name (workflows/difficultyFilter.ts). */
-export const DIFFICULTY_FILTER = 'difficultyFilter';
 
 const HELP = `usage: reasonloop filter CONFIG.json [--task-queue Q] [--wait [--json] [--download FILE]] [--check]
 
@@ -51,20 +42,6 @@ export const filterCommand: Command = {
 function usageError(message: string): number {
   console.error(`reasonloop filter: ${message}\n\n${HELP}`);
   return EXIT_USAGE;
-}
-
-/** The parsed config when the filter can start: schema, model directory, store reachable. */
-export async function preflightFilter(
-  raw: unknown,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<DifficultyFilterConfig> {
-  const config = parseDifficultyFilterConfig(raw);
-  const dir = config.model.dir;
-  if (dir !== undefined && !existsSync(join(dir, 'config.json'))) {
-    throw new Error(`filter.model.dir ${dir}: not an HF model directory (no config.json)`);
-  }
-  await checkConfigStore(config.store.url, 'filter.store.url', env);
-  return config;
 }
 
 export function filterWorkflowId(filterId: string, now: Date): string {
@@ -144,7 +121,12 @@ async function runFilter(argv: string[]): Promise<number> {
   const config = await preflightFilter(raw);
   const taskQueue = args['task-queue'] ?? DEFAULT_WORKFLOW_QUEUE;
   const workflowId = filterWorkflowId(config.filterId, new Date());
-  const equivalent = temporalWorkflowStartLine(DIFFICULTY_FILTER, workflowId, configFile, taskQueue);
+  const equivalent = temporalWorkflowStartLine(
+    WORKFLOW_TYPES.difficultyFilter,
+    workflowId,
+    configFile,
+    taskQueue,
+  );
   if (args.check) {
     console.log(`filter config ${configFile}: ok (filter ${config.filterId}, store ${config.store.url})`);
     console.log(`equivalent: ${equivalent}`);
@@ -152,7 +134,7 @@ async function runFilter(argv: string[]): Promise<number> {
   }
   return withClient(async (client) => {
     await checkGpuWorkers(client, filterQueues(config));
-    const handle = await client.workflow.start<typeof difficultyFilter>(DIFFICULTY_FILTER, {
+    const handle = await client.workflow.start<typeof difficultyFilter>(WORKFLOW_TYPES.difficultyFilter, {
       taskQueue,
       workflowId,
       args: [raw as DifficultyFilterConfigInput],

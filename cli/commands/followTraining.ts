@@ -1,60 +1,13 @@
 /**
- * What the commands that start workflows share: the store check before anything starts, the equivalent
- * `temporal` command lines, and following a training workflow's status query to its end.
+ * Following a training workflow's status query to its end (`reasonloop train|sft --wait`), one status
+ * line printed per change.
  */
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { checkStoreReachable } from '../../activities/preflight.ts';
-import { openStore, S3ObjectStore, type ObjectStore } from '../../core/store/index.ts';
-import { formatStatus } from '../../workflows/client.ts';
+import { formatStatus } from '../../client/runs.ts';
 import { statusQuery, type TrainingResult } from '../../workflows/definitions.ts';
 
 /** How often --wait polls the status query (as `reasonloop train --wait`). */
 const WAIT_POLL_MS = 1000;
-
-/** Quotes a word for a POSIX shell only when it needs it. */
-export function shellWord(s: string): string {
-  return /^[\w./:@=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** `temporal workflow start …`: what the command did, as one line of the temporal CLI. */
-export function temporalWorkflowStartLine(
-  workflowType: string,
-  workflowId: string,
-  configFile: string,
-  taskQueue: string,
-): string {
-  return [
-    'temporal workflow start',
-    `--type ${shellWord(workflowType)}`,
-    `--task-queue ${shellWord(taskQueue)}`,
-    `--workflow-id ${shellWord(workflowId)}`,
-    `--input-file ${shellWord(configFile)}`,
-  ].join(' ');
-}
-
-/**
- * Opens the store a config names and lists it, so an unreachable store fails before a workflow starts;
- * errors name the field (`sft.store.url`).
- */
-export async function checkConfigStore(
-  url: string,
-  field: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<void> {
-  let store: ObjectStore;
-  try {
-    store = openStore(url, env);
-  } catch (error) {
-    throw new Error(`${field}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    await checkStoreReachable(store);
-  } catch (error) {
-    throw new Error(`${field} ${url}: ${(error as Error).message}`, { cause: error });
-  } finally {
-    if (store instanceof S3ObjectStore) store.destroy();
-  }
-}
 
 /** Prints the status line whenever it changes until the workflow ends; returns its result. */
 export async function followTraining(

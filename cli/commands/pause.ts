@@ -1,5 +1,6 @@
 /** `reasonloop pause RUN_ID`: hold a run before its next step (the current step finishes). */
-import { signalRun, withClient } from '../../workflows/client.ts';
+import { withClient } from '../../client/connection.ts';
+import { signalRun } from '../../client/runs.ts';
 import { EXIT_USAGE, type Command } from '../command.ts';
 
 const HELP = `usage: reasonloop pause RUN_ID

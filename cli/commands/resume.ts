@@ -1,5 +1,6 @@
 /** `reasonloop resume RUN_ID`: let a paused run continue. */
-import { signalRun, withClient } from '../../workflows/client.ts';
+import { withClient } from '../../client/connection.ts';
+import { signalRun } from '../../client/runs.ts';
 import { EXIT_USAGE, type Command } from '../command.ts';
 
 const HELP = `usage: reasonloop resume RUN_ID

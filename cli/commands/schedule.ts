@@ -4,19 +4,18 @@
  * each firing evaluates the run's newest verified checkpoint, so a schedule follows a training run.
  */
 import { parseArgs } from 'node:util';
+import { ScheduleAlreadyRunning, ScheduleNotFoundError, type ScheduleSummary } from '@temporalio/client';
+import { withClient } from '../../client/connection.ts';
+import { preflightEvaluation } from '../../client/preflight.ts';
 import {
-  ScheduleAlreadyRunning,
-  ScheduleNotFoundError,
-  ScheduleOverlapPolicy,
-  type ScheduleOptions,
-  type ScheduleSummary,
-} from '@temporalio/client';
-import type { EvaluationConfig, EvaluationConfigInput } from '../../core/config/evaluation.ts';
-import { DEFAULT_WORKFLOW_QUEUE, withClient } from '../../workflows/client.ts';
-import { EXIT_USAGE, type Command } from '../command.ts';
-import { EVALUATION, preflightEvaluation } from './eval.ts';
-import { readConfigFile } from './train.ts';
-import { shellWord } from './workflowStart.ts';
+  evaluationScheduleOptions,
+  goDuration,
+  parseDuration,
+  temporalScheduleCreateLine,
+} from '../../client/schedule.ts';
+import { DEFAULT_WORKFLOW_QUEUE } from '../../client/workflowTypes.ts';
+import type { EvaluationConfig } from '../../core/config/evaluation.ts';
+import { EXIT_USAGE, readConfigFile, type Command } from '../command.ts';
 
 const HELP = `usage: reasonloop schedule create --config eval.json --every 30m [--schedule-id ID]
                                 [--task-queue Q] [--allow-fixed-step] [--check]
@@ -44,33 +43,6 @@ function usageError(message: string): number {
   return EXIT_USAGE;
 }
 
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** `30s`, `10m`, `2h`, `1d`, `1h30m` → milliseconds; the error names the bad value. */
-export function parseDuration(text: string, flag = '--every'): number {
-  if (!/^(\d+[smhd])+$/.test(text)) {
-    throw new Error(
-      `${flag} ${JSON.stringify(text)}: not a duration (a number and a unit s, m, h or d: 30s, 10m, 2h, 1d, 1h30m)`,
-    );
-  }
-  let ms = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+)([smhd])/g))
-    ms += Number(n) * UNIT_MS[unit as keyof typeof UNIT_MS];
-  if (!Number.isSafeInteger(ms) || ms <= 0) {
-    throw new Error(`${flag} ${JSON.stringify(text)}: must be a positive duration`);
-  }
-  return ms;
-}
-
-/** Milliseconds as a Go duration (`24h`, `1h30m`, `45s`): the temporal CLI parses `--interval` with Go. */
-export function goDuration(ms: number): string {
-  const h = Math.floor(ms / UNIT_MS.h);
-  const m = Math.floor((ms % UNIT_MS.h) / UNIT_MS.m);
-  const s = (ms % UNIT_MS.m) / UNIT_MS.s;
-  const text = `${h ? `${h}h` : ''}${m ? `${m}m` : ''}${s ? `${s}s` : ''}`;
-  return text || '0s';
-}
-
 /**
  * Why a schedule of this config would be pointless, if it would: a checkpoint with a step is the same
  * model at every firing (and evaluateModel returns the stored summary of a model it already evaluated).
@@ -83,50 +55,6 @@ export function fixedStepProblem(config: EvaluationConfig): string | undefined {
     `of run ${checkpoint.runId} at every firing. Leave out the step to evaluate the run's newest verified ` +
     `checkpoint each time, or pass --allow-fixed-step`
   );
-}
-
-/** The Schedule: every `everyMs`, start `evaluation` with the config; skip a firing while one runs. */
-export function evaluationScheduleOptions(
-  scheduleId: string,
-  everyMs: number,
-  config: EvaluationConfig,
-  raw: unknown,
-  taskQueue: string,
-): ScheduleOptions {
-  return {
-    scheduleId,
-    spec: { intervals: [{ every: everyMs }] },
-    action: {
-      type: 'startWorkflow',
-      workflowType: EVALUATION,
-      // The server appends each firing's timestamp: <evalId>-<timestamp>.
-      workflowId: config.evalId,
-      taskQueue,
-      args: [raw as EvaluationConfigInput],
-    },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP },
-  };
-}
-
-/** `temporal schedule create …`: the same schedule, as one line of the temporal CLI. */
-export function temporalScheduleCreateLine(
-  scheduleId: string,
-  everyMs: number,
-  workflowId: string,
-  configFile: string,
-  taskQueue: string,
-): string {
-  return [
-    'temporal schedule create',
-    `--schedule-id ${shellWord(scheduleId)}`,
-    `--interval ${goDuration(everyMs)}`,
-    '--overlap-policy Skip',
-    // `--type`, as `temporal workflow start`: CLI 1.x has no `--workflow-type` (older docs show one).
-    `--type ${EVALUATION}`,
-    `--task-queue ${shellWord(taskQueue)}`,
-    `--workflow-id ${shellWord(workflowId)}`,
-    `--input-file ${shellWord(configFile)}`,
-  ].join(' ');
 }
 
 /** One line per schedule: id, workflow type, interval, paused, next firing. */

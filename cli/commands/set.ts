@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { HYPER_PARAMETER_NAMES, type HyperParameterName } from '../../core/config/hyperParameters.ts';
-import { withClient } from '../../workflows/client.ts';
+import { withClient } from '../../client/connection.ts';
 import { setHyperParametersUpdate } from '../../workflows/definitions.ts';
 import { EXIT_USAGE, type Command } from '../command.ts';
 

@@ -3,18 +3,16 @@
  * anything starts, starts sftTraining with the run id as workflow id, and prints the equivalent
  * `temporal workflow start` line. `--wait` follows the run to its end.
  */
-import { checkGpuWorkers, sftQueues } from '../../activities/gpuWorkers.ts';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { parseSftConfig, type SftConfig, type SftConfigInput } from '../../core/config/sft.ts';
-import { DEFAULT_WORKFLOW_QUEUE, withClient } from '../../workflows/client.ts';
+import { temporalWorkflowStartLine } from '../../client/commandLine.ts';
+import { withClient } from '../../client/connection.ts';
+import { checkGpuWorkers, sftQueues } from '../../client/gpuWorkers.ts';
+import { preflightSft } from '../../client/preflight.ts';
+import { DEFAULT_WORKFLOW_QUEUE, WORKFLOW_TYPES } from '../../client/workflowTypes.ts';
+import type { SftConfigInput } from '../../core/config/sft.ts';
 import type { sftTraining } from '../../workflows/sftTraining.ts';
 import { parseOptions, readConfigFile, usageError, type Command } from '../command.ts';
-import { checkConfigStore, followTraining, temporalWorkflowStartLine } from './workflowStart.ts';
-
-/** The workflow type name (workflows/sftTraining.ts). */
-export const SFT_TRAINING = 'sftTraining';
+import { followTraining } from './followTraining.ts';
 
 const HELP = `usage: reasonloop sft --config sft.json [--task-queue Q] [--wait] [--check]
 
@@ -34,17 +32,6 @@ export const sftCommand: Command = {
   run: runSft,
 };
 
-/** The parsed config when the run can start: schema, model directory, store reachable. */
-export async function preflightSft(raw: unknown, env: NodeJS.ProcessEnv = process.env): Promise<SftConfig> {
-  const config = parseSftConfig(raw);
-  const dir = config.model.dir;
-  if (dir !== undefined && !existsSync(join(dir, 'config.json'))) {
-    throw new Error(`sft.model.dir ${dir}: not an HF model directory (no config.json)`);
-  }
-  await checkConfigStore(config.store.url, 'sft.store.url', env);
-  return config;
-}
-
 async function runSft(argv: string[]): Promise<number> {
   const parsed = parseOptions(USAGE, argv, {
     config: { type: 'string' },
@@ -60,7 +47,12 @@ async function runSft(argv: string[]): Promise<number> {
   const raw = readConfigFile(configFile);
   const config = await preflightSft(raw);
   const taskQueue = args['task-queue'] ?? DEFAULT_WORKFLOW_QUEUE;
-  const equivalent = temporalWorkflowStartLine(SFT_TRAINING, config.runId, configFile, taskQueue);
+  const equivalent = temporalWorkflowStartLine(
+    WORKFLOW_TYPES.sftTraining,
+    config.runId,
+    configFile,
+    taskQueue,
+  );
   if (args.check) {
     console.log(
       `sft config ${configFile}: ok (run ${config.runId}, ${config.steps} steps, store ${config.store.url})`,
@@ -73,7 +65,7 @@ async function runSft(argv: string[]): Promise<number> {
     // The run id is the workflow id, so a second start of a live run is refused by the server.
     let handle;
     try {
-      handle = await client.workflow.start<typeof sftTraining>(SFT_TRAINING, {
+      handle = await client.workflow.start<typeof sftTraining>(WORKFLOW_TYPES.sftTraining, {
         taskQueue,
         workflowId: config.runId,
         args: [raw as SftConfigInput],

@@ -1,6 +1,7 @@
 /** `reasonloop status RUN_ID [--json]`: progress and the latest metrics of a run, from its status query. */
 import { parseArgs } from 'node:util';
-import { formatStatus, queryStatus, withClient } from '../../workflows/client.ts';
+import { withClient } from '../../client/connection.ts';
+import { formatStatus, queryStatus } from '../../client/runs.ts';
 import { EXIT_USAGE, type Command } from '../command.ts';
 
 const HELP = `usage: reasonloop status RUN_ID [--json]

@@ -1,5 +1,6 @@
 /** `reasonloop stop RUN_ID`: finish the current step, checkpoint it and end the run (start it again to continue). */
-import { signalRun, withClient } from '../../workflows/client.ts';
+import { withClient } from '../../client/connection.ts';
+import { signalRun } from '../../client/runs.ts';
 import { EXIT_USAGE, type Command } from '../command.ts';
 
 const HELP = `usage: reasonloop stop RUN_ID

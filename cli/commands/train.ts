@@ -3,16 +3,14 @@
  * before anything starts, starts rlTraining with the run id as workflow id, and prints the equivalent
  * `temporal workflow start` line. `--wait` follows the run to its end.
  */
-import { checkGpuWorkers, runQueues } from '../../activities/gpuWorkers.ts';
-import { preflightRun } from '../../activities/preflight.ts';
-import {
-  DEFAULT_WORKFLOW_QUEUE,
-  startTraining,
-  temporalStartLine,
-  withClient,
-} from '../../workflows/client.ts';
+import { temporalStartLine } from '../../client/commandLine.ts';
+import { withClient } from '../../client/connection.ts';
+import { checkGpuWorkers, runQueues } from '../../client/gpuWorkers.ts';
+import { preflightRun } from '../../client/preflight.ts';
+import { startTraining } from '../../client/runs.ts';
+import { DEFAULT_WORKFLOW_QUEUE } from '../../client/workflowTypes.ts';
 import { parseOptions, readConfigFile, usageError, type Command } from '../command.ts';
-import { followTraining } from './workflowStart.ts';
+import { followTraining } from './followTraining.ts';
 
 const HELP = `usage: reasonloop train --config run.json [--task-queue Q] [--wait]
 
@@ -30,9 +28,6 @@ export const trainCommand: Command = {
   describe: 'validate a run config and start (or resume) an RL training run on Temporal',
   run: runTrain,
 };
-
-/** Kept here for the commands that import it from this file; it lives in ../command.ts. */
-export { readConfigFile };
 
 async function runTrain(argv: string[]): Promise<number> {
   const parsed = parseOptions(USAGE, argv, {

@@ -80,3 +80,9 @@ export type TaskConfig = z.output<typeof taskSchema>;
 export type ReverseDigitsTask = z.output<typeof reverseDigitsTaskSchema>;
 export type MathTask = z.output<typeof mathTaskSchema>;
 export type ToolsConfig = z.output<typeof toolsSchema>;
+
+/** A synthetic task's held-out split (what a run is evaluated on by default); other tasks as they are. */
+export function heldOutTask(task: TaskConfig): TaskConfig {
+  if (task.kind !== 'math' || task.data.source !== 'synthetic') return task;
+  return { ...task, data: { ...task.data, split: 'heldOut' } };
+}

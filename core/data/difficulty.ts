@@ -131,3 +131,29 @@ export function applyDifficultyFilter(
 export function toJsonl(rows: readonly object[]): string {
   return rows.map((r) => `${JSON.stringify(r)}\n`).join('');
 }
+
+/**
+ * What a difficulty filter writes to the store last (its presence means the other files are complete) and
+ * returns: the `difficultyFilter` workflow's result.
+ */
+export interface DifficultyFilterSummary extends DifficultyCounts {
+  filterId: string;
+  /** What sampled: `checkpoint:<runId>@<step>`, `dir:<path>` or `init:<seed>`. */
+  model: string;
+  step?: number;
+  /** k, responses per problem. */
+  samples: number;
+  minPassRate?: number;
+  maxPassRate?: number;
+  /** Rows of the data that could not be used (not JSON, no problem, no answer). */
+  skippedRows: number;
+  meanPassRate: number;
+  storeUrl: string;
+  passRatesKey: string;
+  filteredKey: string;
+  summaryKey: string;
+  /** The fields of the filtered rows, as a `file` data source names them. */
+  fields: typeof FILTERED_DATA_FIELDS;
+  /** True when an earlier identical run's result was returned. */
+  reused?: boolean;
+}

@@ -10,7 +10,7 @@ import { after, it } from 'node:test';
 import { cachedBuildPath, cachedPrebuiltPath, resolveTool, TEMPORAL_CLI } from '../../../infra/tools.ts';
 import { temporalDevServerArgs } from '../../../infra/temporal.ts';
 import { versitygwArgs } from '../../../infra/s3Server.ts';
-import { temporalTargetFromEnv } from '../../../infra/temporalEnv.ts';
+import { temporalTargetFromEnv } from '../../../client/connection.ts';
 
 const scratch = mkdtemp(join(tmpdir(), 'reasonloop-infra-'));
 after(async () => rm(await scratch, { recursive: true, force: true }));

@@ -16,8 +16,8 @@ import {
   planDifficultyFilter,
   writeDifficultyFilter,
 } from '../../../activities/index.ts';
-import type { DifficultyFilterSummary } from '../../../activities/difficultyFilter/index.ts';
-import type { EvaluationRecord, EvaluationSummary } from '../../../activities/evaluateModel.ts';
+import type { DifficultyFilterSummary } from '../../../core/data/difficulty.ts';
+import type { EvaluationRecord, EvaluationSummary } from '../../../core/metrics/evaluation.ts';
 import { filteredDataSource } from '../../../cli/commands/filter.ts';
 import type { DifficultyFilterConfigInput } from '../../../core/config/difficultyFilter.ts';
 import type { FilteredRow, PassRateRow } from '../../../core/data/difficulty.ts';

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import type { EvaluationSummary } from '../../../activities/evaluateModel.ts';
+import type { EvaluationSummary } from '../../../core/metrics/evaluation.ts';
 import type { TrainingResult } from '../../../workflows/definitions.ts';
 import { statusQuery } from '../../../workflows/definitions.ts';
 import {

@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { checkGpuWorkers, NoGpuWorkerError, runQueues } from '../../../activities/gpuWorkers.ts';
+import { checkGpuWorkers, NoGpuWorkerError, runQueues } from '../../../client/gpuWorkers.ts';
 import { trainCommand } from '../../../cli/commands/train.ts';
 import { parseRunConfig, type RunConfigInput } from '../../../core/config/run.ts';
 import { createWorkers, type Role } from '../../../workers/workers.ts';

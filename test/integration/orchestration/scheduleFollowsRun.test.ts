@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { EvaluationSummary } from '../../../activities/evaluateModel.ts';
+import type { EvaluationSummary } from '../../../core/metrics/evaluation.ts';
 import type { EvaluationConfigInput } from '../../../core/config/evaluation.ts';
 import { latestVerifiedCheckpoint, LocalFolderStore } from '../../../core/store/index.ts';
 import {

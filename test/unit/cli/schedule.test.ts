@@ -10,11 +10,11 @@ import { after, before, describe, it } from 'node:test';
 import { EXIT_USAGE } from '../../../cli/command.ts';
 import {
   evaluationScheduleOptions,
-  fixedStepProblem,
   goDuration,
   parseDuration,
   temporalScheduleCreateLine,
-} from '../../../cli/commands/schedule.ts';
+} from '../../../client/schedule.ts';
+import { fixedStepProblem } from '../../../cli/commands/schedule.ts';
 import { parseEvaluationConfig } from '../../../core/config/evaluation.ts';
 import { capture } from './capture.ts';
 

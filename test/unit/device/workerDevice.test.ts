@@ -13,7 +13,7 @@ import {
   gpuWorkerCommand,
   runQueues,
   sftQueues,
-} from '../../../activities/gpuWorkers.ts';
+} from '../../../client/gpuWorkers.ts';
 import { onDevice, requireDeviceKind, workerDevice } from '../../../activities/workerDevice.ts';
 import { periodicEvaluation } from '../../../activities/prepareRun.ts';
 import { parseDeviceFlags } from '../../../core/config/device.ts';

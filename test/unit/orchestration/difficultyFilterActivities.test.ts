@@ -14,11 +14,11 @@ import {
   filterShard,
   planDifficultyFilter,
   writeDifficultyFilter,
-  type DifficultyFilterSummary,
   type FilterPlan,
   type FilterShardOutput,
 } from '../../../activities/difficultyFilter/index.ts';
 import { prepareSft } from '../../../activities/sft.ts';
+import type { DifficultyFilterSummary } from '../../../core/data/difficulty.ts';
 import { TINY_VOCAB_SIZE } from '../../../core/model/tinyTokenizer.ts';
 
 const DIR = mkdtempSync(join(tmpdir(), 'reasonloop-filter-act-'));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseRunConfig, RunConfigError, runIdentity } from '../../../core/config/run.ts';
-import { preflightRun } from '../../../activities/preflight.ts';
+import { preflightRun } from '../../../client/preflight.ts';
 import { trainCommand } from '../../../cli/commands/train.ts';
 import { freePort } from '../../../infra/ports.ts';
 

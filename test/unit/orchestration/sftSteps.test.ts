@@ -11,12 +11,8 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
-import {
-  evaluateModel,
-  summarize,
-  type EvaluationRecord,
-  type EvaluationSummary,
-} from '../../../activities/evaluateModel.ts';
+import { evaluateModel, summarize } from '../../../activities/evaluateModel.ts';
+import type { EvaluationRecord, EvaluationSummary } from '../../../core/metrics/evaluation.ts';
 import {
   prepareSft,
   sftSteps,

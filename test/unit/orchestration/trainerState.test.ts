@@ -12,7 +12,8 @@ import {
   reverseDigitsSize as taskSize,
 } from '../../../core/task/reverseDigits.ts';
 import { shardRange } from '../../../activities/sampleRollouts.ts';
-import { formatStatus, progressBar, temporalStartLine } from '../../../workflows/client.ts';
+import { temporalStartLine } from '../../../client/commandLine.ts';
+import { formatStatus, progressBar } from '../../../client/runs.ts';
 
 describe('trainer state files', () => {
   it('read back bit for bit: weights, both AdamW moments and the step count', async () => {
