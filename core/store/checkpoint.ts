@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { hashingStream, sha256OfStream } from './hashing.ts';
 import {
   checkpointKey,
   manifestKey,
@@ -51,16 +50,6 @@ export interface LatestCheckpoint {
   rejected: RejectedCheckpoint[];
 }
 
-async function sha256OfFile(path: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).byteLength;
-  }
-  return { sha256: hash.digest('hex'), size };
-}
-
 /** Every file below `dir` as a checkpoint object named `<group>/<relative path>`, sorted by name. */
 export async function objectsFromDirectory(dir: string, group: string): Promise<CheckpointObjectSource[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
@@ -103,10 +92,8 @@ export async function writeCheckpoint(
       await store.put(key, source.bytes);
       listed.push({ name: source.name, size: source.bytes.byteLength, sha256: sha256Hex(source.bytes) });
     } else {
-      const { sha256, size } = await sha256OfFile(source.file);
-      const stored = await store.putFile(key, source.file);
-      if (stored.size !== size)
-        throw new Error(`${source.file} changed size while it was being saved as ${key}`);
+      // Hashed in the pass that uploads it: the sha256 is of exactly the bytes stored.
+      const { size, sha256 } = await store.putStream(key, source.file);
       listed.push({ name: source.name, size, sha256 });
     }
   }
@@ -124,16 +111,6 @@ export async function writeCheckpoint(
   });
   await store.put(manifestKey(input.runId, input.step), encodeManifest(manifest));
   return manifest;
-}
-
-async function sha256OfObject(store: ObjectStore, key: string): Promise<{ sha256: string; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  for await (const chunk of await store.getStream(key)) {
-    hash.update(chunk as Buffer);
-    size += (chunk as Buffer).byteLength;
-  }
-  return { sha256: hash.digest('hex'), size };
 }
 
 /** Reads and checks the manifest, then every object's size and sha256. Returns the manifest or the first problem. */
@@ -159,7 +136,7 @@ export async function verifyCheckpoint(
     if (head.size !== object.size) {
       return { problem: `${object.name} has ${head.size} bytes, the manifest says ${object.size}` };
     }
-    const actual = await sha256OfObject(store, key);
+    const actual = await sha256OfStream(await store.getStream(key));
     if (actual.sha256 !== object.sha256) {
       return { problem: `${object.name} has sha256 ${actual.sha256}, the manifest says ${object.sha256}` };
     }
@@ -233,17 +210,11 @@ export async function restoreCheckpointObjects(
     const target = join(dir, ...object.name.slice(namePrefix.length).split('/'));
     const temp = `${target}.tmp-${process.pid}`;
     await mkdir(dirname(target), { recursive: true });
-    const hash = createHash('sha256');
-    const hashing = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const hashing = hashingStream();
     const key = checkpointKey(manifest.runId, manifest.step, object.name);
     try {
-      await pipeline(await store.getStream(key), hashing, createWriteStream(temp));
-      const actual = hash.digest('hex');
+      await pipeline(await store.getStream(key), hashing.stream, createWriteStream(temp));
+      const actual = hashing.digest().sha256;
       if (actual !== object.sha256) {
         throw new Error(`${store.location}: ${key} has sha256 ${actual}, the manifest says ${object.sha256}`);
       }

@@ -5,6 +5,7 @@
  */
 export * from './objectStore.ts';
 export { LocalFolderStore, compareKeys } from './localStore.ts';
+export { hashingStream, sha256OfStream, type StreamDigest } from './hashing.ts';
 export * from './s3Store.ts';
 export { describeS3Error, networkErrorCode } from './s3Errors.ts';
 export * from './keys.ts';

@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
+import { BaseObjectStore, type OpenedObject } from './baseStore.ts';
+import { hashingStream } from './hashing.ts';
 import {
   LOCAL_TEMP_DIR,
   ObjectNotFoundError,
   assertValidKey,
   assertValidPrefix,
-  type ObjectBody,
   type ObjectInfo,
-  type ObjectStore,
+  type PutSource,
+  type StoredObject,
 } from './objectStore.ts';
 
 /** S3 lists keys in UTF-8 byte order; the local store does the same so both agree. */
@@ -30,11 +31,12 @@ function isMissing(error: unknown): boolean {
  * file under `<root>/.tmp/` (same file system), is fsynced, then renamed into place, so a crash leaves
  * either the old object or the new one, never a torn file.
  */
-export class LocalFolderStore implements ObjectStore {
+export class LocalFolderStore extends BaseObjectStore {
   readonly root: string;
   readonly location: string;
 
-  constructor(root: string) {
+  constructor(root: string, options: { maxGetBytes?: number } = {}) {
+    super(options.maxGetBytes);
     this.root = resolve(root);
     this.location = pathToFileURL(this.root).href;
   }
@@ -51,7 +53,7 @@ export class LocalFolderStore implements ObjectStore {
   }
 
   /** fsync then rename: the rename is atomic and the bytes are on disk before the name appears. */
-  private async commit(temp: string, key: string, target: string): Promise<ObjectInfo> {
+  private async commit(temp: string, key: string, target: string): Promise<void> {
     try {
       const handle = await open(temp, 'r+');
       try {
@@ -65,73 +67,38 @@ export class LocalFolderStore implements ObjectStore {
       await rm(temp, { force: true });
       throw new Error(`${this.location}: cannot write ${key}: ${(error as Error).message}`, { cause: error });
     }
-    return { key, size: (await stat(target)).size };
   }
 
-  async put(key: string, body: ObjectBody): Promise<ObjectInfo> {
+  /** Hashes while it writes; the source is read once, whatever its size. */
+  async putStream(key: string, source: PutSource): Promise<StoredObject> {
     const target = this.pathOf(key);
     const temp = await this.tempPath();
+    const hashing = hashingStream();
     try {
-      if (body instanceof Uint8Array) {
-        const handle = await open(temp, 'w');
-        try {
-          await handle.writeFile(body);
-        } finally {
-          await handle.close();
-        }
-      } else {
-        await pipeline(body, createWriteStream(temp));
-      }
+      const input = typeof source === 'string' ? createReadStream(source) : source;
+      await pipeline(input, hashing.stream, createWriteStream(temp));
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
     }
-    return this.commit(temp, key, target);
+    await this.commit(temp, key, target);
+    return { key, ...hashing.digest() };
   }
 
-  async putFile(key: string, path: string): Promise<ObjectInfo> {
-    const target = this.pathOf(key);
-    const temp = await this.tempPath();
-    await copyFile(path, temp);
-    return this.commit(temp, key, target);
-  }
-
-  async get(key: string): Promise<Uint8Array> {
-    try {
-      return new Uint8Array(await readFile(this.pathOf(key)));
-    } catch (error) {
-      if (isMissing(error)) throw new ObjectNotFoundError(key, this.location);
-      throw error;
-    }
-  }
-
-  async getStream(key: string): Promise<Readable> {
+  protected async openObject(key: string): Promise<OpenedObject> {
     const path = this.pathOf(key);
     // Opening first turns a missing key into ObjectNotFoundError here rather than a stream 'error' later.
     let handle;
     try {
       handle = await open(path, 'r');
-      if (!(await handle.stat()).isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+      const info = await handle.stat();
+      if (!info.isFile()) throw Object.assign(new Error('not a file'), { code: 'EISDIR' });
+      return { stream: handle.createReadStream(), size: info.size };
     } catch (error) {
       await handle?.close();
       if (isMissing(error)) throw new ObjectNotFoundError(key, this.location);
       throw error;
     }
-    return handle.createReadStream();
-  }
-
-  async getFile(key: string, path: string): Promise<ObjectInfo> {
-    const source = await this.getStream(key);
-    const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    await mkdir(dirname(resolve(path)), { recursive: true });
-    try {
-      await pipeline(source, createWriteStream(temp));
-      await rename(temp, path);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    return { key, size: (await stat(path)).size };
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -142,10 +109,6 @@ export class LocalFolderStore implements ObjectStore {
       if (isMissing(error)) return undefined;
       throw error;
     }
-  }
-
-  async exists(key: string): Promise<boolean> {
-    return (await this.head(key)) !== undefined;
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {

@@ -6,23 +6,35 @@ export interface ObjectInfo {
   size: number;
 }
 
-/** Bytes in memory, or a stream read once to its end (weights and optimizer states can be hundreds of MB). */
-export type ObjectBody = Uint8Array | Readable;
+/** What a streamed write stored: its size and the sha256 of its bytes, computed while they streamed. */
+export interface StoredObject extends ObjectInfo {
+  sha256: string;
+}
+
+/** A stream read once to its end, or the path of a file to stream from. */
+export type PutSource = Readable | string;
 
 /**
  * One flat namespace of keys such as `runs/<runId>/steps/000012/weights/model.safetensors`.
  * Implemented by a local folder (the embedded default) and by any S3-compatible store; both pass the same
- * contract suite (test/unit/store and test/integration/store).
+ * contract suite (test/unit/store and test/integration/store). Objects of any size go through
+ * `putStream`/`getStream`/`getFile` (weights and optimizer states reach many GB); `put`/`get` hold the whole
+ * object in memory and are for small ones (JSON, manifests).
  */
 export interface ObjectStore {
   /** Where this store lives, for messages: `file:///…` or `s3://bucket/prefix (endpoint …)`. */
   readonly location: string;
   /** Writes the whole object or nothing: a reader never sees a partial object. */
-  put(key: string, body: ObjectBody): Promise<ObjectInfo>;
-  putFile(key: string, path: string): Promise<ObjectInfo>;
-  /** Throws ObjectNotFoundError when the key does not exist. */
+  put(key: string, bytes: Uint8Array): Promise<ObjectInfo>;
+  /** As `put`, streaming: memory stays bounded whatever the size; returns the sha256 of what was stored. */
+  putStream(key: string, source: PutSource): Promise<StoredObject>;
+  /**
+   * The whole object in memory. Throws ObjectNotFoundError when the key does not exist and
+   * ObjectTooLargeError when it is larger than the store's `maxGetBytes` (read those with getStream).
+   */
   get(key: string): Promise<Uint8Array>;
   getStream(key: string): Promise<Readable>;
+  /** Streams the object into `path` (written under a temp name, then renamed). */
   getFile(key: string, path: string): Promise<ObjectInfo>;
   /** Undefined when the key does not exist. */
   head(key: string): Promise<ObjectInfo | undefined>;
@@ -41,6 +53,30 @@ export class ObjectNotFoundError extends Error {
   ) {
     super(`object ${key} not found in ${location}`);
     this.name = 'ObjectNotFoundError';
+  }
+}
+
+/**
+ * The most `get` reads into memory by default: far above any JSON the workflow stores, far below Node's
+ * 2 GiB limit on one buffer read (ERR_FS_FILE_TOO_LARGE), which would otherwise be the error.
+ */
+export const DEFAULT_MAX_GET_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * `get` of an object too large to hold in memory. Retrying cannot help: the caller must stream the
+ * object (getStream, getFile) instead.
+ */
+export class ObjectTooLargeError extends Error {
+  constructor(
+    readonly key: string,
+    readonly location: string,
+    readonly size: number,
+    readonly limit: number,
+  ) {
+    super(
+      `object ${key} in ${location} has ${size} bytes, more than the ${limit} bytes get() reads into memory; read it with getStream or getFile`,
+    );
+    this.name = 'ObjectTooLargeError';
   }
 }
 

@@ -10,19 +10,19 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { BaseObjectStore, type OpenedObject } from './baseStore.ts';
+import { hashingStream } from './hashing.ts';
 import {
   ObjectNotFoundError,
   assertValidKey,
   assertValidPrefix,
-  type ObjectBody,
   type ObjectInfo,
-  type ObjectStore,
+  type PutSource,
+  type StoredObject,
 } from './objectStore.ts';
 import { describeS3Error, isS3NotFound } from './s3Errors.ts';
 
@@ -44,6 +44,8 @@ export interface S3StoreConfig {
   connectTimeoutMs?: number;
   partSizeBytes?: number;
   uploadQueueSize?: number;
+  /** The most `get` reads into memory (default DEFAULT_MAX_GET_BYTES). */
+  maxGetBytes?: number;
 }
 
 /** us-east-1 is what AWS assumes without a region and what versitygw and MinIO accept by default. */
@@ -54,6 +56,8 @@ export const DEFAULT_S3_MAX_ATTEMPTS = 3;
 export const DEFAULT_S3_CONNECT_TIMEOUT_MS = 5_000;
 /** S3's minimum part is 5 MiB; 8 MiB matches the AWS CLI's default multipart chunk. */
 export const DEFAULT_S3_PART_SIZE_BYTES = 8 * 1024 * 1024;
+/** S3 refuses a multipart upload of more parts than this; a stream of unknown size can hold 10,000 parts. */
+export const S3_MAX_PARTS = 10_000;
 /** Parts uploaded in parallel (lib-storage's default). */
 export const DEFAULT_S3_UPLOAD_QUEUE_SIZE = 4;
 /** The health check tries once with this connect and total budget, so a wrong endpoint fails in ~2 s. */
@@ -85,13 +89,14 @@ export function s3ClientConfig(config: S3StoreConfig): S3ClientConfig {
 }
 
 /** An ObjectStore over one S3 bucket (AWS or any S3-compatible server), multipart uploads via lib-storage. */
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore extends BaseObjectStore {
   readonly location: string;
   readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
 
   constructor(readonly config: S3StoreConfig) {
+    super(config.maxGetBytes);
     if (!config.bucket) throw new Error('S3 store: bucket must be a non-empty string');
     const prefix = config.prefix ?? '';
     if (prefix !== '') assertValidKey(prefix);
@@ -150,62 +155,49 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async put(key: string, body: ObjectBody): Promise<ObjectInfo> {
+  /**
+   * lib-storage sends one PutObject below partSize and a multipart upload above (at most queueSize parts
+   * in flight, so memory stays near partSize × queueSize); either is atomic, and a failed multipart upload
+   * is aborted. The bytes are hashed on their way to the upload.
+   */
+  async putStream(key: string, source: PutSource): Promise<StoredObject> {
     const Key = this.objectKey(key);
+    const hashing = hashingStream();
+    const partSize = await this.partSizeFor(source);
+    const input = typeof source === 'string' ? createReadStream(source) : source;
+    // Not awaited: the upload drains the hashing stream; a source error destroys it, failing the upload.
+    pipeline(input, hashing.stream).catch(() => undefined);
     try {
-      // lib-storage sends one PutObject below partSize and a multipart upload above; either is atomic.
       await new Upload({
         client: this.client,
-        params: { Bucket: this.bucket, Key, Body: body },
-        partSize: this.config.partSizeBytes ?? DEFAULT_S3_PART_SIZE_BYTES,
+        params: { Bucket: this.bucket, Key, Body: hashing.stream },
+        partSize,
         queueSize: this.config.uploadQueueSize ?? DEFAULT_S3_UPLOAD_QUEUE_SIZE,
       }).done();
     } catch (error) {
+      input.destroy();
       this.fail('PutObject', key, error);
     }
-    if (body instanceof Uint8Array) return { key, size: body.byteLength };
-    const info = await this.head(key);
-    if (!info) throw new Error(`${this.location}: ${key} is missing right after it was uploaded`);
-    return info;
+    return { key, ...hashing.digest() };
   }
 
-  async putFile(key: string, path: string): Promise<ObjectInfo> {
-    const size = (await stat(path)).size;
-    await this.put(key, createReadStream(path));
-    return { key, size };
+  /** The configured part size, raised for a file so large that it would need more than S3's 10,000 parts. */
+  private async partSizeFor(source: PutSource): Promise<number> {
+    const configured = this.config.partSizeBytes ?? DEFAULT_S3_PART_SIZE_BYTES;
+    if (typeof source !== 'string') return configured;
+    return Math.max(configured, Math.ceil((await stat(source)).size / S3_MAX_PARTS));
   }
 
-  async getStream(key: string): Promise<Readable> {
+  protected async openObject(key: string): Promise<OpenedObject> {
     try {
       const out = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
       );
-      return out.Body as Readable;
+      return { stream: out.Body as Readable, size: out.ContentLength ?? 0 };
     } catch (error) {
       if (isS3NotFound(error)) throw new ObjectNotFoundError(key, this.location);
       this.fail('GetObject', key, error);
     }
-  }
-
-  async get(key: string): Promise<Uint8Array> {
-    const stream = await this.getStream(key);
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(chunk as Buffer);
-    return new Uint8Array(Buffer.concat(chunks));
-  }
-
-  async getFile(key: string, path: string): Promise<ObjectInfo> {
-    const source = await this.getStream(key);
-    const temp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-    await mkdir(dirname(resolve(path)), { recursive: true });
-    try {
-      await pipeline(source, createWriteStream(temp));
-      await rename(temp, path);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
-    return { key, size: (await stat(path)).size };
   }
 
   async head(key: string): Promise<ObjectInfo | undefined> {
@@ -218,10 +210,6 @@ export class S3ObjectStore implements ObjectStore {
       if (isS3NotFound(error)) return undefined;
       this.fail('HeadObject', key, error);
     }
-  }
-
-  async exists(key: string): Promise<boolean> {
-    return (await this.head(key)) !== undefined;
   }
 
   async list(prefix: string): Promise<ObjectInfo[]> {

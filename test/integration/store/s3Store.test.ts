@@ -32,7 +32,7 @@ function store(config: Partial<S3StoreConfig> = {}): S3ObjectStore {
   return s;
 }
 
-objectStoreContract('S3 (versitygw)', async () => store());
+objectStoreContract('S3 (versitygw)', async (options = {}) => store(options));
 
 describe('S3 store: clear, fast errors', () => {
   it('a reachable server with the right credentials passes the check', async () => {

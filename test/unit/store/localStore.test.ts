@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, it } from 'node:test';
 import { LocalFolderStore } from '../../../core/store/index.ts';
 import { objectStoreContract } from './objectStoreContract.ts';
@@ -11,13 +12,24 @@ after(async () => {
   for (const root of roots) await rm(root, { recursive: true, force: true });
 });
 
-async function freshStore(): Promise<LocalFolderStore> {
+async function freshStore(options: { maxGetBytes?: number } = {}): Promise<LocalFolderStore> {
   const root = await mkdtemp(join(tmpdir(), 'reasonloop-local-store-'));
   roots.push(root);
-  return new LocalFolderStore(root);
+  return new LocalFolderStore(root, options);
 }
 
 objectStoreContract('local folder', freshStore);
+
+it('local store: a failed streamed write leaves no temp file behind', async () => {
+  const store = await freshStore();
+  async function* failing(): AsyncGenerator<Buffer> {
+    yield Buffer.alloc(1 << 20);
+    throw new Error('source broke');
+  }
+  await assert.rejects(store.putStream('a/b', Readable.from(failing())), /source broke/);
+  assert.deepEqual(await readdir(join(store.root, '.tmp')), []);
+  assert.equal(await store.exists('a/b'), false);
+});
 
 it('local store: a write leaves no temp file behind and deletes remove emptied folders', async () => {
   const store = await freshStore();

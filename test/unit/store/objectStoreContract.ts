@@ -11,6 +11,9 @@ import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import {
   ObjectNotFoundError,
+  ObjectTooLargeError,
+  sha256Hex,
+  sha256OfStream,
   applyRetention,
   checkpointKey,
   latestVerifiedCheckpoint,
@@ -28,7 +31,19 @@ async function collect(stream: Readable): Promise<Buffer> {
 /** Bigger than two 5 MiB parts, so an S3 store with 5 MiB parts does a real multipart upload. */
 const MULTIPART_BYTES = 11 * 1024 * 1024 + 123;
 
-export function objectStoreContract(name: string, makeStore: () => Promise<ObjectStore>): void {
+/** A fresh, empty store; `maxGetBytes` lowers the most `get` reads into memory. */
+export type MakeStore = (options?: { maxGetBytes?: number }) => Promise<ObjectStore>;
+
+/** Deterministic bytes, different in every chunk, generated as they are read (never whole in memory). */
+function* patternChunks(chunks: number, chunkBytes: number): Generator<Buffer> {
+  for (let i = 0; i < chunks; i++) {
+    const chunk = Buffer.alloc(chunkBytes, i & 0xff);
+    chunk.writeUInt32LE(i, 0);
+    yield chunk;
+  }
+}
+
+export function objectStoreContract(name: string, makeStore: MakeStore): void {
   describe(`ObjectStore contract: ${name}`, () => {
     const scratch = mkdtemp(join(tmpdir(), 'reasonloop-store-contract-'));
     after(async () => rm(await scratch, { recursive: true, force: true }));
@@ -46,7 +61,7 @@ export function objectStoreContract(name: string, makeStore: () => Promise<Objec
     it('round-trips a stream and a file, and streams back what was stored', async () => {
       const store = await makeStore();
       const payload = randomBytes(300_000);
-      const info = await store.put(
+      const info = await store.putStream(
         's/stream.bin',
         Readable.from([payload.subarray(0, 1000), payload.subarray(1000)]),
       );
@@ -54,7 +69,7 @@ export function objectStoreContract(name: string, makeStore: () => Promise<Objec
       assert.deepEqual(await collect(await store.getStream('s/stream.bin')), payload);
       const source = join(await scratch, `${name}-source.bin`);
       await writeFile(source, payload);
-      assert.equal((await store.putFile('s/file.bin', source)).size, payload.length);
+      assert.equal((await store.putStream('s/file.bin', source)).size, payload.length);
       const target = join(await scratch, `${name}-nested`, 'copy.bin');
       assert.equal((await store.getFile('s/file.bin', target)).size, payload.length);
       assert.deepEqual(await readFile(target), payload);
@@ -63,9 +78,66 @@ export function objectStoreContract(name: string, makeStore: () => Promise<Objec
     it('uploads a multi-part-sized object intact', async () => {
       const store = await makeStore();
       const payload = randomBytes(MULTIPART_BYTES);
-      await store.put('big/object.bin', Readable.from(payload));
+      await store.putStream('big/object.bin', Readable.from(payload));
       assert.deepEqual(await store.head('big/object.bin'), { key: 'big/object.bin', size: MULTIPART_BYTES });
       assert.ok(payload.equals(await store.get('big/object.bin')));
+    });
+
+    it('putStream returns the sha256 and size of what it stored, from a stream or a file', async () => {
+      const store = await makeStore();
+      const payload = Buffer.concat([...patternChunks(3, Math.ceil(MULTIPART_BYTES / 3))]);
+      const expected = { sha256: sha256Hex(payload), size: payload.length };
+      assert.deepEqual(
+        await store.putStream('h/stream', Readable.from(patternChunks(3, Math.ceil(MULTIPART_BYTES / 3)))),
+        {
+          key: 'h/stream',
+          ...expected,
+        },
+      );
+      const source = join(await scratch, `${name}-hashed.bin`);
+      await writeFile(source, payload);
+      assert.deepEqual(await store.putStream('h/file', source), { key: 'h/file', ...expected });
+      assert.deepEqual(await sha256OfStream(await store.getStream('h/stream')), expected);
+      assert.deepEqual(await sha256OfStream(await store.getStream('h/file')), expected);
+      assert.deepEqual(await store.putStream('h/empty', Readable.from([])), {
+        key: 'h/empty',
+        size: 0,
+        sha256: sha256Hex(new Uint8Array(0)),
+      });
+    });
+
+    it('a stream that fails part-way stores nothing and leaves the old value', async () => {
+      const store = await makeStore();
+      await store.put('f/key', new Uint8Array([1, 2, 3]));
+      async function* failing(): AsyncGenerator<Buffer> {
+        yield* patternChunks(2, 4 * 1024 * 1024);
+        throw new Error('source broke');
+      }
+      await assert.rejects(store.putStream('f/key', Readable.from(failing())), /source broke/);
+      await assert.rejects(store.putStream('f/new', Readable.from(failing())), /source broke/);
+      assert.deepEqual(await store.get('f/key'), new Uint8Array([1, 2, 3]));
+      assert.equal(await store.exists('f/new'), false);
+      await assert.rejects(store.putStream('f/missing', join(await scratch, 'no-such-file')), /ENOENT/);
+      assert.equal(await store.exists('f/missing'), false);
+    });
+
+    it('get refuses an object above maxGetBytes, naming the key and both sizes; streams still read it', async () => {
+      const store = await makeStore({ maxGetBytes: 1000 });
+      await store.put('l/small', new Uint8Array(1000).fill(7));
+      assert.deepEqual(await store.get('l/small'), new Uint8Array(1000).fill(7));
+      await store.put('l/large', new Uint8Array(1001).fill(9));
+      await assert.rejects(store.get('l/large'), (e: unknown) => {
+        assert.ok(e instanceof ObjectTooLargeError);
+        assert.equal(e.key, 'l/large');
+        assert.equal(e.size, 1001);
+        assert.equal(e.limit, 1000);
+        assert.match(
+          e.message,
+          /^object l\/large in .+ has 1001 bytes, more than the 1000 bytes get\(\) reads/,
+        );
+        return true;
+      });
+      assert.equal((await collect(await store.getStream('l/large'))).length, 1001);
     });
 
     it('reports missing keys: get and getStream throw ObjectNotFoundError, head is undefined', async () => {
