@@ -4,14 +4,17 @@
  * tokenizer_config.json. We load exactly what transformers' `from_pretrained` loads and write directories
  * it loads back, so every checkpoint we produce is an HF model directory.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseQwen2ConfigJson, qwen2ConfigToJson, type Qwen2Config } from './config.ts';
 import { LM_HEAD, qwen2Parameters } from './parameters.ts';
-import { readSafetensors, writeSafetensors, type TensorToWrite } from './safetensors.ts';
+import { readSafetensors } from './safetensors.ts';
+import { DEFAULT_MAX_SHARD_SIZE, safetensorsFiles, writeShardedSafetensors } from './safetensorsShards.ts';
 
 export const CONFIG_FILE = 'config.json';
 export const GENERATION_CONFIG_FILE = 'generation_config.json';
+/** Weight files are `model.safetensors`, or `model-0000i-of-0000n.safetensors` with an index. */
+const WEIGHTS_STEM = 'model';
 export const WEIGHTS_FILE = 'model.safetensors';
 export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
 export const TOKENIZER_FILE = 'tokenizer.json';
@@ -81,33 +84,6 @@ export function loadTokenizerFiles(dir: string, required: boolean): TokenizerFil
   };
 }
 
-/** The weight files of a directory: the shards named in the index, or the single model.safetensors. */
-function weightFiles(dir: string): Map<string, Set<string> | null> {
-  const indexPath = join(dir, WEIGHTS_INDEX_FILE);
-  if (existsSync(indexPath)) {
-    const index = readJsonFile(indexPath, WEIGHTS_INDEX_FILE);
-    const weightMap = index.weight_map as Record<string, unknown> | undefined;
-    if (typeof weightMap !== 'object' || weightMap === null) {
-      throw new Error(`${indexPath}: has no "weight_map" object`);
-    }
-    const byFile = new Map<string, Set<string>>();
-    for (const [tensor, file] of Object.entries(weightMap)) {
-      if (typeof file !== 'string' || file.includes('/') || file.includes('\\')) {
-        throw new Error(
-          `${indexPath}: weight_map entry for ${tensor} is not a file name (${JSON.stringify(file)})`,
-        );
-      }
-      if (!byFile.has(file)) byFile.set(file, new Set());
-      byFile.get(file)!.add(tensor);
-    }
-    return byFile;
-  }
-  if (!existsSync(join(dir, WEIGHTS_FILE))) {
-    throw new Error(`${join(dir, WEIGHTS_FILE)}: missing (no ${WEIGHTS_FILE} and no ${WEIGHTS_INDEX_FILE})`);
-  }
-  return new Map([[WEIGHTS_FILE, null]]);
-}
-
 /** Reads every parameter the config needs, checking names and shapes; errors name the file and tensor. */
 export function loadWeights(dir: string, config: Qwen2Config): Map<string, Float32Array> {
   const specs = qwen2Parameters(config);
@@ -117,7 +93,7 @@ export function loadWeights(dir: string, config: Qwen2Config): Map<string, Float
     IGNORED_TENSOR_PATTERN.test(name) || (config.tieWordEmbeddings && name === LM_HEAD);
   const weights = new Map<string, Float32Array>();
   const foundIn = new Map<string, string>();
-  const files = weightFiles(dir);
+  const files = safetensorsFiles(dir, WEIGHTS_STEM);
   for (const [file, listed] of files) {
     const path = join(dir, file);
     if (!existsSync(path)) throw new Error(`${path}: missing (listed in ${WEIGHTS_INDEX_FILE})`);
@@ -166,18 +142,23 @@ function jsonText(value: unknown): string {
   return JSON.stringify(value, null, 2) + '\n';
 }
 
+export interface WriteModelDirOptions {
+  /** As `save_pretrained`'s max_shard_size: bytes, or "500MB", "2GB" (decimal); default "5GB". */
+  maxShardSize?: string | number;
+}
+
 /**
- * Writes an HF directory: config.json, model.safetensors (F32), generation_config.json and the tokenizer
+ * Writes an HF directory: config.json, model.safetensors (F32; shards and their index above maxShardSize),
+ * generation_config.json and the tokenizer
  * files when the model has them. Every parameter of the config must be present with its shape.
  */
-export function writeModelDir(dir: string, model: QwenModelDir): void {
-  const specs = qwen2Parameters(model.config);
-  const tensors = new Map<string, TensorToWrite>();
-  for (const spec of specs) {
+export function writeModelDir(dir: string, model: QwenModelDir, options: WriteModelDirOptions = {}): void {
+  // Parameter order is HF's state-dict order, which decides where shards split.
+  const tensors = qwen2Parameters(model.config).map((spec) => {
     const data = model.weights.get(spec.name);
     if (!data) throw new Error(`writeModelDir ${dir}: tensor ${spec.name} is missing`);
-    tensors.set(spec.name, { shape: spec.shape, data });
-  }
+    return { name: spec.name, shape: spec.shape, data };
+  });
   mkdirSync(dir, { recursive: true });
   const configJson = { ...(model.rawConfig ?? {}), ...qwen2ConfigToJson(model.config) };
   const sorted = Object.fromEntries(
@@ -186,9 +167,10 @@ export function writeModelDir(dir: string, model: QwenModelDir): void {
       .map((k) => [k, configJson[k]]),
   );
   writeFileSync(join(dir, CONFIG_FILE), jsonText(sorted));
-  writeSafetensors(join(dir, WEIGHTS_FILE), tensors);
-  // A stale shard index would take precedence over the file just written.
-  rmSync(join(dir, WEIGHTS_INDEX_FILE), { force: true });
+  writeShardedSafetensors(dir, tensors, {
+    stem: WEIGHTS_STEM,
+    maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE,
+  });
   writeFileSync(
     join(dir, GENERATION_CONFIG_FILE),
     jsonText(model.generationConfig ?? defaultGenerationConfig(model.config)),
