@@ -10,7 +10,9 @@ import {
   encodeManifest,
   manifestKey,
   MANIFEST_FORMAT,
+  sha256Hex,
   signManifest,
+  type ManifestObject,
   type ObjectStore,
 } from '../core/store/index.ts';
 import { writeStepMetrics } from '../core/metrics/history.ts';
@@ -19,8 +21,11 @@ import { runConfigHash } from './prepareRun.ts';
 import { rolloutKey, runStore } from './runtime.ts';
 import type { CheckpointInput, CheckpointOutput } from './types.ts';
 
-/** The weights file whose sha256 identifies a checkpoint's policy. */
+/** The weights file whose sha256 identifies a checkpoint's policy (when not sharded). */
 export const WEIGHTS_OBJECT = 'weights/model.safetensors';
+const WEIGHTS_INDEX_OBJECT = 'weights/model.safetensors.index.json';
+/** Sharded weights and their index all start with this. */
+const WEIGHTS_SHARD_PREFIX = 'weights/model';
 
 export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutput> {
   const config = runConfigOrFail(input.config);
@@ -56,9 +61,26 @@ export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutp
   if (!config.orchestration.keepRollouts && newestVerifiedStep === input.step) {
     await deleteStepRollouts(store, config.runId, input.step);
   }
-  const weights = input.objects.find((o) => o.name === WEIGHTS_OBJECT);
-  if (!weights) throw new Error(`step ${input.step}: no ${WEIGHTS_OBJECT} among the checkpoint objects`);
-  return { step: input.step, weightsSha256: weights.sha256 };
+  const sha256 = weightsSha256(input.objects);
+  if (sha256 === undefined) {
+    throw new Error(`step ${input.step}: no ${WEIGHTS_OBJECT} among the checkpoint objects`);
+  }
+  return { step: input.step, weightsSha256: sha256 };
+}
+
+/**
+ * What identifies a checkpoint's policy: the sha256 of `weights/model.safetensors`, or for weights in
+ * shards, the sha256 of each shard's name and sha256 (the index and every shard, in name order).
+ * Undefined when the objects hold neither.
+ */
+export function weightsSha256(objects: readonly ManifestObject[]): string | undefined {
+  const single = objects.find((o) => o.name === WEIGHTS_OBJECT);
+  if (single) return single.sha256;
+  if (!objects.some((o) => o.name === WEIGHTS_INDEX_OBJECT)) return undefined;
+  const shards = objects
+    .filter((o) => o.name.startsWith(WEIGHTS_SHARD_PREFIX))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return sha256Hex(shards.map((o) => `${o.name} ${o.sha256}\n`).join(''));
 }
 
 /**

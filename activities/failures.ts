@@ -6,6 +6,7 @@ export const FAILURE = {
   config: 'RunConfigError',
   resume: 'ResumeError',
   data: 'RunDataError',
+  state: 'TrainerStateError',
 } as const;
 
 /** A permanent problem: retrying the same activity with the same input cannot succeed. */

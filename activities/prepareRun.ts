@@ -15,7 +15,7 @@ import { runIdentity, type RunConfig } from '../core/config/run.ts';
 import { heldOutTask } from '../core/config/task.ts';
 import { routedTaskQueues } from '../core/config/taskQueues.ts';
 import { configHash } from '../core/store/index.ts';
-import { WEIGHTS_OBJECT } from './checkpoint.ts';
+import { weightsSha256 } from './checkpoint.ts';
 import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
 import { checkGpuWorkersFromActivity } from './gpuWorkers.ts';
 import { resumePoint } from './resumePoint.ts';
@@ -89,7 +89,7 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
     totalSteps: config.steps,
     checkpointStep: manifest.step,
     cursor: manifest.dataCursor as unknown as Cursor,
-    weightsSha256: manifest.objects.find((o) => o.name === WEIGHTS_OBJECT)?.sha256 ?? '',
+    weightsSha256: weightsSha256(manifest.objects) ?? '',
     shards: config.rollout.shards,
     continueAsNewEvery: config.orchestration.continueAsNewEvery,
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,

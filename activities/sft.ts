@@ -24,16 +24,16 @@ import { SftUpdater } from '../core/train/sftUpdate.ts';
 import type { SftRow } from '../core/train/sftLossGraph.ts';
 import { applyRetention, configHash, writeCheckpoint } from '../core/store/index.ts';
 import { loadTaskProblems } from '../core/data/splits.ts';
-import { WEIGHTS_OBJECT } from './checkpoint.ts';
+import { weightsSha256 } from './checkpoint.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { checkGpuWorkersFromActivity } from './gpuWorkers.ts';
 import { resumePoint } from './resumePoint.ts';
-import { memo, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
+import { memo, runStore, sessionConfig, verifiedManifest } from './runtime.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
 import { mathPromptIds } from '../core/task/prompts.ts';
 import { mathStopTokenIds } from '../core/task/stops.ts';
-import { readStateDir, withStateFiles } from './trainerState.ts';
+import { readCheckpointState, withStateFiles } from './trainerState.ts';
 import type { Cursor } from './types.ts';
 
 export interface SftPlan {
@@ -186,7 +186,7 @@ async function sftStateAt(
   if (warm && warm.hash === hash && warm.step === step) return { w: warm, reloaded: false };
   const store = runStore(config);
   const manifest = await verifiedManifest(store, config.runId, step);
-  const { model, state } = await withRestored(store, manifest, '', readStateDir);
+  const { model, state } = await readCheckpointState(store, manifest);
   const { weights: _weights, ...base } = model;
   return { w: { hash, step, state, base }, reloaded: true };
 }
@@ -275,6 +275,11 @@ export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
   warm = { hash, step: input.toStep, state, base: w.base };
   await applyRetention(store, config.runId, config.store.retention);
   const manifest = await verifiedManifest(store, config.runId, input.toStep);
-  const weights = manifest.objects.find((o) => o.name === WEIGHTS_OBJECT);
-  return { step: input.toStep, cursor, weightsSha256: weights?.sha256 ?? '', metrics, reloaded };
+  return {
+    step: input.toStep,
+    cursor,
+    weightsSha256: weightsSha256(manifest.objects) ?? '',
+    metrics,
+    reloaded,
+  };
 }

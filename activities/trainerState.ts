@@ -1,7 +1,10 @@
 /**
  * The trainer's state as checkpoint files: the policy as an HF model directory (`weights/`, loadable by
- * transformers) and AdamW's moments with the step count as one safetensors file (`optimizer/`). Both are
- * float32 written byte for byte, so a state read back is bit-identical to the one written.
+ * transformers) and AdamW's moments with the step count as safetensors (`optimizer/state.safetensors`, or
+ * shards `state-0000i-of-0000n.safetensors` with `state.safetensors.index.json` above the shard size).
+ * Both are float32 written byte for byte, so a state read back is bit-identical to the one written. Files
+ * are written and read one tensor at a time and streamed to and from the store, so no step handles a
+ * whole file in one buffer (AdamW's moments alone are 8 bytes per parameter: 3.95 GB for 494M).
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,13 +13,35 @@ import type { HostTensor, OptimizerState } from '../core/graph/index.ts';
 import type { Qwen2Config } from '../core/model/config.ts';
 import { loadModelDir, writeModelDir, type QwenModelDir } from '../core/model/modelDir.ts';
 import { qwen2Parameters } from '../core/model/parameters.ts';
-import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../core/model/safetensors.ts';
-import { objectsFromDirectory, type CheckpointObjectSource } from '../core/store/index.ts';
-import { OPTIMIZER_GROUP, WEIGHTS_GROUP } from '../core/store/index.ts';
+import { readSafetensorsHeader } from '../core/model/safetensors.ts';
+import {
+  DEFAULT_MAX_SHARD_SIZE,
+  readShardedSafetensors,
+  safetensorsFiles,
+  writeShardedSafetensors,
+} from '../core/model/safetensorsShards.ts';
+import {
+  checkpointKey,
+  objectsFromDirectory,
+  OPTIMIZER_GROUP,
+  WEIGHTS_GROUP,
+  type CheckpointManifest,
+  type CheckpointObjectSource,
+  type ObjectStore,
+} from '../core/store/index.ts';
+import { FAILURE, permanent } from './failures.ts';
+import { withRestored } from './runtime.ts';
+import type { StoredObject } from './types.ts';
 
-export const OPTIMIZER_FILE = 'state.safetensors';
-/** Safetensors metadata key holding AdamW's step count (t). */
+/** Optimizer files are `state.safetensors`, or `state-0000i-of-0000n.safetensors` with an index. */
+const OPTIMIZER_STEM = 'state';
+/** Safetensors metadata key holding AdamW's step count (t), in every optimizer file. */
 const STEP_METADATA = 'reasonloop.optimizer_step';
+
+export interface StateFileOptions {
+  /** As `save_pretrained`'s max_shard_size, for weights and optimizer alike (default "5GB"). */
+  maxShardSize?: string | number;
+}
 
 export function stateFromWeights(config: Qwen2Config, weights: Map<string, Float32Array>): OptimizerState {
   const params: Record<string, HostTensor> = {};
@@ -36,13 +61,21 @@ export function weightsOf(state: OptimizerState): Map<string, Float32Array> {
   return new Map(Object.entries(state.params).map(([k, t]) => [k, t.data as Float32Array]));
 }
 
-function writeOptimizerFile(path: string, config: Qwen2Config, state: OptimizerState): void {
-  const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-  for (const p of qwen2Parameters(config)) {
-    tensors.set(`m.${p.name}`, { shape: p.shape, data: state.m[p.name].data as Float32Array });
-    tensors.set(`v.${p.name}`, { shape: p.shape, data: state.v[p.name].data as Float32Array });
-  }
-  writeSafetensors(path, tensors, { [STEP_METADATA]: String(state.step) });
+function writeOptimizerFiles(
+  dir: string,
+  config: Qwen2Config,
+  state: OptimizerState,
+  options: StateFileOptions,
+): void {
+  const tensors = qwen2Parameters(config).flatMap((p) => [
+    { name: `m.${p.name}`, shape: p.shape, data: state.m[p.name].data as Float32Array },
+    { name: `v.${p.name}`, shape: p.shape, data: state.v[p.name].data as Float32Array },
+  ]);
+  writeShardedSafetensors(dir, tensors, {
+    stem: OPTIMIZER_STEM,
+    maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE,
+    metadata: { [STEP_METADATA]: String(state.step) },
+  });
 }
 
 /**
@@ -53,12 +86,17 @@ export async function withStateFiles<T>(
   base: Omit<QwenModelDir, 'weights'>,
   state: OptimizerState,
   use: (objects: CheckpointObjectSource[]) => Promise<T>,
+  options: StateFileOptions = {},
 ): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'reasonloop-state-'));
   try {
-    writeModelDir(join(dir, WEIGHTS_GROUP), { ...base, weights: weightsOf(state) });
-    await mkdir(join(dir, OPTIMIZER_GROUP), { recursive: true });
-    writeOptimizerFile(join(dir, OPTIMIZER_GROUP, OPTIMIZER_FILE), base.config, state);
+    try {
+      writeModelDir(join(dir, WEIGHTS_GROUP), { ...base, weights: weightsOf(state) }, options);
+      await mkdir(join(dir, OPTIMIZER_GROUP), { recursive: true });
+      writeOptimizerFiles(join(dir, OPTIMIZER_GROUP), base.config, state, options);
+    } catch (error) {
+      throw unfixable(`writing the trainer state after optimizer step ${state.step}`, error);
+    }
     const objects = [
       ...(await objectsFromDirectory(join(dir, WEIGHTS_GROUP), WEIGHTS_GROUP)),
       ...(await objectsFromDirectory(join(dir, OPTIMIZER_GROUP), OPTIMIZER_GROUP)),
@@ -69,21 +107,67 @@ export async function withStateFiles<T>(
   }
 }
 
+/** Streams state files into the store under a step's checkpoint prefix, each hashed as it uploads. */
+export async function storeStateFiles(
+  store: ObjectStore,
+  runId: string,
+  step: number,
+  sources: readonly CheckpointObjectSource[],
+): Promise<StoredObject[]> {
+  const stored: StoredObject[] = [];
+  for (const source of sources) {
+    if (!('file' in source)) throw new Error(`trainer state object ${source.name} is not a file`);
+    const { size, sha256 } = await store.putStream(checkpointKey(runId, step, source.name), source.file);
+    stored.push({ name: source.name, size, sha256 });
+  }
+  return stored;
+}
+
 /** Reads a state back from a directory holding `weights/` and `optimizer/` as written above. */
 export function readStateDir(dir: string): { model: QwenModelDir; state: OptimizerState } {
   const model = loadModelDir(join(dir, WEIGHTS_GROUP));
   const state = stateFromWeights(model.config, model.weights);
-  const file = join(dir, OPTIMIZER_GROUP, OPTIMIZER_FILE);
-  const step = Number(readSafetensorsHeader(file).metadata[STEP_METADATA]);
-  if (!Number.isSafeInteger(step) || step < 0) throw new Error(`${file}: no valid ${STEP_METADATA} metadata`);
-  const moments = readSafetensors(file);
-  for (const p of qwen2Parameters(model.config)) {
+  const optimizerDir = join(dir, OPTIMIZER_GROUP);
+  const first = [...safetensorsFiles(optimizerDir, OPTIMIZER_STEM).keys()][0]!;
+  const step = Number(readSafetensorsHeader(join(optimizerDir, first)).metadata[STEP_METADATA]);
+  if (!Number.isSafeInteger(step) || step < 0) {
+    throw new Error(`${join(optimizerDir, first)}: no valid ${STEP_METADATA} metadata`);
+  }
+  const specs = qwen2Parameters(model.config);
+  const shapes = new Map(specs.flatMap((p) => [`m.${p.name}`, `v.${p.name}`].map((n) => [n, p.shape])));
+  const moments = readShardedSafetensors(optimizerDir, OPTIMIZER_STEM, shapes);
+  for (const p of specs) {
     const m = moments.get(`m.${p.name}`);
     const v = moments.get(`v.${p.name}`);
-    if (!m || !v) throw new Error(`${file}: tensor m.${p.name} or v.${p.name} is missing`);
+    if (!m || !v) throw new Error(`${optimizerDir}: tensor m.${p.name} or v.${p.name} is missing`);
     state.m[p.name] = { data: m, dims: [...p.shape] };
     state.v[p.name] = { data: v, dims: [...p.shape] };
   }
   state.step = step;
   return { model, state };
+}
+
+/** The trainer state of a verified checkpoint, downloaded (sha256-checked) and read tensor by tensor. */
+export async function readCheckpointState(
+  store: ObjectStore,
+  manifest: CheckpointManifest,
+): Promise<{ model: QwenModelDir; state: OptimizerState }> {
+  return withRestored(store, manifest, '', (dir) => {
+    try {
+      return readStateDir(dir);
+    } catch (error) {
+      throw unfixable(`checkpoint ${manifest.step} of run ${manifest.runId} in ${store.location}`, error);
+    }
+  });
+}
+
+/**
+ * A failure that a retry cannot fix becomes a non-retryable one naming what was being read or written.
+ * Files reach these readers and writers verified (sha256) or freshly made from memory, so any error but
+ * an operating-system one (disk full, I/O error: it has an errno code) recurs on every attempt: a shape
+ * mismatch, a malformed file, a model too large to allocate.
+ */
+function unfixable(what: string, error: unknown): unknown {
+  if (!(error instanceof Error) || typeof (error as NodeJS.ErrnoException).code === 'string') return error;
+  return permanent(FAILURE.state, `${what}: ${error.message}`);
 }

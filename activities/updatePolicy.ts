@@ -14,7 +14,6 @@ import { lrAt } from '../core/rl/lrSchedule.ts';
 import { klCoefAt } from '../core/rl/klSchedule.ts';
 import { PolicyUpdater } from '../core/train/policyUpdate.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
-import { checkpointKey, sha256Hex } from '../core/store/index.ts';
 import type { RunConfig } from '../core/config/run.ts';
 import {
   HyperParameterError,
@@ -24,12 +23,11 @@ import {
 } from '../core/config/hyperParameters.ts';
 import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
 import { runConfigHash } from './prepareRun.ts';
-import { memo, modelConfig, runStore, sessionConfig, verifiedManifest, withRestored } from './runtime.ts';
+import { memo, modelConfig, runStore, sessionConfig, verifiedManifest } from './runtime.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
-import { readStateDir, withStateFiles } from './trainerState.ts';
-import type { StoredObject, UpdatePolicyInput, UpdatePolicyOutput } from './types.ts';
-import { readFile } from 'node:fs/promises';
+import { readCheckpointState, storeStateFiles, withStateFiles } from './trainerState.ts';
+import type { UpdatePolicyInput, UpdatePolicyOutput } from './types.ts';
 
 /** The warm copy: one run's state after `step` steps, with the model dir's non-weight files. */
 interface WarmState {
@@ -66,7 +64,7 @@ async function stateAt(
   if (warm && warm.configHash === hash && warm.step === step) return { w: warm, reloaded: false };
   const store = runStore(config);
   const manifest = await verifiedManifest(store, config.runId, step);
-  const { model, state } = await withRestored(store, manifest, '', readStateDir);
+  const { model, state } = await readCheckpointState(store, manifest);
   const { weights: _weights, ...base } = model;
   return { w: { configHash: hash, step, state, base }, reloaded: true };
 }
@@ -130,16 +128,9 @@ async function updateStep(input: StepUpdateInput): Promise<UpdatePolicyOutput> {
   });
   heartbeat({ phase: 'updated' });
   warm = { configHash: hash, step: input.step, state, base: w.base };
-  const objects = await withStateFiles(w.base, state, async (sources) => {
-    const stored: StoredObject[] = [];
-    for (const source of sources) {
-      if (!('file' in source)) throw new Error(`trainer state object ${source.name} is not a file`);
-      const bytes = await readFile(source.file);
-      await store.put(checkpointKey(config.runId, input.step, source.name), bytes);
-      stored.push({ name: source.name, size: bytes.byteLength, sha256: sha256Hex(bytes) });
-    }
-    return stored;
-  });
+  const objects = await withStateFiles(w.base, state, (sources) =>
+    storeStateFiles(store, config.runId, input.step, sources),
+  );
   const last = metrics[metrics.length - 1];
   return { objects, metrics: { ...last, optimizerSteps: metrics.length }, reloaded };
 }
