@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CPU_NODE_POLICIES, DEVICE_KINDS } from '../graph/deviceKind.ts';
 import type { Device } from '../graph/device.ts';
 import { formatConfigIssues } from './rl.ts';
-
+import { flag, nonNegativeInt, oneOf } from './rules.ts';
 import { GPU_QUEUE_SUFFIX, isGpuQueue } from './taskQueues.ts';
 
 export { deviceTaskQueue, GPU_QUEUE_SUFFIX, isGpuQueue } from './taskQueues.ts';
@@ -13,14 +13,6 @@ export { deviceTaskQueue, GPU_QUEUE_SUFFIX, isGpuQueue } from './taskQueues.ts';
  * a cuda worker polls `<queue>-gpu`, so CPU and GPU workers share one Temporal namespace without taking
  * each other's work.
  */
-
-const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
-const nonNegativeInt = () =>
-  z
-    .number({ error: 'must be an integer ≥ 0' })
-    .int({ error: 'must be an integer ≥ 0' })
-    .min(0, { error: 'must be an integer ≥ 0' });
 
 /** A worker's `device` section. */
 export const deviceConfigSchema = z.strictObject({
@@ -35,7 +27,7 @@ export const deviceConfigSchema = z.strictObject({
    */
   cpuNodes: oneOf(CPU_NODE_POLICIES).default('allow'),
   /** TF32 float32 products on the GPU (faster, ≈1e-3 relative error); off: results match the CPU's to ≈1e-5. */
-  tf32: z.boolean({ error: 'must be true or false' }).default(false),
+  tf32: flag().default(false),
 });
 
 /** Which kind of worker runs an activity: "cpu" (default) or "cuda" (a GPU worker, on `<queue>-gpu`). */

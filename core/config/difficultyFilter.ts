@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { RUN_ID_PATTERN } from '../store/keys.ts';
 import { deviceKindSchema, taskQueueNameSchema } from './device.ts';
 import { evalModelSchema } from './evaluation.ts';
-import { weightDtypeSchema } from './evalSampling.ts';
-import { checkMathTaskModel, parseConfig, positiveInt, seed } from './run.ts';
+import { positiveInt, probability, runId, seed } from './rules.ts';
+import { checkMathTaskModel, parseConfig } from './run.ts';
+import { problemSamplingShape } from './sampling.ts';
 import { mathTaskSchema } from './task.ts';
 import { DEFAULT_TASK_QUEUES } from './taskQueues.ts';
 
@@ -23,43 +23,27 @@ export const DEFAULT_FILTER_MAX_NEW_TOKENS = 512;
 /** Problems per rollout activity: a few generate calls, each a heartbeat apart. */
 export const DEFAULT_PROBLEMS_PER_SHARD = 64;
 
-const passRate = () =>
-  z
-    .number({ error: 'must be a number in [0, 1]' })
-    .min(0, { error: 'must be a number in [0, 1]' })
-    .max(1, { error: 'must be a number in [0, 1]' });
-
-export const filterSamplingSchema = z.strictObject({
-  /** k: responses per problem; a problem's pass rate is its correct responses / k. */
-  samples: positiveInt().default(DEFAULT_FILTER_SAMPLES),
-  temperature: z
-    .number({ error: 'must be a number ≥ 0' })
-    .min(0, { error: 'must be a number ≥ 0' })
-    .default(DEFAULT_FILTER_TEMPERATURE),
-  topP: z
-    .number({ error: 'must be a number in (0, 1]' })
-    .gt(0, { error: 'must be a number in (0, 1]' })
-    .max(1, { error: 'must be a number in (0, 1]' })
-    .optional(),
-  topK: positiveInt().optional(),
-  maxNewTokens: positiveInt().default(DEFAULT_FILTER_MAX_NEW_TOKENS),
-  weightDtype: weightDtypeSchema(),
-});
+/** k samples per problem: a problem's pass rate is its correct responses / k. */
+export const filterSamplingSchema = z.strictObject(
+  problemSamplingShape({
+    samples: DEFAULT_FILTER_SAMPLES,
+    temperature: DEFAULT_FILTER_TEMPERATURE,
+    maxNewTokens: DEFAULT_FILTER_MAX_NEW_TOKENS,
+  }),
+);
 
 export const difficultyFilterConfigSchema = z
   .strictObject({
     /** Names the output: results go under `filters/<filterId>/` in the store. */
-    filterId: z.string({ error: 'must be a string' }).regex(RUN_ID_PATTERN, {
-      error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-    }),
+    filterId: runId(),
     seed: seed().default(0),
     model: evalModelSchema,
     task: mathTaskSchema,
     sampling: filterSamplingSchema.prefault({}),
     /** Keep problems whose pass rate is at least this (inclusive); unset: drop only rate 0. */
-    minPassRate: passRate().optional(),
+    minPassRate: probability().optional(),
     /** Keep problems whose pass rate is at most this (inclusive); unset: drop only rate 1. */
-    maxPassRate: passRate().optional(),
+    maxPassRate: probability().optional(),
     /** Filter only the first `limit` problems of the data. */
     limit: positiveInt().optional(),
     store: z.strictObject({ url: z.string({ error: 'must be a store URL' }).min(1) }),

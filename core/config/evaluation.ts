@@ -1,19 +1,9 @@
 import { z } from 'zod';
-import { RUN_ID_PATTERN } from '../store/keys.ts';
-import {
-  checkMathTaskModel,
-  DEFAULT_TASK_QUEUES,
-  modelInitSchema,
-  nonNegativeInt,
-  parseConfig,
-  positiveInt,
-  seed,
-} from './run.ts';
+import { checkMathTaskModel, DEFAULT_TASK_QUEUES, modelInitSchema, parseConfig } from './run.ts';
 import { deviceKindSchema, taskQueueNameSchema } from './device.ts';
-import { evalSamplingSchema } from './evalSampling.ts';
+import { nonNegativeInt, positiveInt, runId, seed } from './rules.ts';
+import { evalSamplingSchema } from './sampling.ts';
 import { taskSchema } from './task.ts';
-
-export { evalSamplingSchema };
 
 /**
  * The evaluation config: what the `evaluation` workflow receives (`reasonloop eval`, a Temporal Schedule,
@@ -21,11 +11,6 @@ export { evalSamplingSchema };
  * verified one when no step is given, which is what a schedule wants), a task's problems, and how to
  * sample: greedy (temperature 0) or sampled pass@1 averaged over `samples` responses per problem.
  */
-
-const runId = () =>
-  z.string({ error: 'must be a string' }).regex(RUN_ID_PATTERN, {
-    error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-  });
 
 export const evalModelSchema = z
   .strictObject({

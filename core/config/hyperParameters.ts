@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { clipConfigSchema, klConfigSchema, optimizerConfigSchema, rlAlgorithmSchema } from './rl.ts';
 import type { RunConfig } from './run.ts';
+import { policySamplingSchema } from './sampling.ts';
 
 /**
  * The hyper-parameters a running rlTraining accepts through its `setHyperParameters` update: the knobs a
  * verl / TRL user turns mid-run. Each is a run-config field (HYPER_PARAMETER_PATHS) with that field's
  * rule; an update sets some of them and the run uses base config + every override received so far.
  * Workflow code imports this file (the update's validator runs inside the workflow), so it depends on
- * zod and on rl.ts only — run.ts is imported for its type, never at run time.
+ * zod, rl.ts and sampling.ts only — run.ts is imported for its type, never at run time.
  */
 
 /** Where each hyper-parameter lives in the run config (core/config/run.ts, core/config/rl.ts). */
@@ -29,26 +30,17 @@ export type HyperParameterName = keyof typeof HYPER_PARAMETER_PATHS;
 export const HYPER_PARAMETER_NAMES = Object.keys(HYPER_PARAMETER_PATHS) as HyperParameterName[];
 
 /**
- * rollout.temperature and rollout.topP repeat run.ts's rules (run.ts cannot be bundled into workflow code:
- * it reaches node:fs); test/unit/config/hyperParameters.test.ts checks the two agree.
+ * Every field optional; an unknown key is an error. The rules are the run config's own: rl.ts for the
+ * algorithm, sampling.ts for the rollout (run.ts cannot be bundled into workflow code: it reaches node:fs).
  */
-const temperatureRule = z
-  .number({ error: 'must be a number > 0' })
-  .positive({ error: 'must be a number > 0' });
-const topPRule = z
-  .number({ error: 'must be a number in (0, 1]' })
-  .gt(0, { error: 'must be a number in (0, 1]' })
-  .max(1, { error: 'must be a number in (0, 1]' });
-
-/** Every field optional; an unknown key is an error. The rules are the run config's own (rl.ts). */
 export const hyperParametersSchema = z.strictObject({
   lr: optimizerConfigSchema.shape.lr.unwrap().optional(),
   klCoef: klConfigSchema.shape.coef.unwrap().optional(),
   entropyCoef: rlAlgorithmSchema.shape.entropyCoef.unwrap().optional(),
   clipLow: clipConfigSchema.shape.low.unwrap().optional(),
   clipHigh: clipConfigSchema.shape.high.unwrap().optional(),
-  temperature: temperatureRule.optional(),
-  topP: topPRule.optional(),
+  temperature: policySamplingSchema.shape.temperature.unwrap().optional(),
+  topP: policySamplingSchema.shape.topP,
 });
 
 /** Overrides: the hyper-parameters an update (or all updates so far, merged) set. */

@@ -6,12 +6,7 @@
 import { z } from 'zod';
 import { BENCHMARK_NAMES, type BenchmarkName } from '../data/benchmarks.ts';
 import { DEFAULT_TIME_LIMIT_MS } from '../reward/verify/limits.ts';
-
-const positiveInt = (what: string) =>
-  z
-    .number({ error: `${what} must be a number` })
-    .int(`${what} must be an integer`)
-    .positive(`${what} must be positive`);
+import { positiveInt } from './rules.ts';
 
 export const verifierSchema = z
   .object({
@@ -20,7 +15,7 @@ export const verifierSchema = z
     /** Decimal places numbers must agree to (Math-Verify's default 6). */
     precision: z.number().int().min(0).max(15).default(6),
     /** Per-comparison time limit in milliseconds. */
-    timeLimitMs: positiveInt('reward.verifier.timeLimitMs').default(DEFAULT_TIME_LIMIT_MS),
+    timeLimitMs: positiveInt().default(DEFAULT_TIME_LIMIT_MS),
     /** Use the last plain number of a response that has no marked answer. */
     lastNumberFallback: z.boolean().default(false),
   })
@@ -29,9 +24,9 @@ export const verifierSchema = z
 export const dapoOverlongSchema = z
   .object({
     /** Lmax: the generation limit in tokens. */
-    maxLength: positiveInt('reward.dapoOverlong.maxLength'),
+    maxLength: positiveInt(),
     /** Lcache: the soft-penalty window before Lmax (DAPO used 4096 of 20480). */
-    cacheLength: positiveInt('reward.dapoOverlong.cacheLength'),
+    cacheLength: positiveInt(),
     factor: z.number().positive().default(1),
   })
   .strict()
@@ -55,7 +50,7 @@ export const rewardSchema = z
     thinkOpenedInPrompt: z.boolean().default(true),
     lengthStrategy: z.enum(['none', 'qs', 'rs', 'rrl', 'rra', 'orm']).default('none'),
     /** Lmax for RRL (defaults to the rollout's max new tokens when the run schema composes them). */
-    rrlMaxLength: positiveInt('reward.rrlMaxLength').optional(),
+    rrlMaxLength: positiveInt().optional(),
     dapoOverlong: dapoOverlongSchema.optional(),
     /** Drop groups whose rewards are all equal (DAPO dynamic sampling). */
     dynamicSampling: z.boolean().default(false),
@@ -145,14 +140,14 @@ export const syntheticDataSchema = z
         .strict(),
     ]),
     /** How many tasks make one epoch (the training split). */
-    size: positiveInt('data.size'),
+    size: positiveInt(),
     seed: z.number().int().min(0).default(0),
     /**
      * `train`: tasks 0…size−1 of `seed`. `heldOut`: `heldOutSize` tasks drawn from a derived seed, none of
      * them equal to a training task (core/data/splits.ts), for evaluation.
      */
     split: z.enum(['train', 'heldOut']).default('train'),
-    heldOutSize: positiveInt('data.heldOutSize').default(256),
+    heldOutSize: positiveInt().default(256),
   })
   .strict();
 

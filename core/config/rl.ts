@@ -4,6 +4,17 @@ import { LOSS_AGG_MODES } from '../rl/aggregation.ts';
 import { KL_ESTIMATOR_NAMES } from '../rl/kl.ts';
 import { KL_COEF_SCHEDULES } from '../rl/klSchedule.ts';
 import { LR_SCHEDULES } from '../rl/lrSchedule.ts';
+import {
+  aboveOne,
+  flag,
+  nonNegative,
+  nonNegativeInt,
+  oneOf,
+  positive,
+  positiveInt,
+  probability,
+  unitInterval,
+} from './rules.ts';
 
 /**
  * The `algorithm` section of the run config: every RL knob of the STILL-3 study. Defaults are the
@@ -13,26 +24,6 @@ import { LR_SCHEDULES } from '../rl/lrSchedule.ts';
 
 /** Where the KL to the reference acts: per-token reward shaping, a loss term, or nowhere. */
 export const KL_PLACEMENTS = ['reward', 'loss', 'none'] as const;
-
-const finite = (rule: string) => z.number({ error: `must be ${rule}` });
-const nonNegative = () => finite('a number ≥ 0').min(0, { error: 'must be a number ≥ 0' });
-const positive = () => finite('a number > 0').positive({ error: 'must be a number > 0' });
-const positiveInt = () =>
-  z
-    .number({ error: 'must be a positive integer' })
-    .int({ error: 'must be a positive integer' })
-    .min(1, { error: 'must be a positive integer' });
-const nonNegativeInt = () =>
-  z
-    .number({ error: 'must be an integer ≥ 0' })
-    .int({ error: 'must be an integer ≥ 0' })
-    .min(0, { error: 'must be an integer ≥ 0' });
-const unitInterval = (rule = 'a number in [0, 1)') =>
-  finite(rule)
-    .min(0, { error: `must be ${rule}` })
-    .lt(1, { error: `must be ${rule}` });
-const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, { error: `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
 
 export const advantageConfigSchema = z.strictObject({
   /** GRPO group normalisation (both STILL-3 runs). */
@@ -64,7 +55,7 @@ export const clipConfigSchema = z.strictObject({
   /** ε_high = 0.2 (no clip-higher in STILL-3; DAPO uses 0.28). */
   high: nonNegative().default(0.2),
   /** Dual-clip constant c > 1 (verl default 3); absent = off (STILL-3 does not mention one). */
-  dualClip: finite('a number > 1').gt(1, { error: 'must be a number > 1' }).optional(),
+  dualClip: aboveOne().optional(),
 });
 
 export const optimizerConfigSchema = z.strictObject({
@@ -75,12 +66,7 @@ export const optimizerConfigSchema = z.strictObject({
   /** Linear warm-up RL steps (ignored by "constant"). */
   warmupSteps: nonNegativeInt().default(0),
   /** Cosine floor as a fraction of lr (warmupCosine). */
-  minLrRatio: finite('a number in [0, 1]')
-    .min(0, { error: 'must be a number in [0, 1]' })
-    .max(1, {
-      error: 'must be a number in [0, 1]',
-    })
-    .default(0),
+  minLrRatio: probability().default(0),
   /** Step where the cosine bottoms out; absent = the run's total steps. */
   decaySteps: positiveInt().optional(),
   /** AdamW decoupled weight decay: 0.01 (verl's actor default; §6 names none). */
@@ -116,7 +102,7 @@ export const rlAlgorithmSchema = z
     /** Responses per forward/backward (gradient accumulation; memory only, not the math). */
     microBatchSize: positiveInt().default(8),
     /** Shuffle rows before cutting mini-batches, seeded by the run seed and step. */
-    shuffle: z.boolean({ error: 'must be true or false' }).default(true),
+    shuffle: flag().default(true),
     optimizer: optimizerConfigSchema.prefault({}),
   })
   .superRefine((c, ctx) => {

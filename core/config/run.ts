@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { RUN_ID_PATTERN } from '../store/keys.ts';
 import { runDevicesSchema, taskQueueNameSchema } from './device.ts';
 import { rlAlgorithmSchema } from './rl.ts';
+import { flag, nonNegativeInt, positiveInt, runId, seed } from './rules.ts';
+import { evalSamplingSchema, policySamplingSchema, weightDtypeSchema } from './sampling.ts';
 import { taskSchema } from './task.ts';
-import { evalSamplingSchema, weightDtypeSchema } from './evalSampling.ts';
 import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
 
 /**
@@ -12,20 +12,6 @@ import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
  * model, task, rollout, store and orchestration sections. Every object is strict, so a misspelt key is an
  * error naming its path.
  */
-
-export const positiveInt = () =>
-  z
-    .number({ error: 'must be a positive integer' })
-    .int({ error: 'must be a positive integer' })
-    .min(1, { error: 'must be a positive integer' });
-export const nonNegativeInt = () =>
-  z
-    .number({ error: 'must be an integer ≥ 0' })
-    .int({ error: 'must be an integer ≥ 0' })
-    .min(0, { error: 'must be an integer ≥ 0' });
-/** Seeds feed 32-bit counter-based RNGs (Philox keys, mix32), so they must fit in a uint32. */
-const MAX_SEED = 2 ** 32 - 1;
-export const seed = () => nonNegativeInt().max(MAX_SEED, { error: `must be an integer in [0, ${MAX_SEED}]` });
 
 /** A tiny Qwen2 built and seeded by the code (tests, demos): HF-style random init from `seed`. */
 export const modelInitSchema = z.strictObject({
@@ -38,7 +24,7 @@ export const modelInitSchema = z.strictObject({
     numAttentionHeads: positiveInt(),
     numKeyValueHeads: positiveInt().optional(),
     maxPositionEmbeddings: positiveInt().default(64),
-    tieWordEmbeddings: z.boolean({ error: 'must be true or false' }).default(true),
+    tieWordEmbeddings: flag().default(true),
     eosTokenId: z.array(nonNegativeInt(), { error: 'must be an array of token ids' }).default([]),
   }),
   /**
@@ -50,9 +36,7 @@ export const modelInitSchema = z.strictObject({
 
 /** The weights of another run's checkpoint in the same store (an SFT run's result, say). */
 export const modelCheckpointSchema = z.strictObject({
-  runId: z.string({ error: 'must be a run id' }).regex(RUN_ID_PATTERN, {
-    error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-  }),
+  runId: runId('must be a run id'),
   step: nonNegativeInt(),
 });
 
@@ -85,17 +69,7 @@ export const rolloutSchema = z.strictObject({
   /** Responses per prompt, the GRPO group size (the paper: 8). */
   n: positiveInt().default(8),
   maxNewTokens: positiveInt().default(16),
-  /** Sampling temperature: 1.0 (the paper's 1.5B run). */
-  temperature: z
-    .number({ error: 'must be a number > 0' })
-    .positive({ error: 'must be a number > 0' })
-    .default(1),
-  topP: z
-    .number({ error: 'must be a number in (0, 1]' })
-    .gt(0, { error: 'must be a number in (0, 1]' })
-    .max(1, { error: 'must be a number in (0, 1]' })
-    .optional(),
-  topK: positiveInt().optional(),
+  ...policySamplingSchema.shape,
   /** sampleRollouts activities per step, each a contiguous slice of the step's prompts. */
   shards: positiveInt().default(1),
   weightDtype: weightDtypeSchema(),
@@ -151,20 +125,13 @@ export const runOrchestrationSchema = orchestrationSchema.extend({
    * samples anew), so by default they are deleted; keep them to debug a run or audit it for reward hacking
    * by reading what the policy actually wrote, as verl's rollout dumps are used.
    */
-  keepRollouts: z.boolean({ error: 'must be true or false' }).default(false),
+  keepRollouts: flag().default(false),
 });
-
-/** A run id: also a store prefix and a Temporal workflow id. */
-export const RUN_ID_FIELD = () =>
-  z.string({ error: 'must be a string' }).regex(RUN_ID_PATTERN, {
-    error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-  });
 
 export const runConfigSchema = z
   .strictObject({
-    runId: z.string({ error: 'must be a string' }).regex(RUN_ID_PATTERN, {
-      error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
-    }),
+    /** Also a store prefix and a Temporal workflow id. */
+    runId: runId(),
     /** Run seed: sampling, mini-batch shuffles and data order all derive from it. */
     seed: seed(),
     /** Total RL steps (the run is complete when the checkpoint of this step exists). */

@@ -1,14 +1,7 @@
 import { z } from 'zod';
 import { optimizerConfigSchema } from './rl.ts';
-import {
-  modelSchema,
-  orchestrationSchema,
-  parseConfig,
-  positiveInt,
-  RUN_ID_FIELD,
-  seed,
-  storeSchema,
-} from './run.ts';
+import { flag, positiveInt, probability, runId, seed } from './rules.ts';
+import { modelSchema, orchestrationSchema, parseConfig, storeSchema } from './run.ts';
 import { mathTaskSchema } from './task.ts';
 import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
 
@@ -43,16 +36,12 @@ export const sftSectionSchema = z.strictObject({
    * Fraction of training problems whose worked solution forgets every carry (an imperfect teacher): the
    * model imitates the mistake, and RL with a verifier is what can remove it. 0 = a perfect teacher.
    */
-  traceErrorRate: z
-    .number({ error: 'must be a number in [0, 1]' })
-    .min(0, { error: 'must be a number in [0, 1]' })
-    .max(1, { error: 'must be a number in [0, 1]' })
-    .default(0),
+  traceErrorRate: probability().default(0),
   /**
    * With `task.tools`, the traces call Python and show its output block: true keeps the output out of the
    * loss (the model is not taught to predict what the sandbox prints); the paper did not mask it.
    */
-  maskToolOutput: z.boolean({ error: 'must be true or false' }).default(true),
+  maskToolOutput: flag().default(true),
   /** Optimizer steps between checkpoints (one activity runs them, heartbeating after each). */
   checkpointEvery: positiveInt().default(25),
   optimizer: optimizerConfigSchema.prefault({ lr: 1e-5 }),
@@ -62,7 +51,7 @@ export const sftSectionSchema = z.strictObject({
 
 export const sftConfigSchema = z
   .strictObject({
-    runId: RUN_ID_FIELD(),
+    runId: runId(),
     seed: seed(),
     /** Optimizer steps in all. */
     steps: positiveInt(),

@@ -7,23 +7,13 @@ import {
   storeDataSchema,
   syntheticDataSchema,
 } from './reward.ts';
+import { flag, nonNegativeInt, positiveInt } from './rules.ts';
 
 /**
  * The task a run trains on. `reverseDigits` is a token-level task for tests (no tokenizer). `math` is the
  * paper's setting: problems from a file, a benchmark or a synthetic generator, a prompt template, a
  * tokenizer from the model, and the reward of core/reward (verifier + STILL/zero reward + length strategy).
  */
-
-const positiveInt = () =>
-  z
-    .number({ error: 'must be a positive integer' })
-    .int({ error: 'must be a positive integer' })
-    .min(1, { error: 'must be a positive integer' });
-const nonNegativeInt = () =>
-  z
-    .number({ error: 'must be an integer ≥ 0' })
-    .int({ error: 'must be an integer ≥ 0' })
-    .min(0, { error: 'must be an integer ≥ 0' });
 
 /**
  * `reverseDigits`: the prompt is `digits` digit tokens (ids 0–9) and a separator; the answer is the digits
@@ -57,7 +47,7 @@ export const toolsSchema = z.strictObject({
   /** Characters of output shown (the paper: 400). */
   outputChars: positiveInt().default(400),
   /** false: the paper's "code written but not run" arm — code blocks end turns, nothing runs. */
-  execute: z.boolean({ error: 'must be true or false' }).default(true),
+  execute: flag().default(true),
   /** Warm sandbox processes per worker. */
   poolSize: positiveInt().default(2),
 });
