@@ -3,15 +3,28 @@
  * benchmark, or a synthetic task's training split or held-out split. The held-out split is drawn from a
  * derived seed and excludes every problem statement of the training split, so "held out" means unseen.
  */
-import type { DataConfig } from '../config/reward.ts';
-import { loadBenchmark } from './benchmarks.ts';
-import { loadProblems } from './load.ts';
-import { loadStoreProblems } from './storeData.ts';
+import { loadBenchmark, type BenchmarkName } from './benchmarks.ts';
+import { loadProblems, type LoadSpec } from './load.ts';
+import { loadStoreProblems, type StoreDataSpec } from './storeData.ts';
 import { emptySkipReport, type SkipReport } from './rows.ts';
-import { generateTasks, type SyntheticProblem } from './synthetic.ts';
+import { generateTasks, type SyntheticProblem, type SyntheticSpec } from './synthetic.ts';
 
-export type DataSpec = DataConfig['train'];
-export type SyntheticDataSpec = Extract<DataSpec, { source: 'synthetic' }>;
+/** A synthetic task's problems: `size` tasks of `seed` make the training split. */
+export interface SyntheticDataSpec {
+  source: 'synthetic';
+  task: SyntheticSpec;
+  size: number;
+  seed: number;
+  split: 'train' | 'heldOut';
+  heldOutSize: number;
+}
+
+/** Where a task's problems come from: what core/config/reward.ts's data schemas parse to. */
+export type DataSpec =
+  | ({ source: 'file' } & LoadSpec)
+  | ({ source: 'store' } & StoreDataSpec)
+  | { source: 'benchmark'; name: BenchmarkName }
+  | SyntheticDataSpec;
 
 /** Mixed into the seed of the held-out stream (any constant ≠ 0 works; this one is the golden ratio's bits). */
 const HELD_OUT_SEED_SALT = 0x9e3779b9;
