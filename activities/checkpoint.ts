@@ -16,7 +16,8 @@ import {
   type ObjectStore,
 } from '../core/store/index.ts';
 import { writeStepMetrics } from '../core/metrics/history.ts';
-import { runConfigOrFail } from './failures.ts';
+import { parseRunConfig } from '../core/config/run.ts';
+import { parsedConfig } from './parsedConfig.ts';
 import { runConfigHash } from './prepareRun.ts';
 import { rolloutKey, runStore } from './runtime.ts';
 import type { CheckpointInput, CheckpointOutput } from './types.ts';
@@ -28,7 +29,7 @@ const WEIGHTS_INDEX_OBJECT = 'weights/model.safetensors.index.json';
 const WEIGHTS_SHARD_PREFIX = 'weights/model';
 
 export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutput> {
-  const config = runConfigOrFail(input.config);
+  const config = parsedConfig(parseRunConfig, input.config);
   const store = runStore(config);
   for (const object of input.objects) {
     const key = checkpointKey(config.runId, input.step, object.name);

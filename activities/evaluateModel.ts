@@ -5,13 +5,13 @@
  * a retried or re-scheduled evaluation of the same checkpoint does no work twice.
  */
 import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/evaluation.ts';
-import { RunConfigError } from '../core/config/run.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { QwenTokenizer } from '../core/model/tokenizer.ts';
 import type { EvaluationRecord, EvaluationSummary } from '../core/metrics/evaluation.ts';
 import { emptyToolMetrics, type ToolMetrics } from '../core/tools/metrics.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
+import { parsedConfig } from './parsedConfig.ts';
 import { initialModel, runStore, sessionConfig } from './runtime.ts';
 import { taskRuntime } from '../core/task/taskRuntime.ts';
 import type { TaskRuntime } from '../core/task/types.ts';
@@ -20,15 +20,6 @@ import { requireDeviceKind } from './workerDevice.ts';
 
 /** Hex digits of the settings hash in a result folder's name (48 bits: collisions are not a concern). */
 const SETTINGS_HASH_CHARS = 12;
-
-export function evalConfigOrFail(raw: unknown): EvaluationConfig {
-  try {
-    return parseEvaluationConfig(raw);
-  } catch (error) {
-    if (error instanceof RunConfigError) throw permanent(FAILURE.config, error.message);
-    throw error;
-  }
-}
 
 /** Resolves "the newest checkpoint" to a step, so the result names exactly what was evaluated. */
 async function resolveModel(config: EvaluationConfig): Promise<{ tag: string; step?: number; dir: string }> {
@@ -111,7 +102,7 @@ async function generateAndScore(
 }
 
 export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
-  const config = evalConfigOrFail(raw);
+  const config = parsedConfig(parseEvaluationConfig, raw);
   const store = runStore(config);
   const resolved = await resolveModel(config);
   // The folder names what was evaluated and how: a different model, task or sampling never reuses results.

@@ -11,13 +11,14 @@ import {
   type HyperParameters,
   type HyperParameterValues,
 } from '../core/config/hyperParameters.ts';
-import { runIdentity, type RunConfig } from '../core/config/run.ts';
+import { parseRunConfig, runIdentity, type RunConfig } from '../core/config/run.ts';
 import { heldOutTask } from '../core/config/task.ts';
 import { routedTaskQueues } from '../core/config/taskQueues.ts';
 import { configHash } from '../core/store/index.ts';
 import { weightsSha256 } from './checkpoint.ts';
-import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
+import { FAILURE, permanent } from './failures.ts';
 import { checkGpuWorkersFromActivity } from './gpuWorkers.ts';
+import { parsedConfig } from './parsedConfig.ts';
 import { resumePoint } from './resumePoint.ts';
 import { runStore } from './runtime.ts';
 import type { Cursor, RawRunConfig, RunPlan } from './types.ts';
@@ -71,7 +72,7 @@ function recordedOverrides(runId: string, step: number, metrics: Record<string, 
 }
 
 export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
-  const config = runConfigOrFail(raw);
+  const config = parsedConfig(parseRunConfig, raw);
   try {
     checkModelDir(config);
   } catch (error) {

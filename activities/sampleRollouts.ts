@@ -8,7 +8,8 @@ import { takeBatch } from '../core/data/cursor.ts';
 import { emptyToolMetrics } from '../core/tools/metrics.ts';
 import type { GenerationRequest } from '../core/generate/generation.ts';
 import { Generator } from '../core/generate/generator.ts';
-import { runConfigOrFail } from './failures.ts';
+import { parseRunConfig } from '../core/config/run.ts';
+import { parsedConfig } from './parsedConfig.ts';
 import {
   cachedCheckpointWeights,
   memo,
@@ -75,7 +76,7 @@ export function shardRange(prompts: number, shards: number, shard: number): [num
 }
 
 export async function sampleRollouts(input: SampleRolloutsInput): Promise<SampleRolloutsOutput> {
-  const config = runConfigOrFail(input.config);
+  const config = parsedConfig(parseRunConfig, input.config);
   const store = runStore(config);
   const model = await modelConfig(config);
   const task = await runTask(config);

@@ -9,7 +9,9 @@ import { klPenalizedRewards, responseKlSums } from '../core/rl/kl.ts';
 import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
 import { ResponseScorer } from '../core/train/responseLogProbs.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
-import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
+import { parseRunConfig } from '../core/config/run.ts';
+import { FAILURE, permanent } from './failures.ts';
+import { parsedConfig } from './parsedConfig.ts';
 import {
   cachedCheckpointWeights,
   memo,
@@ -31,7 +33,7 @@ const SCORER_BATCH = 64;
 const scorers = new Map<string, Promise<ResponseScorer>>();
 
 export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRolloutsOutput> {
-  const config = runConfigOrFail(input.config);
+  const config = parsedConfig(parseRunConfig, input.config);
   const store = runStore(config);
   const { algorithm: algo, rollout } = config;
   const task = await runTask(config);

@@ -11,7 +11,6 @@ import { checkStoreReachable } from '../client/preflight.ts';
 import { writeStepMetrics, type StepMetrics } from '../core/metrics/history.ts';
 import { parseSftConfig, sftIdentity, type SftConfig } from '../core/config/sft.ts';
 import { loadSolutions, type SolutionExample } from '../core/data/solutions.ts';
-import { RunConfigError } from '../core/config/run.ts';
 import { takeBatch } from '../core/data/cursor.ts';
 import { deviceTaskQueue } from '../core/config/taskQueues.ts';
 import { arithmeticToolTrace, arithmeticTrace, carelessTeacher } from '../core/data/traces.ts';
@@ -27,6 +26,7 @@ import { loadTaskProblems } from '../core/data/splits.ts';
 import { weightsSha256 } from './checkpoint.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { checkGpuWorkersFromActivity } from './gpuWorkers.ts';
+import { parsedConfig } from './parsedConfig.ts';
 import { resumePoint } from './resumePoint.ts';
 import { memo, runStore, sessionConfig, verifiedManifest } from './runtime.ts';
 import { requireDeviceKind } from './workerDevice.ts';
@@ -63,21 +63,12 @@ export interface SftStepsOutput {
   reloaded: boolean;
 }
 
-export function sftConfigOrFail(raw: unknown): SftConfig {
-  try {
-    return parseSftConfig(raw);
-  } catch (error) {
-    if (error instanceof RunConfigError) throw permanent(FAILURE.config, error.message);
-    throw error;
-  }
-}
-
 export function sftConfigHash(config: SftConfig): string {
   return configHash(sftIdentity(config));
 }
 
 export async function prepareSft(raw: unknown): Promise<SftPlan> {
-  const config = sftConfigOrFail(raw);
+  const config = parsedConfig(parseSftConfig, raw);
   const store = runStore(config);
   await checkStoreReachable(store);
   await checkGpuWorkersFromActivity(sftQueues(config));
@@ -192,7 +183,7 @@ async function sftStateAt(
 }
 
 export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
-  const config = sftConfigOrFail(input.config);
+  const config = parsedConfig(parseSftConfig, input.config);
   if (!(input.fromStep >= 0 && input.toStep > input.fromStep && input.toStep <= config.steps)) {
     throw permanent(
       FAILURE.config,

@@ -5,7 +5,10 @@
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import type { RunConfigInput } from '../core/config/run.ts';
 
-/** The config exactly as given to the workflow; every activity validates it itself. */
+/**
+ * A run config as JSON, as given to the workflow (with a step's hyper-parameter overrides written in, for
+ * the step's activities); each worker process parses it once (activities/parsedConfig.ts).
+ */
 export type RawRunConfig = RunConfigInput;
 
 /** A resumable position in the task's dataset (core/data/cursor.ts). */
@@ -78,7 +81,10 @@ export interface ScoreRolloutsOutput {
 }
 
 export interface UpdatePolicyInput {
+  /** The step's config: the run's, with the step's hyper-parameter overrides written in. */
   config: RawRunConfig;
+  /** The run's identity (prepareRun's configHash), which overrides leave alone: the warm state's key. */
+  configHash: string;
   step: number;
   scoredKey: string;
 }

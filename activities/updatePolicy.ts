@@ -3,9 +3,9 @@
  * trainer keeps the newest state in memory; when it does not hold the state of step − 1 (a fresh or
  * restarted worker, another worker's run) it reloads it from that step's verified checkpoint, so the result
  * is the same either way. The new weights and optimizer state are written under the step's checkpoint
- * prefix; the `checkpoint` activity then commits them with a manifest. Overrides sent by setHyperParameters
- * come with the input and change what this step computes with, never the run's identity (the warm state's
- * key, the checkpoint's config hash).
+ * prefix; the `checkpoint` activity then commits them with a manifest. The config comes with the step's
+ * setHyperParameters overrides written in (by the workflow); they change what this step computes with,
+ * never the run's identity, so the warm state is keyed by the hash prepareRun gave the run.
  */
 import { heartbeat } from '@temporalio/activity';
 import type { OptimizerState } from '../core/graph/index.ts';
@@ -14,15 +14,8 @@ import { lrAt } from '../core/rl/lrSchedule.ts';
 import { klCoefAt } from '../core/rl/klSchedule.ts';
 import { PolicyUpdater } from '../core/train/policyUpdate.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
-import type { RunConfig } from '../core/config/run.ts';
-import {
-  HyperParameterError,
-  parseHyperParameters,
-  withHyperParameters,
-  type HyperParameters,
-} from '../core/config/hyperParameters.ts';
-import { FAILURE, permanent, runConfigOrFail } from './failures.ts';
-import { runConfigHash } from './prepareRun.ts';
+import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
+import { parsedConfig } from './parsedConfig.ts';
 import { memo, modelConfig, runStore, sessionConfig, verifiedManifest } from './runtime.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
@@ -45,11 +38,6 @@ const updaters = new Map<string, Promise<PolicyUpdater>>();
  * replace the same warm state.
  */
 let updateLock: Promise<unknown> = Promise.resolve();
-
-/** updatePolicy's input: the run's config as given, and the hyper-parameter overrides in force for this step. */
-export interface StepUpdateInput extends UpdatePolicyInput {
-  hyperParameters?: HyperParameters;
-}
 
 /** Forgets the warm state (tests use it to force the reload path). */
 export function dropWarmTrainerState(): void {
@@ -80,32 +68,15 @@ function lrScheduleOf(config: RunConfig) {
   };
 }
 
-/** The config this step computes with: the run's, with the step's overrides written in. */
-function stepConfig(config: RunConfig, overrides: unknown): RunConfig {
-  if (
-    overrides === undefined ||
-    (typeof overrides === 'object' && overrides !== null && Object.keys(overrides).length === 0)
-  ) {
-    return config;
-  }
-  try {
-    return withHyperParameters(config, parseHyperParameters(overrides));
-  } catch (error) {
-    if (error instanceof HyperParameterError) throw permanent(FAILURE.config, error.message);
-    throw error;
-  }
-}
-
-export async function updatePolicy(input: StepUpdateInput): Promise<UpdatePolicyOutput> {
+export async function updatePolicy(input: UpdatePolicyInput): Promise<UpdatePolicyOutput> {
   const turn = updateLock.then(() => updateStep(input));
   updateLock = turn.catch(() => undefined);
   return turn;
 }
 
-async function updateStep(input: StepUpdateInput): Promise<UpdatePolicyOutput> {
-  const base = runConfigOrFail(input.config);
-  const hash = runConfigHash(base);
-  const config = stepConfig(base, input.hyperParameters);
+async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput> {
+  const config = parsedConfig(parseRunConfig, input.config);
+  const hash = input.configHash;
   const store = runStore(config);
   const { w, reloaded } = await stateAt(config, hash, input.step - 1);
   heartbeat({ phase: 'loaded' });

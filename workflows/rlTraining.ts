@@ -115,10 +115,9 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
   while (status.step < plan.totalSteps) {
     if (await pausedOrStopped(status)) break;
     const step = status.step + 1;
-    // The step's hyper-parameters, fixed now: sampling and scoring get the config with them written in;
-    // the trainer gets the config as given (the run's identity) and the overrides beside it.
-    const overrides = hyperParameters.beginStep(step);
-    const stepConfig = withHyperParameters(config, overrides);
+    // The step's hyper-parameters, fixed now and written into the config its activities get (the one place
+    // overrides are applied); the run's identity stays prepareRun's hash, which the trainer keys its state by.
+    const stepConfig = withHyperParameters(config, hyperParameters.beginStep(step));
 
     status.phase = 'sampling';
     const shards = await Promise.all(
@@ -130,10 +129,10 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     const scored = await scoreRollouts({ config: stepConfig, step, shardKeys: shards.map((s) => s.key) });
     status.phase = 'updating';
     const update = await updatePolicy({
-      config,
+      config: stepConfig,
+      configHash: plan.configHash,
       step,
       scoredKey: scored.key,
-      ...(Object.keys(overrides).length > 0 ? { hyperParameters: overrides } : {}),
     });
     const metrics = {
       ...update.metrics,

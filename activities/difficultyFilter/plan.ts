@@ -8,7 +8,6 @@ import {
   parseDifficultyFilterConfig,
   type DifficultyFilterConfig,
 } from '../../core/config/difficultyFilter.ts';
-import { RunConfigError } from '../../core/config/run.ts';
 import { deviceTaskQueue } from '../../core/config/taskQueues.ts';
 import { shardRanges, type DifficultyFilterSummary, type PassRateBand } from '../../core/data/difficulty.ts';
 import { loadTaskProblems, type TaskProblems } from '../../core/data/splits.ts';
@@ -17,6 +16,7 @@ import { filterQueues } from '../../client/gpuWorkers.ts';
 import { checkStoreReachable } from '../../client/preflight.ts';
 import { checkGpuWorkersFromActivity } from '../gpuWorkers.ts';
 import { FAILURE, permanent } from '../failures.ts';
+import { parsedConfig } from '../parsedConfig.ts';
 import { memo, runStore } from '../runtime.ts';
 
 /** Hex digits of the settings hash in the result folder's name (48 bits, as evaluation's). */
@@ -45,15 +45,6 @@ export interface FilterPlan {
   heartbeatTimeoutSeconds: number;
   /** The stored summary of an earlier identical run: nothing left to do. */
   done?: DifficultyFilterSummary;
-}
-
-export function filterConfigOrFail(raw: unknown): DifficultyFilterConfig {
-  try {
-    return parseDifficultyFilterConfig(raw);
-  } catch (error) {
-    if (error instanceof RunConfigError) throw permanent(FAILURE.config, error.message);
-    throw error;
-  }
 }
 
 /** `keep-gt0-lt1` (the default band), `keep-0.25-0.75`: the folder of one band's outputs. */
@@ -112,7 +103,7 @@ export async function filterProblems(config: DifficultyFilterConfig): Promise<Ta
 }
 
 export async function planDifficultyFilter(raw: unknown): Promise<FilterPlan> {
-  const config = filterConfigOrFail(raw);
+  const config = parsedConfig(parseDifficultyFilterConfig, raw);
   const store = runStore(config);
   await checkStoreReachable(store);
   await checkGpuWorkersFromActivity(filterQueues(config));

@@ -4,16 +4,20 @@
  * (seed, problem index, sample), so a retried shard writes the same counts; a shard already stored is
  * not generated again.
  */
-import type { DifficultyFilterConfig } from '../../core/config/difficultyFilter.ts';
+import {
+  parseDifficultyFilterConfig,
+  type DifficultyFilterConfig,
+} from '../../core/config/difficultyFilter.ts';
 import type { PassCount } from '../../core/data/difficulty.ts';
 import type { QwenModelDir } from '../../core/model/modelDir.ts';
 import { QwenTokenizer } from '../../core/model/tokenizer.ts';
 import { emptyToolMetrics } from '../../core/tools/metrics.ts';
 import { FAILURE, permanent } from '../failures.ts';
+import { parsedConfig } from '../parsedConfig.ts';
 import { initialModel, memo, runStore, sessionConfig } from '../runtime.ts';
 import { taskRuntime } from '../../core/task/taskRuntime.ts';
 import type { TaskRuntime } from '../../core/task/types.ts';
-import { filterConfigOrFail, filterKeys, type FilterPlan, type PinnedModel } from './plan.ts';
+import { filterKeys, type FilterPlan, type PinnedModel } from './plan.ts';
 import { sampleProblemGroups } from '../sharedGenerator.ts';
 import { requireDeviceKind } from '../workerDevice.ts';
 
@@ -89,7 +93,7 @@ async function countPasses(
 }
 
 export async function filterShard(input: FilterShardInput): Promise<FilterShardOutput> {
-  const config = filterConfigOrFail(input.config);
+  const config = parsedConfig(parseDifficultyFilterConfig, input.config);
   const { first, count } = input.shard;
   if (!(first >= 0 && count >= 1 && first + count <= input.plan.problems)) {
     throw permanent(

@@ -10,9 +10,11 @@ import {
   type DifficultyFilterSummary,
   type PassCount,
 } from '../../core/data/difficulty.ts';
+import { parseDifficultyFilterConfig } from '../../core/config/difficultyFilter.ts';
 import { FAILURE, permanent } from '../failures.ts';
+import { parsedConfig } from '../parsedConfig.ts';
 import { runStore } from '../runtime.ts';
-import { filterConfigOrFail, filterKeys, filterProblems, type FilterPlan } from './plan.ts';
+import { filterKeys, filterProblems, type FilterPlan } from './plan.ts';
 
 export interface WriteFilterInput {
   config: unknown;
@@ -20,7 +22,7 @@ export interface WriteFilterInput {
 }
 
 export async function writeDifficultyFilter(input: WriteFilterInput): Promise<DifficultyFilterSummary> {
-  const config = filterConfigOrFail(input.config);
+  const config = parsedConfig(parseDifficultyFilterConfig, input.config);
   const store = runStore(config);
   const keys = filterKeys(input.plan.prefix, config);
   const counts: PassCount[] = [];

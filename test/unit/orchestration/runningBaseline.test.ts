@@ -93,6 +93,7 @@ it('records the baseline in each checkpoint and measures the next step against i
     baselines.push(scored.baseline!);
     const update = (await env.run(updatePolicy, {
       config,
+      configHash: plan.configHash,
       step,
       scoredKey: scored.key,
     })) as UpdatePolicyOutput;
