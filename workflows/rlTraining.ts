@@ -7,7 +7,7 @@
  * not started sampling; the trainer activities go to one trainer worker while it lives
  * (workflows/stickyTrainer.ts).
  */
-import { continueAsNew, ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import { evaluation } from './evaluation.ts';
@@ -18,9 +18,9 @@ import { hyperParameterMetrics, withHyperParameters } from '../core/config/hyper
 import { hyperParameterControl } from './hyperParameters.ts';
 import { stickyTrainer } from './stickyTrainer.ts';
 import {
+  continueAsNewWhenDue,
   finishTraining,
   pausedOrStopped,
-  shouldContinueAsNew,
   trainingStatus,
   type TrainingCarry,
 } from './trainingLoop.ts';
@@ -175,13 +175,9 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     status.lastWeightsSha256 = weightsSha256;
     hyperParameters.endStep();
 
-    if (await shouldContinueAsNew(status, plan.continueAsNewEvery)) {
-      await continueAsNew<typeof rlTraining>(config, {
-        paused: status.paused,
-        hyperParameters: hyperParameters.overrides(),
-        ...(status.trainerQueue ? { trainerQueue: status.trainerQueue } : {}),
-      });
-    }
+    await continueAsNewWhenDue(status, plan.continueAsNewEvery, config, () => ({
+      hyperParameters: hyperParameters.overrides(),
+    }));
   }
   const stopped = await finishTraining(status);
   return {

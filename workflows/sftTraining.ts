@@ -4,15 +4,15 @@
  * again with the same run id: prepareSft finds the newest verified checkpoint. Pause, resume, stop and the
  * status query are rlTraining's.
  */
-import { continueAsNew, proxyActivities } from '@temporalio/workflow';
+import { proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { Cursor } from '../activities/types.ts';
 import type { SftConfigInput } from '../core/config/sft.ts';
 import type { TrainingResult } from './definitions.ts';
 import {
+  continueAsNewWhenDue,
   finishTraining,
   pausedOrStopped,
-  shouldContinueAsNew,
   trainingStatus,
   type TrainingCarry,
 } from './trainingLoop.ts';
@@ -54,9 +54,7 @@ export async function sftTraining(
     cursor = out.cursor;
     weightsSha256 = out.weightsSha256;
 
-    if (await shouldContinueAsNew(status, plan.continueAsNewEvery)) {
-      await continueAsNew<typeof sftTraining>(config, { paused: status.paused });
-    }
+    await continueAsNewWhenDue(status, plan.continueAsNewEvery, config);
   }
   const stopped = await finishTraining(status);
   return {

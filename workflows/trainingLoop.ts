@@ -1,10 +1,23 @@
 /**
  * What every training workflow (rlTraining, sftTraining) shares: its status with the pause / resume /
- * stop signals and the status query, the wait at the top of each step, and the continue-as-new decision.
+ * stop signals and the status query, the wait at the top of each step, and continuing as new.
  */
-import { allHandlersFinished, condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { HyperParameters } from '../core/config/hyperParameters.ts';
-import { pauseSignal, resumeSignal, statusQuery, stopSignal, type TrainingStatus } from './definitions.ts';
+import {
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+  stopSignal,
+  type TrainingResult,
+  type TrainingStatus,
+} from './definitions.ts';
 
 /** Carried across continue-as-new (signals and updates received before it must not be lost). */
 export interface TrainingCarry {
@@ -45,14 +58,25 @@ export async function pausedOrStopped(status: TrainingStatus): Promise<boolean> 
 }
 
 /**
- * Whether to continue as new now: steps remain, no stop was asked for, and this workflow run has done
- * `every` steps or Temporal suggests it. Handlers in flight finish first (their effect is carried over).
+ * Continues as new (with the same config) when steps remain, no stop was asked for, and this workflow run
+ * has done `every` steps or Temporal suggests it. Handlers in flight finish first; what they changed is
+ * carried over: the pause, the trainer queue, and what the workflow's `carry` returns once they have
+ * (rlTraining's overrides).
  */
-export async function shouldContinueAsNew(status: TrainingStatus, every: number): Promise<boolean> {
+export async function continueAsNewWhenDue<C>(
+  status: TrainingStatus,
+  every: number,
+  config: C,
+  carry: () => Omit<TrainingCarry, 'paused' | 'trainerQueue'> = () => ({}),
+): Promise<void> {
   const more = status.step < status.totalSteps && !status.stopRequested;
-  if (!more || !(status.stepsThisRun >= every || workflowInfo().continueAsNewSuggested)) return false;
+  if (!more || !(status.stepsThisRun >= every || workflowInfo().continueAsNewSuggested)) return;
   await condition(allHandlersFinished);
-  return true;
+  await continueAsNew<(config: C, carry: TrainingCarry) => Promise<TrainingResult>>(config, {
+    paused: status.paused,
+    ...carry(),
+    ...(status.trainerQueue ? { trainerQueue: status.trainerQueue } : {}),
+  });
 }
 
 /** Marks the run done or stopped once its handlers have finished; true when it stopped early. */
