@@ -6,10 +6,7 @@ import { CORE_FORBIDDEN_PACKAGES, REPO_ROOT, WORKFLOW_TYPE_ONLY, forbiddenArrow,
 function isTypeOnly(node) {
   if (node.importKind === 'type' || node.exportKind === 'type') return true;
   const specifiers = node.specifiers ?? [];
-  return (
-    specifiers.length > 0 &&
-    specifiers.every((s) => s.importKind === 'type' || s.exportKind === 'type')
-  );
+  return specifiers.length > 0 && specifiers.every((s) => s.importKind === 'type' || s.exportKind === 'type');
 }
 
 function checkSource(context, node, source, typeOnly) {
@@ -19,7 +16,10 @@ function checkSource(context, node, source, typeOnly) {
   const fromRoom = roomOf(fromRel);
   if (!source.startsWith('.')) {
     if (fromRoom.startsWith('core/') && CORE_FORBIDDEN_PACKAGES.some((re) => re.test(source))) {
-      context.report({ node, message: `${fromRel} imports ${source}: core/ never imports Temporal packages` });
+      context.report({
+        node,
+        message: `${fromRel} imports ${source}: core/ never imports Temporal packages`,
+      });
     }
     return;
   }
@@ -36,7 +36,8 @@ function checkSource(context, node, source, typeOnly) {
     return;
   }
   const why = forbiddenArrow(fromRoom, toRoom);
-  if (why) context.report({ node, message: `${fromRel} may not import ${toRel} (${fromRoom} → ${toRoom}): ${why}` });
+  if (why)
+    context.report({ node, message: `${fromRel} may not import ${toRel} (${fromRoom} → ${toRoom}): ${why}` });
 }
 
 export const boundaries = {
@@ -48,9 +49,12 @@ export const boundaries = {
   create(context) {
     return {
       ImportDeclaration: (node) => checkSource(context, node, node.source.value, isTypeOnly(node)),
-      ExportNamedDeclaration: (node) => node.source && checkSource(context, node, node.source.value, isTypeOnly(node)),
-      ExportAllDeclaration: (node) => checkSource(context, node, node.source.value, node.exportKind === 'type'),
-      ImportExpression: (node) => node.source.type === 'Literal' && checkSource(context, node, node.source.value, false),
+      ExportNamedDeclaration: (node) =>
+        node.source && checkSource(context, node, node.source.value, isTypeOnly(node)),
+      ExportAllDeclaration: (node) =>
+        checkSource(context, node, node.source.value, node.exportKind === 'type'),
+      ImportExpression: (node) =>
+        node.source.type === 'Literal' && checkSource(context, node, node.source.value, false),
     };
   },
 };

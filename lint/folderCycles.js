@@ -1,4 +1,5 @@
-// Folder-level import cycles: the rooms of lint/rooms.js as nodes, every import between two rooms as an arrow.
+/* global process, console */
+// Folder-level import cycles: the rooms of lint/rooms.js as nodes, every value import between two rooms as an arrow.
 // Prints each cycle (a strongly connected set of two or more rooms) with one import that ties each arrow, and
 // exits 1 when there is one. Run by `npm run lint`; `node lint/folderCycles.js --arrows` prints the room graph.
 import fs from 'node:fs';
@@ -20,15 +21,53 @@ function sourceFiles(dir, out = []) {
   return out;
 }
 
-/** room → room → one "file → file" import that makes the arrow (the TypeScript scanner skips strings/comments). */
+/** The relative module names `source` imports as values (type-only imports are erased at run time: skipped). */
+export function valueImports(source) {
+  const file = ts.createSourceFile('x.ts', source, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+  const names = [];
+  const visit = (node) => {
+    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      const clause = node.importClause;
+      const bindings = clause?.namedBindings;
+      const typeOnly =
+        clause?.isTypeOnly ||
+        (clause &&
+          !clause.name &&
+          bindings &&
+          ts.isNamedImports(bindings) &&
+          bindings.elements.length > 0 &&
+          bindings.elements.every((e) => e.isTypeOnly));
+      if (!typeOnly) names.push(node.moduleSpecifier.text);
+    } else if (
+      ts.isExportDeclaration(node) &&
+      node.moduleSpecifier &&
+      ts.isStringLiteral(node.moduleSpecifier)
+    ) {
+      if (!node.isTypeOnly) names.push(node.moduleSpecifier.text);
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments[0] &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
+      names.push(node.arguments[0].text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(file);
+  return names.filter((n) => n.startsWith('.'));
+}
+
+/**
+ * room → room → one "file → file" import that makes the arrow. Only value imports count: workflows import
+ * activity *types* by design (Temporal's proxyActivities), which is no arrow at run time.
+ */
 export function roomGraph(root = REPO_ROOT) {
   const arrows = new Map();
   for (const file of sourceFiles(root)) {
     const fromRel = path.relative(root, file);
-    const { importedFiles } = ts.preProcessFile(fs.readFileSync(file, 'utf8'), true, true);
-    for (const { fileName } of importedFiles) {
-      if (!fileName.startsWith('.')) continue;
-      const toRel = path.relative(root, path.resolve(path.dirname(file), fileName));
+    for (const name of valueImports(fs.readFileSync(file, 'utf8'))) {
+      const toRel = path.relative(root, path.resolve(path.dirname(file), name));
       if (toRel.startsWith('..')) continue;
       const [from, to] = [roomOf(fromRel), roomOf(toRel)];
       if (from === to) continue;
@@ -76,13 +115,15 @@ export function folderCycles(arrows) {
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(fileURLToPath(import.meta.url))) {
   const arrows = roomGraph();
   if (process.argv.includes('--arrows')) {
-    for (const [from, tos] of [...arrows].sort()) console.log(`${from} → ${[...tos.keys()].sort().join(', ')}`);
+    for (const [from, tos] of [...arrows].sort())
+      console.log(`${from} → ${[...tos.keys()].sort().join(', ')}`);
   }
   const cycles = folderCycles(arrows);
   for (const cycle of cycles) {
     console.error(`folder-level import cycle: ${cycle.join(' ⇄ ')}`);
     for (const from of cycle) {
-      for (const [to, example] of arrows.get(from) ?? []) if (cycle.includes(to)) console.error(`  ${example}`);
+      for (const [to, example] of arrows.get(from) ?? [])
+        if (cycle.includes(to)) console.error(`  ${example}`);
     }
   }
   if (cycles.length > 0) process.exit(1);

@@ -22,17 +22,45 @@ export const CORE_ALLOWED = {
   'core/rl': ['core/graph', 'core/random'],
   'core/metrics': ['core/store'],
   'core/data': ['core/reward', 'core/store', 'core/tools', 'core/random'],
-  'core/config': ['core/rl', 'core/reward', 'core/data', 'core/model', 'core/graph', 'core/store', 'core/random', 'core/tools'],
+  'core/config': [
+    'core/rl',
+    'core/reward',
+    'core/data',
+    'core/model',
+    'core/graph',
+    'core/store',
+    'core/random',
+    'core/tools',
+  ],
   'core/train': ['core/rl', 'core/model', 'core/graph', 'core/generate', 'core/config', 'core/random'],
   'core/task': [
-    'core/config', 'core/reward', 'core/data', 'core/tools', 'core/model', 'core/generate', 'core/store', 'core/random',
+    'core/config',
+    'core/reward',
+    'core/data',
+    'core/tools',
+    'core/model',
+    'core/generate',
+    'core/store',
+    'core/random',
   ],
 };
 
 /** Outside core: the top-level folders each may not import, with the reason a reader gets in the lint error. */
 export const TOP_FORBIDDEN = {
   core: {
-    rooms: ['activities', 'workflows', 'client', 'cli', 'workers', 'demo', 'study', 'bench', 'infra', 'scripts', 'test'],
+    rooms: [
+      'activities',
+      'workflows',
+      'client',
+      'cli',
+      'workers',
+      'demo',
+      'study',
+      'bench',
+      'infra',
+      'scripts',
+      'test',
+    ],
     why: 'core/ is the library: it knows nothing of Temporal, workers or the programs built on it',
   },
   workflows: {
@@ -40,22 +68,48 @@ export const TOP_FORBIDDEN = {
     why: 'workflows/ is bundled, deterministic workflow code',
   },
   activities: {
-    rooms: ['workers', 'cli', 'client', 'demo', 'study', 'bench', 'scripts', 'test'],
-    why: 'activities/ adapt core/ for workers; nothing above them',
+    rooms: ['workers', 'cli', 'demo', 'study', 'bench', 'scripts', 'test'],
+    why: 'activities/ adapt core/ for workers (they may use client/ to ask Temporal about queues); nothing above them',
   },
   client: {
     rooms: ['activities', 'workers', 'cli', 'demo', 'study', 'bench', 'scripts', 'test'],
     why: 'client/ talks to Temporal from outside a worker; it never runs activity code',
   },
-  cli: { rooms: ['activities', 'demo', 'study', 'bench', 'scripts', 'test'], why: 'cli/ is a client: it uses client/ and core/' },
-  demo: { rooms: ['activities', 'cli', 'study', 'bench', 'scripts', 'test'], why: 'demo/ is a client: it uses client/ and core/' },
-  study: { rooms: ['activities', 'cli', 'bench', 'scripts', 'test'], why: 'study/ is a client: it uses client/ and core/' },
-  bench: { rooms: ['activities', 'cli', 'study', 'scripts', 'test'], why: 'bench/ measures core/ and the stack as a client does' },
+  cli: {
+    rooms: ['activities', 'demo', 'study', 'bench', 'scripts', 'test'],
+    why: 'cli/ is a client: it uses client/ and core/',
+  },
+  demo: {
+    rooms: ['activities', 'cli', 'study', 'bench', 'scripts', 'test'],
+    why: 'demo/ is a client: it uses client/ and core/',
+  },
+  study: {
+    rooms: ['activities', 'cli', 'bench', 'scripts', 'test'],
+    why: 'study/ is a client: it uses client/ and core/',
+  },
+  bench: {
+    rooms: ['activities', 'cli', 'study', 'scripts', 'test'],
+    why: 'bench/ measures core/ and the stack as a client does',
+  },
   infra: {
-    rooms: ['activities', 'workflows', 'client', 'cli', 'workers', 'demo', 'study', 'bench', 'scripts', 'test'],
+    rooms: [
+      'activities',
+      'workflows',
+      'client',
+      'cli',
+      'workers',
+      'demo',
+      'study',
+      'bench',
+      'scripts',
+      'test',
+    ],
     why: 'infra/ installs and starts servers; it sits below everything that uses them',
   },
-  workers: { rooms: ['cli', 'demo', 'study', 'bench', 'scripts', 'test'], why: 'workers/ host activities and workflows' },
+  workers: {
+    rooms: ['cli', 'demo', 'study', 'bench', 'scripts', 'test'],
+    why: 'workers/ host activities and workflows',
+  },
 };
 
 /** Workflow code may import these folders' types but never their values (Temporal's sandbox bundles workflows). */
@@ -81,7 +135,8 @@ export function forbiddenArrow(fromRoom, toRoom) {
   const toTop = toRoom.split('/')[0];
   if (fromTop === 'core' && toTop === 'core') {
     const allowed = CORE_ALLOWED[fromRoom];
-    if (allowed === undefined) return `${fromRoom} is not in lint/rooms.js: add it to CORE_ALLOWED with its allowed imports`;
+    if (allowed === undefined)
+      return `${fromRoom} is not in lint/rooms.js: add it to CORE_ALLOWED with its allowed imports`;
     if (!allowed.includes(toRoom)) {
       return `${fromRoom} may import only ${allowed.length ? allowed.join(', ') : 'itself'} (lint/rooms.js CORE_ALLOWED)`;
     }

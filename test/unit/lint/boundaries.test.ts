@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
 import { ESLint } from 'eslint';
-import { folderCycles, roomGraph } from '../../../lint/folderCycles.js';
+import { folderCycles, roomGraph, valueImports } from '../../../lint/folderCycles.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const eslint = new ESLint({ cwd: ROOT });
@@ -55,4 +55,17 @@ test('the cycle check finds a folder cycle in a made-up graph and none in the re
   ]);
   assert.deepEqual(folderCycles(made), [['core/a', 'core/b']]);
   assert.deepEqual(folderCycles(roomGraph(ROOT)), []);
+});
+
+test('the cycle check counts value imports only: a type-only import is erased at run time', () => {
+  const source = [
+    "import type { A } from './a.ts';",
+    "import { type B, type C } from './b.ts';",
+    "import { D, type E } from './d.ts';",
+    "export type { F } from './f.ts';",
+    "export { G } from './g.ts';",
+    "const h = await import('./h.ts');",
+    "const s = `import { X } from './x.ts'`;",
+  ].join('\n');
+  assert.deepEqual(valueImports(source), ['./d.ts', './g.ts', './h.ts']);
 });
