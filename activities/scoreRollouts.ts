@@ -70,10 +70,9 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
       SCORER_BATCH,
     );
   }
-  // The tokens whose KL to the reference counts: every response token, tool output (sampled: false)
-  // included, which charges the policy for text it did not choose (issue #21: the fix is
-  // `r.sampled.map(Number)` here, for the reward and the klToReference metric alike).
-  const klMasks = records.map((r) => r.logprobs.map(() => 1));
+  // The tokens whose KL to the reference counts: the ones the policy chose (verl's response_mask). Text a
+  // tool inserted (sampled: false) was never sampled from π, so it enters neither the reward nor the metric.
+  const klMasks = records.map((r) => r.sampled.map(Number));
   const klSums =
     refLogprobs &&
     responseKlSums(

@@ -1,0 +1,126 @@
+// KL in the reward with a tool turn: scoreRollouts charges the policy only for the tokens it sampled.
+// The expected values follow verl's apply_kl_penalty: kld = kl_penalty(old_log_prob, ref_log_prob) ·
+// response_mask, token_level_rewards = scores − β·kld, the outcome estimators' reward = Σ_t of that; its
+// metric averages kld over the response_mask tokens. Tool output (sampled: false) is outside response_mask.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, it } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { prepareRun } from '../../../activities/prepareRun.ts';
+import { sampleRollouts, type RolloutRecord } from '../../../activities/sampleRollouts.ts';
+import { scoreRollouts } from '../../../activities/scoreRollouts.ts';
+import { cachedCheckpointWeights, modelConfig, rolloutKey } from '../../../activities/runtime.ts';
+import type { RunPlan, SampleRolloutsOutput, ScoreRolloutsOutput } from '../../../activities/types.ts';
+import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
+import { openStore } from '../../../core/store/index.ts';
+import { parseRunConfig } from '../../../core/config/run.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'kl-tool-tokens-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const BETA = 0.5;
+const config = {
+  runId: 'kltools',
+  seed: 5,
+  steps: 1,
+  model: {
+    init: {
+      seed: 0,
+      config: {
+        vocabSize: 12,
+        hiddenSize: 16,
+        intermediateSize: 32,
+        numHiddenLayers: 1,
+        numAttentionHeads: 2,
+        maxPositionEmbeddings: 24,
+        eosTokenId: [11],
+      },
+    },
+  },
+  task: { kind: 'reverseDigits' as const, digits: 2 },
+  rollout: { promptsPerStep: 2, n: 4, maxNewTokens: 8 },
+  algorithm: {
+    kl: { placement: 'reward' as const, estimator: 'k1' as const, coef: BETA },
+    miniBatchSize: 8,
+    microBatchSize: 8,
+    optimizer: { lr: 1e-2 },
+  },
+  store: { url: dir },
+};
+
+/** The sampled responses with a tool turn spliced in: positions 1..2 become inserted text (logprob 0). */
+function withToolTurn(records: RolloutRecord[], toolLogprob: number): RolloutRecord[] {
+  return records.map((r) => {
+    if (r.tokens.length < 4) return r;
+    const sampled = r.sampled.map((s, t) => (t === 1 || t === 2 ? false : s));
+    const logprobs = r.logprobs.map((lp, t) => (sampled[t] ? lp : toolLogprob));
+    return { ...r, sampled, logprobs };
+  });
+}
+
+async function score(records: RolloutRecord[], name: string): Promise<ScoreRolloutsOutput> {
+  const store = openStore(dir);
+  const key = rolloutKey(config.runId, 1, name);
+  await store.put(key, new TextEncoder().encode(JSON.stringify(records)));
+  const env = new MockActivityEnvironment();
+  return (await env.run(scoreRollouts, { config, step: 1, shardKeys: [key] })) as ScoreRolloutsOutput;
+}
+
+it('leaves tool output out of the KL penalty and the KL metric, as verl does with response_mask', async () => {
+  const env = new MockActivityEnvironment();
+  const plan = (await env.run(prepareRun, config)) as RunPlan;
+  const shard = (await env.run(sampleRollouts, {
+    config,
+    step: 1,
+    shard: 0,
+    cursor: plan.cursor,
+  })) as SampleRolloutsOutput;
+  const store = openStore(dir);
+  const sampled = JSON.parse(new TextDecoder().decode(await store.get(shard.key))) as RolloutRecord[];
+  const records = withToolTurn(sampled, 0);
+  const tools = records.filter((r) => r.sampled.includes(false)).length;
+  assert.ok(tools >= 2, `the random policy wrote ${tools} responses long enough for a tool turn`);
+
+  const scored = await score(records, 'tool-shard.json');
+  // The inserted tokens' logprobs are not the policy's: whatever they hold must not move the result.
+  const other = await score(withToolTurn(sampled, -3.25), 'tool-shard-other.json');
+  assert.equal(other.meanReward, scored.meanReward);
+  assert.equal(other.klToReference, scored.klToReference);
+
+  // verl's formula on the same tokens, with the reference log-probs of the step-0 weights.
+  const scorer = await ResponseScorer.create(await modelConfig(parseRunConfig(config)), {
+    intraOpThreads: 1,
+  });
+  const sorted = [...records].sort((a, b) => a.prompt - b.prompt || a.sample - b.sample);
+  const ref = await scorer.logProbs(
+    await cachedCheckpointWeights(store, config.runId, 0),
+    sorted.map((r) => ({ promptIds: r.promptIds, responseIds: r.tokens })),
+    1,
+  );
+  let kldSum = 0;
+  let maskSum = 0;
+  let penalty = 0;
+  sorted.forEach((r, i) => {
+    let seq = 0;
+    r.tokens.forEach((_, t) => {
+      const mask = r.sampled[t] ? 1 : 0;
+      const kld = (r.logprobs[t] - ref[i][t]) * mask;
+      seq += kld;
+      maskSum += mask;
+    });
+    kldSum += seq;
+    penalty += BETA * seq;
+  });
+  const tolerance = 1e-12;
+  assert.ok(
+    Math.abs(scored.klToReference - kldSum / maskSum) < tolerance,
+    `klToReference ${scored.klToReference} vs verl ${kldSum / maskSum}`,
+  );
+  const expectedReward = scored.meanTaskReward - penalty / sorted.length;
+  assert.ok(
+    Math.abs(scored.meanReward - expectedReward) < tolerance,
+    `meanReward ${scored.meanReward} vs verl ${expectedReward}`,
+  );
+});
