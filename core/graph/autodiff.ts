@@ -27,7 +27,7 @@ export function grad(loss: Value, wrt: readonly Value[], opts: { seed?: Value } 
   // Values that depend on some `wrt` through floating-point values: only these carry gradients.
   const dependent = new Set<Value>(wrt);
   for (const node of g.nodes)
-    if (node.inputs.some((v) => dependent.has(v)))
+    if (sourcesOf(node).some((v) => dependent.has(v)))
       for (const o of node.outputs) if (isFloat(o.dtype)) dependent.add(o);
 
   const grads = new Map<Value, Value>();
@@ -39,10 +39,16 @@ export function grad(loss: Value, wrt: readonly Value[], opts: { seed?: Value } 
   return wrt.map((w) => grads.get(w) ?? zerosLike(w));
 }
 
+/** A node's inputs, then the outer values its subgraph reads (a Loop's captures): both carry gradients. */
+function sourcesOf(node: Node): readonly Value[] {
+  return node.implicitInputs?.length ? [...node.inputs, ...node.implicitInputs] : node.inputs;
+}
+
 function backprop(node: Node, dependent: Set<Value>, grads: Map<Value, Value>): void {
   const gOut = node.outputs.map((o) => grads.get(o));
   if (gOut.every((x) => x === undefined)) return;
-  const wanted = node.inputs.map((v) => dependent.has(v));
+  const sources = sourcesOf(node);
+  const wanted = sources.map((v) => dependent.has(v));
   if (!wanted.some(Boolean)) return;
   const def = opDef(node.op)!;
   if (!def.grad)
@@ -51,14 +57,14 @@ function backprop(node: Node, dependent: Set<Value>, grads: Map<Value, Value>): 
     );
   let inGrads;
   try {
-    inGrads = def.grad({ node, inputs: node.inputs, outputs: node.outputs, attrs: node.attrs, gOut });
+    inGrads = def.grad({ node, inputs: node.inputs, outputs: node.outputs, attrs: node.attrs, gOut, wanted });
   } catch (e) {
     if (e instanceof GraphError) throw e;
     throw new GraphError(
       `grad: gradient rule of node "${node.name}" (${node.op}) failed: ${(e as Error).message}`,
     );
   }
-  node.inputs.forEach((v, i) => {
+  sources.forEach((v, i) => {
     if (!wanted[i]) return;
     const gi = inGrads[i];
     if (gi === NOT_DIFFERENTIABLE)

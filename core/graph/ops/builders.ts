@@ -10,3 +10,4 @@ export * from './scan.ts';
 export type { Operand } from './util.ts';
 export { dimValue, shapeTensor } from './util.ts';
 export * from './loop.ts';
+export * from './chunkedLogProbs.ts';

@@ -2,13 +2,15 @@
  * ONNX Loop: a body subgraph run a given number of times inside one session run, with loop-carried values
  * fed from each iteration to the next and per-iteration ("scan") outputs stacked along a new first axis.
  * It lets a decode graph draw many tokens per run, so the KV cache and the per-run overhead cross the
- * host boundary once per chunk instead of once per token. No gradient: it serves generation, not training.
+ * host boundary once per chunk instead of once per token. A Loop has no generic gradient: its builder may
+ * give one (`LoopSpec.grad`), as chunkedTokenLogProbs does with a second Loop that recomputes each chunk.
  */
-import { Graph, GraphError } from '../graph.ts';
-import type { TypeInfo, Value } from '../graph.ts';
+import { Graph, GraphError, Value } from '../graph.ts';
+import type { Node, TypeInfo } from '../graph.ts';
 import type { Dim, Shape } from '../dim.ts';
 import { dim, formatShape } from '../dim.ts';
-import { defineOp } from './registry.ts';
+import { defineOp, NOT_DIFFERENTIABLE } from './registry.ts';
+import type { InputGrad } from './registry.ts';
 import { dimValue } from './util.ts';
 import { squeeze } from './shape.ts';
 
@@ -39,7 +41,27 @@ defineOp({
     });
     return types;
   },
+  // The builder's rule, keyed by the node; it answers for values read from the enclosing graph too.
+  grad: ({ node, gOut, wanted }): InputGrad[] => {
+    const rule = loopGradients.get(node);
+    if (!rule) throw new Error('a Loop is differentiable only when its builder gives a gradient rule');
+    const sources = [...node.inputs, ...(node.implicitInputs ?? [])];
+    const byValue = rule(gOut, (v) => sources.some((s, i) => s === v && wanted?.[i] !== false));
+    return sources.map((v, i) => (wanted?.[i] && !byValue.has(v) ? NOT_DIFFERENTIABLE : byValue.get(v)));
+  },
 });
+
+/**
+ * A Loop's gradient: given the gradients of its outputs (carried finals, then scans; undefined where an
+ * output does not reach the loss) and which values the caller needs, the gradient of each input or
+ * captured outer value it can differentiate, built in the enclosing graph.
+ */
+export type LoopGradRule = (
+  gOut: ReadonlyArray<Value | undefined>,
+  needs: (v: Value) => boolean,
+) => Map<Value, Value>;
+
+const loopGradients = new WeakMap<Node, LoopGradRule>();
 
 export interface LoopBody {
   /** The body graph, to build in: values of the enclosing graph may be used directly (they are captured). */
@@ -51,8 +73,8 @@ export interface LoopBody {
 }
 
 export interface LoopSpec {
-  /** How many iterations; a symbolic or static dim of the enclosing graph. */
-  trips: Dim;
+  /** How many iterations: a symbolic or static dim of the enclosing graph, or an int64 scalar value of it. */
+  trips: Dim | Value;
   /**
    * Loop-carried values: the initial value, its shape inside the body (may use symbols of its own, e.g.
    * a length that grows by one per iteration) and the shape of the final value in the enclosing graph.
@@ -60,6 +82,8 @@ export interface LoopSpec {
   carried: Array<{ initial: Value; bodyShape: Shape; finalShape: Shape }>;
   /** Builds one iteration: the next carried values (same order) and the per-iteration outputs. */
   body: (b: LoopBody) => { carried: Value[]; scans: Value[] };
+  /** The Loop's gradient rule; without one, differentiating through the Loop is a build error. */
+  grad?: LoopGradRule;
 }
 
 /** The final carried values and the stacked scan outputs ([trips, …per-iteration shape]). */
@@ -79,10 +103,13 @@ export function loop(outer: Graph, spec: LoopSpec, base = 'loop'): { carried: Va
   body.output(cond);
   for (const v of built.carried) body.output(v);
   for (const v of built.scans) body.output(v);
-  const tripsValue = squeeze(dimValue(outer, spec.trips), [0]);
+  const trips = spec.trips;
+  if (trips instanceof Value && built.scans.length > 0)
+    throw new GraphError(`loop "${name}": scan outputs need the trip count as a dim, not a value`);
+  const tripsValue = trips instanceof Value ? trips : squeeze(dimValue(outer, trips), [0]);
   const outputShapes = [
     ...spec.carried.map((c) => c.finalShape.map(dim)),
-    ...built.scans.map((s) => [dim(spec.trips), ...s.shape]),
+    ...built.scans.map((s) => [dim(trips as Dim), ...s.shape]),
   ];
   const outs = outer.node(
     'Loop',
@@ -93,5 +120,6 @@ export function loop(outer: Graph, spec: LoopSpec, base = 'loop'): { carried: Va
     },
     { implicitInputs: body.capturedFromParent() },
   );
+  if (spec.grad) loopGradients.set(outs[0].producer!, spec.grad);
   return { carried: outs.slice(0, spec.carried.length), scans: outs.slice(spec.carried.length) };
 }

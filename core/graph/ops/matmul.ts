@@ -1,9 +1,9 @@
-/** Batched matrix multiply (numpy matmul semantics over rank ≥ 2) and its gradient. */
+/** Batched matrix multiply (numpy matmul semantics over rank ≥ 2) and its gradient; Gemm. */
 import type { Value } from '../graph.ts';
-import { broadcastShapes, dimEqual, dimProduct } from '../dim.ts';
+import { broadcastShapes, dimEqual, dimProduct, formatShape } from '../dim.ts';
 import { defineOp } from './registry.ts';
 import type { InputGrad } from './registry.ts';
-import { apply, requireDtype } from './util.ts';
+import { apply, attr, intAttr, requireDtype } from './util.ts';
 import { sumToShape } from './reduce.ts';
 import { reshape, transposeLast2 } from './shape.ts';
 
@@ -34,3 +34,41 @@ defineOp({
 });
 
 export const matmul = (a: Value, b: Value): Value => apply('MatMul', [a, b]);
+
+defineOp({
+  op: 'Gemm',
+  infer: ([a, b, c], attrs) => {
+    if (a.dtype !== b.dtype || (c && c.dtype !== a.dtype))
+      throw new Error(
+        `operand dtypes differ: ${[a, b, c]
+          .filter(Boolean)
+          .map((v) => v!.dtype)
+          .join(' vs ')}`,
+      );
+    requireDtype(a, ['float32', 'float64'], 'operands');
+    if (a.rank !== 2 || b.rank !== 2) throw new Error('operands must be matrices');
+    const [m, k] = intAttr(attrs, 'transA', 0) ? [a.shape[1], a.shape[0]] : a.shape;
+    const [k2, n] = intAttr(attrs, 'transB', 0) ? [b.shape[1], b.shape[0]] : b.shape;
+    if (!dimEqual(k, k2)) throw new Error(`inner dimensions differ: ${k} vs ${k2}`);
+    if (c && !(c.rank === 2 && dimEqual(c.shape[0], m) && dimEqual(c.shape[1], n)))
+      throw new Error(`C is ${formatShape(c.shape)}, expected [${m},${n}]`);
+    return [{ dtype: a.dtype, shape: [m, n] }];
+  },
+});
+
+/**
+ * op(A)·op(B) (+ beta·C), op = transpose where asked (ONNX Gemm, alpha 1). No gradient rule: it serves
+ * hand-written backward passes (chunkedTokenLogProbs), where reading a [V, H] weight transposed without
+ * materialising the transpose, and accumulating into C in the same kernel, is the point.
+ */
+export function gemm(
+  a: Value,
+  b: Value,
+  opts: { transA?: boolean; transB?: boolean; c?: Value; beta?: number } = {},
+): Value {
+  return apply('Gemm', opts.c ? [a, b, opts.c] : [a, b], {
+    transA: attr.int(opts.transA ? 1 : 0),
+    transB: attr.int(opts.transB ? 1 : 0),
+    beta: attr.float(opts.beta ?? 1),
+  });
+}

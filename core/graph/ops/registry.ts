@@ -14,6 +14,11 @@ export interface GradContext {
   readonly attrs: Attrs;
   /** Gradient of the loss with respect to each output; undefined where the output does not reach the loss. */
   readonly gOut: ReadonlyArray<Value | undefined>;
+  /**
+   * Which inputs need a gradient, then which implicit inputs (values a subgraph reads from the enclosing
+   * graph); a rule may return gradients for implicit inputs after those of the inputs.
+   */
+  readonly wanted?: readonly boolean[];
 }
 
 export type InputGrad = Value | undefined | typeof NOT_DIFFERENTIABLE;

@@ -1,0 +1,212 @@
+/**
+ * Token log-probs and entropies over a large vocabulary without the [tokens, vocab] block: the lm_head
+ * product, log-softmax, gather and entropy fused per chunk of `chunk` tokens in an ONNX Loop, so
+ * onnxruntime holds one [chunk, vocab] block at a time instead of the whole [tokens, vocab] logits (5 GB
+ * for 8 × 1,024 tokens at Qwen2.5's 151,936 words).
+ *
+ * The gradient is a second Loop that recomputes each chunk's logits (as verl's fused linear-cross-entropy
+ * kernel and Liger-Kernel's fused linear CE do: storing them would defeat the point) and yields d hidden
+ * per chunk (concatenated) and d lmHead (a loop-carried [V, H] sum, accumulated by Gemm in place of a
+ * transposed copy). With z = h·Wᵀ/T, p = softmax(z), lp = log p, H = −Σ p·lp and upstream gradients
+ * gl (of lp[target]) and ge (of H):  dz = [gl·(onehot − p) − ge·p·(lp + H)] / T.
+ */
+import type { Dim } from '../dim.ts';
+import { dimProduct, formatShape } from '../dim.ts';
+import { GraphError } from '../graph.ts';
+import type { Graph, Value } from '../graph.ts';
+import { add, div, exp, mul, neg, sub } from './elementwise.ts';
+import { gatherElements, scatterElementsAdd } from './gather.ts';
+import { loop } from './loop.ts';
+import { gemm, matmul } from './matmul.ts';
+import { reduceSum } from './reduce.ts';
+import { concat, reshape, squeeze, unsqueeze, zeros } from './shape.ts';
+import { logSoftmax } from './softmax.ts';
+import { apply, attr, dimValue, shapeAttr } from './util.ts';
+
+export interface ChunkedTokenLogProbs {
+  /** log softmax(h·Wᵀ/T)[target], shaped like `targets`. */
+  logProbs: Value;
+  /** −Σ p·log p of the same distribution, shaped like `targets`. */
+  entropy: Value;
+}
+
+/**
+ * `hidden` [..., H], `lmHead` [V, H], `targets` [...] int64 (same leading shape), `temperature` a scalar
+ * of hidden's dtype; `chunk` tokens per Loop iteration (the last one may be shorter).
+ */
+export function chunkedTokenLogProbs(
+  hidden: Value,
+  lmHead: Value,
+  targets: Value,
+  temperature: Value,
+  chunk: number,
+): ChunkedTokenLogProbs {
+  const g = hidden.graph;
+  checkOperands(hidden, lmHead, targets, temperature, chunk);
+  const lead = hidden.shape.slice(0, -1);
+  const rows = dimProduct(lead);
+  const h = reshape(hidden, [rows, hidden.shape[hidden.rank - 1]]);
+  const t = reshape(targets, [rows]);
+  const trips = chunkCount(g, rows, chunk);
+  const scores = chunkScores(h, lmHead, t, temperature, chunk);
+  const { carried } = loop(
+    g,
+    {
+      trips,
+      carried: [accumulator(g, hidden.dtype, rows), accumulator(g, hidden.dtype, rows)],
+      body: ({ iteration, carried: [logpAcc, entAcc] }) => {
+        const c = scores(iteration);
+        return { carried: [concat([logpAcc, c.logp], 0), concat([entAcc, c.entropy], 0)], scans: [] };
+      },
+      grad: ([gLogp, gEnt], needs) =>
+        chunkedBackward({ h, lmHead, t, temperature, chunk, trips, gLogp, gEnt, needs, scores }),
+    },
+    'chunked_logprobs',
+  );
+  return { logProbs: reshape(carried[0], lead), entropy: reshape(carried[1], lead) };
+}
+
+function checkOperands(hidden: Value, w: Value, targets: Value, temperature: Value, chunk: number): void {
+  const fail = (why: string) => {
+    throw new GraphError(`chunkedTokenLogProbs: ${why}`);
+  };
+  if (!Number.isInteger(chunk) || chunk < 1) fail(`chunk must be a positive integer (got ${chunk})`);
+  if (hidden.dtype !== 'float32' && hidden.dtype !== 'float64')
+    fail(`hidden must be float32 or float64 (got ${hidden.dtype})`);
+  if (w.dtype !== hidden.dtype || temperature.dtype !== hidden.dtype)
+    fail(
+      `lmHead (${w.dtype}) and temperature (${temperature.dtype}) must have hidden's dtype ${hidden.dtype}`,
+    );
+  if (hidden.rank < 2 || w.rank !== 2 || w.shape[1] !== hidden.shape[hidden.rank - 1])
+    fail(
+      `hidden ${formatShape(hidden.shape)} and lmHead ${formatShape(w.shape)} must be [..., H] and [V, H]`,
+    );
+  if (temperature.rank !== 0) fail(`temperature must be a scalar (got ${formatShape(temperature.shape)})`);
+  if (targets.dtype !== 'int64' || formatShape(targets.shape) !== formatShape(hidden.shape.slice(0, -1)))
+    fail(`targets ${targets.dtype}${formatShape(targets.shape)} must be int64 shaped like hidden without H`);
+}
+
+/** ⌈rows / chunk⌉ as an int64 scalar (integer Div truncates; rows ≥ 0). */
+function chunkCount(g: Graph, rows: Dim, chunk: number): Value {
+  const n = dimValue(g, rows);
+  return squeeze(div(add(n, g.ints([chunk - 1])), g.ints([chunk])), [0]);
+}
+
+/** An empty [0] tensor that a Loop grows to `rows` entries, one chunk per iteration. */
+function accumulator(g: Graph, dtype: Value['dtype'], rows: Dim) {
+  return { initial: zeros(g, dtype, [0]), bodyShape: [g.freshName('chunk_done')], finalShape: [rows] };
+}
+
+/** Rows [i·chunk, i·chunk + chunk) of x along axis 0, clamped to its end (ONNX Slice clamps). */
+function chunkRows(x: Value, iteration: Value, chunk: number, size: Dim): Value {
+  const g = iteration.graph;
+  const start = unsqueeze(mul(iteration, g.scalar(chunk, 'int64')), [0]);
+  const end = add(start, g.ints([chunk]));
+  return apply('Slice', [x, start, end, g.ints([0])], {
+    _begin: shapeAttr(['chunk_start']),
+    _size: shapeAttr([size]),
+    _axes: attr.ints([0]),
+  });
+}
+
+interface ChunkScores {
+  h: Value;
+  t: Value;
+  /** log softmax(z) [k, V] and its exp. */
+  lp: Value;
+  p: Value;
+  logp: Value;
+  entropy: Value;
+}
+
+/** The forward of one chunk, built in the body of whichever Loop asks (forward, or backward's recompute). */
+function chunkScores(h: Value, w: Value, t: Value, temperature: Value, chunk: number) {
+  return (iteration: Value): ChunkScores => {
+    const k = iteration.graph.freshName('chunk_rows');
+    const hc = chunkRows(h, iteration, chunk, k);
+    const tc = unsqueeze(chunkRows(t, iteration, chunk, k), [1]);
+    const lp = logSoftmax(div(gemm(hc, w, { transB: true }), temperature), -1);
+    const p = exp(lp);
+    return {
+      h: hc,
+      t: tc,
+      lp,
+      p,
+      logp: squeeze(gatherElements(lp, tc, 1), [1]),
+      entropy: neg(reduceSum(mul(p, lp), [1], false)),
+    };
+  };
+}
+
+interface BackwardArgs {
+  h: Value;
+  lmHead: Value;
+  t: Value;
+  temperature: Value;
+  chunk: number;
+  trips: Value;
+  gLogp: Value | undefined;
+  gEnt: Value | undefined;
+  needs: (v: Value) => boolean;
+  scores: (iteration: Value) => ChunkScores;
+}
+
+/** The gradient Loop: d hidden and/or d lmHead, only the terms whose upstream gradient exists. */
+function chunkedBackward(a: BackwardArgs): Map<Value, Value> {
+  const g = a.h.graph;
+  const out = new Map<Value, Value>();
+  const wantH = a.needs(a.h);
+  const wantW = a.needs(a.lmHead);
+  if ((!a.gLogp && !a.gEnt) || (!wantH && !wantW)) return out;
+  const [rows, width] = a.h.shape;
+  const carried = [];
+  if (wantH) carried.push(matrixAccumulator(g, a.h.dtype, rows, width));
+  if (wantW)
+    carried.push({
+      initial: zeros(g, a.lmHead.dtype, a.lmHead.shape),
+      bodyShape: a.lmHead.shape,
+      finalShape: a.lmHead.shape,
+    });
+  const result = loop(
+    g,
+    {
+      trips: a.trips,
+      carried,
+      body: ({ iteration, carried: acc }) => {
+        const c = a.scores(iteration);
+        const k = c.h.shape[0];
+        const slice = (v: Value) => unsqueeze(chunkRows(v, iteration, a.chunk, k), [1]);
+        const gl = a.gLogp && div(slice(a.gLogp), a.temperature);
+        const ge = a.gEnt && div(slice(a.gEnt), a.temperature);
+        // Per-row coefficients [k, 1] first, so each [k, V] pass is one op: dz = p·(coef − ge·lp) + gl·onehot.
+        let coef: Value | undefined = gl && neg(gl);
+        if (ge) {
+          const entropy = unsqueeze(c.entropy, [1]);
+          const entTerm = neg(mul(ge, entropy));
+          coef = coef ? add(coef, entTerm) : entTerm;
+        }
+        const inner = ge ? sub(coef!, mul(ge, c.lp)) : coef!;
+        let dz = mul(c.p, inner);
+        if (gl) dz = scatterElementsAdd(dz, c.t, gl, 1);
+        const next: Value[] = [];
+        let i = 0;
+        if (wantH) next.push(concat([acc[i++], matmul(dz, a.lmHead)], 0));
+        if (wantW) next.push(gemm(dz, c.h, { transA: true, c: acc[i++], beta: 1 }));
+        return { carried: next, scans: [] };
+      },
+    },
+    'chunked_logprobs_grad',
+  );
+  let i = 0;
+  if (wantH) out.set(a.h, result.carried[i++]);
+  if (wantW) out.set(a.lmHead, result.carried[i++]);
+  return out;
+}
+
+function matrixAccumulator(g: Graph, dtype: Value['dtype'], rows: Dim, width: Dim) {
+  return {
+    initial: zeros(g, dtype, [0, width]),
+    bodyShape: [g.freshName('chunk_done'), width],
+    finalShape: [rows, width],
+  };
+}
