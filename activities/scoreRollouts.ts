@@ -9,7 +9,8 @@ import { klPenalizedRewards, responseKlSums } from '../core/rl/kl.ts';
 import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
 import { ResponseScorer } from '../core/train/responseLogProbs.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
-import { parseRunConfig } from '../core/config/run.ts';
+import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
+import { reinforcePlusPlusTokenAdvantages, tokenRewardsPerResponse } from '../core/rl/returnToGo.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import {
@@ -97,13 +98,14 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
         }
       : {}),
   });
+  const tokenAdvantages = returnToGoAdvantages(algo, records, taskRewards, klMasks, klCoef, refLogprobs);
   const rows: RolloutRow[] = records.map((r, i) => ({
     promptIds: r.promptIds,
     responseIds: r.tokens,
     oldLogprobs: r.logprobs,
     // A response the length strategy or a group filter leaves out keeps its place but enters no loss term.
     sampled: inLoss[i] ? r.sampled : r.sampled.map(() => false),
-    advantages: r.tokens.map(() => advantages[i]),
+    advantages: tokenAdvantages ? Array.from(tokenAdvantages[i]) : r.tokens.map(() => advantages[i]),
     ...(algo.kl.placement === 'loss' ? { refLogprobs: refLogprobs![i] } : {}),
   }));
   const key = rolloutKey(config.runId, input.step, 'scored.json');
@@ -121,6 +123,33 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     accuracy: mean(correct.map(Number)),
     keptFraction: mean(inLoss.map(Number)),
   };
+}
+
+/**
+ * REINFORCE++'s per-token advantages when a token's return-to-go differs from its response's return: KL
+ * in the reward (a token is charged for the KL after it only) or γ < 1. Otherwise undefined: every token
+ * of a response then has the same return and the per-response estimator gives the same values.
+ */
+function returnToGoAdvantages(
+  algo: RunConfig['algorithm'],
+  records: readonly RolloutRecord[],
+  taskRewards: readonly number[],
+  masks: readonly number[][],
+  klCoef: number,
+  refLogprobs: number[][] | undefined,
+): Float64Array[] | undefined {
+  const gamma = algo.advantage.gamma ?? 1;
+  const klInReward = algo.kl.placement === 'reward';
+  if (algo.advantage.estimator !== 'reinforcePlusPlus' || (!klInReward && gamma === 1)) return undefined;
+  const tokenRewards = tokenRewardsPerResponse({
+    outcomeRewards: taskRewards,
+    logprobs: records.map((r) => r.logprobs),
+    ...(klInReward ? { refLogprobs } : {}),
+    masks,
+    coef: klCoef,
+    estimator: algo.kl.estimator,
+  });
+  return reinforcePlusPlusTokenAdvantages(tokenRewards, masks, gamma);
 }
 
 /**

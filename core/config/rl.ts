@@ -32,6 +32,8 @@ export const advantageConfigSchema = z.strictObject({
   epsilon: positive().default(1e-8),
   /** EMA decay of the running baseline (reinforceBaseline only); absent = cumulative mean. */
   baselineDecay: unitInterval().optional(),
+  /** γ of REINFORCE++'s per-token return-to-go (reinforcePlusPlus only); absent = 1, verl's default. */
+  gamma: probability().optional(),
 });
 
 export const klConfigSchema = z.strictObject({
@@ -130,6 +132,14 @@ export const rlAlgorithmSchema = z
         path: ['advantage', 'baselineDecay'],
         message: `only applies to estimator "reinforceBaseline" (estimator is "${c.advantage.estimator}")`,
         input: c.advantage.baselineDecay,
+      });
+    }
+    if (c.advantage.gamma !== undefined && c.advantage.estimator !== 'reinforcePlusPlus') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['advantage', 'gamma'],
+        message: `only applies to estimator "reinforcePlusPlus" (estimator is "${c.advantage.estimator}")`,
+        input: c.advantage.gamma,
       });
     }
   });

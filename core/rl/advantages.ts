@@ -136,11 +136,12 @@ export function rlooAdvantage(rewards: ArrayLike<number>, groupIds: ArrayLike<nu
 }
 
 /**
- * Whitening over the whole batch: (x − mean)/√(var + ε) with token-count weights and the unbiased
+ * Whitening over the whole batch (exported for the per-token returns of returnToGo.ts, which whiten with
+ * a 0/1 mask as weights): (x − mean)/√(var + ε) with token-count weights and the unbiased
  * variance over all weighted tokens (verl masked_whiten over the response tokens, where each response's
  * outcome return repeats on its tokens). Equal values, or a single token, give exactly 0.
  */
-function whiten(values: ArrayLike<number>, weights: ArrayLike<number> | undefined): Float64Array {
+export function whiten(values: ArrayLike<number>, weights: ArrayLike<number> | undefined): Float64Array {
   const n = values.length;
   const out = new Float64Array(n);
   let total = 0;

@@ -16,6 +16,12 @@ import type { RunPlan, SampleRolloutsOutput, ScoreRolloutsOutput } from '../../.
 import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
 import { openStore } from '../../../core/store/index.ts';
 import { parseRunConfig } from '../../../core/config/run.ts';
+import { reinforcePlusPlusTokenAdvantages } from '../../../core/rl/returnToGo.ts';
+import { reverseDigitsReward } from '../../../core/task/reverseDigits.ts';
+import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
+
+const close = (a: number, b: number, what: string) =>
+  assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'kl-tool-tokens-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -60,12 +66,20 @@ function withToolTurn(records: RolloutRecord[], toolLogprob: number): RolloutRec
   });
 }
 
-async function score(records: RolloutRecord[], name: string): Promise<ScoreRolloutsOutput> {
+async function score(
+  records: RolloutRecord[],
+  name: string,
+  runConfig: typeof config = config,
+): Promise<ScoreRolloutsOutput> {
   const store = openStore(dir);
   const key = rolloutKey(config.runId, 1, name);
   await store.put(key, new TextEncoder().encode(JSON.stringify(records)));
   const env = new MockActivityEnvironment();
-  return (await env.run(scoreRollouts, { config, step: 1, shardKeys: [key] })) as ScoreRolloutsOutput;
+  return (await env.run(scoreRollouts, {
+    config: runConfig,
+    step: 1,
+    shardKeys: [key],
+  })) as ScoreRolloutsOutput;
 }
 
 it('leaves tool output out of the KL penalty and the KL metric, as verl does with response_mask', async () => {
@@ -123,4 +137,39 @@ it('leaves tool output out of the KL penalty and the KL metric, as verl does wit
     Math.abs(scored.meanReward - expectedReward) < tolerance,
     `meanReward ${scored.meanReward} vs verl ${expectedReward}`,
   );
+
+  // REINFORCE++ on the same batch: per-token return-to-go of the KL-shaped rewards, whitened.
+  const rpp = {
+    ...config,
+    algorithm: { ...config.algorithm, advantage: { estimator: 'reinforcePlusPlus' as const } },
+  } as typeof config;
+  const rppScored = await score(records, 'tool-shard-rpp.json', rpp);
+  const rows = JSON.parse(new TextDecoder().decode(await store.get(rppScored.key))) as RolloutRow[];
+  const masks = sorted.map((r) => r.sampled.map(Number));
+  const outcome = sorted.map((r) =>
+    reverseDigitsReward(
+      { kind: 'reverseDigits', digits: 2, separatorToken: 10, eosToken: 11 },
+      r.problem,
+      r.tokens,
+    ),
+  );
+  close(outcome.reduce((a, b) => a + b, 0) / outcome.length, scored.meanTaskReward, 'task rewards');
+  const expected = reinforcePlusPlusTokenAdvantages(
+    sorted.map((r, i) =>
+      r.tokens.map(
+        (_, t) =>
+          -BETA * (r.logprobs[t] - ref[i][t]) * masks[i][t] +
+          (t === r.sampled.lastIndexOf(true) ? outcome[i] : 0),
+      ),
+    ),
+    masks,
+    1,
+  );
+  rows.forEach((row, i) =>
+    row.advantages.forEach((a, t) =>
+      assert.ok(Math.abs(a - expected[i][t]) < 1e-9, `advantage [${i}][${t}] ${a} vs ${expected[i][t]}`),
+    ),
+  );
+  const varies = rows.some((row) => new Set(row.advantages.filter((_, t) => row.sampled[t])).size > 1);
+  assert.ok(varies, 'the advantage differs between tokens of a response');
 });
