@@ -61,13 +61,28 @@ export function temporalTargetFromEnv(env: NodeJS.ProcessEnv = process.env): Tem
   return { address, namespace, connectionOptions };
 }
 
+/** What a user reads when no Temporal server answers: where we looked, and how to get one there. */
+export function unreachableMessage(target: TemporalTarget, reason: string): string {
+  const firstLine = reason.split('\n')[0];
+  return (
+    `cannot reach the Temporal server at ${target.address} (namespace ${target.namespace}): ${firstLine}. ` +
+    'Start one with `eval "$(node --import tsx infra/cli.ts up --state-dir .reasonloop/stack)"` ' +
+    '(or `temporal server start-dev`), or set TEMPORAL_ADDRESS to your cluster'
+  );
+}
+
 /** Connects with the TEMPORAL_* variables, hands a client to `use`, and closes the connection after. */
 export async function withClient<T>(
   use: (client: Client) => Promise<T>,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<T> {
   const target = temporalTargetFromEnv(env);
-  const connection = await Connection.connect(target.connectionOptions);
+  let connection: Connection;
+  try {
+    connection = await Connection.connect(target.connectionOptions);
+  } catch (error) {
+    throw new Error(unreachableMessage(target, (error as Error).message), { cause: error });
+  }
   try {
     return await use(new Client({ connection, namespace: target.namespace }));
   } finally {

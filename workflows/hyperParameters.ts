@@ -7,6 +7,7 @@
  */
 import { condition, setHandler } from '@temporalio/workflow';
 import {
+  checkClipOrder,
   effectiveHyperParameters,
   mergeHyperParameters,
   parseHyperParameters,
@@ -54,7 +55,10 @@ export function hyperParameterControl(
     },
     {
       validator: (raw) => {
-        parseHyperParameters(raw);
+        const update = parseHyperParameters(raw);
+        // Checked against what the step would run with: the base config and every override so far.
+        if (base !== undefined)
+          checkClipOrder(effectiveHyperParameters(base, mergeHyperParameters(overrides, update)));
         if (status.stopRequested || status.phase === 'done' || status.phase === 'stopped') {
           throw new Error(
             `run ${status.runId} is ${status.stopRequested ? 'stopping' : 'finished'}: no step left to apply it to`,

@@ -5,7 +5,12 @@
  */
 import { parseArgs } from 'node:util';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { HYPER_PARAMETER_NAMES, type HyperParameterName } from '../../core/config/hyperParameters.ts';
+import {
+  HYPER_PARAMETER_NAMES,
+  HyperParameterError,
+  parseHyperParameters,
+  type HyperParameterName,
+} from '../../core/config/hyperParameters.ts';
 import { withClient } from '../../client/connection.ts';
 import { setHyperParametersUpdate } from '../../workflows/definitions.ts';
 import { EXIT_USAGE, type Command } from '../command.ts';
@@ -86,6 +91,14 @@ export const setCommand: Command = {
       return EXIT_USAGE;
     }
     const runId = parsed.positionals[0];
+    try {
+      // The run's own rules, checked here so a bad value is refused before connecting.
+      parseHyperParameters(update);
+    } catch (error) {
+      if (!(error instanceof HyperParameterError)) throw error;
+      console.error(`reasonloop set: ${error.message}`);
+      return EXIT_USAGE;
+    }
     try {
       const result = await withClient((client) =>
         client.workflow.getHandle(runId).executeUpdate(setHyperParametersUpdate, { args: [update] }),

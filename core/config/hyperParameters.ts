@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { clipConfigSchema, klConfigSchema, optimizerConfigSchema, rlAlgorithmSchema } from './rl.ts';
 import type { RunConfig } from './run.ts';
+import { issueText } from './rules.ts';
 import { policySamplingSchema } from './sampling.ts';
 
 /**
@@ -72,12 +73,7 @@ function issueLine(issue: z.core.$ZodIssue): string {
     return `unknown hyper-parameter${issue.keys.length > 1 ? 's' : ''} ${keys} (one of ${HYPER_PARAMETER_NAMES.join(', ')})`;
   }
   const name = issue.path.map(String).join('.');
-  const input = 'input' in issue ? issue.input : undefined;
-  const got =
-    input !== undefined && (typeof input !== 'object' || input === null)
-      ? ` (got ${JSON.stringify(input)})`
-      : '';
-  return `${name ? `${name} ` : 'hyper-parameters '}${issue.message}${got}`;
+  return `${name ? `${name} ` : 'hyper-parameters '}${issueText(issue)}`;
 }
 
 /** Validates an update's argument: at least one known hyper-parameter, each within its field's rule. */
@@ -88,7 +84,16 @@ export function parseHyperParameters(raw: unknown): HyperParameters {
   if (Object.keys(set).length === 0) {
     throw new HyperParameterError([`set at least one of ${HYPER_PARAMETER_NAMES.join(', ')}`]);
   }
+  checkClipOrder(set);
   return set as HyperParameters;
+}
+
+/** algorithm.clip's rule (rl.ts) on the values a step would run with: ε_low ≤ ε_high. */
+export function checkClipOrder(values: { clipLow?: number; clipHigh?: number }): void {
+  const { clipLow, clipHigh } = values;
+  if (clipLow !== undefined && clipHigh !== undefined && clipLow > clipHigh) {
+    throw new HyperParameterError([`clipLow must be at most clipHigh (${clipHigh}) (got ${clipLow})`]);
+  }
 }
 
 /** The hyper-parameters of a parsed run config, before any override. */

@@ -7,6 +7,7 @@ import { LR_SCHEDULES } from '../rl/lrSchedule.ts';
 import {
   aboveOne,
   flag,
+  issueText,
   nonNegative,
   nonNegativeInt,
   oneOf,
@@ -14,6 +15,7 @@ import {
   positiveInt,
   probability,
   unitInterval,
+  unknownKeysText,
 } from './rules.ts';
 
 /**
@@ -126,6 +128,15 @@ export const rlAlgorithmSchema = z
         });
       }
     }
+    if (c.clip.low > c.clip.high) {
+      // The trust region [1 − ε_low, 1 + ε_high] is widened upwards (DAPO's clip-higher), never the reverse.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clip', 'low'],
+        message: `must be at most clip.high (${c.clip.high})`,
+        input: c.clip.low,
+      });
+    }
     if (c.advantage.baselineDecay !== undefined && c.advantage.estimator !== 'reinforceBaseline') {
       ctx.addIssue({
         code: 'custom',
@@ -154,11 +165,9 @@ export function formatConfigIssues(issues: readonly z.core.$ZodIssue[], where: s
   return issues.map((issue) => {
     const path = [where, ...issue.path.map(String)].filter((p) => p !== '').join('.');
     if (issue.code === 'unrecognized_keys') {
-      const keys = issue.keys.map((k) => JSON.stringify(k)).join(', ');
-      return `${path} has unknown key${issue.keys.length > 1 ? 's' : ''} ${keys}`;
+      return `${path} has ${unknownKeysText(issue.keys)}`;
     }
-    const got = 'input' in issue && issue.input !== undefined ? ` (got ${JSON.stringify(issue.input)})` : '';
-    return `${path} ${issue.message}${got}`;
+    return `${path} ${issueText(issue)}`;
   });
 }
 

@@ -50,3 +50,50 @@ export const runId = (typeError = 'must be a string') =>
   z.string({ error: typeError }).regex(RUN_ID_PATTERN, {
     error: "must be 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit",
   });
+
+/** Longest echo of a user's value in a message: enough to recognise it, never a 50 MB line back. */
+export const MAX_SHOWN_VALUE_CHARS = 80;
+
+/**
+ * A user's value as a message shows it: non-finite numbers by name (JSON would print `null`), strings and
+ * numbers as JSON, cut to MAX_SHOWN_VALUE_CHARS with "…". Objects and arrays are not shown (undefined).
+ */
+export function shownValue(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint') return String(value);
+  if (typeof value === 'object' && value !== null) return undefined;
+  return truncateText(JSON.stringify(value) ?? String(value));
+}
+
+/** `text` cut to `max` characters, the cut marked with "…". */
+export function truncateText(text: string, max = MAX_SHOWN_VALUE_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * One zod issue as the line a user reads, after the field's path: a missing key `is required` (zod's own
+ * words are "expected object, received undefined"), unknown keys listed, otherwise the rule's message and
+ * the offending value (`must be a positive integer (got Infinity)`).
+ */
+export function issueText(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return unknownKeysText(issue.keys);
+  const hasInput = 'input' in issue;
+  if (issue.code === 'invalid_type' && hasInput && issue.input === undefined) return 'is required';
+  const shown = hasInput ? shownValue(issue.input) : undefined;
+  return `${issue.message}${shown !== undefined ? ` (got ${shown})` : ''}`;
+}
+
+/** `unknown keys "a", "b"` (each cut to MAX_SHOWN_VALUE_CHARS). */
+export function unknownKeysText(keys: readonly string[]): string {
+  return `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => truncateText(JSON.stringify(k))).join(', ')}`;
+}
+
+/**
+ * `run.rollout.n must be a positive integer (got -4)`, `run.store is required`, `run.task: unknown key
+ * "x"`: the issue under `root` (the config's name).
+ */
+export function issueLine(issue: z.core.$ZodIssue, root: string): string {
+  const path = [root, ...issue.path.map(String)].filter((p) => p !== '').join('.');
+  return `${path}${issue.code === 'unrecognized_keys' ? ':' : ''} ${issueText(issue)}`;
+}

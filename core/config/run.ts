@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { runDevicesSchema, taskQueueNameSchema } from './device.ts';
 import { rlAlgorithmSchema } from './rl.ts';
-import { flag, nonNegativeInt, positiveInt, runId, seed } from './rules.ts';
+import { flag, issueLine, nonNegativeInt, positiveInt, runId, seed } from './rules.ts';
 import { evalSamplingSchema, policySamplingSchema, weightDtypeSchema } from './sampling.ts';
 import { taskSchema } from './task.ts';
 import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
@@ -243,17 +243,7 @@ export class RunConfigError extends Error {
 export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, root: string): z.output<S> {
   const parsed = schema.safeParse(raw, { reportInput: true });
   if (parsed.success) return parsed.data;
-  const path = (p: readonly PropertyKey[]) => [root, ...p.map(String)].join('.');
-  const issues = parsed.error.issues.map((issue) => {
-    if (issue.code === 'unrecognized_keys') {
-      return `${path(issue.path)}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-    }
-    // Scalars are shown; a whole object would drown the message.
-    const input = 'input' in issue ? issue.input : undefined;
-    const shown = input !== undefined && (typeof input !== 'object' || input === null);
-    const got = shown ? ` (got ${JSON.stringify(input)})` : '';
-    return `${path(issue.path)} ${issue.message}${got}`;
-  });
+  const issues = parsed.error.issues.map((issue) => issueLine(issue, root));
   throw new RunConfigError(issues, root);
 }
 

@@ -133,7 +133,7 @@ describe('sft config', () => {
       issues.join('\n'),
     );
     assert.ok(
-      issues.some((i) => i.startsWith('sft.steps must be a positive integer')),
+      issues.some((i) => i === 'sft.steps is required'),
       issues.join('\n'),
     );
   });

@@ -236,7 +236,7 @@ describe('run config with a math task', () => {
       'run.model must set exactly one of "init", "dir" or "checkpoint"',
     ]);
     assert.deepEqual(issuesOf(run({ checkpoint: { runId: 'sft1' } })), [
-      'run.model.checkpoint.step must be an integer ≥ 0',
+      'run.model.checkpoint.step is required',
     ]);
     assert.deepEqual(issuesOf(run({ init: INIT }, { kind: 'math', data: SYNTHETIC, temperature: 1 })), [
       'run.task: unknown key "temperature"',
