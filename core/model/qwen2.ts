@@ -11,6 +11,8 @@ import { toFloat16 } from '../graph/dtype.ts';
 import type { WeightDtype } from './weightDtype.ts';
 import type { Qwen2Config } from './config.ts';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerPrefix, qwen2Parameters } from './parameters.ts';
+import { declareLoraInputs } from './loraGraph.ts';
+import { loraNames, type LoraSpec } from './lora.ts';
 
 export { WEIGHT_DTYPES, type WeightDtype } from './weightDtype.ts';
 
@@ -70,6 +72,17 @@ export function linear(x: Value, weight: Value, bias?: Value): Value {
   const product = op.matmul(half ? op.cast(x, 'float16') : x, op.transposeLast2(weight));
   const y = half ? op.cast(product, x.dtype) : product;
   return bias ? op.add(y, bias) : y;
+}
+
+/**
+ * The Linear at `path` (its `.weight`, `.bias` if any): with LoRA adapters for it among the parameters,
+ * PEFT's `base_layer(x) + lora_B(lora_A(x)) · scaling` (no dropout: it is refused at config time).
+ */
+export function loraLinear(x: Value, params: Map<string, Value>, path: string, scaling?: number): Value {
+  const y = linear(x, params.get(`${path}.weight`)!, params.get(`${path}.bias`));
+  const a = params.get(loraNames.a(path));
+  if (!a || scaling === undefined) return y;
+  return op.add(y, op.mul(linear(linear(x, a), params.get(loraNames.b(path))!), scaling));
 }
 
 /** The matrices among the parameters: what `WeightDtype` "float16" stores at half precision. */
@@ -154,6 +167,8 @@ export interface AttentionContext {
   present: KvCache;
   /** Filled layer by layer with the new positions' keys/values only. */
   fresh: KvCache;
+  /** LoRA's alpha / r when adapters are among the parameters (lora_A/lora_B of a Linear add its branch). */
+  loraScaling?: number;
 }
 
 function selfAttention(
@@ -163,19 +178,12 @@ function selfAttention(
   c: Qwen2Config,
   ctx: AttentionContext,
 ): Value {
-  const p = (n: string) => params.get(`${layerPrefix(i)}.self_attn.${n}`)!;
+  const proj = (n: string, input: Value) =>
+    loraLinear(input, params, `${layerPrefix(i)}.self_attn.${n}`, ctx.loraScaling);
   const [b, t] = x.shape;
-  const q = applyRotary(
-    splitHeads(linear(x, p('q_proj.weight'), p('q_proj.bias')), c.numAttentionHeads, c.headDim),
-    ctx.cos,
-    ctx.sin,
-  );
-  let k = applyRotary(
-    splitHeads(linear(x, p('k_proj.weight'), p('k_proj.bias')), c.numKeyValueHeads, c.headDim),
-    ctx.cos,
-    ctx.sin,
-  );
-  let v = splitHeads(linear(x, p('v_proj.weight'), p('v_proj.bias')), c.numKeyValueHeads, c.headDim);
+  const q = applyRotary(splitHeads(proj('q_proj', x), c.numAttentionHeads, c.headDim), ctx.cos, ctx.sin);
+  let k = applyRotary(splitHeads(proj('k_proj', x), c.numKeyValueHeads, c.headDim), ctx.cos, ctx.sin);
+  let v = splitHeads(proj('v_proj', x), c.numKeyValueHeads, c.headDim);
   ctx.fresh.keys.push(k);
   ctx.fresh.values.push(v);
   if (ctx.past) {
@@ -191,15 +199,16 @@ function selfAttention(
   const probs = op.softmax(op.where(ctx.mask, scores, MASKED_SCORE), -1);
   const out = ungroup(op.matmul(groupQueries(probs, kvH), v), H, t); // [B,H,T,D]
   const merged = op.reshape(op.transpose(out, [0, 2, 1, 3]), [b, t, c.numAttentionHeads * c.headDim]);
-  return linear(merged, p('o_proj.weight'));
+  return proj('o_proj', merged);
 }
 
 /** Qwen2MLP: down_proj(silu(gate_proj(x)) · up_proj(x)). */
-function mlp(x: Value, params: Map<string, Value>, i: number): Value {
-  const p = (n: string) => params.get(`${layerPrefix(i)}.mlp.${n}`)!;
-  const gate = linear(x, p('gate_proj.weight'));
+function mlp(x: Value, params: Map<string, Value>, i: number, loraScaling?: number): Value {
+  const proj = (n: string, input: Value) =>
+    loraLinear(input, params, `${layerPrefix(i)}.mlp.${n}`, loraScaling);
+  const gate = proj('gate_proj', x);
   const silu = op.mul(gate, op.sigmoid(gate));
-  return linear(op.mul(silu, linear(x, p('up_proj.weight'))), p('down_proj.weight'));
+  return proj('down_proj', op.mul(silu, proj('up_proj', x)));
 }
 
 function decoderLayer(
@@ -215,7 +224,7 @@ function decoderLayer(
     op.add(x, selfAttention(norm('input_layernorm', x), params, i, c, ctx)),
   );
   return x.graph.scope(`layers.${i}.mlp`, () =>
-    op.add(h, mlp(norm('post_attention_layernorm', h), params, i)),
+    op.add(h, mlp(norm('post_attention_layernorm', h), params, i, ctx.loraScaling)),
   );
 }
 
@@ -228,6 +237,8 @@ export function qwen2Hidden(
   params: Map<string, Value>,
   c: Qwen2Config,
   past?: KvCache,
+  /** LoRA's alpha / r: the adapters in `params` (see loraGraph.ts) add their branch, scaled by it. */
+  loraScaling?: number,
 ): { hidden: Value; present: KvCache; fresh: KvCache } {
   const embed = params.get(EMBED_TOKENS)!;
   // Half-precision weights: the activations are float32 all the same.
@@ -244,6 +255,7 @@ export function qwen2Hidden(
     past,
     present: { keys: [], values: [] },
     fresh: { keys: [], values: [] },
+    loraScaling,
   };
   for (let i = 0; i < c.numHiddenLayers; i++) x = decoderLayer(x, params, i, c, ctx);
   return {
@@ -257,11 +269,17 @@ export function lmHeadWeight(params: Map<string, Value>, c: Qwen2Config): Value 
   return params.get(c.tieWordEmbeddings ? EMBED_TOKENS : LM_HEAD)!;
 }
 
-/** A graph computing logits for a padded batch. */
-export function buildQwen2Logits(config: Qwen2Config, dtype: DType = 'float32'): Qwen2Forward {
+/** A graph computing logits for a padded batch; with `lora`, its adapters are inputs too. */
+export function buildQwen2Logits(
+  config: Qwen2Config,
+  dtype: DType = 'float32',
+  lora?: LoraSpec,
+): Qwen2Forward {
   const graph = new Graph('qwen2Logits');
   const { inputs, params } = declareQwen2Inputs(graph, config, dtype);
-  const logits = linear(qwen2Hidden(inputs, params, config).hidden, lmHeadWeight(params, config));
+  const scaling = lora && declareLoraInputs(graph, config, lora, params, dtype).scaling;
+  const hidden = qwen2Hidden(inputs, params, config, undefined, scaling).hidden;
+  const logits = linear(hidden, lmHeadWeight(params, config));
   graph.output(logits, 'logits');
   return { graph, params, logits, ...inputs };
 }
