@@ -29,6 +29,7 @@ const WEIGHTS_INDEX_OBJECT = 'weights/model.safetensors.index.json';
 const WEIGHTS_SHARD_PREFIX = 'weights/model';
 
 export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutput> {
+  const started = performance.now();
   const config = parsedConfig(parseRunConfig, input.config);
   const store = runStore(config);
   for (const object of input.objects) {
@@ -66,7 +67,13 @@ export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutp
   if (sha256 === undefined) {
     throw new Error(`step ${input.step}: no ${WEIGHTS_OBJECT} among the checkpoint objects`);
   }
-  return { step: input.step, weightsSha256: sha256 };
+  // The checkpoint's own time is known only now: the metrics log record is rewritten with it (the manifest,
+  // already signed, keeps the metrics the step was trained with).
+  const seconds = (performance.now() - started) / 1000;
+  await writeStepMetrics(store, config.runId, input.step, [
+    { step: input.step, metrics: { ...input.metrics, 'timing/checkpoint': seconds } },
+  ]);
+  return { step: input.step, weightsSha256: sha256, seconds };
 }
 
 /**

@@ -76,6 +76,7 @@ export function shardRange(prompts: number, shards: number, shard: number): [num
 }
 
 export async function sampleRollouts(input: SampleRolloutsInput): Promise<SampleRolloutsOutput> {
+  const started = performance.now();
   const config = parsedConfig(parseRunConfig, input.config);
   const store = runStore(config);
   const model = await modelConfig(config);
@@ -141,5 +142,8 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
     toolCalls: tools.toolCalls,
     toolErrors: tools.toolErrors,
     sandboxMs: tools.sandboxMs,
+    promptTokens: records.reduce((n, r) => n + r.promptIds.length, 0),
+    maxResponseLength: records.reduce((m, r) => Math.max(m, r.tokens.length), 0),
+    seconds: (performance.now() - started) / 1000,
   };
 }

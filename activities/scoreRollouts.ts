@@ -34,6 +34,7 @@ const SCORER_BATCH = 64;
 const scorers = new Map<string, Promise<ResponseScorer>>();
 
 export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRolloutsOutput> {
+  const started = performance.now();
   const config = parsedConfig(parseRunConfig, input.config);
   const store = runStore(config);
   const { algorithm: algo, rollout } = config;
@@ -122,6 +123,7 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     meanReward: mean(rewards),
     accuracy: mean(correct.map(Number)),
     keptFraction: mean(inLoss.map(Number)),
+    seconds: (performance.now() - started) / 1000,
   };
 }
 

@@ -56,6 +56,11 @@ export interface SampleRolloutsOutput {
   toolCalls: number;
   toolErrors: number;
   sandboxMs: number;
+  /** Prompt tokens of this shard's responses (each response counts its prompt) and the longest response. */
+  promptTokens: number;
+  maxResponseLength: number;
+  /** Wall seconds of this activity, on its own clock (timing metrics). */
+  seconds: number;
 }
 
 export interface ScoreRolloutsInput {
@@ -78,6 +83,8 @@ export interface ScoreRolloutsOutput {
   completionRatio: number;
   /** reinforceBaseline: the running baseline after this step (the checkpoint records it). */
   baseline?: { value: number; count: number };
+  /** Wall seconds of this activity, on its own clock. */
+  seconds: number;
 }
 
 export interface UpdatePolicyInput {
@@ -101,6 +108,8 @@ export interface UpdatePolicyOutput {
   metrics: Record<string, number>;
   /** True when the trainer had to reload the previous state from the store (no warm copy in memory). */
   reloaded: boolean;
+  /** Wall seconds of this activity, on its own clock. */
+  seconds: number;
 }
 
 export interface CheckpointInput {
@@ -114,4 +123,6 @@ export interface CheckpointInput {
 export interface CheckpointOutput {
   step: number;
   weightsSha256: string;
+  /** Wall seconds of this activity (also in the step's metrics log as `timing/checkpoint`). */
+  seconds: number;
 }

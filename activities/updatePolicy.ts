@@ -19,6 +19,7 @@ import { parsedConfig } from './parsedConfig.ts';
 import { memo, modelConfig, runStore, sessionConfig, verifiedManifest } from './runtime.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
+import { reduceMetrics } from '../core/metrics/reduce.ts';
 import { readCheckpointState, storeStateFiles, withStateFiles } from './trainerState.ts';
 import type { UpdatePolicyInput, UpdatePolicyOutput } from './types.ts';
 
@@ -75,6 +76,7 @@ export async function updatePolicy(input: UpdatePolicyInput): Promise<UpdatePoli
 }
 
 async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput> {
+  const started = performance.now();
   const config = parsedConfig(parseRunConfig, input.config);
   const hash = input.configHash;
   const store = runStore(config);
@@ -102,6 +104,11 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
   const objects = await withStateFiles(w.base, state, (sources) =>
     storeStateFiles(store, config.runId, input.step, sources),
   );
-  const last = metrics[metrics.length - 1];
-  return { objects, metrics: { ...last, optimizerSteps: metrics.length }, reloaded };
+  // Every optimizer step's metrics, reduced as verl reports them (mean; max/min for such names).
+  return {
+    objects,
+    metrics: { ...reduceMetrics(metrics.map((m) => ({ ...m }))), optimizerSteps: metrics.length },
+    reloaded,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

@@ -50,7 +50,16 @@ export function formatStatus(s: TrainingStatus): string {
   const flags = [s.paused ? 'paused' : '', s.stopRequested ? 'stopping' : ''].filter(Boolean).join(', ');
   const metrics = Object.entries(s.lastMetrics)
     .filter(([k]) =>
-      ['meanTaskReward', 'meanReward', 'meanResponseLength', 'loss', 'gradNorm', 'lr'].includes(k),
+      [
+        'meanTaskReward',
+        'meanReward',
+        'meanResponseLength',
+        'loss',
+        'gradNorm',
+        'lr',
+        'timing/step',
+        'perf/throughput',
+      ].includes(k),
     )
     .map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(4)}`)
     .join(' ');

@@ -16,6 +16,7 @@ import type { Cursor, RawRunConfig, SampleRolloutsOutput } from '../activities/t
 import type { TrainingResult } from './definitions.ts';
 import { hyperParameterMetrics, withHyperParameters } from '../core/config/hyperParameters.ts';
 import { hyperParameterControl } from './hyperParameters.ts';
+import { stepTimingMetrics } from '../core/metrics/stepTiming.ts';
 import { stickyTrainer } from './stickyTrainer.ts';
 import {
   continueAsNewWhenDue,
@@ -152,6 +153,16 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
           1,
           shards.reduce((n, s) => n + s.responses, 0),
         ),
+      maxResponseLength: Math.max(0, ...shards.map((s) => s.maxResponseLength ?? 0)),
+      // verl's response_length/clip_ratio: responses cut at rollout.maxNewTokens.
+      clipRatio: 1 - scored.completionRatio,
+      ...stepTimingMetrics({
+        sampleSeconds: shards.map((s) => s.seconds ?? 0),
+        scoreSeconds: scored.seconds ?? 0,
+        updateSeconds: update.seconds ?? 0,
+        promptTokens: shards.reduce((n, s) => n + (s.promptTokens ?? 0), 0),
+        responseTokens: shards.reduce((n, s) => n + s.meanResponseLength * s.responses, 0),
+      }),
     };
     status.phase = 'checkpointing';
     const saved = await checkpoint({
@@ -171,7 +182,7 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     weightsSha256 = saved.weightsSha256;
     status.step = step;
     status.stepsThisRun++;
-    status.lastMetrics = metrics;
+    status.lastMetrics = { ...metrics, 'timing/checkpoint': saved.seconds ?? 0 };
     status.lastWeightsSha256 = weightsSha256;
     hyperParameters.endStep();
 

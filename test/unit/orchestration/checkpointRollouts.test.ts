@@ -106,7 +106,8 @@ describe('checkpoint deletes the step rollouts', () => {
 
     // A retried attempt (the worker died after the delete, before reporting) rewrites the same manifest.
     const again = await commit(raw, 1, objects);
-    assert.deepEqual(again, saved);
+    // The same checkpoint (only the activity's own timing differs between attempts).
+    assert.deepEqual({ ...again, seconds: 0 }, { ...saved, seconds: 0 });
     assert.ok('manifest' in (await verifyCheckpoint(store, raw.runId, 1)));
   });
 
