@@ -57,8 +57,9 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   let refLogprobs: number[][] | undefined;
   if (algo.kl.placement !== 'none') {
     const model = await modelConfig(config);
-    const scorer = await memo(scorers, JSON.stringify([config.model, config.orchestration]), () =>
-      ResponseScorer.create(model, sessionConfig(config, CPU_DEVICE)),
+    const chunk = algo.logProbChunkTokens;
+    const scorer = await memo(scorers, JSON.stringify([config.model, config.orchestration, chunk]), () =>
+      ResponseScorer.create(model, sessionConfig(config, CPU_DEVICE), chunk),
     );
     const reference = await cachedCheckpointWeights(
       store,

@@ -212,6 +212,7 @@ export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
         w.base.config,
         {
           microBatchSize: sft.microBatchSize,
+          logProbChunkTokens: sft.logProbChunkTokens,
           optimizer: {
             betas: sft.optimizer.betas,
             eps: sft.optimizer.eps,

@@ -105,6 +105,15 @@ export const rlAlgorithmSchema = z
     miniBatchSize: positiveInt().default(512),
     /** Responses per forward/backward (gradient accumulation; memory only, not the math). */
     microBatchSize: positiveInt().default(8),
+    /**
+     * Tokens per chunk when the trainer computes log-probs and entropies over the vocabulary (the lm_head
+     * product, log-softmax and gather fused per chunk, backward too), so a [tokens, vocab] float32 block
+     * never exists whole; 0 = unchunked. "auto": chunks of 256 MiB of logits (441 tokens at Qwen2.5's
+     * 151,936 words) for vocabularies of 32,768 words or more, unchunked below. Memory only, not the math.
+     */
+    logProbChunkTokens: z
+      .union([nonNegativeInt(), z.literal('auto')], { error: 'must be a non-negative integer or "auto"' })
+      .default('auto'),
     /** Shuffle rows before cutting mini-batches, seeded by the run seed and step. */
     shuffle: flag().default(true),
     optimizer: optimizerConfigSchema.prefault({}),

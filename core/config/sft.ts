@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { optimizerConfigSchema } from './rl.ts';
-import { flag, positiveInt, probability, runId, seed } from './rules.ts';
+import { flag, nonNegativeInt, positiveInt, probability, runId, seed } from './rules.ts';
 import { modelSchema, orchestrationSchema, parseConfig, storeSchema } from './run.ts';
 import { mathTaskSchema } from './task.ts';
 import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
@@ -32,6 +32,10 @@ export const sftSectionSchema = z.strictObject({
   batchSize: positiveInt().default(32),
   /** Sequences per forward/backward pass (gradient accumulation when smaller than batchSize). */
   microBatchSize: positiveInt().optional(),
+  /** As algorithm.logProbChunkTokens of the RL config: the NLL over the vocabulary in token chunks. */
+  logProbChunkTokens: z
+    .union([nonNegativeInt(), z.literal('auto')], { error: 'must be a non-negative integer or "auto"' })
+    .default('auto'),
   /**
    * Fraction of training problems whose worked solution forgets every carry (an imperfect teacher): the
    * model imitates the mistake, and RL with a verifier is what can remove it. 0 = a perfect teacher.

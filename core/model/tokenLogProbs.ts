@@ -2,6 +2,8 @@
  * Per-token log-probs and entropies of given sequences — what the trainer recomputes for the PPO ratio
  * and the KL/entropy terms. Position t scores token t+1; the logits are divided by the sampling
  * temperature first, so on-policy the ratio against the sampler's log-probs starts at exactly 1.
+ * With `chunkTokens` the lm_head product, log-softmax and gather run per chunk of tokens
+ * (op.chunkedTokenLogProbs), so the [tokens, vocab] logits never exist whole, in the forward or backward.
  */
 import { Graph, op } from '../graph/index.ts';
 import type { DType, Value } from '../graph/index.ts';
@@ -27,12 +29,50 @@ export interface TokenLogProbsGraph {
   entropy: Value;
 }
 
+/**
+ * How many bytes of float32 logits one chunk may hold: 256 MiB. ORT keeps about three [chunk, V] blocks
+ * live per chunk (logits, log-probs, probabilities; in the backward the logit gradient), so ≈0.75 GiB in
+ * flight, well under a 0.5B model's weights, gradients and AdamW state (≈8 GB); and a chunk is still
+ * ≈440 tokens at Qwen2.5's vocabulary, whose [440, H] × [H, 151,936] product dwarfs a Loop iteration's
+ * overhead.
+ */
+export const LOG_PROB_CHUNK_BYTES = 256 * 2 ** 20;
+
+/** Below this vocabulary size `auto` does not chunk: a micro-batch's whole logits are small. */
+export const AUTO_CHUNK_MIN_VOCAB = 32_768;
+
+/** A trainer's `logProbChunkTokens` setting: tokens per chunk, 0 = unchunked, or `auto`. */
+export type LogProbChunkSetting = number | 'auto';
+
+/**
+ * Tokens per chunk for a setting (0 = the unchunked graph): `auto` chunks only vocabularies of at least
+ * AUTO_CHUNK_MIN_VOCAB words, in chunks of LOG_PROB_CHUNK_BYTES of float32 logits.
+ */
+export function logProbChunkTokens(setting: LogProbChunkSetting | undefined, vocabSize: number): number {
+  if (setting === undefined || setting === 'auto')
+    return vocabSize < AUTO_CHUNK_MIN_VOCAB
+      ? 0
+      : Math.max(1, Math.floor(LOG_PROB_CHUNK_BYTES / (4 * vocabSize)));
+  if (!Number.isInteger(setting) || setting < 0)
+    throw new RangeError(`logProbChunkTokens must be a non-negative integer or "auto" (got ${setting})`);
+  return setting;
+}
+
+export interface TokenLogProbsOptions {
+  /** Tokens per chunk of the vocabulary-wide step; 0 or absent = the whole [tokens, vocab] block at once. */
+  chunkTokens?: number;
+}
+
 /** The forward graph of per-token log-probs (inputs as buildQwen2Logits, plus a `temperature` scalar). */
-export function buildTokenLogProbs(config: Qwen2Config, dtype: DType = 'float32'): TokenLogProbsGraph {
+export function buildTokenLogProbs(
+  config: Qwen2Config,
+  dtype: DType = 'float32',
+  opts: TokenLogProbsOptions = {},
+): TokenLogProbsGraph {
   const graph = new Graph('qwen2TokenLogProbs');
   const { inputs, params } = declareQwen2Inputs(graph, config, dtype);
   const temperature = graph.input('temperature', dtype, []);
-  const { logProbs, entropy } = tokenLogProbs(graph, inputs, params, config, temperature);
+  const { logProbs, entropy } = tokenLogProbs(graph, inputs, params, config, temperature, opts);
   graph.output(logProbs, 'logprobs');
   graph.output(entropy, 'entropy');
   return { graph, params, logProbs, entropy };
@@ -45,11 +85,23 @@ export function tokenLogProbs(
   params: Map<string, Value>,
   config: Qwen2Config,
   temperature: Value,
+  opts: TokenLogProbsOptions = {},
 ): { logProbs: Value; entropy: Value } {
   const { hidden } = qwen2Hidden(inputs, params, config);
   const scoring = op.slice(hidden, [0], [-1], [1]); // positions 0 … seq−2 predict tokens 1 … seq−1
+  const nextTokens = () => op.slice(inputs.inputIds, [1], [op.SLICE_END], [1]);
+  if (opts.chunkTokens)
+    return graph.scope('logprobs', () =>
+      op.chunkedTokenLogProbs(
+        scoring,
+        lmHeadWeight(params, config),
+        nextTokens(),
+        temperature,
+        opts.chunkTokens!,
+      ),
+    );
   const logits = op.div(linear(scoring, lmHeadWeight(params, config)), temperature);
   const logProbs = graph.scope('logprobs', () => op.logSoftmax(logits, -1));
-  const targets = op.slice(inputs.inputIds, [1], [op.SLICE_END], [1]);
+  const targets = nextTokens();
   return { logProbs: gatherLogProbs(logProbs, targets), entropy: entropyFromLogProbs(logProbs) };
 }

@@ -22,6 +22,8 @@ export interface PolicyLossOptions {
   /** Build the entropy bonus into the loss (entropyCoef ≠ 0); entropy is reported either way. */
   entropyBonus: boolean;
   dtype?: DType;
+  /** Tokens per chunk of the log-prob step over the vocabulary (core/model/tokenLogProbs.ts); 0 = whole. */
+  chunkTokens?: number;
 }
 
 /** Names of the per-token and scalar inputs the packer (rolloutBatch.ts) fills. */
@@ -61,7 +63,9 @@ export function buildPolicyLoss(config: Qwen2Config, opts: PolicyLossOptions): P
   const graph = new Graph('policyLoss');
   const { inputs, params } = declareQwen2Inputs(graph, config, dtype);
   const temperature = graph.input(lossInputs.temperature, dtype, []);
-  const { logProbs, entropy } = tokenLogProbs(graph, inputs, params, config, temperature);
+  const { logProbs, entropy } = tokenLogProbs(graph, inputs, params, config, temperature, {
+    chunkTokens: opts.chunkTokens,
+  });
   const { loss, metrics } = actorLossOnTokens(graph, logProbs, entropy, opts);
   return { graph, loss, params: [...params.values()], metrics };
 }

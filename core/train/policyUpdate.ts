@@ -6,6 +6,7 @@
 import type { Feeds, HostTensor, OptimizerState, SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import type { RlAlgorithmConfig } from '../config/rl.ts';
+import { logProbChunkTokens } from '../model/tokenLogProbs.ts';
 import { planUpdate } from '../rl/batchPlan.ts';
 import type { MicroBatch } from '../rl/batchPlan.ts';
 import { lossNormalizer } from '../rl/lossGraph.ts';
@@ -57,7 +58,8 @@ type Algo = Pick<
   | 'optimizer'
   | 'kl'
   | 'lossAggMaxLength'
->;
+> &
+  Partial<Pick<RlAlgorithmConfig, 'logProbChunkTokens'>>;
 
 export class PolicyUpdater {
   private constructor(
@@ -73,6 +75,7 @@ export class PolicyUpdater {
       aggMode: algo.lossAgg,
       klLoss: algo.kl.placement === 'loss' ? { estimator: algo.kl.estimator } : undefined,
       entropyBonus: algo.entropyCoef !== 0,
+      chunkTokens: logProbChunkTokens(algo.logProbChunkTokens, config.vocabSize),
     };
     const steps = new TrainSteps(() => buildPolicyLoss(config, lossOpts), algo.optimizer, session);
     const fused = algo.microBatchSize === algo.miniBatchSize;

@@ -5,7 +5,8 @@
 import { Executable } from '../graph/index.ts';
 import type { SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
-import { buildTokenLogProbs } from '../model/tokenLogProbs.ts';
+import { buildTokenLogProbs, logProbChunkTokens } from '../model/tokenLogProbs.ts';
+import type { LogProbChunkSetting } from '../model/tokenLogProbs.ts';
 import { weightFeeds } from '../model/weightFeeds.ts';
 import { packSequences } from './rolloutBatch.ts';
 
@@ -20,8 +21,15 @@ export class ResponseScorer {
     private readonly exec: Executable,
   ) {}
 
-  static async create(config: Qwen2Config, session: SessionConfig = {}): Promise<ResponseScorer> {
-    return new ResponseScorer(config, await Executable.compile(buildTokenLogProbs(config).graph, session));
+  /** `chunk`: the trainer's `logProbChunkTokens` (the vocabulary-wide step in token chunks). */
+  static async create(
+    config: Qwen2Config,
+    session: SessionConfig = {},
+    chunk?: LogProbChunkSetting,
+  ): Promise<ResponseScorer> {
+    const chunkTokens = logProbChunkTokens(chunk, config.vocabSize);
+    const graph = buildTokenLogProbs(config, 'float32', { chunkTokens }).graph;
+    return new ResponseScorer(config, await Executable.compile(graph, session));
   }
 
   /** log softmax(logits/T) of every response token, per row; `batchSize` rows per forward pass. */

@@ -32,6 +32,8 @@ export interface SftLossOptions {
   /** token-mean by default: HF Trainer's and verl's SFT aggregation. */
   aggMode?: LossAggMode;
   dtype?: DType;
+  /** Tokens per chunk of the log-prob step over the vocabulary (core/model/tokenLogProbs.ts); 0 = whole. */
+  chunkTokens?: number;
 }
 
 export interface SftLossGraph {
@@ -46,7 +48,9 @@ export function buildSftLoss(config: Qwen2Config, opts: SftLossOptions = {}): Sf
   const graph = new Graph('sftLoss');
   const { inputs, params } = declareQwen2Inputs(graph, config, dtype);
   const temperature = graph.scalar(SFT_TEMPERATURE, dtype);
-  const { logProbs } = tokenLogProbs(graph, inputs, params, config, temperature);
+  const { logProbs } = tokenLogProbs(graph, inputs, params, config, temperature, {
+    chunkTokens: opts.chunkTokens,
+  });
   const mask = graph.input(sftInputs.lossMask, dtype, logProbs.shape);
   const norm = graph.input(sftInputs.lossNorm, dtype, []);
   const loss = aggregateLossGraph(op.neg(logProbs), mask, opts.aggMode ?? 'token-mean', norm);

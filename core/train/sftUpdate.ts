@@ -18,6 +18,8 @@ import {
 import type { SftRow } from './sftLossGraph.ts';
 import { TrainSteps, lazy } from './trainSteps.ts';
 import type { AdamWOptions } from './trainSteps.ts';
+import { logProbChunkTokens } from '../model/tokenLogProbs.ts';
+import type { LogProbChunkSetting } from '../model/tokenLogProbs.ts';
 
 export interface SftUpdaterOptions {
   /** Rows per forward/backward; absent: the whole batch in one pass. */
@@ -29,6 +31,8 @@ export interface SftUpdaterOptions {
   maxLength?: number;
   /** Token id that pads rows to the batch's longest (never scored). */
   padId?: number;
+  /** The NLL over the vocabulary in token chunks (tokenLogProbs.ts `logProbChunkTokens`); absent = auto. */
+  logProbChunkTokens?: LogProbChunkSetting;
 }
 
 export interface SftStepMetrics {
@@ -64,7 +68,10 @@ export class SftUpdater {
       throw new RangeError(
         `SftUpdater: aggMode seq-mean-token-sum-norm needs maxLength, a positive integer (got ${max})`,
       );
-    const lossOpts = { aggMode: opts.aggMode };
+    const lossOpts = {
+      aggMode: opts.aggMode,
+      chunkTokens: logProbChunkTokens(opts.logProbChunkTokens, config.vocabSize),
+    };
     const steps = new TrainSteps(() => buildSftLoss(config, lossOpts), opts.optimizer, session);
     const forward = lazy(() => {
       const l = buildSftLoss(config, lossOpts);
