@@ -5,9 +5,13 @@
  * a retried or re-scheduled evaluation of the same checkpoint does no work twice.
  */
 import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/evaluation.ts';
+import type { MathTask } from '../core/config/task.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { QwenTokenizer } from '../core/model/tokenizer.ts';
-import type { EvaluationRecord, EvaluationSummary } from '../core/metrics/evaluation.ts';
+import type { EvaluationProtocol, EvaluationRecord, EvaluationSummary } from '../core/metrics/evaluation.ts';
+import { sampledEvaluationMetrics } from '../core/metrics/sampledEvaluation.ts';
+import { mulberry32 } from '../core/random.ts';
+import { extractAnswer } from '../core/reward/verify/extract.ts';
 import { emptyToolMetrics, type ToolMetrics } from '../core/tools/metrics.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
@@ -65,6 +69,42 @@ export function summarize(
   };
 }
 
+/** The answer a response votes for in maj@k: math's extracted final answer, a token task's whole text. */
+function voteOf(config: EvaluationConfig, text: string): { answer?: string } {
+  const answer =
+    config.task.kind === 'math' ? extractAnswer(text)?.text.replace(/\s+/g, ' ').trim() : text.trim();
+  return answer ? { answer } : {};
+}
+
+function dataName(data: MathTask['data']): string {
+  switch (data.source) {
+    case 'benchmark':
+      return data.name;
+    case 'file':
+      return `file:${data.path}`;
+    case 'store':
+      return `store:${data.key}`;
+    case 'synthetic':
+      return `synthetic:${data.task.kind}`;
+  }
+}
+
+function protocolOf(config: EvaluationConfig, problems: number): EvaluationProtocol {
+  const { task, sampling } = config;
+  const benchmark = task.kind === 'math' ? dataName(task.data) : 'reverseDigits';
+  return {
+    benchmark,
+    problems,
+    n: sampling.samples,
+    temperature: sampling.temperature,
+    ...(sampling.topP !== undefined ? { topP: sampling.topP } : {}),
+    ...(sampling.topK !== undefined ? { topK: sampling.topK } : {}),
+    maxNewTokens: sampling.maxNewTokens,
+    ...(task.kind === 'math' ? { prompt: task.prompt.template } : {}),
+    seed: config.seed,
+  };
+}
+
 async function generateAndScore(
   config: EvaluationConfig,
   model: QwenModelDir,
@@ -94,6 +134,7 @@ async function generateAndScore(
           finishReason: o.finishReason,
           correct: scores.correct[k],
           reward: scores.rewards[k],
+          ...voteOf(config, task.responseText(o.tokens)),
         }),
       );
     },
@@ -148,6 +189,8 @@ export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
     toolErrors: tools.toolErrors,
     sandboxSeconds: tools.sandboxMs / 1000,
     key,
+    metrics: sampledEvaluationMetrics(records, count, config.sampling.samples, () => mulberry32(config.seed)),
+    protocol: protocolOf(config, count),
   };
   // The summary last: its presence means the records are complete.
   await store.put(summaryKey, new TextEncoder().encode(JSON.stringify(summary)));

@@ -43,6 +43,35 @@ export function evaluationWorkflowId(evalId: string, now: Date): string {
 
 const fixed = (x: number, digits = 4) => (Number.isInteger(x) ? String(x) : x.toFixed(digits));
 
+/** avg@n, pass@k, maj@k (k = 1, powers of two, n) with 95% intervals, and the protocol beside them. */
+function sampledRows(s: EvaluationSummary): [string, string][] {
+  const m = s.metrics;
+  if (!m) return [];
+  const interval = ([lo, hi]: [number, number]) => `[${fixed(lo)}, ${fixed(hi)}]`;
+  const ks = [...new Set([1, ...[2, 4, 8, 16, 32, 64, 128].filter((k) => k < m.n), m.n])];
+  const rows: [string, string][] = [
+    [`avg@${m.n}`, `${fixed(m.avgAtN)}  95% ${interval(m.interval95.avgAtN)}`],
+    ['pass@k', ks.map((k) => `@${k} ${fixed(m.passAt[k])}`).join('  ')],
+    ['maj@k', ks.map((k) => `@${k} ${fixed(m.majAt[k])}`).join('  ')],
+    [`pass@${m.n} 95%`, interval(m.interval95.passAtN)],
+    [`maj@${m.n} 95%`, interval(m.interval95.majAtN)],
+  ];
+  const p = s.protocol;
+  if (p) {
+    const sampling = [
+      `n=${p.n}`,
+      `T=${p.temperature}`,
+      ...(p.topP !== undefined ? [`top-p=${p.topP}`] : []),
+      ...(p.topK !== undefined ? [`top-k=${p.topK}`] : []),
+      `max tokens=${p.maxNewTokens}`,
+      ...(p.prompt ? [`prompt=${p.prompt}`] : []),
+      `seed=${p.seed}`,
+    ];
+    rows.push(['protocol', `${p.benchmark} (${p.problems} problems) ${sampling.join(' ')}`]);
+  }
+  return rows;
+}
+
 /** The summary for a terminal: which model, then the numbers, one per line. */
 export function formatEvaluationSummary(s: EvaluationSummary): string {
   const rows: [string, string][] = [
@@ -52,6 +81,7 @@ export function formatEvaluationSummary(s: EvaluationSummary): string {
     ['mean length', `${fixed(s.meanLength, 1)} ± ${fixed(s.lengthStd, 1)} tokens`],
     ['completion ratio', fixed(s.completionRatio)],
     ['mean reward', fixed(s.meanReward)],
+    ...sampledRows(s),
     ['stored at', s.key],
   ];
   const width = Math.max(...rows.map(([label]) => label.length));

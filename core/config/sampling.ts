@@ -47,7 +47,7 @@ export function problemSamplingShape(defaults: {
   maxNewTokens: number;
 }) {
   return {
-    /** Responses per problem; accuracy is their mean (pass@1 averaged), passAtK whether any is correct. */
+    /** Responses per problem (n): accuracy is avg@n, passAtK whether any is correct; pass@k, maj@k for k ≤ n. */
     samples: positiveInt().default(defaults.samples),
     ...samplingShape(nonNegative().default(defaults.temperature)),
     maxNewTokens: positiveInt().default(defaults.maxNewTokens),

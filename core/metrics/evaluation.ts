@@ -1,3 +1,5 @@
+import type { SampledEvaluationMetrics } from './sampledEvaluation.ts';
+
 /**
  * What an evaluation of a model on a task's problems writes to the store and returns (the `evaluation`
  * workflow's result): one record per response, and the summary metrics over them.
@@ -10,6 +12,24 @@ export interface EvaluationRecord {
   finishReason: string;
   correct: boolean;
   reward: number;
+  /** The answer the response gives (math: the extracted final answer), for maj@k votes; absent = none. */
+  answer?: string;
+}
+
+/** How the numbers were obtained: written beside every result, since scores move with the protocol. */
+export interface EvaluationProtocol {
+  /** The problems: a benchmark's name, a file or store key, a synthetic task, or reverseDigits. */
+  benchmark: string;
+  problems: number;
+  /** Samples per problem (n); pass@k and maj@k are given for every k ≤ n. */
+  n: number;
+  temperature: number;
+  topP?: number;
+  topK?: number;
+  maxNewTokens: number;
+  /** The prompt template (math tasks). */
+  prompt?: string;
+  seed: number;
 }
 
 export interface EvaluationSummary {
@@ -35,4 +55,7 @@ export interface EvaluationSummary {
   toolErrors: number;
   sandboxSeconds: number;
   key: string;
+  /** avg@n, unbiased pass@k and maj@k for every k ≤ n, 95% bootstrap intervals (sampledEvaluation.ts). */
+  metrics?: SampledEvaluationMetrics;
+  protocol?: EvaluationProtocol;
 }

@@ -119,4 +119,48 @@ describe('reasonloop eval', () => {
     assert.match(text, /completion ratio +0\.9500/);
     assert.match(text, /mean reward +0\.5000/);
   });
+
+  it('pass@k, maj@k with intervals and the protocol sit beside the numbers', () => {
+    const text = formatEvaluationSummary({
+      evalId: 'ev',
+      model: 'dir:/m',
+      problems: 30,
+      samples: 4,
+      accuracy: 0.5,
+      passAtK: 0.8,
+      meanLength: 10,
+      lengthStd: 1,
+      completionRatio: 1,
+      meanReward: 0,
+      key: 'k',
+      toolCallsPerResponse: 0,
+      toolErrors: 0,
+      sandboxSeconds: 0,
+      metrics: {
+        n: 4,
+        avgAtN: 0.5,
+        passAt: { 1: 0.5, 2: 0.7, 3: 0.75, 4: 0.8 },
+        majAt: { 1: 0.5, 2: 0.45, 3: 0.55, 4: 0.6 },
+        interval95: { avgAtN: [0.4, 0.6], passAtN: [0.65, 0.93], majAtN: [0.43, 0.77] },
+      },
+      protocol: {
+        benchmark: 'aime24',
+        problems: 30,
+        n: 4,
+        temperature: 0.6,
+        topP: 0.95,
+        maxNewTokens: 32768,
+        prompt: 'chat',
+        seed: 0,
+      },
+    });
+    assert.match(text, /avg@4 +0\.5000 +95% \[0\.4000, 0\.6000\]/);
+    assert.match(text, /pass@k +@1 0\.5000 +@2 0\.7000 +@4 0\.8000/);
+    assert.match(text, /maj@k +@1 0\.5000 +@2 0\.4500 +@4 0\.6000/);
+    assert.match(text, /maj@4 95% +\[0\.4300, 0\.7700\]/);
+    assert.match(
+      text,
+      /protocol +aime24 \(30 problems\) n=4 T=0\.6 top-p=0\.95 max tokens=32768 prompt=chat seed=0/,
+    );
+  });
 });
