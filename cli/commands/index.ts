@@ -12,6 +12,7 @@ import { scheduleCommand } from './schedule.ts';
 import { reportCommand } from './report.ts';
 import { setCommand } from './set.ts';
 import { filterCommand } from './filter.ts';
+import { exportCommand } from './export.ts';
 
 export const COMMANDS: readonly Command[] = [
   verifyCommand,
@@ -28,4 +29,5 @@ export const COMMANDS: readonly Command[] = [
   scheduleCommand,
   reportCommand,
   filterCommand,
+  exportCommand,
 ];

@@ -2,7 +2,7 @@
  * safetensors files (https://github.com/huggingface/safetensors, "Format"): an 8-byte little-endian header
  * length N, N bytes of JSON {name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}},
  * then the tensor bytes (offsets relative to the end of the header). F32/F16/BF16 read into Float32Array;
- * F32 written. Nothing holds a whole file: the reader parses the header, then reads each tensor (or a
+ * F32, F16 or BF16 written from float32 (halfPrecision.ts rounds as torch does). Nothing holds a whole file: the reader parses the header, then reads each tensor (or a
  * window of one) with positioned reads straight into its final array; the writer writes the header (the
  * sizes follow from the shapes) and then each tensor in turn. Files of any size work (Node's 2 GiB limit
  * is on one buffer read, and no read here is larger than one tensor).
@@ -12,11 +12,9 @@ import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { elementCount } from './parameters.ts';
 import { halfToFloat } from '../graph/dtype.ts';
+import { encodeFloat32As, STORED_DTYPE_BYTES as DTYPE_BYTES, type StoredDtype } from './halfPrecision.ts';
 
-export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
-
-/** Bytes per element of each dtype we read. */
-const DTYPE_BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+export type SafetensorsDtype = StoredDtype;
 /** Header length field: u64 little-endian. */
 const HEADER_LENGTH_BYTES = 8;
 /** The reference writer pads the header with spaces so tensor data starts 8-byte aligned. */
@@ -278,10 +276,11 @@ export interface TensorToWrite {
   data: Float32Array;
 }
 
-/** The header bytes (length, JSON, space padding) of an F32 file holding `entries`, in name order. */
+/** The header bytes (length, JSON, space padding) of a `dtype` file holding `entries`, in name order. */
 function encodeHeader(
   entries: readonly TensorEntry[],
   metadata: Record<string, string>,
+  dtype: SafetensorsDtype,
 ): { bytes: Buffer; names: string[] } {
   const names = entries.map((e) => e.name).sort();
   const byName = new Map(entries.map((e) => [e.name, e]));
@@ -290,8 +289,8 @@ function encodeHeader(
   let offset = 0;
   for (const name of names) {
     const shape = [...byName.get(name)!.shape];
-    const bytes = elementCount(shape) * DTYPE_BYTES.F32;
-    header[name] = { dtype: 'F32', shape, data_offsets: [offset, offset + bytes] };
+    const bytes = elementCount(shape) * DTYPE_BYTES[dtype];
+    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let headerText = JSON.stringify(header);
@@ -307,9 +306,10 @@ function encodeHeader(
 }
 
 /**
- * Writes an F32 safetensors file one tensor at a time: the header goes first (sizes follow from the
- * shapes), then each tensor in name order (`names`), so only the tensor being written need exist.
- * `metadata` is merged over {"format": "pt"}, which transformers requires.
+ * Writes a safetensors file one tensor at a time: the header goes first (sizes follow from the shapes),
+ * then each tensor in name order (`names`), so only the tensor being written need exist. Values come as
+ * float32 and are stored as `dtype` (default F32). `metadata` is merged over {"format": "pt"}, which
+ * transformers requires.
  */
 export class SafetensorsWriter {
   private next = 0;
@@ -320,14 +320,16 @@ export class SafetensorsWriter {
     /** The order `write` must follow (the file's order: by name, as the reference writer sorts). */
     readonly names: readonly string[],
     private readonly shapes: Map<string, readonly number[]>,
+    readonly dtype: SafetensorsDtype,
   ) {}
 
   static create(
     path: string,
     entries: readonly TensorEntry[],
     metadata: Record<string, string> = {},
+    dtype: SafetensorsDtype = 'F32',
   ): SafetensorsWriter {
-    const { bytes, names } = encodeHeader(entries, metadata);
+    const { bytes, names } = encodeHeader(entries, metadata, dtype);
     const fd = openSync(path, 'w');
     try {
       writeAll(fd, bytes);
@@ -335,7 +337,7 @@ export class SafetensorsWriter {
       closeSync(fd);
       throw error;
     }
-    return new SafetensorsWriter(fd, path, names, new Map(entries.map((e) => [e.name, e.shape])));
+    return new SafetensorsWriter(fd, path, names, new Map(entries.map((e) => [e.name, e.shape])), dtype);
   }
 
   write(name: string, data: Float32Array): void {
@@ -348,7 +350,9 @@ export class SafetensorsWriter {
     if (data.length !== elementCount(shape)) {
       throw new Error(`${file}: tensor ${name} has ${data.length} values but shape [${shape}]`);
     }
-    writeAll(this.fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    for (let i = 0; i < data.length; i += CONVERT_CHUNK_ELEMENTS)
+      // bounded scratch for half precision
+      writeAll(this.fd, encodeFloat32As(data.subarray(i, i + CONVERT_CHUNK_ELEMENTS), this.dtype));
     this.next++;
   }
 

@@ -8,13 +8,18 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { elementCount } from './parameters.ts';
-import { SafetensorsFormatError, SafetensorsWriter, readSafetensors } from './safetensors.ts';
+import {
+  SafetensorsFormatError,
+  SafetensorsWriter,
+  readSafetensors,
+  type SafetensorsDtype,
+} from './safetensors.ts';
+import { STORED_DTYPE_BYTES } from './halfPrecision.ts';
 
 /** huggingface_hub's MAX_SHARD_SIZE, the default of `save_pretrained`. */
 export const DEFAULT_MAX_SHARD_SIZE = '5GB';
 /** huggingface_hub's units: decimal, as in `parse_size_to_int`. */
 const SIZE_UNITS: Record<string, number> = { KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12 };
-const F32_BYTES = 4;
 
 /** `max_shard_size` in bytes: a number of bytes, or digits with KB/MB/GB/TB (decimal, any case), e.g. "2GB". */
 export function parseShardSize(size: string | number): number {
@@ -60,6 +65,7 @@ export function planShards(
   tensors: readonly { name: string; shape: readonly number[] }[],
   maxShardSize: string | number,
   stem = 'model',
+  dtype: SafetensorsDtype = 'F32',
 ): ShardPlan {
   const limit = parseShardSize(maxShardSize);
   const shards: string[][] = [];
@@ -68,7 +74,7 @@ export function planShards(
   let totalSize = 0;
   let totalParameters = 0;
   for (const { name, shape } of tensors) {
-    const size = elementCount(shape) * F32_BYTES;
+    const size = elementCount(shape) * STORED_DTYPE_BYTES[dtype];
     totalSize += size;
     totalParameters += elementCount(shape);
     if (size > limit) {
@@ -110,12 +116,21 @@ export interface NamedTensor {
   data: Float32Array;
 }
 
+/** A tensor read only when its turn to be written comes (an export streams a checkpoint this way). */
+export interface LazyTensor {
+  name: string;
+  shape: readonly number[];
+  read(): Float32Array;
+}
+
 export interface WriteShardsOptions {
   /** File names `<stem>.safetensors`, `<stem>-0000i-of-0000n.safetensors` (default "model"). */
   stem?: string;
   maxShardSize?: string | number;
   /** Written into every shard's `__metadata__`, over {"format": "pt"}. */
   metadata?: Record<string, string>;
+  /** The stored element type (default F32); values are rounded from float32 as torch rounds. */
+  dtype?: SafetensorsDtype;
 }
 
 /**
@@ -124,11 +139,12 @@ export interface WriteShardsOptions {
  */
 export function writeShardedSafetensors(
   dir: string,
-  tensors: readonly NamedTensor[],
+  tensors: readonly (NamedTensor | LazyTensor)[],
   options: WriteShardsOptions = {},
 ): ShardPlan {
   const stem = options.stem ?? 'model';
-  const plan = planShards(tensors, options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE, stem);
+  const dtype = options.dtype ?? 'F32';
+  const plan = planShards(tensors, options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE, stem, dtype);
   removeSavedShards(dir, stem);
   const byName = new Map(tensors.map((t) => [t.name, t]));
   for (const { file, names } of plan.files) {
@@ -136,9 +152,13 @@ export function writeShardedSafetensors(
       join(dir, file),
       names.map((name) => byName.get(name)!),
       options.metadata,
+      dtype,
     );
     try {
-      for (const name of writer.names) writer.write(name, byName.get(name)!.data);
+      for (const name of writer.names) {
+        const tensor = byName.get(name)!;
+        writer.write(name, 'data' in tensor ? tensor.data : tensor.read());
+      }
     } catch (error) {
       writer.abort();
       throw error;

@@ -1,0 +1,134 @@
+/**
+ * An HF model directory re-written for users: weights at a chosen precision (bfloat16, float16, float32)
+ * and shard size, `torch_dtype` set to match, generation config and tokenizer files carried over. The
+ * source is read tensor by tensor and each tensor is written as soon as it is read, so memory holds one
+ * tensor (plus its half-precision chunk), never the model. What `reasonloop export` writes.
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseQwen2ConfigJson, qwen2ConfigToJson } from './config.ts';
+import { TORCH_DTYPE_NAMES, type StoredDtype } from './halfPrecision.ts';
+import { CONFIG_FILE, defaultGenerationConfig, GENERATION_CONFIG_FILE } from './modelDir.ts';
+import { LM_HEAD, qwen2Parameters } from './parameters.ts';
+import { SafetensorsReader, sameShape } from './safetensors.ts';
+import {
+  DEFAULT_MAX_SHARD_SIZE,
+  safetensorsFiles,
+  writeShardedSafetensors,
+  type ShardPlan,
+} from './safetensorsShards.ts';
+
+/**
+ * Tokenizer files transformers' `AutoTokenizer.save_pretrained` may write; whichever the source has are
+ * copied byte for byte (chat_template.jinja is where transformers 5 keeps the template).
+ */
+export const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'vocab.json',
+  'merges.txt',
+  'chat_template.jinja',
+] as const;
+
+export interface ExportOptions {
+  dtype: StoredDtype;
+  /** As `save_pretrained`'s max_shard_size ("2GB", decimal units, or bytes); default "5GB". */
+  maxShardSize?: string | number;
+}
+
+export interface ExportResult {
+  plan: ShardPlan;
+  /** The tokenizer files copied (names), empty when the source has none. */
+  tokenizerFiles: string[];
+}
+
+/** config.json of the export: the source's keys, ours over them, the dtype named both ways transformers reads. */
+export function exportConfigJson(
+  sourceText: string,
+  dtype: StoredDtype,
+  file: string,
+): Record<string, unknown> {
+  const config = parseQwen2ConfigJson(sourceText, file);
+  const torchDtype = TORCH_DTYPE_NAMES[dtype];
+  const json: Record<string, unknown> = {
+    ...(JSON.parse(sourceText) as Record<string, unknown>),
+    ...qwen2ConfigToJson(config),
+    dtype: torchDtype,
+    torch_dtype: torchDtype,
+  };
+  return Object.fromEntries(
+    Object.keys(json)
+      .sort()
+      .map((k) => [k, json[k]]),
+  );
+}
+
+/** Which file of `dir` holds each parameter, with its shape checked against the config's. */
+function locateParameters(dir: string, specs: ReturnType<typeof qwen2Parameters>, tied: boolean) {
+  const expected = new Map(specs.map((s) => [s.name, s.shape]));
+  const where = new Map<string, SafetensorsReader>();
+  const readers: SafetensorsReader[] = [];
+  try {
+    for (const file of safetensorsFiles(dir).keys()) {
+      const reader = SafetensorsReader.open(join(dir, file));
+      readers.push(reader);
+      for (const info of reader.header.tensors.values()) {
+        if (/\.rotary_emb\.inv_freq$/.test(info.name) || (tied && info.name === LM_HEAD)) continue;
+        const shape = expected.get(info.name);
+        if (!shape)
+          throw new Error(`${file}: unexpected tensor ${info.name} (not a parameter of config.json's model)`);
+        if (!sameShape(shape, info.shape)) {
+          throw new Error(
+            `${file}: tensor ${info.name} has shape [${info.shape}], config.json needs [${shape}]`,
+          );
+        }
+        if (where.has(info.name))
+          throw new Error(`${file}: tensor ${info.name} is also in ${where.get(info.name)!.file}`);
+        where.set(info.name, reader);
+      }
+    }
+    const missing = specs.find((s) => !where.has(s.name));
+    if (missing) throw new Error(`${dir}: tensor ${missing.name} is missing`);
+  } catch (error) {
+    for (const r of readers) r.close();
+    throw error;
+  }
+  return { where, readers };
+}
+
+/**
+ * Writes `outDir` (created; files of an earlier save with the same names are replaced) from the model
+ * directory `sourceDir`: config.json, sharded safetensors + index as transformers writes them,
+ * generation_config.json, and the tokenizer files the source has.
+ */
+export function exportModelDir(sourceDir: string, outDir: string, options: ExportOptions): ExportResult {
+  const configPath = join(sourceDir, CONFIG_FILE);
+  if (!existsSync(configPath)) throw new Error(`${configPath}: missing (config.json is required)`);
+  const configText = readFileSync(configPath, 'utf8');
+  const config = parseQwen2ConfigJson(configText, configPath);
+  const specs = qwen2Parameters(config);
+  const { where, readers } = locateParameters(sourceDir, specs, config.tieWordEmbeddings);
+  mkdirSync(outDir, { recursive: true });
+  let plan: ShardPlan;
+  try {
+    // State-dict order decides where shards split, as in save_pretrained.
+    plan = writeShardedSafetensors(
+      outDir,
+      specs.map((s) => ({ name: s.name, shape: s.shape, read: () => where.get(s.name)!.read(s.name) })),
+      { dtype: options.dtype, maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE },
+    );
+  } finally {
+    for (const r of readers) r.close();
+  }
+  const jsonText = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+  writeFileSync(join(outDir, CONFIG_FILE), jsonText(exportConfigJson(configText, options.dtype, configPath)));
+  const generationPath = join(sourceDir, GENERATION_CONFIG_FILE);
+  if (existsSync(generationPath)) copyFileSync(generationPath, join(outDir, GENERATION_CONFIG_FILE));
+  else writeFileSync(join(outDir, GENERATION_CONFIG_FILE), jsonText(defaultGenerationConfig(config)));
+  const present = new Set(readdirSync(sourceDir));
+  const tokenizerFiles = TOKENIZER_FILES.filter((f) => present.has(f));
+  for (const f of tokenizerFiles) copyFileSync(join(sourceDir, f), join(outDir, f));
+  return { plan, tokenizerFiles };
+}
