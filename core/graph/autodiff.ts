@@ -1,6 +1,8 @@
 /**
  * Reverse-mode automatic differentiation: `grad(loss, wrt)` appends the backward pass, built from the
  * same op table as the forward pass, to the loss's graph and returns one gradient value per `wrt`.
+ * With `recompute`, the segments the model marked (recompute.ts) are differentiated on a re-emitted copy
+ * of their forward nodes, so their activations need not live until the backward.
  */
 import { isFloat } from './dtype.ts';
 import { GraphError } from './graph.ts';
@@ -9,8 +11,17 @@ import { formatShape } from './dim.ts';
 import { NOT_DIFFERENTIABLE, opDef } from './ops/registry.ts';
 import { add } from './ops/elementwise.ts';
 import { zerosLike } from './ops/shape.ts';
+import { copyView, recomputeSegment, segmentsOf } from './recompute.ts';
+import type { RecomputeSegment } from './recompute.ts';
 
-export function grad(loss: Value, wrt: readonly Value[], opts: { seed?: Value } = {}): Value[] {
+export interface GradOptions {
+  /** Gradient of the loss (default 1; required when the loss is not a scalar). */
+  seed?: Value;
+  /** Recompute the marked segments in the backward instead of keeping their activations. */
+  recompute?: boolean;
+}
+
+export function grad(loss: Value, wrt: readonly Value[], opts: GradOptions = {}): Value[] {
   const g = loss.graph;
   if (!isFloat(loss.dtype))
     throw new GraphError(`grad: loss ${loss.name} must be floating point (got ${loss.dtype})`);
@@ -34,7 +45,26 @@ export function grad(loss: Value, wrt: readonly Value[], opts: { seed?: Value } 
   grads.set(loss, opts.seed ?? g.scalar(1, loss.dtype));
   const lossIndex = loss.producer ? g.nodes.indexOf(loss.producer) : -1;
   const nodes = g.nodes.slice(0, lossIndex + 1);
-  for (let i = nodes.length - 1; i >= 0; i--) backprop(nodes[i], dependent, grads);
+  const ending = new Map<number, RecomputeSegment>();
+  if (opts.recompute) for (const s of segmentsOf(g)) if (s.end > s.start) ending.set(s.end - 1, s);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const segment = ending.get(i);
+    if (!segment) {
+      backprop(nodes[i], nodes[i], dependent, grads);
+      continue;
+    }
+    // Every consumer of the segment's values outside it comes later, so their gradients are complete.
+    const upstream = nodes
+      .slice(segment.start, segment.end)
+      .flatMap((n) => n.outputs.map((o) => grads.get(o)))
+      .filter((v): v is Value => v !== undefined);
+    if (upstream.length > 0) {
+      const copies = recomputeSegment(g, segment, upstream);
+      for (let j = segment.end - 1; j >= segment.start; j--)
+        backprop(nodes[j], copyView(nodes[j], copies), dependent, grads);
+    }
+    i = segment.start;
+  }
 
   return wrt.map((w) => grads.get(w) ?? zerosLike(w));
 }
@@ -44,7 +74,11 @@ function sourcesOf(node: Node): readonly Value[] {
   return node.implicitInputs?.length ? [...node.inputs, ...node.implicitInputs] : node.inputs;
 }
 
-function backprop(node: Node, dependent: Set<Value>, grads: Map<Value, Value>): void {
+/**
+ * Adds the gradients of `node`'s inputs to `grads` (keyed by the original values); the gradient rule reads
+ * `view`, which is the node itself or its recomputed copy.
+ */
+function backprop(node: Node, view: Node, dependent: Set<Value>, grads: Map<Value, Value>): void {
   const gOut = node.outputs.map((o) => grads.get(o));
   if (gOut.every((x) => x === undefined)) return;
   const sources = sourcesOf(node);
@@ -57,7 +91,14 @@ function backprop(node: Node, dependent: Set<Value>, grads: Map<Value, Value>): 
     );
   let inGrads;
   try {
-    inGrads = def.grad({ node, inputs: node.inputs, outputs: node.outputs, attrs: node.attrs, gOut, wanted });
+    inGrads = def.grad({
+      node: view,
+      inputs: view.inputs,
+      outputs: view.outputs,
+      attrs: node.attrs,
+      gOut,
+      wanted,
+    });
   } catch (e) {
     if (e instanceof GraphError) throw e;
     throw new GraphError(

@@ -40,6 +40,8 @@ export interface TrainGraphSpec extends OptimizerSpec {
   params: Value[];
   /** Extra scalar outputs (metrics) computed by the forward pass. */
   metrics?: Record<string, Value>;
+  /** Recompute the graph's checkpointed segments in the backward (gradient checkpointing). */
+  recompute?: boolean;
 }
 
 function checkParams(graph: Graph, params: Value[]): void {
@@ -71,7 +73,7 @@ function appendOptimizer(graph: Graph, params: Value[], grads: Value[], spec: Op
 /** Fused step: forward, backward, clipping and AdamW in one graph (the usual case: one micro-batch). */
 export function buildTrainStep(spec: TrainGraphSpec): Graph {
   checkParams(spec.graph, spec.params);
-  const grads = grad(spec.loss, spec.params);
+  const grads = grad(spec.loss, spec.params, { recompute: spec.recompute });
   spec.graph.output(spec.loss, names.loss);
   outputMetrics(spec.graph, spec.metrics);
   appendOptimizer(spec.graph, spec.params, grads, spec);
@@ -81,7 +83,7 @@ export function buildTrainStep(spec: TrainGraphSpec): Graph {
 /** Gradients only, for accumulation over micro-batches; the loss must be pre-scaled by the caller. */
 export function buildGradStep(spec: Omit<TrainGraphSpec, keyof OptimizerSpec>): Graph {
   checkParams(spec.graph, spec.params);
-  const grads = grad(spec.loss, spec.params);
+  const grads = grad(spec.loss, spec.params, { recompute: spec.recompute });
   spec.graph.output(spec.loss, names.loss);
   outputMetrics(spec.graph, spec.metrics);
   spec.params.forEach((p, i) => spec.graph.output(grads[i], names.grad(p.name)));

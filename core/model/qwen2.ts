@@ -4,7 +4,7 @@
  * post_attention_layernorm → SwiGLU MLP → residual) → norm → lm_head (tied to embed_tokens or not).
  * Parameters are graph inputs named exactly as the HF tensors, so a checkpoint's safetensors feed it as is.
  */
-import { Graph, op } from '../graph/index.ts';
+import { Graph, checkpoint, op } from '../graph/index.ts';
 import { dimMul, dimSub } from '../graph/index.ts';
 import type { DType, Dim, Value } from '../graph/index.ts';
 import { toFloat16 } from '../graph/dtype.ts';
@@ -257,7 +257,12 @@ export function qwen2Hidden(
     fresh: { keys: [], values: [] },
     loraScaling,
   };
-  for (let i = 0; i < c.numHiddenLayers; i++) x = decoderLayer(x, params, i, c, ctx);
+  // Each layer is a recomputation segment from its input: a backward built with `recompute` keeps only
+  // the layers' inputs from the forward pass (marking alone changes nothing in the graph).
+  for (let i = 0; i < c.numHiddenLayers; i++) {
+    const input = x;
+    x = checkpoint(`layers.${i}`, [input], () => decoderLayer(input, params, i, c, ctx));
+  }
   return {
     hidden: rmsNorm(x, params.get(FINAL_NORM)!, c.rmsNormEps),
     present: ctx.present,

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { Executable, Graph, grad, op } from '../../../core/graph/index.ts';
-import type { Feeds, HostArray, Value } from '../../../core/graph/index.ts';
+import type { Feeds, HostArray, SessionConfig, Value } from '../../../core/graph/index.ts';
 
 export interface CheckInput {
   value: Value;
@@ -19,6 +19,10 @@ export interface GradCheckCase {
   /** Further feeds that are not differentiated (indices, masks). */
   feeds?: Feeds;
   out: Value;
+  /** Build the backward with recomputation of the graph's checkpointed segments. */
+  recompute?: boolean;
+  /** Session options of the compiled graph (default: the engine's). */
+  session?: SessionConfig;
 }
 
 /** Step for central differences in float64: truncation O(h²) and rounding O(ε/h) both ≈1e-10. */
@@ -56,10 +60,11 @@ export async function gradCheck(g: Graph, c: GradCheckCase): Promise<number[]> {
   const grads = grad(
     loss,
     c.wrt.map((w) => w.value),
+    { recompute: c.recompute },
   );
   g.output(loss, 'loss');
   grads.forEach((gr, i) => g.output(gr, `grad_${i}`));
-  const exec = await Executable.compile(g);
+  const exec = await Executable.compile(g, c.session);
   const feeds: Feeds = { ...(c.feeds ?? {}) };
   for (const w of c.wrt) feeds[w.value.name] = { data: w.data, dims: w.dims };
   const analytic = await exec.run(feeds);

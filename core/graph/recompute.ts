@@ -1,0 +1,126 @@
+/**
+ * Activation recomputation (gradient checkpointing, as torch.utils.checkpoint): a model marks segments
+ * of its forward pass — one per decoder layer — with `checkpoint`; `grad(…, { recompute: true })` then
+ * builds each segment's backward on a re-emitted copy of the segment's forward nodes instead of on the
+ * originals, so onnxruntime's planner frees the originals' activations as soon as the forward is past
+ * them, and only each segment's inputs (the layer input) stay alive until the backward.
+ *
+ * Two things would silently undo this, and the copy is built so that neither can:
+ * - onnxruntime's CommonSubexpressionElimination (graph optimization level basic and above) merges nodes
+ *   with the same op, attributes and inputs — a plain copy would be merged back into the originals;
+ * - a copy that may run as soon as its inputs exist could be scheduled during the forward pass and then
+ *   held as long as the originals.
+ * The copy therefore starts from `afterBarrier(input, gradients)`: the input passed through a `Where`
+ * whose condition is computed from the upstream gradients of the segment's outputs. It equals the input
+ * bit for bit, it is a value the forward never computes (so nothing downstream of it is a common
+ * subexpression), and it cannot run before the backward has reached the segment — the ordering
+ * PyTorch's checkpoint gets from its autograd engine.
+ */
+import { Graph, GraphError } from './graph.ts';
+import type { Node, Value } from './graph.ts';
+import { and, equal } from './ops/elementwise.ts';
+import { sumAll } from './ops/reduce.ts';
+import { where } from './ops/select.ts';
+
+export interface RecomputeSegment {
+  readonly name: string;
+  /** The activations the copy is recomputed from (a layer's input); everything else it reads is kept. */
+  readonly inputs: readonly Value[];
+  /** The segment's nodes: graph.nodes[start, end). */
+  readonly start: number;
+  readonly end: number;
+}
+
+const segments = new WeakMap<Graph, RecomputeSegment[]>();
+const open = new WeakSet<Graph>();
+
+/**
+ * Runs `build` and marks the nodes it appends as one recomputation segment named `name`, recomputed
+ * from `inputs`. Marking changes nothing in the graph: only a backward built with `recompute` uses it.
+ */
+export function checkpoint<T>(name: string, inputs: readonly Value[], build: () => T): T {
+  if (inputs.length === 0) throw new GraphError(`checkpoint "${name}": needs at least one input`);
+  const g = inputs[0].graph;
+  if (g.parent) throw new GraphError(`checkpoint "${name}": segments belong to a model's main graph`);
+  for (const v of inputs)
+    if (v.graph !== g) throw new GraphError(`checkpoint "${name}": input ${v.name} belongs to another graph`);
+  if (open.has(g)) throw new GraphError(`checkpoint "${name}": segments cannot nest`);
+  open.add(g);
+  const start = g.nodes.length;
+  try {
+    return build();
+  } finally {
+    open.delete(g);
+    const list = segments.get(g) ?? [];
+    list.push({ name, inputs: [...inputs], start, end: g.nodes.length });
+    segments.set(g, list);
+  }
+}
+
+/** The segments marked on `g`, in forward order. */
+export function segmentsOf(g: Graph): readonly RecomputeSegment[] {
+  return segments.get(g) ?? [];
+}
+
+/**
+ * `x`, unchanged, as a value that exists only once every `after` has been computed: Where(c, x, x) is x
+ * whatever c is, and c (an Equal of a sum over each `after` with itself) reads all of them.
+ */
+export function afterBarrier(x: Value, after: readonly Value[]): Value {
+  if (after.length === 0)
+    throw new GraphError(`afterBarrier: ${x.name} needs at least one value to wait for`);
+  const ready = after
+    .map((a) => {
+      const s = sumAll(a);
+      return equal(s, s);
+    })
+    .reduce((c, d) => and(c, d));
+  return where(ready, x, x);
+}
+
+/**
+ * Re-emits the nodes of `segment` that depend on its inputs, reading the inputs through `afterBarrier`
+ * on `after` (the upstream gradients of the segment's outputs). Returns the copy of each recomputed
+ * value by original; values not downstream of the inputs (functions of parameters, shapes) are absent
+ * and their originals are used as they are.
+ */
+export function recomputeSegment(
+  g: Graph,
+  segment: RecomputeSegment,
+  after: readonly Value[],
+): Map<Value, Value> {
+  const copies = new Map<Value, Value>();
+  g.scope(`${segment.name}.recompute`, () => {
+    for (const x of segment.inputs)
+      copies.set(
+        x,
+        g.scope('barrier', () => afterBarrier(x, after)),
+      );
+    for (const node of g.nodes.slice(segment.start, segment.end)) {
+      const reads = [...node.inputs, ...(node.implicitInputs ?? [])];
+      if (!reads.some((v) => copies.has(v))) continue;
+      if (Object.values(node.attrs).some((a) => a.kind === 'graph'))
+        throw new GraphError(
+          `recompute "${segment.name}": node "${node.name}" (${node.op}) has a subgraph and cannot be re-emitted`,
+        );
+      const outs = g.node(
+        node.op,
+        node.inputs.map((v) => copies.get(v) ?? v),
+        node.attrs,
+      );
+      node.outputs.forEach((o, i) => copies.set(o, outs[i]));
+    }
+  });
+  return copies;
+}
+
+/** The node as its copy: inputs and outputs replaced where the segment recomputed them. */
+export function copyView(node: Node, copies: ReadonlyMap<Value, Value>): Node {
+  const swap = (v: Value) => copies.get(v) ?? v;
+  return {
+    ...node,
+    inputs: node.inputs.map(swap),
+    outputs: node.outputs.map(swap),
+    implicitInputs: node.implicitInputs?.map(swap),
+  };
+}
