@@ -47,6 +47,10 @@ export function grad(loss: Value, wrt: readonly Value[], opts: GradOptions = {})
   const nodes = g.nodes.slice(0, lossIndex + 1);
   const ending = new Map<number, RecomputeSegment>();
   if (opts.recompute) for (const s of segmentsOf(g)) if (s.end > s.start) ending.set(s.end - 1, s);
+  // The parameter gradients of the segment recomputed last. The next segment's copy waits for them too:
+  // onnxruntime orders nodes depth-first from the outputs, which otherwise leaves every weight gradient
+  // (read only by the clipping norm) to the end, holding each segment's recomputed activations with it.
+  let finished: Value[] = [];
   for (let i = nodes.length - 1; i >= 0; i--) {
     const segment = ending.get(i);
     if (!segment) {
@@ -59,9 +63,10 @@ export function grad(loss: Value, wrt: readonly Value[], opts: GradOptions = {})
       .flatMap((n) => n.outputs.map((o) => grads.get(o)))
       .filter((v): v is Value => v !== undefined);
     if (upstream.length > 0) {
-      const copies = recomputeSegment(g, segment, upstream);
+      const copies = recomputeSegment(g, segment, [...upstream, ...finished]);
       for (let j = segment.end - 1; j >= segment.start; j--)
         backprop(nodes[j], copyView(nodes[j], copies), dependent, grads);
+      finished = parameterGrads(nodes.slice(segment.start, segment.end), dependent, grads);
     }
     i = segment.start;
   }
@@ -72,6 +77,12 @@ export function grad(loss: Value, wrt: readonly Value[], opts: GradOptions = {})
 /** A node's inputs, then the outer values its subgraph reads (a Loop's captures): both carry gradients. */
 function sourcesOf(node: Node): readonly Value[] {
   return node.implicitInputs?.length ? [...node.inputs, ...node.implicitInputs] : node.inputs;
+}
+
+/** The gradients accumulated so far for the graph inputs (parameters) that `nodes` read. */
+function parameterGrads(nodes: readonly Node[], dependent: Set<Value>, grads: Map<Value, Value>): Value[] {
+  const read = new Set(nodes.flatMap((n) => n.inputs.filter((v) => !v.producer && dependent.has(v))));
+  return [...read].map((v) => grads.get(v)).filter((v): v is Value => v !== undefined);
 }
 
 /**

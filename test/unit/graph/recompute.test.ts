@@ -91,7 +91,10 @@ for (const optimization of ['disabled', 'all'] as const) {
     const params = qwen2Parameters(config).length;
     assert.equal(names.length, 1 + metrics + params, 'the loss, the metrics, one gradient per parameter');
     for (const name of names) {
-      assert.ok(bytes(plain[name]).some((b) => b !== 0), `${name} is not all zeros`);
+      assert.ok(
+        bytes(plain[name]).some((b) => b !== 0),
+        `${name} is not all zeros`,
+      );
       assert.ok(bytes(plain[name]).equals(bytes(recomputed[name])), `${name} differs`);
     }
   });
@@ -155,6 +158,7 @@ test('with recomputation, gradients of a float64 two-layer loss match central fi
 test('no backward node reads a layer internal activation; every recomputed node waits for the layer output gradient', () => {
   const l = buildSftLoss(config);
   const forwardEnd = l.graph.nodes.length;
+  // The gradients-only step names each parameter gradient `grad.<name>`.
   const g = buildGradStep({ ...l, recompute: true });
   const live = liveNodes(g);
   const backward = live.filter((n) => g.nodes.indexOf(n) >= forwardEnd);
@@ -176,6 +180,18 @@ test('no backward node reads a layer internal activation; every recomputed node 
   const barrierNodes = recomputed.filter((n) => n.name.includes('.recompute/barrier/'));
   const barriers = barrierNodes.filter((n) => n.op === 'Where' && n.inputs[1] === n.inputs[2]);
   assert.equal(barriers.length, segments.length, 'one barrier per layer');
+  // Layer i's copy also waits for layer i + 1's weight gradients, which onnxruntime's depth-first order
+  // would otherwise leave to the end (read only by the clipping norm), holding layer i + 1's copies.
+  for (let i = 0; i + 1 < config.numHiddenLayers; i++) {
+    const waited = new Set(
+      barrierNodes
+        .filter((n) => n.name.startsWith(`layers.${i}.recompute/`))
+        .flatMap((n) => n.inputs.map((v) => v.name)),
+    );
+    const next = qwen2Parameters(config).filter((p) => p.name.startsWith(`model.layers.${i + 1}.`));
+    assert.equal(next.length, 12);
+    for (const p of next) assert.ok(waited.has(`grad.${p.name}`), `layers.${i} waits for grad.${p.name}`);
+  }
   const waits = new Set<Value>(barriers.flatMap((n) => n.outputs));
   for (const n of recomputed) {
     if (barrierNodes.includes(n)) continue;
