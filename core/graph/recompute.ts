@@ -14,7 +14,10 @@
  * whose condition is computed from the upstream gradients of the segment's outputs. It equals the input
  * bit for bit, it is a value the forward never computes (so nothing downstream of it is a common
  * subexpression), and it cannot run before the backward has reached the segment — the ordering
- * PyTorch's checkpoint gets from its autograd engine.
+ * PyTorch's checkpoint gets from its autograd engine. autodiff.ts adds the weight gradients of the
+ * segment differentiated just before to what the barrier waits for: onnxruntime orders nodes depth-first
+ * from the graph outputs, and would otherwise compute every weight gradient last (only the clipping norm
+ * reads them), keeping each segment's recomputed activations alive until then.
  */
 import { Graph, GraphError } from './graph.ts';
 import type { Node, Value } from './graph.ts';
