@@ -69,7 +69,7 @@ const fieldsShape = {
 export const fileDataSchema = z
   .object({
     source: z.literal('file'),
-    /** A .jsonl or .parquet file. */
+    /** A .jsonl, .json (an array of objects, or JSON Lines) or .parquet file. */
     path: z.string().min(1),
     ...fieldsShape,
     dedupe: z.boolean().default(true),

@@ -1,7 +1,7 @@
 /** One call from a file and field names to clean problems: read, convert, de-duplicate, report. */
 import { MAX_REPORTED_REASONS, readRows } from './rows.ts';
 import { dedupeProblems, rowsToProblems, type FieldSpec, type Problem } from './problems.ts';
-import type { SkipReport } from './rows.ts';
+import type { RowsFormat, SkipReport } from './rows.ts';
 
 export interface LoadSpec extends FieldSpec {
   path: string;
@@ -15,6 +15,8 @@ export interface LoadedProblems {
   skipped: SkipReport;
   duplicates: number;
   answerSources: Record<string, number>;
+  /** What the file held: JSON Lines, a JSON array or parquet. */
+  format?: RowsFormat;
 }
 
 export async function loadProblems(spec: LoadSpec): Promise<LoadedProblems> {
@@ -33,5 +35,6 @@ export async function loadProblems(spec: LoadSpec): Promise<LoadedProblems> {
     skipped,
     duplicates: deduped.duplicates,
     answerSources: converted.answerSources,
+    ...(read.format ? { format: read.format } : {}),
   };
 }

@@ -28,7 +28,11 @@ export function recordSkip(report: SkipReport, reason: string): void {
 export interface RowsRead {
   rows: Row[];
   skipped: SkipReport;
+  /** The format the reader found (a `.json` file may hold an array or JSON Lines). */
+  format?: RowsFormat;
 }
+
+export type RowsFormat = 'jsonl' | 'json-array' | 'parquet';
 
 /** Parses JSON Lines text; blank lines are ignored, lines that are not a JSON object are skipped and reported. */
 export function parseJsonl(text: string, source = 'input'): RowsRead {
@@ -51,7 +55,7 @@ export function parseJsonl(text: string, source = 'input'): RowsRead {
     }
     rows.push(value as Row);
   }
-  return { rows, skipped };
+  return { rows, skipped, format: 'jsonl' };
 }
 
 export async function readJsonl(path: string): Promise<RowsRead> {
@@ -69,12 +73,41 @@ export async function readParquet(path: string, columns?: string[]): Promise<Row
     }
     return out;
   });
-  return { rows, skipped: emptySkipReport() };
+  return { rows, skipped: emptySkipReport(), format: 'parquet' };
 }
 
-/** Reads a JSONL or parquet file, chosen by extension (.jsonl, .json, .parquet). */
+/**
+ * A `.json` file holding one array of objects (what `json.dump` of a list writes); otherwise JSON Lines.
+ * Array items that are not objects are skipped and counted.
+ */
+export function parseJsonArrayOrLines(text: string, source: string): RowsRead {
+  if (!text.trimStart().startsWith('[')) return { ...parseJsonl(text, source), format: 'jsonl' };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${source}: not valid JSON (${(error as Error).message})`, { cause: error });
+  }
+  if (!Array.isArray(value)) throw new Error(`${source}: not a JSON array or JSON Lines`);
+  const rows: Row[] = [];
+  const skipped = emptySkipReport();
+  value.forEach((item, i) => {
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      recordSkip(skipped, `${source}[${i}]: not a JSON object`);
+    } else {
+      rows.push(item as Row);
+    }
+  });
+  return { rows, skipped, format: 'json-array' };
+}
+
+/**
+ * Reads a JSONL, JSON or parquet file, chosen by extension (.jsonl/.ndjson, .json — an array of objects or
+ * JSON Lines — .parquet); the result says which format it read.
+ */
 export async function readRows(path: string): Promise<RowsRead> {
   if (path.endsWith('.parquet')) return readParquet(path);
-  if (path.endsWith('.jsonl') || path.endsWith('.json') || path.endsWith('.ndjson')) return readJsonl(path);
-  throw new Error(`${path}: unknown data format (expected .jsonl or .parquet)`);
+  if (path.endsWith('.json')) return parseJsonArrayOrLines(await readFile(path, 'utf8'), path);
+  if (path.endsWith('.jsonl') || path.endsWith('.ndjson')) return readJsonl(path);
+  throw new Error(`${path}: unknown data format (expected .jsonl, .json or .parquet)`);
 }

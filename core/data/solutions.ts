@@ -4,9 +4,11 @@
  * the problem becomes the prompt (through the task's template) and the solution, as is, the assistant's
  * response the loss is taken on. Rows without both texts are skipped and counted.
  */
-import { readFile } from 'node:fs/promises';
-import { emptySkipReport, MAX_REPORTED_REASONS, parseJsonl, readRows, recordSkip } from './rows.ts';
-import type { Row, RowsRead, SkipReport } from './rows.ts';
+import { emptySkipReport, MAX_REPORTED_REASONS, readRows, recordSkip } from './rows.ts';
+import type { Row, SkipReport } from './rows.ts';
+
+/** Moved to rows.ts, where every problem and solution file is read. */
+export { parseJsonArrayOrLines } from './rows.ts';
 
 export interface SolutionExample {
   id: string;
@@ -62,34 +64,8 @@ export function rowsToSolutions(
   return { examples, skipped };
 }
 
-/**
- * A `.json` file holding one array of objects (what `json.dump` of a list writes); otherwise JSON Lines.
- * Array items that are not objects are skipped and counted.
- */
-export function parseJsonArrayOrLines(text: string, source: string): RowsRead {
-  if (!text.trimStart().startsWith('[')) return parseJsonl(text, source);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new Error(`${source}: not valid JSON (${(error as Error).message})`, { cause: error });
-  }
-  const rows: Row[] = [];
-  const skipped = emptySkipReport();
-  (value as unknown[]).forEach((item, i) => {
-    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
-      recordSkip(skipped, `${source}[${i}]: not a JSON object`);
-    } else {
-      rows.push(item as Row);
-    }
-  });
-  return { rows, skipped };
-}
-
 export async function loadSolutions(spec: SolutionsSpec): Promise<SolutionsRead> {
-  const read = spec.path.endsWith('.json')
-    ? parseJsonArrayOrLines(await readFile(spec.path, 'utf8'), spec.path)
-    : await readRows(spec.path);
+  const read = await readRows(spec.path);
   const converted = rowsToSolutions(read.rows, spec, spec.path);
   return {
     examples: converted.examples,

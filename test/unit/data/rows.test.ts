@@ -92,3 +92,49 @@ test('loadProblems: JSONL file end to end, unknown formats refused', async () =>
   assert.equal(loaded.skipped.count, 2);
   await assert.rejects(readRows(join(dir, 'd.csv')), /unknown data format/);
 });
+
+test('a .json problem file holding an array is read as one; JSON Lines in .json still work; the format is said', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rows-json-'));
+  const array = join(dir, 'problems.json');
+  writeFileSync(
+    array,
+    JSON.stringify(
+      [
+        { problem: 'What is 2+2?', answer: '4' },
+        { problem: 'What is 3·3?', answer: 9 },
+        [1, 2],
+        { problem: 'No answer' },
+      ],
+      null,
+      2,
+    ),
+  );
+  const loaded = await loadProblems({ path: array, problemField: 'problem', answerField: 'answer' });
+  assert.equal(loaded.format, 'json-array');
+  assert.deepEqual(
+    loaded.problems.map((p) => [p.problem, p.answer]),
+    [
+      ['What is 2+2?', '4'],
+      ['What is 3·3?', '9'],
+    ],
+  );
+  assert.equal(loaded.skipped.count, 2, 'the non-object item and the row without an answer');
+  assert.match(loaded.skipped.reasons[0], /problems\.json\[2\]: not a JSON object/);
+
+  const lines = join(dir, 'lines.json');
+  writeFileSync(lines, '{"problem":"a","answer":1}\n{"problem":"b","answer":2}\n');
+  const fromLines = await loadProblems({ path: lines, problemField: 'problem', answerField: 'answer' });
+  assert.equal(fromLines.format, 'jsonl');
+  assert.equal(fromLines.problems.length, 2);
+
+  const scalar = join(dir, 'scalar.json');
+  writeFileSync(scalar, '[1, 2');
+  await assert.rejects(readRows(scalar), /scalar\.json: not valid JSON/);
+  const object = join(dir, 'object.json');
+  writeFileSync(object, '{"problems": []}');
+  assert.equal(
+    (await readRows(object)).format,
+    'jsonl',
+    'one object on a line is a JSON Lines file of one row',
+  );
+});
