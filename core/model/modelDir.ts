@@ -160,6 +160,16 @@ export function writeModelDir(dir: string, model: QwenModelDir, options: WriteMo
     return { name: spec.name, shape: spec.shape, data };
   });
   mkdirSync(dir, { recursive: true });
+  writeShardedSafetensors(dir, tensors, {
+    stem: WEIGHTS_STEM,
+    maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE,
+  });
+  writeModelDirFiles(dir, model);
+}
+
+/** The files of an HF directory other than the weights: config.json, generation_config.json, tokenizer. */
+export function writeModelDirFiles(dir: string, model: Omit<QwenModelDir, 'weights'>): void {
+  mkdirSync(dir, { recursive: true });
   const configJson = { ...(model.rawConfig ?? {}), ...qwen2ConfigToJson(model.config) };
   const sorted = Object.fromEntries(
     Object.keys(configJson)
@@ -167,10 +177,6 @@ export function writeModelDir(dir: string, model: QwenModelDir, options: WriteMo
       .map((k) => [k, configJson[k]]),
   );
   writeFileSync(join(dir, CONFIG_FILE), jsonText(sorted));
-  writeShardedSafetensors(dir, tensors, {
-    stem: WEIGHTS_STEM,
-    maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE,
-  });
   writeFileSync(
     join(dir, GENERATION_CONFIG_FILE),
     jsonText(model.generationConfig ?? defaultGenerationConfig(model.config)),

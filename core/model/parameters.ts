@@ -66,14 +66,17 @@ export function qwen2ParameterCount(config: Qwen2Config): number {
  */
 export function initQwen2Weights(config: Qwen2Config, seed: number): Map<string, Float32Array> {
   const weights = new Map<string, Float32Array>();
-  for (const spec of qwen2Parameters(config)) {
-    const data = new Float32Array(elementCount(spec.shape));
-    if (spec.init === 'ones') data.fill(1);
-    else if (spec.init === 'normal') {
-      const rng = new Prng(seed, hashString(spec.name));
-      for (let i = 0; i < data.length; i++) data[i] = rng.nextNormal() * config.initializerRange;
-    }
-    weights.set(spec.name, data);
-  }
+  for (const spec of qwen2Parameters(config)) weights.set(spec.name, initQwen2Tensor(config, spec, seed));
   return weights;
+}
+
+/** One tensor of `initQwen2Weights`, alone: real-size models are made one tensor at a time. */
+export function initQwen2Tensor(config: Qwen2Config, spec: ParameterSpec, seed: number): Float32Array {
+  const data = new Float32Array(elementCount(spec.shape));
+  if (spec.init === 'ones') data.fill(1);
+  else if (spec.init === 'normal') {
+    const rng = new Prng(seed, hashString(spec.name));
+    for (let i = 0; i < data.length; i++) data[i] = rng.nextNormal() * config.initializerRange;
+  }
+  return data;
 }
