@@ -3,7 +3,8 @@
  * per-token log-probs the trainer will get.
  */
 import { parseArgs } from 'node:util';
-import { loadModelDir } from '../../core/model/modelDir.ts';
+import { loadModelDirFiles, loadWeights } from '../../core/model/modelDir.ts';
+import { weightRegions } from '../../core/model/weightFiles.ts';
 import { QwenTokenizer } from '../../core/model/tokenizer.ts';
 import { Generator } from '../../core/generate/generator.ts';
 import { parseDeviceFlags } from '../../core/config/device.ts';
@@ -99,9 +100,14 @@ async function runGenerate(argv: string[]): Promise<number> {
 
   // Before loading weights: a cuda run on a machine without a usable GPU ends here, naming what is missing.
   await checkDevice(device);
-  const model = loadModelDir(args.model, {
+  const model = loadModelDirFiles(args.model, {
     requireTokenizer: args.prompt !== undefined || args.chat === true,
   });
+  // On the CPU, float32 weights stay in their safetensors files and onnxruntime maps them (one copy);
+  // otherwise (or when the folder cannot take the graph file) they are read into arrays.
+  const regions =
+    device.kind === 'cpu' && weightDtype === 'float32' ? weightRegions(args.model, model.config) : undefined;
+  const weights = regions && 'regions' in regions ? regions.regions : loadWeights(args.model, model.config);
   const tokenizer = model.tokenizer ? new QwenTokenizer(model.tokenizer) : undefined;
   let promptIds: number[];
   if (args['prompt-ids'] !== undefined) {
@@ -129,7 +135,7 @@ async function runGenerate(argv: string[]): Promise<number> {
         ? [generationEos]
         : []),
   ];
-  const generator = await Generator.create(model.config, model.weights, {
+  const generator = await Generator.create(model.config, weights, {
     intraOpThreads: threads,
     device,
     weightDtype: weightDtype as WeightDtype,

@@ -17,7 +17,7 @@
  * drawing). Outputs: `chunk_tokens` / `chunk_logprobs` [chunk + 1, batch] (log-prob 0 for forced tokens)
  * and the cache's new positions [batch, kvHeads, new + chunk, headDim].
  */
-import type { Value } from '../graph/graph.ts';
+import type { FileRegion, Value } from '../graph/graph.ts';
 import { op } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import {
@@ -54,7 +54,7 @@ function emitted(d: HeadDraws, greedy: Value, forced: Value, forcedToken: Value)
 /** The decode graph with the sampling head and a Loop drawing `chunk` more tokens (see the file comment). */
 export function buildDecodeLoop(
   config: Qwen2Config,
-  embedded?: Map<string, Float32Array>,
+  embedded?: Map<string, Float32Array | FileRegion>,
   weightDtype: WeightDtype = 'float32',
 ) {
   const d = buildQwen2Decode(config, 'float32', embedded, false, weightDtype);

@@ -8,9 +8,11 @@
  * model but marked as not sampled, so the RL loss can leave them out.
  */
 import { Executable } from '../graph/index.ts';
-import type { Feeds, SessionConfig } from '../graph/index.ts';
+import { isFileRegion } from '../graph/index.ts';
+import type { Feeds, FileRegion, SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import { buildQwen2Decode, type WeightDtype } from '../model/qwen2.ts';
+import { qwen2Parameters } from '../model/parameters.ts';
 import { weightFeeds } from '../model/weightFeeds.ts';
 import { buildDecodeLoop } from './decodeLoop.ts';
 import type { GenerateOptions, Generation, GenerationRequest } from './generation.ts';
@@ -47,10 +49,16 @@ export interface GeneratorOptions extends SessionConfig {
   weightDtype?: WeightDtype;
 }
 
+/**
+ * A policy's weights by HF name: arrays, or (for a model directory read from disk) regions of its float32
+ * safetensors files, which the "embedded" session maps instead of copying (core/model/weightFiles.ts).
+ */
+export type GeneratorWeights = Map<string, Float32Array> | Map<string, FileRegion>;
+
 /** The decode graph; with the sampling head, also the loop that draws several tokens per run. */
 function decodeGraph(
   config: Qwen2Config,
-  weights: Map<string, Float32Array> | undefined,
+  weights: Map<string, Float32Array | FileRegion> | undefined,
   head: boolean,
   weightDtype: WeightDtype,
 ) {
@@ -88,7 +96,7 @@ export class Generator {
 
   static async create(
     config: Qwen2Config,
-    weights: Map<string, Float32Array>,
+    weights: GeneratorWeights,
     options: GeneratorOptions = {},
   ): Promise<Generator> {
     const g = new Generator(config, options);
@@ -102,8 +110,16 @@ export class Generator {
    * already running finish on the old session, which is released afterwards. Safe to call concurrently
    * with generate.
    */
-  setWeights(weights: Map<string, Float32Array>): void {
-    weightFeeds(this.config, weights); // checks every tensor is there, now rather than later
+  setWeights(weights: GeneratorWeights): void {
+    // Every tensor there, now rather than later; weights fed on each run must be arrays.
+    const arrays = [...weights.values()].every((w) => !isFileRegion(w));
+    if (arrays) weightFeeds(this.config, weights as Map<string, Float32Array>);
+    else {
+      const missing = qwen2Parameters(this.config).find((p) => !weights.has(p.name));
+      if (missing) throw new Error(`weights: missing tensor ${missing.name}`);
+      if (this.options.weights === 'fed')
+        throw new Error('weights "fed" on every run need arrays, not files');
+    }
     const previous = this.current;
     const {
       weights: placement = 'embedded',
@@ -119,7 +135,7 @@ export class Generator {
         const exec =
           old?.exec ??
           (await Executable.compile(decodeGraph(this.config, undefined, head, weightDtype), session));
-        return { exec, feeds: weightFeeds(this.config, weights, weightDtype) };
+        return { exec, feeds: weightFeeds(this.config, weights as Map<string, Float32Array>, weightDtype) };
       }
       const exec = await Executable.compile(decodeGraph(this.config, weights, head, weightDtype), session);
       if (old && old.exec !== exec) this.retire(old.exec);

@@ -40,6 +40,11 @@ export type TypedArrayFor<D extends DType> = D extends 'float32'
 
 export type HostArray = Float32Array | Float64Array | Uint16Array | BigInt64Array | Uint8Array;
 
+/** Bytes per element as stored (bool: one byte). */
+export function dtypeBytes(dtype: DType): number {
+  return { float32: 4, float64: 8, float16: 2, int64: 8, bool: 1 }[dtype];
+}
+
 /** The typed array ORT uses for a dtype (bool is one byte per element). */
 export function allocate(dtype: DType, size: number): HostArray {
   switch (dtype) {

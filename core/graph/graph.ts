@@ -4,7 +4,7 @@
  * rule when it is added, so a malformed graph fails here, naming the node, not inside onnxruntime.
  */
 import type { DType, HostArray } from './dtype.ts';
-import { dtypeOfArray, fromNumbers } from './dtype.ts';
+import { dtypeBytes, dtypeOfArray, fromNumbers } from './dtype.ts';
 import type { Dim, Shape } from './dim.ts';
 import { dim, dimSymbols, formatShape, isSymbol } from './dim.ts';
 import { opDef } from './ops/registry.ts';
@@ -86,9 +86,26 @@ class CapturedValue extends Value {
   }
 }
 
+/**
+ * Where a constant's bytes lie in a file, stored as the value's dtype in little-endian order (as in a
+ * safetensors file): the model refers to them as ONNX external data and onnxruntime maps the file, so
+ * weights that are already on disk never pass through JavaScript memory.
+ */
+export interface FileRegion {
+  /** Absolute path. */
+  readonly path: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
 export interface Constant {
   readonly value: Value;
-  readonly data: HostArray;
+  /** The values, or (for weights on disk) where they lie in a file. */
+  readonly data: HostArray | FileRegion;
+}
+
+export function isFileRegion(data: HostArray | FileRegion): data is FileRegion {
+  return (data as FileRegion).path !== undefined;
 }
 
 export interface TypeInfo {
@@ -189,6 +206,18 @@ export class Graph {
       throw new GraphError(`constant ${name ?? ''}: ${arr.length} values for shape ${formatShape(shape)}`);
     const v = new Value(this, this.claim(name ?? this.autoName('const')), dt, shape, undefined);
     this.constants.push({ value: v, data: arr });
+    return v;
+  }
+
+  /** A constant whose bytes stay in a file (see FileRegion); the region must hold exactly the shape. */
+  fileConstant(region: FileRegion, shape: readonly number[], dtype: DType, name: string): Value {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (region.length !== size * dtypeBytes(dtype))
+      throw new GraphError(
+        `constant ${name}: ${region.length} bytes in ${region.path} for ${dtype}${formatShape(shape)}`,
+      );
+    const v = new Value(this, this.claim(name), dtype, shape, undefined);
+    this.constants.push({ value: v, data: region });
     return v;
   }
 

@@ -4,8 +4,8 @@
  */
 export * from './dtype.ts';
 export * from './dim.ts';
-export { Graph, GraphError, Value } from './graph.ts';
-export type { Node, Attrs, AttrValue, TypeInfo } from './graph.ts';
+export { Graph, GraphError, Value, isFileRegion } from './graph.ts';
+export type { Node, Attrs, AttrValue, TypeInfo, FileRegion } from './graph.ts';
 export { grad } from './autodiff.ts';
 export type { GradOptions } from './autodiff.ts';
 export { checkpoint, segmentsOf } from './recompute.ts';

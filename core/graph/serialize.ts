@@ -3,10 +3,11 @@
  * nodes that some output needs are written, so gradient rules may build terms a given graph never uses.
  */
 import { createHash } from 'node:crypto';
+import { basename, dirname } from 'node:path';
 import { onnx } from './onnxProto.ts';
 import type { HostArray } from './dtype.ts';
 import { onnxElemType } from './dtype.ts';
-import type { AttrValue, Graph, Node, Value } from './graph.ts';
+import { isFileRegion, type AttrValue, type FileRegion, type Graph, type Node, type Value } from './graph.ts';
 import { isSymbol } from './dim.ts';
 
 /** ORT 1.30 accepts IR version ≤ 13; 8 is what opset 18 models need and every runtime since 1.14 reads. */
@@ -47,13 +48,38 @@ function bytesOf(data: HostArray): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-function tensorProto(name: string, v: Value, data: HostArray): onnx.ITensorProto {
-  return {
+function tensorProto(name: string, v: Value, data: HostArray | FileRegion): onnx.ITensorProto {
+  const proto: onnx.ITensorProto = {
     name,
     dims: v.shape.map((d) => d as number),
     dataType: onnxElemType(v.dtype),
-    rawData: bytesOf(data),
   };
+  if (!isFileRegion(data)) return { ...proto, rawData: bytesOf(data) };
+  // ONNX external data: the location is relative to the model file, which is written beside the weights.
+  return {
+    ...proto,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: basename(data.path) },
+      { key: 'offset', value: String(data.offset) },
+      { key: 'length', value: String(data.length) },
+    ],
+  };
+}
+
+/**
+ * The files a graph's constants lie in (FileRegion), and the one folder that holds them all: onnxruntime
+ * reads external data only from the model file's own folder, so that is where the model file must go.
+ * Undefined when every constant is in the graph.
+ */
+export function externalDataFiles(graph: Graph): { dir: string; files: string[] } | undefined {
+  const files = new Set<string>();
+  for (const c of graph.constants) if (isFileRegion(c.data)) files.add(c.data.path);
+  if (files.size === 0) return undefined;
+  const dirs = new Set([...files].map((f) => dirname(f)));
+  if (dirs.size > 1)
+    throw new Error(`graph "${graph.name}": file constants lie in several folders (${[...dirs].join(', ')})`);
+  return { dir: [...dirs][0], files: [...files].sort() };
 }
 
 function attribute(name: string, a: AttrValue): onnx.IAttributeProto | undefined {

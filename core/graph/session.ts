@@ -3,6 +3,9 @@
  * graph built twice compiles once), with session options suited to small CPU machines, and feeds checked
  * against the graph's declared inputs so a wrong feed fails with the input's name, not inside ORT.
  */
+import { randomUUID } from 'node:crypto';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Device } from './device.ts';
 import { applyTf32Setting, CPU_DEVICE, deviceKey, withDevice } from './device.ts';
@@ -10,7 +13,7 @@ import type { DType, HostArray } from './dtype.ts';
 import { dtypeOfArray } from './dtype.ts';
 import type { Graph, Value } from './graph.ts';
 import { evalDim, formatShape, isSymbol } from './dim.ts';
-import { serialize, sha256Hex } from './serialize.ts';
+import { externalDataFiles, serialize, sha256Hex } from './serialize.ts';
 
 export interface SessionConfig {
   /** Intra-op threads. One beat two for ≈1M-parameter models on 2-core machines (DESIGN.md §4). */
@@ -41,17 +44,61 @@ export type Results = Record<string, HostTensor>;
 /** Sessions by model hash and options, with how many Executables hold each (released at 0). */
 const cache = new Map<string, { session: Promise<ort.InferenceSession>; holders: number }>();
 
-function sessionOptions(cfg: Required<SessionConfig>): ort.InferenceSession.SessionOptions {
+function sessionOptions(
+  cfg: Required<SessionConfig>,
+  weightsInFiles = false,
+): ort.InferenceSession.SessionOptions {
+  const extra: Record<string, unknown> = {
+    session: { intra_op: { allow_spinning: cfg.allowSpinning ? '1' : '0' } },
+  };
+  // Constant folding would turn each Transpose(W) → MatMul into a second, transposed copy of W in memory;
+  // without it onnxruntime fuses the pair into one MatMul on W transposed and pre-packs W straight from
+  // the mapped file: one copy of the weights instead of two (docs/benchmarks.md, bench:load).
+  if (weightsInFiles) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
   return withDevice(
     {
       intraOpNumThreads: cfg.intraOpThreads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: cfg.optimization,
-      extra: { session: { intra_op: { allow_spinning: cfg.allowSpinning ? '1' : '0' } } },
+      extra: extra as ort.InferenceSession.SessionOptions['extra'],
     },
     cfg.device,
   );
+}
+
+/** Size, modification time and inode of each file: a rewritten weight file compiles a new session. */
+function filesKey(files: readonly string[]): string {
+  return files
+    .map((f) => {
+      const s = statSync(f);
+      return `${s.size}.${s.mtimeMs}.${s.ino}`;
+    })
+    .join(',');
+}
+
+/**
+ * A session for a model whose weights are external data in files of `dir`: onnxruntime 1.30 reads external
+ * data only from the model file's own folder (absolute locations are refused, symlinks resolved and
+ * refused when they leave it), so the graph (weights excluded: well under a megabyte) is written there
+ * under a unique hidden name for the time of the load, then removed.
+ */
+async function createBesideWeights(
+  bytes: Uint8Array,
+  dir: string,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
+  const path = join(dir, `.reasonloop-graph-${process.pid}-${randomUUID()}.onnx`);
+  try {
+    writeFileSync(path, bytes);
+  } catch (e) {
+    throw new Error(`cannot write the graph file beside the weights in ${dir}: ${(e as Error).message}`);
+  }
+  try {
+    return await ort.InferenceSession.create(path, options);
+  } finally {
+    rmSync(path, { force: true });
+  }
 }
 
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = {
@@ -74,12 +121,15 @@ export class Executable {
   static async compile(graph: Graph, config: SessionConfig = {}): Promise<Executable> {
     const cfg = { ...DEFAULT_SESSION_CONFIG, ...config };
     const bytes = serialize(graph);
-    const key = `${sha256Hex(bytes)}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}`;
+    const external = externalDataFiles(graph);
+    const key = `${sha256Hex(bytes)}${external ? `:${filesKey(external.files)}` : ''}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}`;
     let entry = cache.get(key);
     if (!entry) {
       // Before the CUDA provider creates its cuBLAS handles, which read the TF32 switch.
       applyTf32Setting(cfg.device);
-      const created = ort.InferenceSession.create(bytes, sessionOptions(cfg));
+      const created = external
+        ? createBesideWeights(bytes, external.dir, sessionOptions(cfg, true))
+        : ort.InferenceSession.create(bytes, sessionOptions(cfg));
       entry = { session: created, holders: 0 };
       cache.set(key, entry);
       created.catch(() => cache.delete(key));

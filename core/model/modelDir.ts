@@ -55,12 +55,20 @@ function readJsonFile(path: string, file: string): Record<string, unknown> {
 
 /** Loads config, weights (validated against the config's parameter list) and the optional files. */
 export function loadModelDir(dir: string, options: LoadModelDirOptions = {}): QwenModelDir {
+  const model = loadModelDirFiles(dir, options);
+  return { ...model, weights: loadWeights(dir, model.config) };
+}
+
+/** Everything of a model directory but the weights (a caller that maps them from disk reads no array). */
+export function loadModelDirFiles(
+  dir: string,
+  options: LoadModelDirOptions = {},
+): Omit<QwenModelDir, 'weights'> {
   const configPath = join(dir, CONFIG_FILE);
   if (!existsSync(configPath)) throw new Error(`${configPath}: missing (config.json is required)`);
   const configText = readFileSync(configPath, 'utf8');
   const config = parseQwen2ConfigJson(configText, configPath);
-  const weights = loadWeights(dir, config);
-  const model: QwenModelDir = { config, weights, rawConfig: JSON.parse(configText) };
+  const model: Omit<QwenModelDir, 'weights'> = { config, rawConfig: JSON.parse(configText) };
   const generationPath = join(dir, GENERATION_CONFIG_FILE);
   if (existsSync(generationPath))
     model.generationConfig = readJsonFile(generationPath, GENERATION_CONFIG_FILE);

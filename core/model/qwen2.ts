@@ -4,7 +4,7 @@
  * post_attention_layernorm → SwiGLU MLP → residual) → norm → lm_head (tied to embed_tokens or not).
  * Parameters are graph inputs named exactly as the HF tensors, so a checkpoint's safetensors feed it as is.
  */
-import { Graph, checkpoint, op } from '../graph/index.ts';
+import { Graph, checkpoint, isFileRegion, op, type FileRegion } from '../graph/index.ts';
 import { dimMul, dimSub } from '../graph/index.ts';
 import type { DType, Dim, Value } from '../graph/index.ts';
 import { toFloat16 } from '../graph/dtype.ts';
@@ -304,11 +304,28 @@ export const cacheNames = {
  * inputs reach onnxruntime without a copy but outputs are copied, so the whole cache never crosses.
  * With past = 0 it is the prefill of a (left-padded) prompt batch; with new = 1 one sampling step.
  */
+/** A weight compiled into the graph: its values, or float32 bytes left in their file (FileRegion). */
+function embeddedWeight(
+  graph: Graph,
+  name: string,
+  shape: number[],
+  data: Float32Array | FileRegion,
+  half: boolean,
+): Value {
+  if (isFileRegion(data)) {
+    if (half) throw new Error(`weights: ${name} lies in a float32 file; float16 weights need its values`);
+    return graph.fileConstant(data, shape, 'float32', name);
+  }
+  return half
+    ? graph.constant(toFloat16(data), shape, 'float16', name)
+    : graph.constant(data, shape, 'float32', name);
+}
+
 export function buildQwen2Decode(
   config: Qwen2Config,
   dtype: DType = 'float32',
   /** Weights to compile into the graph as constants; absent = parameters are inputs. */
-  embedded?: Map<string, Float32Array>,
+  embedded?: Map<string, Float32Array | FileRegion>,
   /** false: leave the cache outputs to the caller (a decode loop continues from `present`). */
   cacheOutputs = true,
   /** "float16": the matrix weights are half precision (embedded ones converted here). */
@@ -337,9 +354,7 @@ export function buildQwen2Decode(
     params.set(
       p.name,
       data
-        ? half
-          ? graph.constant(toFloat16(data), p.shape, 'float16', p.name)
-          : graph.constant(data, p.shape, 'float32', p.name)
+        ? embeddedWeight(graph, p.name, p.shape, data, half)
         : graph.input(p.name, half ? 'float16' : dtype, p.shape),
     );
   }
