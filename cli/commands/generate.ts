@@ -107,6 +107,8 @@ async function runGenerate(argv: string[]): Promise<number> {
   // otherwise (or when the folder cannot take the graph file) they are read into arrays.
   const regions =
     device.kind === 'cpu' && weightDtype === 'float32' ? weightRegions(args.model, model.config) : undefined;
+  if (regions && 'reason' in regions)
+    console.error(`reasonloop generate: reading the weights into memory: ${regions.reason}`);
   const weights = regions && 'regions' in regions ? regions.regions : loadWeights(args.model, model.config);
   const tokenizer = model.tokenizer ? new QwenTokenizer(model.tokenizer) : undefined;
   let promptIds: number[];
