@@ -213,6 +213,7 @@ export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
         {
           microBatchSize: sft.microBatchSize,
           logProbChunkTokens: sft.logProbChunkTokens,
+          gradientCheckpointing: sft.gradientCheckpointing,
           optimizer: {
             betas: sft.optimizer.betas,
             eps: sft.optimizer.eps,

@@ -114,6 +114,13 @@ export const rlAlgorithmSchema = z
     logProbChunkTokens: z
       .union([nonNegativeInt(), z.literal('auto')], { error: 'must be a non-negative integer or "auto"' })
       .default('auto'),
+    /**
+     * Recompute each decoder layer's activations in the backward instead of keeping them from the forward
+     * (gradient checkpointing; verl's enable_gradient_checkpointing): activation memory of about one layer
+     * instead of all, for about one more forward pass. Memory and time only: the gradients are the same
+     * bits (docs/model.md).
+     */
+    gradientCheckpointing: flag().default(false),
     /** Shuffle rows before cutting mini-batches, seeded by the run seed and step. */
     shuffle: flag().default(true),
     optimizer: optimizerConfigSchema.prefault({}),

@@ -36,6 +36,8 @@ export const sftSectionSchema = z.strictObject({
   logProbChunkTokens: z
     .union([nonNegativeInt(), z.literal('auto')], { error: 'must be a non-negative integer or "auto"' })
     .default('auto'),
+  /** As algorithm.gradientCheckpointing of the RL config: recompute each layer's activations in the backward. */
+  gradientCheckpointing: flag().default(false),
   /**
    * Fraction of training problems whose worked solution forgets every carry (an imperfect teacher): the
    * model imitates the mistake, and RL with a verifier is what can remove it. 0 = a perfect teacher.

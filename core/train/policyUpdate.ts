@@ -59,7 +59,7 @@ type Algo = Pick<
   | 'kl'
   | 'lossAggMaxLength'
 > &
-  Partial<Pick<RlAlgorithmConfig, 'logProbChunkTokens'>>;
+  Partial<Pick<RlAlgorithmConfig, 'logProbChunkTokens' | 'gradientCheckpointing'>>;
 
 export class PolicyUpdater {
   private constructor(
@@ -77,7 +77,12 @@ export class PolicyUpdater {
       entropyBonus: algo.entropyCoef !== 0,
       chunkTokens: logProbChunkTokens(algo.logProbChunkTokens, config.vocabSize),
     };
-    const steps = new TrainSteps(() => buildPolicyLoss(config, lossOpts), algo.optimizer, session);
+    const recompute = algo.gradientCheckpointing ?? false;
+    const steps = new TrainSteps(
+      () => ({ ...buildPolicyLoss(config, lossOpts), recompute }),
+      algo.optimizer,
+      session,
+    );
     const fused = algo.microBatchSize === algo.miniBatchSize;
     // Compiled now rather than at the first update: a broken graph fails the set-up, and the timings of
     // updates (bench:update) hold no compile.

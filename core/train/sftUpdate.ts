@@ -33,6 +33,8 @@ export interface SftUpdaterOptions {
   padId?: number;
   /** The NLL over the vocabulary in token chunks (tokenLogProbs.ts `logProbChunkTokens`); absent = auto. */
   logProbChunkTokens?: LogProbChunkSetting;
+  /** Recompute each decoder layer's activations in the backward (gradient checkpointing); default false. */
+  gradientCheckpointing?: boolean;
 }
 
 export interface SftStepMetrics {
@@ -72,7 +74,12 @@ export class SftUpdater {
       aggMode: opts.aggMode,
       chunkTokens: logProbChunkTokens(opts.logProbChunkTokens, config.vocabSize),
     };
-    const steps = new TrainSteps(() => buildSftLoss(config, lossOpts), opts.optimizer, session);
+    const recompute = opts.gradientCheckpointing ?? false;
+    const steps = new TrainSteps(
+      () => ({ ...buildSftLoss(config, lossOpts), recompute }),
+      opts.optimizer,
+      session,
+    );
     const forward = lazy(() => {
       const l = buildSftLoss(config, lossOpts);
       l.graph.output(l.loss, names.loss);
