@@ -92,6 +92,9 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
     cursor: manifest.dataCursor as unknown as Cursor,
     weightsSha256: weightsSha256(manifest.objects) ?? '',
     shards: config.rollout.shards,
+    ...(config.rollout.maxRefillRounds
+      ? { maxRefillRounds: config.rollout.maxRefillRounds, promptsPerStep: config.rollout.promptsPerStep }
+      : {}),
     continueAsNewEvery: config.orchestration.continueAsNewEvery,
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
     taskQueues: routedTaskQueues(config.orchestration.taskQueues, config.orchestration.devices),

@@ -22,6 +22,7 @@ import {
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
 import type { SampleRolloutsInput, SampleRolloutsOutput } from './types.ts';
+import type { TaskRuntime } from '../core/task/types.ts';
 
 /** One stored response. */
 export interface RolloutRecord {
@@ -70,6 +71,18 @@ async function withPolicy<T>(
   return turn;
 }
 
+/** The groups (records in prompt, sample order) the task keeps: what decides whether a step refills. */
+function keptGroups(task: TaskRuntime, records: readonly RolloutRecord[]): number {
+  let kept = 0;
+  for (let start = 0; start < records.length;) {
+    let end = start;
+    while (end < records.length && records[end].prompt === records[start].prompt) end++;
+    if (task.scoreGroup(records[start].problem, records.slice(start, end)).keep) kept++;
+    start = end;
+  }
+  return kept;
+}
+
 /** The contiguous slice [begin, end) of the step's prompts that shard `shard` of `shards` samples. */
 export function shardRange(prompts: number, shards: number, shard: number): [number, number] {
   return [Math.floor((shard * prompts) / shards), Math.floor(((shard + 1) * prompts) / shards)];
@@ -98,6 +111,8 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
 
   const { indices, next } = takeBatch(input.cursor, task.size, rollout.promptsPerStep);
   const [begin, end] = shardRange(rollout.promptsPerStep, rollout.shards, input.shard);
+  const round = input.round ?? 0;
+  const offset = round * rollout.promptsPerStep;
   const records: RolloutRecord[] = [];
   const tools = emptyToolMetrics();
   await withPolicy(sampler, policyStep, weights, async (generator) => {
@@ -106,7 +121,7 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
       const requests: GenerationRequest[] = [];
       for (let p = first; p < Math.min(end, first + PROMPTS_PER_HEARTBEAT); p++) {
         for (let k = 0; k < rollout.n; k++) {
-          requests.push({ promptIds: task.promptIds(indices[p]), prompt: p, sample: k });
+          requests.push({ promptIds: task.promptIds(indices[p]), prompt: offset + p, sample: k });
         }
       }
       const outs = await generator.generate(requests, {
@@ -119,7 +134,7 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
       });
       outs.forEach((o, i) =>
         records.push({
-          problem: indices[requests[i].prompt],
+          problem: indices[requests[i].prompt - offset],
           prompt: requests[i].prompt,
           sample: requests[i].sample,
           promptIds: requests[i].promptIds,
@@ -131,7 +146,12 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
       );
     }
   });
-  const key = rolloutKey(config.runId, input.step, `shard-${String(input.shard).padStart(4, '0')}.json`);
+  const shardName = `${String(input.shard).padStart(4, '0')}.json`;
+  const key = rolloutKey(
+    config.runId,
+    input.step,
+    round === 0 ? `shard-${shardName}` : `shard-r${String(round).padStart(2, '0')}-${shardName}`,
+  );
   await store.put(key, new TextEncoder().encode(JSON.stringify(records)));
   const tokens = records.reduce((n, r) => n + r.tokens.length, 0);
   return {
@@ -145,5 +165,6 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
     promptTokens: records.reduce((n, r) => n + r.promptIds.length, 0),
     maxResponseLength: records.reduce((m, r) => Math.max(m, r.tokens.length), 0),
     seconds: (performance.now() - started) / 1000,
+    ...((rollout.maxRefillRounds ?? 0) > 0 ? { groupsKept: keptGroups(task, records) } : {}),
   };
 }

@@ -6,6 +6,7 @@
  */
 import { klCoefAt, referenceStepAt } from '../core/rl/klSchedule.ts';
 import { klPenalizedRewards, responseKlSums } from '../core/rl/kl.ts';
+import { refillSelection } from '../core/reward/dynamicSampling.ts';
 import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
 import { ResponseScorer } from '../core/train/responseLogProbs.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
@@ -39,19 +40,28 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   const store = runStore(config);
   const { algorithm: algo, rollout } = config;
   const task = await runTask(config);
-  const records: RolloutRecord[] = [];
+  const sampledRecords: RolloutRecord[] = [];
   for (const key of input.shardKeys) {
-    records.push(...(JSON.parse(new TextDecoder().decode(await store.get(key))) as RolloutRecord[]));
+    sampledRecords.push(...(JSON.parse(new TextDecoder().decode(await store.get(key))) as RolloutRecord[]));
   }
-  const expected = rollout.promptsPerStep * rollout.n;
-  if (records.length !== expected) {
+  const rounds = input.rounds ?? 1;
+  const expected = rollout.promptsPerStep * rollout.n * rounds;
+  if (sampledRecords.length !== expected) {
     throw permanent(
       FAILURE.data,
-      `step ${input.step}: ${records.length} rollouts in ${input.shardKeys.length} shards, expected ${expected}`,
+      `step ${input.step}: ${sampledRecords.length} rollouts in ${input.shardKeys.length} shards, expected ${expected}`,
     );
   }
-  records.sort((a, b) => a.prompt - b.prompt || a.sample - b.sample);
-  const { taskRewards, correct, inLoss } = scoreGroups(task, records);
+  sampledRecords.sort((a, b) => a.prompt - b.prompt || a.sample - b.sample);
+  const scoredGroups = scoreGroups(task, sampledRecords);
+  // A refilled step trains on promptsPerStep groups: the first ones with signal, over all rounds.
+  const chosen = rounds === 1 ? undefined : refillSelection(scoredGroups.groupKeep, rollout.promptsPerStep);
+  const pick = <T>(xs: readonly T[]): T[] =>
+    chosen ? chosen.flatMap((g) => xs.slice(g * rollout.n, (g + 1) * rollout.n)) : [...xs];
+  const records = pick(sampledRecords);
+  const taskRewards = pick(scoredGroups.taskRewards);
+  const correct = pick(scoredGroups.correct);
+  const inLoss = pick(scoredGroups.inLoss);
 
   const klCoef = klCoefAt(input.step - 1, algo.kl);
   let refLogprobs: number[][] | undefined;
@@ -124,6 +134,7 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     meanReward: mean(rewards),
     accuracy: mean(correct.map(Number)),
     keptFraction: mean(inLoss.map(Number)),
+    ...(chosen ? { groupsWithSignal: scoredGroups.groupKeep.filter(Boolean).length } : {}),
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -169,10 +180,11 @@ export function baselineAfter(metrics: Record<string, number>): RunningBaseline 
 export function scoreGroups(
   task: TaskRuntime,
   records: readonly RolloutRecord[],
-): { taskRewards: number[]; correct: boolean[]; inLoss: boolean[] } {
+): { taskRewards: number[]; correct: boolean[]; inLoss: boolean[]; groupKeep: boolean[] } {
   const taskRewards: number[] = [];
   const correct: boolean[] = [];
   const inLoss: boolean[] = [];
+  const groupKeep: boolean[] = [];
   for (let start = 0; start < records.length;) {
     let end = start;
     while (end < records.length && records[end].prompt === records[start].prompt) end++;
@@ -181,7 +193,8 @@ export function scoreGroups(
     taskRewards.push(...scores.rewards);
     correct.push(...scores.correct);
     inLoss.push(...scores.lossMask.map((m) => scores.keep && m !== 0));
+    groupKeep.push(scores.keep);
     start = end;
   }
-  return { taskRewards, correct, inLoss };
+  return { taskRewards, correct, inLoss, groupKeep };
 }

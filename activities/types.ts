@@ -29,6 +29,9 @@ export interface RunPlan {
   /** sha256 of the newest checkpoint's weights/model.safetensors. */
   weightsSha256: string;
   shards: number;
+  /** Dynamic-sampling refill: further sampling rounds allowed per step (0 = none), and the groups a step trains. */
+  maxRefillRounds?: number;
+  promptsPerStep?: number;
   continueAsNewEvery: number;
   heartbeatTimeoutSeconds: number;
   taskQueues: { rollout: string; cpu: string; trainer: string };
@@ -44,6 +47,12 @@ export interface SampleRolloutsInput {
   step: number;
   shard: number;
   cursor: Cursor;
+  /**
+   * Dynamic-sampling refill round (0 = the step's first prompts): round r samples the promptsPerStep
+   * prompts after round r − 1's (its `cursor`), at prompt coordinates r·promptsPerStep + p, so every round
+   * draws its own random numbers and a re-run draws the same ones.
+   */
+  round?: number;
 }
 
 export interface SampleRolloutsOutput {
@@ -61,12 +70,16 @@ export interface SampleRolloutsOutput {
   maxResponseLength: number;
   /** Wall seconds of this activity, on its own clock (timing metrics). */
   seconds: number;
+  /** With refill on (rollout.maxRefillRounds > 0): this shard's groups that the task keeps. */
+  groupsKept?: number;
 }
 
 export interface ScoreRolloutsInput {
   config: RawRunConfig;
   step: number;
   shardKeys: string[];
+  /** Sampling rounds the shards cover (dynamic-sampling refill); absent = 1. */
+  rounds?: number;
 }
 
 export interface ScoreRolloutsOutput {
@@ -85,6 +98,8 @@ export interface ScoreRolloutsOutput {
   baseline?: { value: number; count: number };
   /** Wall seconds of this activity, on its own clock. */
   seconds: number;
+  /** A refilled step: the groups with signal over all its rounds (the batch takes promptsPerStep). */
+  groupsWithSignal?: number;
 }
 
 export interface UpdatePolicyInput {

@@ -121,13 +121,30 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     const stepConfig = withHyperParameters(config, hyperParameters.beginStep(step));
 
     status.phase = 'sampling';
-    const shards = await Promise.all(
-      Array.from({ length: plan.shards }, (_, shard) =>
-        sampleRollouts({ config: stepConfig, step, shard, cursor }),
-      ),
-    );
+    const sampleRound = (round: number, from: Cursor) =>
+      Promise.all(
+        Array.from({ length: plan.shards }, (_, shard) =>
+          sampleRollouts({ config: stepConfig, step, shard, cursor: from, ...(round ? { round } : {}) }),
+        ),
+      );
+    const shards = await sampleRound(0, cursor);
+    // DAPO dynamic sampling with refill (verl filter_groups): sample further prompts, round after round
+    // from where the previous round's cursor stopped, until promptsPerStep groups have signal or the
+    // rounds run out. Each round depends only on the step's starting cursor, so a re-run repeats it.
+    let rounds = 1;
+    const kept = () => shards.reduce((n, s) => n + (s.groupsKept ?? 0), 0);
+    while (rounds <= (plan.maxRefillRounds ?? 0) && kept() < plan.promptsPerStep!) {
+      shards.push(...(await sampleRound(rounds, shards[shards.length - 1].nextCursor)));
+      rounds++;
+    }
+    const nextCursor = shards[shards.length - 1].nextCursor;
     status.phase = 'scoring';
-    const scored = await scoreRollouts({ config: stepConfig, step, shardKeys: shards.map((s) => s.key) });
+    const scored = await scoreRollouts({
+      config: stepConfig,
+      step,
+      shardKeys: shards.map((s) => s.key),
+      ...(rounds > 1 ? { rounds } : {}),
+    });
     status.phase = 'updating';
     const update = await updatePolicy({
       config: stepConfig,
@@ -156,6 +173,9 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       maxResponseLength: Math.max(0, ...shards.map((s) => s.maxResponseLength ?? 0)),
       // verl's response_length/clip_ratio: responses cut at rollout.maxNewTokens.
       clipRatio: 1 - scored.completionRatio,
+      ...(plan.maxRefillRounds
+        ? { refillRounds: rounds - 1, groupsWithSignal: scored.groupsWithSignal ?? kept() }
+        : {}),
       ...stepTimingMetrics({
         sampleSeconds: shards.map((s) => s.seconds ?? 0),
         scoreSeconds: scored.seconds ?? 0,
@@ -169,7 +189,7 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       config,
       step,
       objects: update.objects,
-      cursor: shards[0].nextCursor,
+      cursor: nextCursor,
       // The overrides in force for the next step travel with the checkpoint: a resumed run keeps them.
       metrics: { ...metrics, ...hyperParameterMetrics(hyperParameters.overrides()) },
     });
@@ -178,7 +198,7 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       (status.evaluations ??= []).push(await startEvaluation(plan.runId, step, plan.evaluation.config));
     }
 
-    cursor = shards[0].nextCursor;
+    cursor = nextCursor;
     weightsSha256 = saved.weightsSha256;
     status.step = step;
     status.stepsThisRun++;

@@ -73,6 +73,13 @@ export const rolloutSchema = z.strictObject({
   /** sampleRollouts activities per step, each a contiguous slice of the step's prompts. */
   shards: positiveInt().default(1),
   weightDtype: weightDtypeSchema(),
+  /**
+   * DAPO dynamic sampling with refill (verl `filter_groups.max_num_gen_batches`): while fewer than
+   * promptsPerStep groups have non-identical rewards, sample up to this many further rounds of
+   * promptsPerStep prompts. Needs task.reward.dynamicSampling. Absent = 0: no refill (and absent from a
+   * run's identity, as before it existed).
+   */
+  maxRefillRounds: nonNegativeInt().optional(),
 });
 
 export const storeSchema = z.strictObject({
@@ -163,6 +170,15 @@ export const runConfigSchema = z
         path: ['algorithm', 'miniBatchSize'],
         message: `must divide the rollout batch rollout.promptsPerStep × rollout.n (${batch})`,
         input: c.algorithm.miniBatchSize,
+      });
+    }
+    if ((c.rollout.maxRefillRounds ?? 0) > 0 && (c.task.kind !== 'math' || !c.task.reward.dynamicSampling)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rollout', 'maxRefillRounds'],
+        message:
+          'refills groups that dynamic sampling drops: needs a math task with task.reward.dynamicSampling: true',
+        input: c.rollout.maxRefillRounds,
       });
     }
     if (c.rollout.shards > c.rollout.promptsPerStep) {

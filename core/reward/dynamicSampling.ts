@@ -20,3 +20,21 @@ export function dynamicSamplingFilter(groups: number[][]): { keep: number[]; dro
   });
   return { keep, dropped: groups.length - keep.length };
 }
+
+/**
+ * The groups a step trains on when dynamic sampling refilled it (verl `filter_groups`: kept groups are
+ * concatenated over generation rounds and the batch cut at train_batch_size): the first `target` groups
+ * with `keep`, in sampling order; when the rounds ran out first, the batch is completed with the earliest
+ * dropped groups, which stay out of the loss, so the trainer always sees `target` groups.
+ */
+export function refillSelection(keep: readonly boolean[], target: number): number[] {
+  const kept: number[] = [];
+  const dropped: number[] = [];
+  keep.forEach((k, i) => (k ? kept : dropped).push(i));
+  if (keep.length < target) {
+    throw new RangeError(`refillSelection: ${keep.length} groups for a batch of ${target}`);
+  }
+  const chosen = kept.slice(0, target);
+  chosen.push(...dropped.slice(0, target - chosen.length));
+  return chosen.sort((a, b) => a - b);
+}
