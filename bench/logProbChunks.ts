@@ -5,7 +5,8 @@
  * vocabulary unchunked and in chunks (algorithm.logProbChunkTokens = auto → 441 tokens). Each variant runs
  * in its own process, so each peak RSS is its own. Last line:
  * {"bench":"logprob-chunks","plainPeakRssGB":…,"chunkedPeakRssGB":…,"rssRatio":…,"plainStepSeconds":…,…}
- * Flags: --hidden N (64), --sequences N (8), --length N (512), --variant plain|chunked (one variant only).
+ * Flags: --hidden N (64), --sequences N (8), --length N (512), --chunk N|auto (auto),
+ * --variant plain|chunked (one variant only).
  */
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
@@ -30,11 +31,13 @@ const { values } = parseArgs({
     sequences: { type: 'string', default: '8' },
     length: { type: 'string', default: '512' },
     variant: { type: 'string' },
+    chunk: { type: 'string', default: 'auto' },
   },
 });
 const hidden = Number(values.hidden);
 const sequences = Number(values.sequences);
 const length = Number(values.length);
+const chunk = values.chunk === 'auto' ? 'auto' : Number(values.chunk);
 
 function batchRows(): RolloutRow[] {
   const response = length - PROMPT;
@@ -66,7 +69,7 @@ async function runVariant(chunked: boolean) {
     entropyCoef: 0.001,
     miniBatchSize: sequences,
     microBatchSize: sequences,
-    logProbChunkTokens: chunked ? 'auto' : 0,
+    logProbChunkTokens: chunked ? chunk : 0,
   });
   const updater = await PolicyUpdater.create(config, algo);
   const w = initQwen2Weights(config, 1);
@@ -84,7 +87,7 @@ async function runVariant(chunked: boolean) {
   });
   return {
     variant: chunked ? 'chunked' : 'plain',
-    chunkTokens: chunked ? logProbChunkTokens('auto', VOCAB) : 0,
+    chunkTokens: chunked ? logProbChunkTokens(chunk, VOCAB) : 0,
     stepSeconds: (performance.now() - t0) / 1000,
     loss: metrics[0].loss,
     entropy: metrics[0].entropy,
@@ -101,7 +104,7 @@ if (values.variant) {
   // Chunked first: a machine too small for the plain step still gets the chunked figure.
   for (const variant of ['chunked', 'plain']) {
     const args = ['--import', 'tsx', self, '--variant', variant, '--hidden', `${hidden}`];
-    args.push('--sequences', `${sequences}`, '--length', `${length}`);
+    args.push('--sequences', `${sequences}`, '--length', `${length}`, '--chunk', `${chunk}`);
     const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
     if (r.status !== 0) throw new Error(`${variant} variant failed (exit ${r.status}, signal ${r.signal})`);
     const line = r.stdout.trim().split('\n').at(-1)!;

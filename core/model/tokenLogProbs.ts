@@ -30,11 +30,11 @@ export interface TokenLogProbsGraph {
 }
 
 /**
- * How many bytes of float32 logits one chunk may hold: 256 MiB. ORT keeps about three [chunk, V] blocks
- * live per chunk (logits, log-probs, probabilities; in the backward the logit gradient), so ≈0.75 GiB in
- * flight, well under a 0.5B model's weights, gradients and AdamW state (≈8 GB); and a chunk is still
- * ≈440 tokens at Qwen2.5's vocabulary, whose [440, H] × [H, 151,936] product dwarfs a Loop iteration's
- * overhead.
+ * How many bytes of float32 logits one chunk may hold: 256 MiB. onnxruntime holds about seven [chunk, V]
+ * blocks at the peak (recomputed logits, log-probs, probabilities, the logit gradient; bench:logprob-chunks
+ * measured 1.8 GB over the rest), well under a 0.5B model's weights, gradients and AdamW state (≈8 GB);
+ * and a chunk is still 441 tokens at Qwen2.5's vocabulary, whose [441, H] × [H, 151,936] product dwarfs a
+ * Loop iteration's overhead (128-token chunks were 12% slower).
  */
 export const LOG_PROB_CHUNK_BYTES = 256 * 2 ** 20;
 
