@@ -1,8 +1,8 @@
 /**
- * The trainers' gradientCheckpointing switch: with it, the RL update (fused step and micro-batch
- * accumulation) and the SFT step end in the same parameters and optimizer state, bit for bit, as without
- * it — recomputation changes memory and time only; the config fields default to false and reject
- * non-booleans by name.
+ * The trainers' gradientCheckpointing switch: with it, the RL update (fused step, micro-batch
+ * accumulation, log-probs in token chunks) and the SFT step end in the same parameters and optimizer
+ * state, bit for bit, as without it — recomputation changes memory and time only; the config fields
+ * default to false and reject non-booleans by name.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -70,9 +70,10 @@ function assertSameState(a: OptimizerState, b: OptimizerState): void {
     }
 }
 
-for (const [label, miniBatchSize, microBatchSize] of [
-  ['fused step', 4, 4],
-  ['micro-batch accumulation', 4, 2],
+for (const [label, miniBatchSize, microBatchSize, logProbChunkTokens] of [
+  ['fused step', 4, 4, 0],
+  ['micro-batch accumulation', 4, 2, 0],
+  ['log-probs in token chunks', 4, 4, 3],
 ] as const) {
   test(`RL update with gradientCheckpointing: the same bits as without (${label})`, async () => {
     const rows = rolloutRows(8);
@@ -85,6 +86,7 @@ for (const [label, miniBatchSize, microBatchSize] of [
         entropyCoef: 0.01,
         miniBatchSize,
         microBatchSize,
+        logProbChunkTokens,
         gradientCheckpointing,
       });
       const updater = await PolicyUpdater.create(config, algo);
