@@ -7,6 +7,7 @@
 import { klCoefAt, referenceStepAt } from '../core/rl/klSchedule.ts';
 import { klPenalizedRewards, responseKlSums } from '../core/rl/kl.ts';
 import { refillSelection } from '../core/reward/dynamicSampling.ts';
+import { insertedSpans, rolloutRecordsKey, type RolloutRecordView } from '../core/metrics/rolloutRecords.ts';
 import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
 import { ResponseScorer } from '../core/train/responseLogProbs.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
@@ -122,6 +123,27 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   }));
   const key = rolloutKey(config.runId, input.step, 'scored.json');
   await store.put(key, new TextEncoder().encode(JSON.stringify(rows)));
+  if (config.orchestration.rolloutRecords) {
+    const views: RolloutRecordView[] = records.map((r, i) => ({
+      problem: r.problem,
+      group: r.prompt,
+      sample: r.sample,
+      text: task.responseText(r.tokens),
+      taskReward: taskRewards[i],
+      reward: rewards[i],
+      correct: correct[i],
+      tokens: r.tokens.length,
+      sampledTokens: r.sampled.filter(Boolean).length,
+      finishReason: r.finishReason,
+      toolOutputs: insertedSpans(r.tokens, r.sampled).map((span) => task.responseText(span)),
+      advantage: rows[i].advantages[Math.max(0, r.sampled.indexOf(true))] ?? 0,
+      inLoss: inLoss[i],
+    }));
+    await store.put(
+      rolloutRecordsKey(config.runId, input.step),
+      new TextEncoder().encode(JSON.stringify(views)),
+    );
+  }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
   // Per-token KL to the reference, averaged over the tokens of `klMasks` (the estimator of the config).
   const klTokens = klMasks.reduce((n, m) => n + m.reduce((a, b) => a + b, 0), 0);

@@ -133,6 +133,12 @@ export const runOrchestrationSchema = orchestrationSchema.extend({
    * by reading what the policy actually wrote, as verl's rollout dumps are used.
    */
   keepRollouts: flag().default(false),
+  /**
+   * Keep a readable record of every response of every step (text, reward, correctness, tool outputs,
+   * advantage, in-loss flag) at `runs/<runId>/records/<step>.json`, whatever keepRollouts says. Absent =
+   * false (and absent from a run's identity).
+   */
+  rolloutRecords: flag().optional(),
 });
 
 export const runConfigSchema = z

@@ -16,6 +16,7 @@ import type { RunPlan, SampleRolloutsOutput, ScoreRolloutsOutput } from '../../.
 import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
 import { openStore } from '../../../core/store/index.ts';
 import { parseRunConfig } from '../../../core/config/run.ts';
+import { rolloutRecordsKey, type RolloutRecordView } from '../../../core/metrics/rolloutRecords.ts';
 import { reinforcePlusPlusTokenAdvantages } from '../../../core/rl/returnToGo.ts';
 import { reverseDigitsReward } from '../../../core/task/reverseDigits.ts';
 import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
@@ -54,6 +55,7 @@ const config = {
     optimizer: { lr: 1e-2 },
   },
   store: { url: dir },
+  orchestration: { rolloutRecords: true },
 };
 
 /** The sampled responses with a tool turn spliced in: positions 1..2 become inserted text (logprob 0). */
@@ -98,6 +100,24 @@ it('leaves tool output out of the KL penalty and the KL metric, as verl does wit
   assert.ok(tools >= 2, `the random policy wrote ${tools} responses long enough for a tool turn`);
 
   const scored = await score(records, 'tool-shard.json');
+  // The readable records of the step: the text, the tool turn's output, rewards and the loss flag.
+  const views = JSON.parse(
+    new TextDecoder().decode(await store.get(rolloutRecordsKey(config.runId, 1))),
+  ) as RolloutRecordView[];
+  const byKey = new Map(records.map((r) => [`${r.prompt}/${r.sample}`, r]));
+  assert.equal(views.length, records.length);
+  for (const v of views) {
+    const r = byKey.get(`${v.group}/${v.sample}`)!;
+    assert.equal(v.text, r.tokens.join(' '), 'reverseDigits text is its token ids');
+    assert.equal(v.tokens, r.tokens.length);
+    assert.equal(v.sampledTokens, r.sampled.filter(Boolean).length);
+    assert.deepEqual(v.toolOutputs, r.sampled.includes(false) ? [r.tokens.slice(1, 3).join(' ')] : []);
+    assert.equal(v.inLoss, true);
+  }
+  const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  assert.ok(Math.abs(meanOf(views.map((v) => v.reward)) - scored.meanReward) < 1e-12);
+  assert.ok(Math.abs(meanOf(views.map((v) => v.taskReward)) - scored.meanTaskReward) < 1e-12);
+  assert.ok(views.some((v) => v.toolOutputs.length === 1));
   // The inserted tokens' logprobs are not the policy's: whatever they hold must not move the result.
   const other = await score(withToolTurn(sampled, -3.25), 'tool-shard-other.json');
   assert.equal(other.meanReward, scored.meanReward);
