@@ -3,7 +3,7 @@
  * graph built twice compiles once), with session options suited to small CPU machines, and feeds checked
  * against the graph's declared inputs so a wrong feed fails with the input's name, not inside ORT.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -13,7 +13,8 @@ import type { DType, HostArray } from './dtype.ts';
 import { dtypeOfArray } from './dtype.ts';
 import type { Graph, Value } from './graph.ts';
 import { evalDim, formatShape, isSymbol } from './dim.ts';
-import { externalDataFiles, serialize, sha256Hex } from './serialize.ts';
+import { externalDataFiles, serialize, toModelProto } from './serialize.ts';
+import { onnx } from './onnxProto.ts';
 
 export interface SessionConfig {
   /** Intra-op threads. One beat two for ≈1M-parameter models on 2-core machines (DESIGN.md §4). */
@@ -46,15 +47,15 @@ const cache = new Map<string, { session: Promise<ort.InferenceSession>; holders:
 
 function sessionOptions(
   cfg: Required<SessionConfig>,
-  weightsInFiles = false,
+  weightsApart = false,
 ): ort.InferenceSession.SessionOptions {
   const extra: Record<string, unknown> = {
     session: { intra_op: { allow_spinning: cfg.allowSpinning ? '1' : '0' } },
   };
   // Constant folding would turn each Transpose(W) → MatMul into a second, transposed copy of W in memory;
-  // without it onnxruntime fuses the pair into one MatMul on W transposed and pre-packs W straight from
-  // the mapped file: one copy of the weights instead of two (docs/benchmarks.md, bench:load).
-  if (weightsInFiles) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
+  // without it onnxruntime fuses the pair into one MatMul on W transposed and pre-packs W (from the mapped
+  // file, or its copy of the caller's arrays): one copy fewer (docs/benchmarks.md, bench:load).
+  if (weightsApart) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
   return withDevice(
     {
       intraOpNumThreads: cfg.intraOpThreads,
@@ -65,6 +66,36 @@ function sessionOptions(
     },
     cfg.device,
   );
+}
+
+/** Constants from this size up are weights: they travel beside the protobuf, not inside it. */
+const IN_MEMORY_WEIGHT_BYTES = 1 << 20;
+
+/**
+ * The model with its large constants (weights compiled in) as in-memory external data: the protobuf
+ * stays small, so the weights are not copied into it and then parsed into onnxruntime's copy of it
+ * (docs/benchmarks.md, bench:load: 8.1 → 4.8 GiB for the 0.5B shape's session, arrays held by the caller).
+ */
+function serializeWeightsApart(graph: Graph): {
+  bytes: Uint8Array;
+  inMemory: { path: string; data: Uint8Array }[];
+} {
+  const proto = toModelProto(graph);
+  const inMemory: { path: string; data: Uint8Array }[] = [];
+  for (const t of proto.graph?.initializer ?? []) {
+    const raw = t.rawData;
+    if (!(raw instanceof Uint8Array) || raw.byteLength < IN_MEMORY_WEIGHT_BYTES) continue;
+    const path = `weights/${inMemory.length}`;
+    inMemory.push({ path, data: raw });
+    t.rawData = undefined;
+    t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    t.externalData = [
+      { key: 'location', value: path },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: String(raw.byteLength) },
+    ];
+  }
+  return { bytes: inMemory.length ? onnx.ModelProto.encode(proto).finish() : serialize(graph), inMemory };
 }
 
 /** Size, modification time and inode of each file: a rewritten weight file compiles a new session. */
@@ -120,16 +151,25 @@ export class Executable {
 
   static async compile(graph: Graph, config: SessionConfig = {}): Promise<Executable> {
     const cfg = { ...DEFAULT_SESSION_CONFIG, ...config };
-    const bytes = serialize(graph);
     const external = externalDataFiles(graph);
-    const key = `${sha256Hex(bytes)}${external ? `:${filesKey(external.files)}` : ''}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}`;
+    // On CUDA the weights stay inside the protobuf: the split is measured on the CPU provider only.
+    const { bytes, inMemory } =
+      external || cfg.device.kind !== 'cpu'
+        ? { bytes: serialize(graph), inMemory: [] }
+        : serializeWeightsApart(graph);
+    const hash = createHash('sha256').update(bytes);
+    for (const m of inMemory) hash.update(m.data);
+    const key = `${hash.digest('hex')}${external ? `:${filesKey(external.files)}` : ''}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}`;
     let entry = cache.get(key);
     if (!entry) {
       // Before the CUDA provider creates its cuBLAS handles, which read the TF32 switch.
       applyTf32Setting(cfg.device);
       const created = external
         ? createBesideWeights(bytes, external.dir, sessionOptions(cfg, true))
-        : ort.InferenceSession.create(bytes, sessionOptions(cfg));
+        : ort.InferenceSession.create(bytes, {
+            ...sessionOptions(cfg, inMemory.length > 0),
+            ...(inMemory.length > 0 ? { externalData: inMemory } : {}),
+          });
       entry = { session: created, holders: 0 };
       cache.set(key, entry);
       created.catch(() => cache.delete(key));

@@ -88,3 +88,26 @@ test('weightRegions names why a directory cannot be mapped; file constants must 
   g.output(b, 'b_out');
   assert.throws(() => externalDataFiles(g), /file constants lie in several folders/);
 });
+
+test('weights of a megabyte and more, compiled in from arrays, sample as when mapped from files', async () => {
+  // A 1 MiB embedding: large enough to travel beside the protobuf as in-memory external data.
+  const wide = makeQwen2Config({ ...config, vocabSize: 4096, hiddenSize: 64, headDim: undefined });
+  const dir = mkdtempSync(join(tmpdir(), 'weight-files-'));
+  try {
+    writeModelDir(dir, { config: wide, weights: initQwen2Weights(wide, 3) });
+    const r = weightRegions(dir, wide);
+    assert.ok('regions' in r);
+    const run = async (weights: Parameters<typeof Generator.create>[1]) => {
+      const g = await Generator.create(wide, weights);
+      return g.generate(requests, { maxNewTokens: 8, sampling: { temperature: 1 }, seed: 3 });
+    };
+    const arrays = loadWeights(dir, wide);
+    const fromArrays = await run(arrays);
+    assert.deepEqual(fromArrays, await run(r.regions));
+    // Different values at the same shapes: a different session (the cache key covers the weights' bytes).
+    arrays.get('model.embed_tokens.weight')![0] += 1;
+    assert.notDeepEqual(await run(arrays), fromArrays);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
