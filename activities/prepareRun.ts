@@ -20,7 +20,7 @@ import { FAILURE, permanent } from './failures.ts';
 import { checkGpuWorkersFromActivity } from './gpuWorkers.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import { resumePoint } from './resumePoint.ts';
-import { runStore } from './runtime.ts';
+import { runStore, runTask } from './runtime.ts';
 import type { Cursor, RawRunConfig, RunPlan } from './types.ts';
 
 /**
@@ -83,7 +83,11 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
   await checkStoreReachable(store);
   await checkGpuWorkersFromActivity(runQueues(config));
   const hash = runConfigHash(config);
-  const { manifest, rejected } = await resumePoint(store, config, hash, 'run.steps');
+  // A new run loads its task (data, tokenizer) before step 0 is written: a start that fails on bad data
+  // must leave no checkpoint behind, or the fixed config would be refused as "a different config".
+  const { manifest, rejected } = await resumePoint(store, config, hash, 'run.steps', () =>
+    runTask(config).then(() => undefined),
+  );
   return {
     runId: config.runId,
     configHash: hash,

@@ -42,12 +42,16 @@ export async function writeInitialCheckpoint(
   );
 }
 
-/** `stepsField` names the config field to raise in the "would do 0 steps" error (`run.steps`, `sft.steps`). */
+/**
+ * `stepsField` names the config field to raise in the "would do 0 steps" error (`run.steps`, `sft.steps`).
+ * `beforeInitial` runs only for a new run, before anything is written: the checks that must pass first.
+ */
 export async function resumePoint(
   store: ObjectStore,
   config: TrainingIdentity,
   hash: string,
   stepsField: string,
+  beforeInitial?: () => Promise<void>,
 ): Promise<{ manifest: CheckpointManifest; rejected: RejectedCheckpoint[] }> {
   const { runId, steps } = config;
   let latest = await latestVerifiedCheckpoint(store, runId);
@@ -56,6 +60,7 @@ export async function resumePoint(
       const reasons = latest.rejected.map((r) => `step ${r.step}: ${r.reason}`).join('; ');
       throw permanent(FAILURE.resume, `run ${runId} has checkpoints but none verifies (${reasons})`);
     }
+    await beforeInitial?.();
     await writeInitialCheckpoint(store, config, hash);
     latest = await latestVerifiedCheckpoint(store, runId);
   }

@@ -73,7 +73,10 @@ export async function prepareSft(raw: unknown): Promise<SftPlan> {
   await checkStoreReachable(store);
   await checkGpuWorkersFromActivity(sftQueues(config));
   const hash = sftConfigHash(config);
-  const { manifest } = await resumePoint(store, config, hash, 'steps');
+  // A new run's examples load before step 0 is written, so bad data leaves no checkpoint behind.
+  const { manifest } = await resumePoint(store, config, hash, 'steps', () =>
+    sftExamples(config).then(() => undefined),
+  );
   return {
     runId: config.runId,
     totalSteps: config.steps,

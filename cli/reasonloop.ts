@@ -2,6 +2,7 @@
  * The `reasonloop` command: dispatches `reasonloop <subcommand> [args]` to the registry in commands/.
  */
 import { pathToFileURL } from 'node:url';
+import { failureCause, isTemporalFailure } from '../client/failureCause.ts';
 import { EXIT_USAGE, type Command } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 
@@ -32,9 +33,9 @@ export async function main(argv: string[], commands: readonly Command[] = COMMAN
     return await command.run(rest);
   } catch (err) {
     // Errors from core/ name what is wrong (file, tensor, field); the stack only with REASONLOOP_DEBUG=1.
-    console.error(
-      `reasonloop ${name}: ${process.env.REASONLOOP_DEBUG ? (err as Error).stack : (err as Error).message}`,
-    );
+    // A failed workflow's own message says nothing: its root cause (the activity's error) is shown.
+    const message = isTemporalFailure(err) ? `the workflow ${failureCause(err)}` : (err as Error).message;
+    console.error(`reasonloop ${name}: ${process.env.REASONLOOP_DEBUG ? (err as Error).stack : message}`);
     return EXIT_FAILURE;
   }
 }

@@ -1,91 +1,46 @@
 /**
- * Checks a config before any workflow starts (`reasonloop train|sft|eval|filter`): the schema, the model
- * directory, and that the store answers. Every error names the field it is about. The prepare activities
- * run the model-directory and store checks again, for runs started with `temporal workflow start`.
+ * Checks a config before any workflow starts (`reasonloop train|sft|eval|filter`): the schema and its
+ * cross-field rules, the model directory read deeply (preflightChecks.ts), the first rows of local data
+ * files, and a store written, read back and cleaned. Every error names the field it is about; a failed
+ * preflight writes nothing. The prepare activities run the model-directory and store checks again, for
+ * runs started with `temporal workflow start`.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseDifficultyFilterConfig, type DifficultyFilterConfig } from '../core/config/difficultyFilter.ts';
 import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/evaluation.ts';
 import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
 import { parseSftConfig, type SftConfig } from '../core/config/sft.ts';
-import { parseQwen2ConfigJson } from '../core/model/config.ts';
-import { openStore, S3ObjectStore, type ObjectStore } from '../core/store/index.ts';
+import { checkSolutionsFile } from '../core/data/dataCheck.ts';
+import { checkConfigStore, checkModelDirField, checkPositions, checkTaskData } from './preflightChecks.ts';
 
-/** Lists the store; an S3 bucket that does not exist yet is created (first runs, test stacks). */
-export async function checkStoreReachable(store: ObjectStore): Promise<void> {
-  if (!(store instanceof S3ObjectStore)) {
-    await store.list('runs/');
-    return;
-  }
-  try {
-    await store.checkReachable();
-  } catch (error) {
-    if (!/does not exist/.test((error as Error).message)) throw error;
-    await store.ensureBucket();
-    await store.checkReachable();
-  }
-}
+export { checkConfigStore, checkStoreReachable } from './preflightChecks.ts';
 
-/**
- * Opens the store a config names and lists it, so an unreachable store fails before a workflow starts;
- * errors name the field (`sft.store.url`).
- */
-export async function checkConfigStore(
-  url: string,
-  field: string,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<void> {
-  let store: ObjectStore;
-  try {
-    store = openStore(url, env);
-  } catch (error) {
-    throw new Error(`${field}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    await checkStoreReachable(store);
-  } catch (error) {
-    throw new Error(`${field} ${url}: ${(error as Error).message}`, { cause: error });
-  } finally {
-    if (store instanceof S3ObjectStore) store.destroy();
-  }
-}
+/** A math task's shortest prompt: the chat template's framing alone takes more (Qwen's ≈ 10 tokens). */
+const MIN_MATH_PROMPT_TOKENS = 1;
 
-/** `field` (`sft.model.dir`) names a directory with an HF config.json; returns that file's path. */
-function requireHfModelDir(dir: string, field: string): string {
-  const file = join(dir, 'config.json');
-  if (!existsSync(file)) throw new Error(`${field} ${dir}: not an HF model directory (no config.json)`);
-  return file;
-}
-
+/** A run's model directory read deeply, its vocabulary against the task's tokens, positions for its lengths. */
 export function checkModelDir(config: RunConfig): void {
   const dir = config.model.dir;
   if (dir === undefined) return;
-  const file = requireHfModelDir(dir, 'run.model.dir');
-  let vocabSize: number;
-  try {
-    vocabSize = parseQwen2ConfigJson(readFileSync(file, 'utf8'), file).vocabSize;
-  } catch (error) {
-    throw new Error(`run.model.dir ${dir}: ${(error as Error).message}`, { cause: error });
-  }
+  const math = config.task.kind === 'math';
+  const model = checkModelDirField(dir, 'run.model.dir', math);
   if (config.task.kind === 'math') {
-    if (!existsSync(join(dir, 'tokenizer.json'))) {
-      throw new Error(`run.model.dir ${dir}: a math task needs the model's tokenizer (no tokenizer.json)`);
-    }
+    checkPositions(model, config.rollout.maxNewTokens, MIN_MATH_PROMPT_TOKENS, 'run.rollout.maxNewTokens');
     return;
   }
   const needed = Math.max(config.task.separatorToken, config.task.eosToken) + 1;
-  if (vocabSize < needed) {
+  if (model.config.vocabSize < needed) {
     throw new Error(
-      `run.model.dir ${dir}: vocab_size ${vocabSize} does not cover the task's tokens (at least ${needed})`,
+      `run.model.dir ${dir}: vocab_size ${model.config.vocabSize} does not cover the task's tokens (at least ${needed})`,
     );
   }
+  checkPositions(model, config.rollout.maxNewTokens, config.task.digits + 1, 'run.rollout.maxNewTokens');
 }
 
 /** The parsed config when the run can start; throws RunConfigError or an Error naming the field. */
 export async function preflightRun(raw: unknown, env: NodeJS.ProcessEnv = process.env): Promise<RunConfig> {
   const config = parseRunConfig(raw);
   checkModelDir(config);
+  await checkTaskData(config.task, 'run.task');
   await checkConfigStore(config.store.url, 'run.store.url', env);
   return config;
 }
@@ -93,7 +48,9 @@ export async function preflightRun(raw: unknown, env: NodeJS.ProcessEnv = proces
 /** The parsed config when the SFT run can start: schema, model directory, store reachable. */
 export async function preflightSft(raw: unknown, env: NodeJS.ProcessEnv = process.env): Promise<SftConfig> {
   const config = parseSftConfig(raw);
-  if (config.model.dir !== undefined) requireHfModelDir(config.model.dir, 'sft.model.dir');
+  if (config.model.dir !== undefined) checkModelDirField(config.model.dir, 'sft.model.dir', true);
+  await checkTaskData(config.task, 'sft.task');
+  if (config.sft.solutions) await checkSolutionsFile(config.sft.solutions, 'sft.sft.solutions.path');
   await checkConfigStore(config.store.url, 'sft.store.url', env);
   return config;
 }
@@ -104,7 +61,19 @@ export async function preflightEvaluation(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<EvaluationConfig> {
   const config = parseEvaluationConfig(raw);
-  if (config.model.dir !== undefined) requireHfModelDir(config.model.dir, 'evaluation.model.dir');
+  if (config.model.dir !== undefined) {
+    const math = config.task.kind === 'math';
+    const model = checkModelDirField(config.model.dir, 'evaluation.model.dir', math);
+    if (math) {
+      checkPositions(
+        model,
+        config.sampling.maxNewTokens,
+        MIN_MATH_PROMPT_TOKENS,
+        'evaluation.sampling.maxNewTokens',
+      );
+    }
+  }
+  await checkTaskData(config.task, 'evaluation.task');
   await checkConfigStore(config.store.url, 'evaluation.store.url', env);
   return config;
 }
@@ -115,7 +84,16 @@ export async function preflightFilter(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<DifficultyFilterConfig> {
   const config = parseDifficultyFilterConfig(raw);
-  if (config.model.dir !== undefined) requireHfModelDir(config.model.dir, 'filter.model.dir');
+  if (config.model.dir !== undefined) {
+    const model = checkModelDirField(config.model.dir, 'filter.model.dir', true);
+    checkPositions(
+      model,
+      config.sampling.maxNewTokens,
+      MIN_MATH_PROMPT_TOKENS,
+      'filter.sampling.maxNewTokens',
+    );
+  }
+  await checkTaskData(config.task, 'filter.task');
   await checkConfigStore(config.store.url, 'filter.store.url', env);
   return config;
 }

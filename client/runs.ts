@@ -28,8 +28,18 @@ export async function startTraining(
   });
 }
 
+/** Workflow states in which no status query can tell what went wrong, but the failure can. */
+const FAILED_STATES = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT']);
+
+/**
+ * The run's status; for a run that failed, its result's error instead (thrown: a WorkflowFailedError whose
+ * cause chain holds the activity's message, client/failureCause.ts).
+ */
 export async function queryStatus(client: Client, runId: string): Promise<TrainingStatus> {
-  return client.workflow.getHandle(runId).query(statusQuery);
+  const handle = client.workflow.getHandle(runId);
+  const { status } = await handle.describe();
+  if (FAILED_STATES.has(status.name)) await handle.result();
+  return handle.query(statusQuery);
 }
 
 export const RUN_SIGNALS = { pause: pauseSignal, resume: resumeSignal, stop: stopSignal } as const;

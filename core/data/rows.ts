@@ -36,11 +36,40 @@ export type RowsFormat = 'jsonl' | 'json-array' | 'parquet';
 
 /** Parses JSON Lines text; blank lines are ignored, lines that are not a JSON object are skipped and reported. */
 export function parseJsonl(text: string, source = 'input'): RowsRead {
+  return parseLines(text.split('\n'), source);
+}
+
+/**
+ * Parses JSON Lines bytes line by line, so a line that is not valid UTF-8 is skipped and counted like any
+ * bad row (decoding the whole file would silently turn it into U+FFFD and train on the damage).
+ */
+export function parseJsonlBytes(bytes: Uint8Array, source = 'input'): RowsRead {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const lines: (string | undefined)[] = [];
+  let start = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    if (i < bytes.length && bytes[i] !== 0x0a) continue;
+    try {
+      lines.push(decoder.decode(bytes.subarray(start, i)));
+    } catch {
+      lines.push(undefined);
+    }
+    start = i + 1;
+  }
+  return parseLines(lines, source);
+}
+
+/** One row per line; `undefined` marks a line whose bytes are not UTF-8. */
+function parseLines(lines: readonly (string | undefined)[], source: string): RowsRead {
   const rows: Row[] = [];
   const skipped = emptySkipReport();
-  const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
+    const raw = lines[i];
+    if (raw === undefined) {
+      recordSkip(skipped, `${source}:${i + 1}: not valid UTF-8`);
+      continue;
+    }
+    const line = raw.trim();
     if (line === '') continue;
     let value: unknown;
     try {
@@ -59,7 +88,7 @@ export function parseJsonl(text: string, source = 'input'): RowsRead {
 }
 
 export async function readJsonl(path: string): Promise<RowsRead> {
-  return parseJsonl(await readFile(path, 'utf8'), path);
+  return parseJsonlBytes(await readFile(path), path);
 }
 
 /** All rows of a parquet file as objects (BigInt columns become numbers when they fit). */
@@ -80,7 +109,19 @@ export async function readParquet(path: string, columns?: string[]): Promise<Row
  * A `.json` file holding one array of objects (what `json.dump` of a list writes); otherwise JSON Lines.
  * Array items that are not objects are skipped and counted.
  */
-export function parseJsonArrayOrLines(text: string, source: string): RowsRead {
+export function parseJsonArrayOrLines(input: string | Uint8Array, source: string): RowsRead {
+  if (typeof input !== 'string') {
+    // JSON Lines are decoded line by line (a bad line is one skipped row); an array must decode whole.
+    if (!new TextDecoder().decode(input.subarray(0, 64)).trimStart().startsWith('[')) {
+      return parseJsonlBytes(input, source);
+    }
+    try {
+      input = new TextDecoder('utf-8', { fatal: true }).decode(input);
+    } catch (error) {
+      throw new Error(`${source}: not valid UTF-8`, { cause: error });
+    }
+  }
+  const text = input;
   if (!text.trimStart().startsWith('[')) return { ...parseJsonl(text, source), format: 'jsonl' };
   let value: unknown;
   try {
@@ -107,7 +148,7 @@ export function parseJsonArrayOrLines(text: string, source: string): RowsRead {
  */
 export async function readRows(path: string): Promise<RowsRead> {
   if (path.endsWith('.parquet')) return readParquet(path);
-  if (path.endsWith('.json')) return parseJsonArrayOrLines(await readFile(path, 'utf8'), path);
+  if (path.endsWith('.json')) return parseJsonArrayOrLines(await readFile(path), path);
   if (path.endsWith('.jsonl') || path.endsWith('.ndjson')) return readJsonl(path);
   throw new Error(`${path}: unknown data format (expected .jsonl, .json or .parquet)`);
 }

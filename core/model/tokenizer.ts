@@ -10,7 +10,8 @@ import {
   type ChatMessage,
   type RenderChatOptions,
 } from './chatTemplate.ts';
-import { loadTokenizerFiles, type TokenizerFiles } from './modelDir.ts';
+import { join } from 'node:path';
+import { loadTokenizerFiles, TOKENIZER_FILE, type TokenizerFiles } from './modelDir.ts';
 
 export class QwenTokenizer {
   private readonly tokenizer: Tokenizer;
@@ -29,7 +30,15 @@ export class QwenTokenizer {
 
   /** Loads tokenizer.json + tokenizer_config.json from a model directory (both required). */
   static fromDir(dir: string): QwenTokenizer {
-    return new QwenTokenizer(loadTokenizerFiles(dir, true)!);
+    const files = loadTokenizerFiles(dir, true)!;
+    try {
+      return new QwenTokenizer(files);
+    } catch (error) {
+      // The files parse as JSON but not as a tokenizer: name them, or the user has nothing to go on.
+      throw new Error(`${join(dir, TOKENIZER_FILE)}: not a usable tokenizer (${(error as Error).message})`, {
+        cause: error,
+      });
+    }
   }
 
   /**
@@ -66,6 +75,13 @@ export class QwenTokenizer {
   /** Vocabulary size including added tokens (may be below the model's padded vocab_size). */
   get size(): number {
     return this.tokenizer.get_vocab(true).size;
+  }
+
+  /** The largest token id the tokenizer can emit: the model's vocab_size must exceed it. */
+  get maxTokenId(): number {
+    let max = -1;
+    for (const id of this.tokenizer.get_vocab(true).values()) if (id > max) max = id;
+    return max;
   }
 
   get hasChatTemplate(): boolean {

@@ -7,6 +7,7 @@ import { loadProblems } from '../../../core/data/load.ts';
 import { sharedDataDir } from '../../../core/data/paths.ts';
 import { answerText, dedupeProblems, rowsToProblems } from '../../../core/data/problems.ts';
 import { parseJsonl, readParquet, readRows } from '../../../core/data/rows.ts';
+import { loadSolutions } from '../../../core/data/solutions.ts';
 
 test('JSONL: bad lines are skipped and counted, the first few reasons kept', () => {
   const text = ['{"q":"a","a":1}', 'not json', '', '[1,2]', '{"q":"b","a":2}', ...Array(10).fill('{')].join(
@@ -137,4 +138,33 @@ test('a .json problem file holding an array is read as one; JSON Lines in .json 
     'jsonl',
     'one object on a line is a JSON Lines file of one row',
   );
+});
+
+test('bad rows (malformed JSON, invalid UTF-8, missing fields) are skipped and counted the same by every loader', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'reasonloop-rows-utf8-'));
+  const good = Buffer.from('{"problem":"1+1?","answer":"2","solution":"\\\\boxed{2}"}\n');
+  const bytes = Buffer.concat([
+    good,
+    Buffer.from('{"problem":"caf'),
+    Buffer.from([0xc3, 0x28]), // an invalid two-byte sequence
+    Buffer.from('?","answer":"1","solution":"x"}\n{not json\n{"answer":"3","solution":"y"}\n'),
+    good,
+  ]);
+  const path = join(dir, 'mixed.jsonl');
+  writeFileSync(path, bytes);
+  const problems = await loadProblems({
+    path,
+    problemField: 'problem',
+    answerField: 'answer',
+    dedupe: false,
+  });
+  const solutions = await loadSolutions({ path, problemField: 'problem', solutionField: 'solution' });
+  for (const skipped of [problems.skipped, solutions.skipped]) {
+    assert.equal(skipped.count, 3);
+    assert.match(skipped.reasons[0], /mixed\.jsonl:2: not valid UTF-8/);
+    assert.match(skipped.reasons[1], /mixed\.jsonl:3: not valid JSON/);
+    assert.match(skipped.reasons[2], /"problem"/);
+  }
+  assert.equal(problems.problems.length, 2);
+  assert.equal(solutions.examples.length, 2);
 });

@@ -3,7 +3,7 @@
  * model directory, and the resume decisions on a local store.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -83,5 +83,44 @@ describe('prepareRun', () => {
       assert.equal((error as { nonRetryable?: boolean }).nonRetryable, true);
       return true;
     });
+  });
+
+  it('a start that fails on bad data writes no checkpoint, and the fixed config then starts cleanly', async () => {
+    const config = makeQwen2Config({
+      vocabSize: 300,
+      hiddenSize: 16,
+      intermediateSize: 32,
+      numHiddenLayers: 1,
+      numAttentionHeads: 2,
+    });
+    const modelDir = tempDir();
+    writeModelDir(modelDir, {
+      config,
+      weights: initQwen2Weights(config, 2),
+      tokenizer: buildTinyTokenizer(),
+    });
+    const storeDir = tempDir();
+    const dataDir = tempDir();
+    const data = join(dataDir, 'problems.jsonl');
+    writeFileSync(data, '{"question":"1+1?","answer":"2"}\n');
+    const raw = {
+      ...runConfig(modelDir, storeDir),
+      runId: 'bad-data',
+      task: {
+        kind: 'math' as const,
+        data: { source: 'file' as const, path: data, answerField: 'answer' },
+        prompt: { template: 'plain' as const },
+      },
+    };
+    await assert.rejects(prepareRun(raw), (error: Error) => {
+      assert.match(error.message, /problem/);
+      assert.equal((error as { nonRetryable?: boolean }).nonRetryable, true);
+      return true;
+    });
+    assert.deepEqual(await openStore(storeDir).list('runs/bad-data/'), [], 'nothing written');
+    writeFileSync(data, '{"problem":"1+1?","answer":"2"}\n');
+    // The same config (same run id, same path), the file fixed: no "different config" refusal.
+    const plan = await prepareRun(raw);
+    assert.equal(plan.checkpointStep, 0);
   });
 });

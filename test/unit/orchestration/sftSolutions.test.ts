@@ -4,7 +4,7 @@
  * sftSteps in a mock activity context on a tiny model: it trains, the loss falls, bad rows are counted.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -140,23 +140,20 @@ describe('sft.solutions', () => {
     assert.equal(second.cursor.epoch * 4 + second.cursor.position, 32);
   });
 
-  it('a file without one usable row is a permanent data error', async () => {
+  it('a file without one usable row is a permanent data error, raised before step 0 is written', async () => {
     const empty = join(DIR, 'empty.jsonl');
     writeFileSync(empty, '{"question":"only a problem"}\n');
     const env = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('ERROR') });
     const raw = config(join(DIR, 'store-empty'), { runId: 'sft-empty' });
     raw.sft.solutions = { path: empty, problemField: 'question', solutionField: 'worked' };
-    const plan = (await env.run(prepareSft, raw)) as SftPlan;
-    await assert.rejects(
-      env.run(sftSteps, { config: raw, fromStep: 0, toStep: 4, cursor: plan.cursor }),
-      (e: Error) => {
-        assert.match(
-          e.message,
-          /sft\.solutions .*empty\.jsonl: no usable rows \(.*field "worked" is missing or not text\)/,
-        );
-        assert.equal((e as { nonRetryable?: boolean }).nonRetryable, true);
-        return true;
-      },
-    );
+    await assert.rejects(env.run(prepareSft, raw), (e: Error) => {
+      assert.match(
+        e.message,
+        /sft\.solutions .*empty\.jsonl: no usable rows \(.*field "worked" is missing or not text\)/,
+      );
+      assert.equal((e as { nonRetryable?: boolean }).nonRetryable, true);
+      return true;
+    });
+    assert.equal(existsSync(join(DIR, 'store-empty', 'runs', 'sft-empty')), false, 'no checkpoint written');
   });
 });
