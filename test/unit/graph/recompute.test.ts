@@ -1,7 +1,7 @@
 /**
  * Activation recomputation (core/graph/recompute.ts) on the Qwen2 decoder, whose layers are marked as
  * segments: every parameter gradient equals the plain backward's bit for bit, at onnxruntime's lowest and
- * highest optimization levels; a float64 graph with recomputation matches central finite differences;
+ * highest optimization levels, and so do LoRA adapters' when only they are trained; a float64 graph with recomputation matches central finite differences;
  * no backward node reads a layer's internal activations; and the recomputed nodes survive onnxruntime's
  * graph optimizer (its common-subexpression elimination would merge plain copies into the originals).
  */
@@ -27,6 +27,8 @@ import { onnx } from '../../../core/graph/onnxProto.ts';
 import { makeQwen2Config } from '../../../core/model/config.ts';
 import { initQwen2Weights, qwen2Parameters } from '../../../core/model/parameters.ts';
 import { buildSftLoss, packSftRows, sftInputs, sftLossNorm } from '../../../core/train/sftLossGraph.ts';
+import { buildQwen2Logits } from '../../../core/model/qwen2.ts';
+import { LORA_TARGET_MODULES, loraParameters } from '../../../core/model/lora.ts';
 import type { SftRow } from '../../../core/train/sftLossGraph.ts';
 import { gradCheck } from './gradcheck.ts';
 
@@ -99,6 +101,41 @@ for (const optimization of ['disabled', 'all'] as const) {
     }
   });
 }
+
+test('LoRA adapters as the only trainable inputs: their gradients with recomputation equal the plain ones bit for bit', async () => {
+  const spec = { rank: 4, alpha: 8, targetModules: LORA_TARGET_MODULES };
+  const feeds: Feeds = {};
+  const w = initQwen2Weights(config, 3);
+  for (const p of qwen2Parameters(config)) feeds[p.name] = { data: w.get(p.name)!, dims: p.shape };
+  // Both factors non-zero (PEFT starts B at zero, which would zero A's gradient).
+  let s = 7;
+  const draw = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.2;
+  for (const p of loraParameters(config, spec))
+    feeds[p.name] = { data: Float32Array.from({ length: p.shape[0] * p.shape[1] }, draw), dims: p.shape };
+  const tokens = (xs: number[]) => ({ data: BigInt64Array.from(xs.map(BigInt)), dims: [2, 4] });
+  feeds.input_ids = tokens([1, 2, 3, 4, 5, 6, 7, 8]);
+  feeds.attention_mask = tokens([1, 1, 1, 1, 0, 1, 1, 1]);
+  feeds.position_ids = tokens([0, 1, 2, 3, 0, 0, 1, 2]);
+  const results = [];
+  for (const recompute of [false, true]) {
+    const f = buildQwen2Logits(config, 'float32', spec);
+    const adapters = loraParameters(config, spec).map((p) => f.params.get(p.name)!);
+    const grads = grad(op.sumAll(op.mul(f.logits, op.cos(f.logits))), adapters, { recompute });
+    grads.forEach((gr, i) => f.graph.output(gr, `grad_${i}`));
+    const copies = liveNodes(f.graph).filter((n) => n.name.includes('.recompute/')).length;
+    assert.equal(copies > 0, recompute, `${copies} recomputed nodes`);
+    const exec = await Executable.compile(f.graph);
+    results.push(await exec.run(feeds));
+    await exec.release();
+  }
+  for (const name of Object.keys(results[0])) {
+    assert.ok(
+      bytes(results[0][name]).some((b) => b !== 0),
+      `${name} is not all zeros`,
+    );
+    assert.ok(bytes(results[0][name]).equals(bytes(results[1][name])), `${name} differs`);
+  }
+});
 
 test('with recomputation, gradients of a float64 two-layer loss match central finite differences', async () => {
   const tiny = makeQwen2Config({
