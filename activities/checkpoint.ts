@@ -16,6 +16,7 @@ import {
   type ObjectStore,
 } from '../core/store/index.ts';
 import { writeStepMetrics } from '../core/metrics/history.ts';
+import { eventFileKey, stepEventFile } from '../core/metrics/tensorboard.ts';
 import { parseRunConfig } from '../core/config/run.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import { runConfigHash } from './prepareRun.ts';
@@ -70,9 +71,13 @@ export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutp
   // The checkpoint's own time is known only now: the metrics log record is rewritten with it (the manifest,
   // already signed, keeps the metrics the step was trained with).
   const seconds = (performance.now() - started) / 1000;
-  await writeStepMetrics(store, config.runId, input.step, [
-    { step: input.step, metrics: { ...input.metrics, 'timing/checkpoint': seconds } },
-  ]);
+  const metrics = { ...input.metrics, 'timing/checkpoint': seconds };
+  await writeStepMetrics(store, config.runId, input.step, [{ step: input.step, metrics }]);
+  // The same numbers for TensorBoard (`tensorboard --logdir` on the run's tensorboard/ folder).
+  await store.put(
+    eventFileKey(config.runId, input.step),
+    stepEventFile(Date.now() / 1000, input.step, metrics),
+  );
   return { step: input.step, weightsSha256: sha256, seconds };
 }
 
