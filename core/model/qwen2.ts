@@ -259,9 +259,13 @@ export function qwen2Hidden(
   };
   // Each layer is a recomputation segment from its input: a backward built with `recompute` keeps only
   // the layers' inputs from the forward pass (marking alone changes nothing in the graph).
+  // A decode graph's layers may sit in a Loop body (the in-graph decode loop), which has no backward: only a
+  // main graph marks segments.
+  const marks = x.graph.parent === undefined;
   for (let i = 0; i < c.numHiddenLayers; i++) {
     const input = x;
-    x = checkpoint(`layers.${i}`, [input], () => decoderLayer(input, params, i, c, ctx));
+    const layer = () => decoderLayer(input, params, i, c, ctx);
+    x = marks ? checkpoint(`layers.${i}`, [input], layer) : layer();
   }
   return {
     hidden: rmsNorm(x, params.get(FINAL_NORM)!, c.rmsNormEps),
