@@ -4,6 +4,7 @@
  */
 import type { Client, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import type { RunConfig } from '../core/config/run.ts';
+import { listCheckpointSteps, openStore, S3ObjectStore } from '../core/store/index.ts';
 import {
   pauseSignal,
   resumeSignal,
@@ -47,6 +48,27 @@ export type RunSignal = keyof typeof RUN_SIGNALS;
 
 export async function signalRun(client: Client, runId: string, signal: RunSignal): Promise<void> {
   await client.workflow.getHandle(runId).signal(RUN_SIGNALS[signal]);
+}
+
+/**
+ * The step a (re)started run resumes from: its newest checkpoint with a manifest, undefined for a new run.
+ * prepareRun verifies it and may fall back to an older one; this is what the user is told at start.
+ */
+export async function newestCheckpointStep(
+  config: RunConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number | undefined> {
+  const store = openStore(config.store.url, env);
+  try {
+    return (await listCheckpointSteps(store, config.runId)).withManifest.at(-1);
+  } finally {
+    if (store instanceof S3ObjectStore) store.destroy();
+  }
+}
+
+/** `starting run r1` or `resuming run r1 from step 4`. */
+export function startLine(runId: string, step: number | undefined): string {
+  return step === undefined ? `starting run ${runId}` : `resuming run ${runId} from step ${step}`;
 }
 
 /** `[########............] 4/10` */

@@ -7,7 +7,7 @@ import { temporalStartLine } from '../../client/commandLine.ts';
 import { withClient } from '../../client/connection.ts';
 import { checkGpuWorkers, runQueues } from '../../client/gpuWorkers.ts';
 import { preflightRun } from '../../client/preflight.ts';
-import { startTraining } from '../../client/runs.ts';
+import { newestCheckpointStep, startLine, startTraining } from '../../client/runs.ts';
 import { DEFAULT_WORKFLOW_QUEUE } from '../../client/workflowTypes.ts';
 import { parseOptions, readConfigFile, usageError, type Command } from '../command.ts';
 import { followTraining } from './followTraining.ts';
@@ -50,7 +50,9 @@ async function runTrain(argv: string[]): Promise<number> {
   }
   return withClient(async (client) => {
     await checkGpuWorkers(client, runQueues(config));
+    const from = await newestCheckpointStep(config);
     const handle = await startTraining(client, config, raw, taskQueue);
+    console.log(startLine(config.runId, from));
     console.log(
       `started run ${config.runId} (workflow ${handle.workflowId}, run ${handle.firstExecutionRunId})`,
     );

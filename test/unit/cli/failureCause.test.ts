@@ -6,7 +6,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { failureCause, isTemporalFailure } from '../../../client/failureCause.ts';
+import { newestCheckpointStep, startLine } from '../../../client/runs.ts';
+import type { RunConfig } from '../../../core/config/run.ts';
+import { manifestKey, openStore } from '../../../core/store/index.ts';
 
 describe('failureCause', () => {
   it('walks workflow → activity → application failure to the message naming the file', () => {
@@ -42,5 +48,16 @@ describe('failureCause', () => {
     );
     assert.match(line, /^failed: ResumeError: bad x+/);
     assert.ok(line.length <= 2000);
+  });
+});
+
+describe('the start line of reasonloop train', () => {
+  it('says "starting" for a new run and "resuming … from step N" for one with a checkpoint', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'reasonloop-startline-'));
+    const config = { runId: 'r1', store: { url: dir } } as unknown as RunConfig;
+    assert.equal(startLine('r1', await newestCheckpointStep(config)), 'starting run r1');
+    const store = openStore(dir);
+    await store.put(manifestKey('r1', 4), new TextEncoder().encode('{}'));
+    assert.equal(startLine('r1', await newestCheckpointStep(config)), 'resuming run r1 from step 4');
   });
 });
