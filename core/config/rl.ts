@@ -4,6 +4,7 @@ import { LOSS_AGG_MODES } from '../rl/aggregation.ts';
 import { KL_ESTIMATOR_NAMES } from '../rl/kl.ts';
 import { KL_COEF_SCHEDULES } from '../rl/klSchedule.ts';
 import { LR_SCHEDULES } from '../rl/lrSchedule.ts';
+import { loraConfigSchema } from './lora.ts';
 import {
   aboveOne,
   flag,
@@ -124,6 +125,8 @@ export const rlAlgorithmSchema = z
     /** Shuffle rows before cutting mini-batches, seeded by the run seed and step. */
     shuffle: flag().default(true),
     optimizer: optimizerConfigSchema.prefault({}),
+    /** LoRA adapters (core/model/lora.ts): absent = full-parameter training. */
+    lora: loraConfigSchema.optional(),
   })
   .superRefine((c, ctx) => {
     if (c.microBatchSize > c.miniBatchSize || c.miniBatchSize % c.microBatchSize !== 0) {

@@ -61,6 +61,8 @@ export function logProbChunkTokens(setting: LogProbChunkSetting | undefined, voc
 export interface TokenLogProbsOptions {
   /** Tokens per chunk of the vocabulary-wide step; 0 or absent = the whole [tokens, vocab] block at once. */
   chunkTokens?: number;
+  /** LoRA's alpha / r when `params` holds adapters (loraGraph.ts). */
+  loraScaling?: number;
 }
 
 /** The forward graph of per-token log-probs (inputs as buildQwen2Logits, plus a `temperature` scalar). */
@@ -87,7 +89,7 @@ export function tokenLogProbs(
   temperature: Value,
   opts: TokenLogProbsOptions = {},
 ): { logProbs: Value; entropy: Value } {
-  const { hidden } = qwen2Hidden(inputs, params, config);
+  const { hidden } = qwen2Hidden(inputs, params, config, undefined, opts.loraScaling);
   const scoring = op.slice(hidden, [0], [-1], [1]); // positions 0 … seq−2 predict tokens 1 … seq−1
   const nextTokens = () => op.slice(inputs.inputIds, [1], [op.SLICE_END], [1]);
   if (opts.chunkTokens)

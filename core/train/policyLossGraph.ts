@@ -8,6 +8,8 @@ import { Graph, op } from '../graph/index.ts';
 import type { DType, Value } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import { declareQwen2Inputs } from '../model/qwen2.ts';
+import { declareLoraInputs } from '../model/loraGraph.ts';
+import type { LoraSpec } from '../model/lora.ts';
 import { tokenLogProbs } from '../model/tokenLogProbs.ts';
 import type { LossAggMode } from '../rl/aggregation.ts';
 import type { KlEstimatorName } from '../rl/kl.ts';
@@ -24,6 +26,8 @@ export interface PolicyLossOptions {
   dtype?: DType;
   /** Tokens per chunk of the log-prob step over the vocabulary (core/model/tokenLogProbs.ts); 0 = whole. */
   chunkTokens?: number;
+  /** LoRA: the adapters are the trainable parameters; the base weights stay inputs with no gradient. */
+  lora?: LoraSpec;
 }
 
 /** Names of the per-token and scalar inputs the packer (rolloutBatch.ts) fills. */
@@ -62,12 +66,14 @@ export function buildPolicyLoss(config: Qwen2Config, opts: PolicyLossOptions): P
   const dtype = opts.dtype ?? 'float32';
   const graph = new Graph('policyLoss');
   const { inputs, params } = declareQwen2Inputs(graph, config, dtype);
+  const lora = opts.lora && declareLoraInputs(graph, config, opts.lora, params, dtype);
   const temperature = graph.input(lossInputs.temperature, dtype, []);
   const { logProbs, entropy } = tokenLogProbs(graph, inputs, params, config, temperature, {
     chunkTokens: opts.chunkTokens,
+    loraScaling: lora?.scaling,
   });
   const { loss, metrics } = actorLossOnTokens(graph, logProbs, entropy, opts);
-  return { graph, loss, params: [...params.values()], metrics };
+  return { graph, loss, params: lora ? lora.adapters : [...params.values()], metrics };
 }
 
 /**

@@ -14,6 +14,8 @@ import { buildPolicyLoss, lossInputs, lossMetrics } from './policyLossGraph.ts';
 import { lossTokenCount, packRows } from './rolloutBatch.ts';
 import type { RolloutRow } from './rolloutBatch.ts';
 import { TrainSteps } from './trainSteps.ts';
+import type { LoraSpec } from '../model/lora.ts';
+import { weightFeeds } from '../model/weightFeeds.ts';
 
 /** What one optimizer step reports (verl's actor metrics). */
 export interface UpdateMetrics {
@@ -59,10 +61,11 @@ type Algo = Pick<
   | 'kl'
   | 'lossAggMaxLength'
 > &
-  Partial<Pick<RlAlgorithmConfig, 'logProbChunkTokens' | 'gradientCheckpointing'>>;
+  Partial<Pick<RlAlgorithmConfig, 'logProbChunkTokens' | 'gradientCheckpointing'>> & { lora?: LoraSpec };
 
 export class PolicyUpdater {
   private constructor(
+    private readonly config: Qwen2Config,
     private readonly algo: Algo,
     private readonly steps: TrainSteps,
     /** One micro-batch per mini-batch: the fused train step; otherwise gradients accumulate. */
@@ -76,6 +79,7 @@ export class PolicyUpdater {
       klLoss: algo.kl.placement === 'loss' ? { estimator: algo.kl.estimator } : undefined,
       entropyBonus: algo.entropyCoef !== 0,
       chunkTokens: logProbChunkTokens(algo.logProbChunkTokens, config.vocabSize),
+      lora: algo.lora,
     };
     const recompute = algo.gradientCheckpointing ?? false;
     const steps = new TrainSteps(
@@ -91,16 +95,23 @@ export class PolicyUpdater {
       await steps.gradStep();
       await steps.apply();
     }
-    return new PolicyUpdater(algo, steps, fused);
+    return new PolicyUpdater(config, algo, steps, fused);
   }
 
-  /** Runs every optimizer step of one rollout batch; returns the new state and one metrics record per step. */
+  /**
+   * Runs every optimizer step of one rollout batch; returns the new state and one metrics record per step.
+   * With LoRA the state holds the adapters (and their moments) only, and `base` the frozen weights, fed
+   * as they are to every step.
+   */
   async update(
     state: OptimizerState,
     rows: readonly RolloutRow[],
     ctx: UpdateContext,
+    base?: Map<string, Float32Array>,
   ): Promise<{ state: OptimizerState; metrics: UpdateMetrics[] }> {
     const a = this.algo;
+    if (a.lora && !base) throw new Error('PolicyUpdater: LoRA needs the base weights');
+    const frozen: Feeds = a.lora ? weightFeeds(this.config, base!) : {};
     const plan = planUpdate({
       batchSize: rows.length,
       miniBatchSize: Math.min(a.miniBatchSize, rows.length),
@@ -141,6 +152,7 @@ export class PolicyUpdater {
           { withRef },
         ),
         ...common,
+        ...frozen,
       });
       const { result, sums } = await this.steps.step(
         state,
