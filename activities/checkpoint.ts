@@ -28,6 +28,8 @@ export const WEIGHTS_OBJECT = 'weights/model.safetensors';
 const WEIGHTS_INDEX_OBJECT = 'weights/model.safetensors.index.json';
 /** Sharded weights and their index all start with this. */
 const WEIGHTS_SHARD_PREFIX = 'weights/model';
+/** A LoRA run's policy beyond its (fixed) base: the PEFT adapter file (loraState.ts). */
+const ADAPTER_OBJECT = 'adapter/adapter_model.safetensors';
 
 export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutput> {
   const started = performance.now();
@@ -83,11 +85,12 @@ export async function checkpoint(input: CheckpointInput): Promise<CheckpointOutp
 
 /**
  * What identifies a checkpoint's policy: the sha256 of `weights/model.safetensors`, or for weights in
- * shards, the sha256 of each shard's name and sha256 (the index and every shard, in name order).
- * Undefined when the objects hold neither.
+ * shards, the sha256 of each shard's name and sha256 (the index and every shard, in name order); for a
+ * LoRA run, whose base is fixed by its config, the sha256 of the adapter file. Undefined when the
+ * objects hold none of these.
  */
 export function weightsSha256(objects: readonly ManifestObject[]): string | undefined {
-  const single = objects.find((o) => o.name === WEIGHTS_OBJECT);
+  const single = objects.find((o) => o.name === WEIGHTS_OBJECT || o.name === ADAPTER_OBJECT);
   if (single) return single.sha256;
   if (!objects.some((o) => o.name === WEIGHTS_INDEX_OBJECT)) return undefined;
   const shards = objects

@@ -85,8 +85,13 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
   const hash = runConfigHash(config);
   // A new run loads its task (data, tokenizer) before step 0 is written: a start that fails on bad data
   // must leave no checkpoint behind, or the fixed config would be refused as "a different config".
-  const { manifest, rejected } = await resumePoint(store, config, hash, 'run.steps', () =>
-    runTask(config).then(() => undefined),
+  const { manifest, rejected } = await resumePoint(
+    store,
+    config,
+    hash,
+    'run.steps',
+    () => runTask(config).then(() => undefined),
+    config.algorithm.lora,
   );
   return {
     runId: config.runId,

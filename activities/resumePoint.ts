@@ -14,6 +14,8 @@ import {
 import { FAILURE, permanent } from './failures.ts';
 import { initialModel, type ModelSource } from './runtime.ts';
 import { stateFromWeights, withStateFiles } from './trainerState.ts';
+import { initLoraWeights, type LoraSpec } from '../core/model/lora.ts';
+import { loraInitialState } from './loraState.ts';
 
 export interface TrainingIdentity extends ModelSource {
   runId: string;
@@ -21,24 +23,36 @@ export interface TrainingIdentity extends ModelSource {
   steps: number;
 }
 
-/** The step-0 checkpoint: the initial model, fresh AdamW moments, the data cursor at its start. */
+/**
+ * The step-0 checkpoint: the initial model (with LoRA: fresh adapters, seeded by the run seed, and a
+ * reference to the model), fresh AdamW moments, the data cursor at its start.
+ */
 export async function writeInitialCheckpoint(
   store: ObjectStore,
   config: TrainingIdentity,
   hash: string,
+  lora?: LoraSpec,
 ): Promise<void> {
   const model = await initialModel(config);
-  const state = stateFromWeights(model.config, model.weights);
-  await withStateFiles(model, state, (objects) =>
-    writeCheckpoint(store, {
-      runId: config.runId,
-      step: 0,
-      configHash: hash,
-      dataCursor: { ...initialCursor(config.seed) },
-      rng: { seed: config.seed },
-      metrics: {},
-      objects,
-    }),
+  const state = lora
+    ? loraInitialState(model.config, lora, initLoraWeights(model.config, lora, config.seed))
+    : stateFromWeights(model.config, model.weights);
+  const loraFiles = lora && { spec: lora, base: { model: config.model, store: config.store } };
+  await withStateFiles(
+    model,
+    state,
+    (objects) =>
+      writeCheckpoint(store, {
+        runId: config.runId,
+        step: 0,
+        configHash: hash,
+        dataCursor: { ...initialCursor(config.seed) },
+        rng: { seed: config.seed },
+        metrics: {},
+        objects,
+      }),
+    {},
+    loraFiles,
   );
 }
 
@@ -52,6 +66,7 @@ export async function resumePoint(
   hash: string,
   stepsField: string,
   beforeInitial?: () => Promise<void>,
+  lora?: LoraSpec,
 ): Promise<{ manifest: CheckpointManifest; rejected: RejectedCheckpoint[] }> {
   const { runId, steps } = config;
   let latest = await latestVerifiedCheckpoint(store, runId);
@@ -61,7 +76,7 @@ export async function resumePoint(
       throw permanent(FAILURE.resume, `run ${runId} has checkpoints but none verifies (${reasons})`);
     }
     await beforeInitial?.();
-    await writeInitialCheckpoint(store, config, hash);
+    await writeInitialCheckpoint(store, config, hash, lora);
     latest = await latestVerifiedCheckpoint(store, runId);
   }
   const manifest = latest.manifest!;

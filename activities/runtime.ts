@@ -28,6 +28,8 @@ import type { TaskRuntime } from '../core/task/types.ts';
 import type { TaskConfig } from '../core/config/task.ts';
 import { buildTinyTokenizer } from '../core/model/tinyTokenizer.ts';
 import { QwenTokenizer } from '../core/model/tokenizer.ts';
+import { mergeLoraWeights } from '../core/model/lora.ts';
+import { ADAPTER_GROUP, isLoraCheckpoint, readAdapterGroup, readBaseReference } from './loraState.ts';
 
 const stores = new Map<string, ObjectStore>();
 
@@ -77,6 +79,7 @@ export async function initialModel(config: ModelSource): Promise<QwenModelDir> {
         `model.checkpoint: step ${checkpoint.step} of run ${checkpoint.runId} in ${store.location}: ${result.problem}`,
       );
     }
+    if (isLoraCheckpoint(result.manifest.objects)) return loraCheckpointModel(store, result.manifest);
     return withRestored(store, result.manifest, `${WEIGHTS_GROUP}/`, (d) => loadModelDir(d));
   }
   if (!existsSync(join(dir!, 'config.json'))) {
@@ -158,12 +161,44 @@ export async function withRestored<T>(
   }
 }
 
-/** The policy weights of a checkpoint, as an HF model directory read back from the store. */
+/**
+ * The policy weights of a checkpoint, as an HF model directory read back from the store; a LoRA
+ * checkpoint's are its base's with W + s·B·A merged in.
+ */
 export async function checkpointWeights(
   store: ObjectStore,
   manifest: CheckpointManifest,
 ): Promise<Map<string, Float32Array>> {
+  if (isLoraCheckpoint(manifest.objects)) return (await loraCheckpointModel(store, manifest)).weights;
   return withRestored(store, manifest, `${WEIGHTS_GROUP}/`, (dir) => loadModelDir(dir).weights);
+}
+
+/**
+ * The frozen base of LoRA runs, by source. One entry: a worker serves one run's base at a time, and a
+ * base is the size of the model.
+ */
+let baseModelSlot: { key: string; model: Promise<QwenModelDir> } | undefined;
+
+export function loraBaseModel(source: ModelSource): Promise<QwenModelDir> {
+  const key = JSON.stringify([source.model, source.store.url]);
+  if (baseModelSlot?.key !== key) {
+    const model = initialModel(source);
+    model.catch(() => {
+      if (baseModelSlot?.model === model) baseModelSlot = undefined;
+    });
+    baseModelSlot = { key, model };
+  }
+  return baseModelSlot.model;
+}
+
+/** A LoRA checkpoint as a model: the base it references, with its adapters merged into the weights. */
+async function loraCheckpointModel(store: ObjectStore, manifest: CheckpointManifest): Promise<QwenModelDir> {
+  // The restored directory is the adapter group itself (restoring strips the name prefix).
+  return withRestored(store, manifest, `${ADAPTER_GROUP}/`, async (adapterDir) => {
+    const base = await loraBaseModel(readBaseReference(adapterDir));
+    const { spec, adapters } = readAdapterGroup(adapterDir, base.config);
+    return { ...base, weights: mergeLoraWeights(base.config, spec, base.weights, adapters) };
+  });
 }
 
 /**

@@ -31,6 +31,14 @@ import {
 } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { withRestored } from './runtime.ts';
+import { loraParameters, type LoraSpec } from '../core/model/lora.ts';
+import {
+  ADAPTER_GROUP,
+  loraInitialState,
+  readAdapterGroup,
+  writeAdapterGroup,
+  type LoraStateFiles,
+} from './loraState.ts';
 import type { StoredObject } from './types.ts';
 
 /** Optimizer files are `state.safetensors`, or `state-0000i-of-0000n.safetensors` with an index. */
@@ -61,13 +69,19 @@ export function weightsOf(state: OptimizerState): Map<string, Float32Array> {
   return new Map(Object.entries(state.params).map(([k, t]) => [k, t.data as Float32Array]));
 }
 
+/** The trained tensors, in the order their moments are written: the model's, or the adapters' with LoRA. */
+function trainedTensors(config: Qwen2Config, lora?: LoraSpec): { name: string; shape: number[] }[] {
+  return lora ? loraParameters(config, lora) : qwen2Parameters(config);
+}
+
 function writeOptimizerFiles(
   dir: string,
   config: Qwen2Config,
   state: OptimizerState,
   options: StateFileOptions,
+  lora?: LoraSpec,
 ): void {
-  const tensors = qwen2Parameters(config).flatMap((p) => [
+  const tensors = trainedTensors(config, lora).flatMap((p) => [
     { name: `m.${p.name}`, shape: p.shape, data: state.m[p.name].data as Float32Array },
     { name: `v.${p.name}`, shape: p.shape, data: state.v[p.name].data as Float32Array },
   ]);
@@ -80,25 +94,29 @@ function writeOptimizerFiles(
 
 /**
  * Writes the state's files into a temp dir and hands their checkpoint sources to `use`; `base` supplies
- * the tokenizer and generation config of the model directory.
+ * the tokenizer and generation config of the model directory. With `lora` the state is the adapters':
+ * they go to `adapter/` (loraState.ts) instead of `weights/`.
  */
 export async function withStateFiles<T>(
   base: Omit<QwenModelDir, 'weights'>,
   state: OptimizerState,
   use: (objects: CheckpointObjectSource[]) => Promise<T>,
   options: StateFileOptions = {},
+  lora?: LoraStateFiles,
 ): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'reasonloop-state-'));
+  const policyGroup = lora ? ADAPTER_GROUP : WEIGHTS_GROUP;
   try {
     try {
-      writeModelDir(join(dir, WEIGHTS_GROUP), { ...base, weights: weightsOf(state) }, options);
+      if (lora) writeAdapterGroup(dir, base.config, state, lora);
+      else writeModelDir(join(dir, WEIGHTS_GROUP), { ...base, weights: weightsOf(state) }, options);
       await mkdir(join(dir, OPTIMIZER_GROUP), { recursive: true });
-      writeOptimizerFiles(join(dir, OPTIMIZER_GROUP), base.config, state, options);
+      writeOptimizerFiles(join(dir, OPTIMIZER_GROUP), base.config, state, options, lora?.spec);
     } catch (error) {
       throw unfixable(`writing the trainer state after optimizer step ${state.step}`, error);
     }
     const objects = [
-      ...(await objectsFromDirectory(join(dir, WEIGHTS_GROUP), WEIGHTS_GROUP)),
+      ...(await objectsFromDirectory(join(dir, policyGroup), policyGroup)),
       ...(await objectsFromDirectory(join(dir, OPTIMIZER_GROUP), OPTIMIZER_GROUP)),
     ];
     return await use(objects);
@@ -123,17 +141,37 @@ export async function storeStateFiles(
   return stored;
 }
 
-/** Reads a state back from a directory holding `weights/` and `optimizer/` as written above. */
-export function readStateDir(dir: string): { model: QwenModelDir; state: OptimizerState } {
-  const model = loadModelDir(join(dir, WEIGHTS_GROUP));
-  const state = stateFromWeights(model.config, model.weights);
+/** With LoRA, the state is read against the run's base model: its architecture files and the spec. */
+export interface LoraStateRead {
+  base: Omit<QwenModelDir, 'weights'>;
+  spec: LoraSpec;
+}
+
+/**
+ * Reads a state back from a directory holding `weights/` (or with LoRA `adapter/`) and `optimizer/` as
+ * written above. A LoRA state's `model.weights` is empty: the base weights are the run's, loaded apart.
+ */
+export function readStateDir(
+  dir: string,
+  lora?: LoraStateRead,
+): { model: QwenModelDir; state: OptimizerState } {
+  let model: QwenModelDir;
+  let state: OptimizerState;
+  if (lora) {
+    const { adapters } = readAdapterGroup(join(dir, ADAPTER_GROUP), lora.base.config, lora.spec);
+    model = { ...lora.base, weights: new Map() };
+    state = loraInitialState(lora.base.config, lora.spec, adapters);
+  } else {
+    model = loadModelDir(join(dir, WEIGHTS_GROUP));
+    state = stateFromWeights(model.config, model.weights);
+  }
   const optimizerDir = join(dir, OPTIMIZER_GROUP);
   const first = [...safetensorsFiles(optimizerDir, OPTIMIZER_STEM).keys()][0]!;
   const step = Number(readSafetensorsHeader(join(optimizerDir, first)).metadata[STEP_METADATA]);
   if (!Number.isSafeInteger(step) || step < 0) {
     throw new Error(`${join(optimizerDir, first)}: no valid ${STEP_METADATA} metadata`);
   }
-  const specs = qwen2Parameters(model.config);
+  const specs = trainedTensors(model.config, lora?.spec);
   const shapes = new Map(specs.flatMap((p) => [`m.${p.name}`, `v.${p.name}`].map((n) => [n, p.shape])));
   const moments = readShardedSafetensors(optimizerDir, OPTIMIZER_STEM, shapes);
   for (const p of specs) {
@@ -151,10 +189,11 @@ export function readStateDir(dir: string): { model: QwenModelDir; state: Optimiz
 export async function readCheckpointState(
   store: ObjectStore,
   manifest: CheckpointManifest,
+  lora?: LoraStateRead,
 ): Promise<{ model: QwenModelDir; state: OptimizerState }> {
   return withRestored(store, manifest, '', (dir) => {
     try {
-      return readStateDir(dir);
+      return readStateDir(dir, lora);
     } catch (error) {
       throw unfixable(`checkpoint ${manifest.step} of run ${manifest.runId} in ${store.location}`, error);
     }

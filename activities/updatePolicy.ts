@@ -16,7 +16,7 @@ import { PolicyUpdater } from '../core/train/policyUpdate.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
 import { parsedConfig } from './parsedConfig.ts';
-import { memo, modelConfig, runStore, sessionConfig, verifiedManifest } from './runtime.ts';
+import { loraBaseModel, memo, modelConfig, runStore, sessionConfig, verifiedManifest } from './runtime.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
 import { reduceMetrics } from '../core/metrics/reduce.ts';
@@ -53,9 +53,17 @@ async function stateAt(
   if (warm && warm.configHash === hash && warm.step === step) return { w: warm, reloaded: false };
   const store = runStore(config);
   const manifest = await verifiedManifest(store, config.runId, step);
-  const { model, state } = await readCheckpointState(store, manifest);
-  const { weights: _weights, ...base } = model;
+  const lora = config.algorithm.lora;
+  // LoRA: the checkpoint holds the adapters; the architecture files come from the run's base model.
+  const loraRead = lora && { base: withoutWeights(await loraBaseModel(config)), spec: lora };
+  const { model, state } = await readCheckpointState(store, manifest, loraRead);
+  const base = withoutWeights(model);
   return { w: { configHash: hash, step, state, base }, reloaded: true };
+}
+
+function withoutWeights(model: QwenModelDir): Omit<QwenModelDir, 'weights'> {
+  const { weights: _weights, ...base } = model;
+  return base;
 }
 
 function lrScheduleOf(config: RunConfig) {
@@ -91,18 +99,30 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
       PolicyUpdater.create(await modelConfig(config), config.algorithm, sessionConfig(config, device)),
   );
   const rlStep = input.step - 1;
-  const { state, metrics } = await updater.update(w.state, rows, {
-    seed: config.seed,
-    step: rlStep,
-    temperature: config.rollout.temperature,
-    lr: lrAt(rlStep, lrScheduleOf(config)),
-    klCoef: klCoefAt(rlStep, config.algorithm.kl),
-    maxLength: config.rollout.maxNewTokens,
-  });
+  const lora = config.algorithm.lora;
+  // The frozen base of a LoRA run, fed to every step; loaded once per worker (runtime.ts).
+  const baseWeights = lora && (await loraBaseModel(config)).weights;
+  const { state, metrics } = await updater.update(
+    w.state,
+    rows,
+    {
+      seed: config.seed,
+      step: rlStep,
+      temperature: config.rollout.temperature,
+      lr: lrAt(rlStep, lrScheduleOf(config)),
+      klCoef: klCoefAt(rlStep, config.algorithm.kl),
+      maxLength: config.rollout.maxNewTokens,
+    },
+    baseWeights,
+  );
   heartbeat({ phase: 'updated' });
   warm = { configHash: hash, step: input.step, state, base: w.base };
-  const objects = await withStateFiles(w.base, state, (sources) =>
-    storeStateFiles(store, config.runId, input.step, sources),
+  const objects = await withStateFiles(
+    w.base,
+    state,
+    (sources) => storeStateFiles(store, config.runId, input.step, sources),
+    {},
+    lora && { spec: lora, base: config },
   );
   // Every optimizer step's metrics, reduced as verl reports them (mean; max/min for such names).
   return {
