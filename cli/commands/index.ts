@@ -13,6 +13,7 @@ import { reportCommand } from './report.ts';
 import { setCommand } from './set.ts';
 import { filterCommand } from './filter.ts';
 import { exportCommand } from './export.ts';
+import { initModelCommand } from './initModel.ts';
 
 export const COMMANDS: readonly Command[] = [
   verifyCommand,
@@ -30,4 +31,5 @@ export const COMMANDS: readonly Command[] = [
   reportCommand,
   filterCommand,
   exportCommand,
+  initModelCommand,
 ];
