@@ -11,6 +11,7 @@ import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
 import { parseSftConfig, type SftConfig } from '../core/config/sft.ts';
 import { checkSolutionsFile } from '../core/data/dataCheck.ts';
 import { checkConfigStore, checkModelDirField, checkPositions, checkTaskData } from './preflightChecks.ts';
+import { checkRunMemory } from './runMemory.ts';
 
 export { checkConfigStore, checkStoreReachable } from './preflightChecks.ts';
 
@@ -42,6 +43,8 @@ export async function preflightRun(raw: unknown, env: NodeJS.ProcessEnv = proces
   checkModelDir(config);
   await checkTaskData(config.task, 'run.task');
   await checkConfigStore(config.store.url, 'run.store.url', env);
+  // Last: a checkpoint source's config.json is read from the store checked just above.
+  await checkRunMemory(config, env);
   return config;
 }
 

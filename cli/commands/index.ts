@@ -14,6 +14,7 @@ import { setCommand } from './set.ts';
 import { filterCommand } from './filter.ts';
 import { exportCommand } from './export.ts';
 import { initModelCommand } from './initModel.ts';
+import { planCommand } from './plan.ts';
 
 export const COMMANDS: readonly Command[] = [
   verifyCommand,
@@ -32,4 +33,5 @@ export const COMMANDS: readonly Command[] = [
   filterCommand,
   exportCommand,
   initModelCommand,
+  planCommand,
 ];

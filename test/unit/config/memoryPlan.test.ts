@@ -1,0 +1,110 @@
+/** The memory estimate: each formula on hand-computed shapes, the per-role sums, and `reasonloop plan`'s refusal. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { makeQwen2Config } from '../../../core/model/config.ts';
+import {
+  activationBytes,
+  adamStateBytes,
+  gradientBytes,
+  kvCacheBytes,
+  logitsBlockBytes,
+  weightBytes,
+} from '../../../core/config/memoryFormulas.ts';
+import { checkMemoryPlan, memoryPlan } from '../../../core/config/memoryPlan.ts';
+import { parseRunConfig } from '../../../core/config/run.ts';
+import { capture } from '../cli/capture.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'memory-plan-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+const model = makeQwen2Config({
+  vocabSize: 100,
+  hiddenSize: 8,
+  intermediateSize: 16,
+  numHiddenLayers: 2,
+  numAttentionHeads: 2,
+  numKeyValueHeads: 1,
+});
+
+test('formulas by hand: weights, gradients, AdamW, activations, logits block, KV cache', () => {
+  assert.equal(weightBytes(1000), 4000);
+  assert.equal(weightBytes(1000, true), 6000);
+  assert.equal(gradientBytes(1000, false), 4000);
+  assert.equal(gradientBytes(1000, true), 8000);
+  assert.equal(adamStateBytes(1000), 8000);
+  // 2 layers × (3 rows × 5 tokens × (10·8 + 4·16) + 2 · 3 rows · 2 heads · 5²) × 4 bytes
+  assert.equal(activationBytes(model, 3, 5), 2 * (15 * 144 + 2 * 3 * 2 * 25) * 4);
+  assert.equal(logitsBlockBytes(50, 100, 0, true), 3 * 50 * 100 * 4);
+  assert.equal(logitsBlockBytes(50, 100, 8, true), 3 * 8 * 100 * 4);
+  assert.equal(logitsBlockBytes(50, 100, 8, false), 2 * 8 * 100 * 4);
+  // keys + values × 2 layers × 3 rows × 1 kv head × 7 positions × head dim 4 × 4 bytes
+  assert.equal(kvCacheBytes(model, 3, 7), 2 * 2 * 3 * 1 * 7 * 4 * 4);
+});
+
+/** A run on Qwen2.5-0.5B's shape (the config is all the plan reads; nothing is built). */
+function qwenRun(microBatchSize: number, maxNewTokens: number) {
+  return {
+    runId: 'plan-test',
+    seed: 1,
+    steps: 1,
+    model: {
+      init: {
+        seed: 0,
+        config: {
+          vocabSize: 151936,
+          hiddenSize: 896,
+          intermediateSize: 4864,
+          numHiddenLayers: 24,
+          numAttentionHeads: 14,
+          numKeyValueHeads: 2,
+          maxPositionEmbeddings: 32768,
+          eosTokenId: [11],
+        },
+      },
+    },
+    task: { kind: 'reverseDigits', digits: 2 },
+    rollout: { promptsPerStep: 4, n: 4, maxNewTokens },
+    algorithm: { miniBatchSize: 16, microBatchSize },
+    store: { url: join(tmp, 'store') },
+  };
+}
+
+test('per role: the trainer holds 16 bytes per parameter plus activations; the roles sum their terms', () => {
+  const run = parseRunConfig(qwenRun(4, 256));
+  const params = 494_032_768;
+  const plan = memoryPlan(makeQwen2Config({ ...run.model.init!.config }), run);
+  const trainer = plan.find((r) => r.role === 'trainer')!;
+  const term = (name: string) => trainer.terms.find((t) => t.name.startsWith(name))!.bytes;
+  assert.equal(term('weights') + term('gradients') + term('AdamW'), 20 * params); // accumulating: 2 gradient sets
+  assert.equal(
+    trainer.total,
+    trainer.terms.reduce((s, t) => s + t.bytes, 0),
+  );
+  assert.deepEqual(
+    plan.map((r) => r.role),
+    ['rollout', 'reference scorer', 'trainer'],
+  );
+  assert.throws(
+    () => checkMemoryPlan(plan, 4e9),
+    /does not fit a worker with 4\.00 GB: .*trainer needs \d+\.\d\d GB/,
+  );
+  assert.doesNotThrow(() => checkMemoryPlan(plan, 1e12));
+});
+
+test('reasonloop plan prints every role and refuses (exit 1, numbers shown) when one does not fit', async () => {
+  const file = join(tmp, 'run.json');
+  writeFileSync(file, JSON.stringify(qwenRun(16, 1024)));
+  let r = await capture(['plan', '--config', file, '--memory', '24GB']);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /trainer: \d+\.\d\d GB of 24\.00 GB — DOES NOT FIT/);
+  assert.match(r.out, /AdamW m, v\s+3\.95 GB/);
+  assert.match(r.err, /reasonloop plan: the run does not fit a worker with 24\.00 GB: .*trainer needs/);
+  r = await capture(['plan', '--config', file, '--memory', '2TB', '--json']);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(JSON.parse(r.out).parameters, 494_032_768);
+  r = await capture(['plan', '--config', file, '--memory', 'lots']);
+  assert.equal(r.code, 2);
+});
