@@ -1,9 +1,10 @@
 /**
  * Activation recomputation (core/graph/recompute.ts) on the Qwen2 decoder, whose layers are marked as
  * segments: every parameter gradient equals the plain backward's bit for bit, at onnxruntime's lowest and
- * highest optimization levels, and so do LoRA adapters' when only they are trained; a float64 graph with recomputation matches central finite differences;
- * no backward node reads a layer's internal activations; and the recomputed nodes survive onnxruntime's
- * graph optimizer (its common-subexpression elimination would merge plain copies into the originals).
+ * highest optimization levels, and so do LoRA adapters' when only they are trained; a float64 graph with
+ * recomputation matches central finite differences; no backward node reads a layer's internal
+ * activations; and the recomputed nodes survive onnxruntime's graph optimizer (its common-subexpression
+ * elimination would merge plain copies into the originals).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
