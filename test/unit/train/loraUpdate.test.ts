@@ -46,9 +46,10 @@ async function batch(weights: Map<string, Float32Array>): Promise<RolloutRow[]> 
 const ctx = { seed: 5, step: 0, temperature: 1, lr: 1e-2, klCoef: 0 };
 const algoInput = { kl: { placement: 'none' as const }, miniBatchSize: 3, microBatchSize: 3 };
 
-async function loraRun(base: Map<string, Float32Array>, rows: RolloutRow[]) {
+async function loraRun(base: Map<string, Float32Array>, rows: RolloutRow[], gradientCheckpointing = false) {
   const algo = parseRlAlgorithmConfig({
     ...algoInput,
+    gradientCheckpointing,
     lora: { rank: spec.rank, alpha: spec.alpha, targetModules: [...spec.targetModules] },
   });
   const adapters = initLoraWeights(config, spec, 9);
@@ -103,4 +104,15 @@ test('LoRA updates are bit-identical run to run, and refuse to run without the b
   const algo = parseRlAlgorithmConfig({ ...algoInput, lora: { rank: 4 } });
   const updater = await PolicyUpdater.create(config, algo);
   await assert.rejects(updater.update(initOptimizerState({}), rows, ctx), /LoRA needs the base weights/);
+});
+
+test('LoRA with per-layer recomputation gives the same adapters and moments bit for bit', async () => {
+  const base = initQwen2Weights(config, 3);
+  const rows = await batch(base);
+  const plain = await loraRun(base, rows);
+  const recomputed = await loraRun(base, rows, true);
+  for (const [name, t] of Object.entries(plain.state.params)) {
+    assert.deepEqual(recomputed.state.params[name].data, t.data, name);
+    assert.deepEqual(recomputed.state.m[name].data, plain.state.m[name].data, `m ${name}`);
+  }
 });
