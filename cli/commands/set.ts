@@ -96,8 +96,9 @@ export const setCommand: Command = {
       parseHyperParameters(update);
     } catch (error) {
       if (!(error instanceof HyperParameterError)) throw error;
+      // The same exit code as when the run's own validator refuses it: a bad value, not a bad command line.
       console.error(`reasonloop set: ${error.message}`);
-      return EXIT_USAGE;
+      return 1;
     }
     try {
       const result = await withClient((client) =>

@@ -11,7 +11,6 @@ import { MAX_SHOWN_VALUE_CHARS, shownValue } from '../../../core/config/rules.ts
 import { parseRunConfig, RunConfigError } from '../../../core/config/run.ts';
 import { parseSftConfig } from '../../../core/config/sft.ts';
 import { unreachableMessage, withClient } from '../../../client/connection.ts';
-import { EXIT_USAGE } from '../../../cli/command.ts';
 import { capture } from '../cli/capture.ts';
 
 const VALID = {
@@ -94,7 +93,7 @@ describe('config messages', () => {
     try {
       const started = Date.now();
       const r = await capture(['set', 'run1', '--lr', '-1']);
-      assert.equal(r.code, EXIT_USAGE);
+      assert.equal(r.code, 1);
       assert.match(r.err, /lr must be a number > 0 \(got -1\)/);
       assert.ok(Date.now() - started < 2000, 'answered without trying to connect');
     } finally {
