@@ -112,7 +112,8 @@ async function main(): Promise<void> {
       torchPeakRssGB: round(torch.peakRssGB),
       torchSeconds: torch.seconds,
       rssVsTorch: round(ours.peakRssGB / torch.peakRssGB),
-      tokensMatch: oursTokens.length === torchTokens.length && oursTokens.every((t, i) => t === torchTokens[i]),
+      tokensMatch:
+        oursTokens.length === torchTokens.length && oursTokens.every((t, i) => t === torchTokens[i]),
     });
   }
   console.log(JSON.stringify(result));

@@ -8,7 +8,6 @@
  * Flags: --hidden N (64), --sequences N (8), --length N (512), --chunk N|auto (auto),
  * --variant plain|chunked (one variant only).
  */
-import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -21,6 +20,7 @@ import { parseRlAlgorithmConfig } from '../core/config/rl.ts';
 import { PolicyUpdater } from '../core/train/policyUpdate.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { uniformAt } from '../core/random.ts';
+import { runVariantInChild } from './variantProcess.ts';
 
 const VOCAB = 151_936;
 const PROMPT = 16;
@@ -103,13 +103,17 @@ if (values.variant) {
   const results: Record<string, Awaited<ReturnType<typeof runVariant>>> = {};
   // Chunked first: a machine too small for the plain step still gets the chunked figure.
   for (const variant of ['chunked', 'plain']) {
-    const args = ['--import', 'tsx', self, '--variant', variant, '--hidden', `${hidden}`];
-    args.push('--sequences', `${sequences}`, '--length', `${length}`, '--chunk', `${chunk}`);
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (r.status !== 0) throw new Error(`${variant} variant failed (exit ${r.status}, signal ${r.signal})`);
-    const line = r.stdout.trim().split('\n').at(-1)!;
-    console.log(line);
-    results[variant] = JSON.parse(line);
+    const args = [
+      '--hidden',
+      `${hidden}`,
+      '--sequences',
+      `${sequences}`,
+      '--length',
+      `${length}`,
+      '--chunk',
+      `${chunk}`,
+    ];
+    results[variant] = runVariantInChild(self, variant, args);
   }
   const { plain, chunked } = results;
   console.log(

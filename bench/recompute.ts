@@ -8,7 +8,6 @@
  * Flags: --layers N (8), --hidden N (256), --sequences N (8), --length N (512),
  * --variant plain|recompute (one variant only, printed as one JSON line).
  */
-import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -20,6 +19,7 @@ import { parseRlAlgorithmConfig } from '../core/config/rl.ts';
 import { PolicyUpdater } from '../core/train/policyUpdate.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { uniformAt } from '../core/random.ts';
+import { runVariantInChild } from './variantProcess.ts';
 
 /** Small enough that the logits ([tokens, 512]) are a minor share: the layers' activations dominate. */
 const VOCAB = 512;
@@ -100,13 +100,17 @@ if (values.variant) {
   const self = fileURLToPath(import.meta.url);
   const results: Record<string, Awaited<ReturnType<typeof runVariant>>> = {};
   for (const variant of ['recompute', 'plain']) {
-    const args = ['--import', 'tsx', self, '--variant', variant, '--layers', `${layers}`];
-    args.push('--hidden', `${hidden}`, '--sequences', `${sequences}`, '--length', `${length}`);
-    const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-    if (r.status !== 0) throw new Error(`${variant} variant failed (exit ${r.status}, signal ${r.signal})`);
-    const line = r.stdout.trim().split('\n').at(-1)!;
-    console.log(line);
-    results[variant] = JSON.parse(line);
+    const args = [
+      '--layers',
+      `${layers}`,
+      '--hidden',
+      `${hidden}`,
+      '--sequences',
+      `${sequences}`,
+      '--length',
+      `${length}`,
+    ];
+    results[variant] = runVariantInChild(self, variant, args);
   }
   const { plain, recompute } = results;
   if (plain.loss !== recompute.loss || plain.gradNorm !== recompute.gradNorm)

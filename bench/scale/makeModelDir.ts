@@ -65,7 +65,8 @@ export interface MakeModelDirOptions {
 /** Makes (or keeps, when already made the same way) the directory; returns its config. */
 export function makeModelDir(options: MakeModelDirOptions): Qwen2Config {
   const make = MODEL_SHAPES[options.shape];
-  if (!make) throw new Error(`unknown shape ${options.shape} (one of ${Object.keys(MODEL_SHAPES).join(', ')})`);
+  if (!make)
+    throw new Error(`unknown shape ${options.shape} (one of ${Object.keys(MODEL_SHAPES).join(', ')})`);
   const config = make();
   const seed = options.seed ?? 0;
   const maxShardSize = options.maxShardSize ?? '1GB';
@@ -85,7 +86,8 @@ export function makeModelDir(options: MakeModelDirOptions): Qwen2Config {
     for (const name of writer.names) writer.write(name, initQwen2Tensor(config, byName.get(name)!, seed));
     writer.close();
   }
-  if (plan.files.length > 1) writeFileSync(join(options.out, shardIndexFileName('model')), shardIndexJson(plan));
+  if (plan.files.length > 1)
+    writeFileSync(join(options.out, shardIndexFileName('model')), shardIndexJson(plan));
   writeModelDirFiles(options.out, { config, tokenizer: buildTinyTokenizer() });
   writeFileSync(markerPath, marker);
   return config;
