@@ -109,7 +109,7 @@ describe('reasonloop train --check: deep preflight', () => {
     r = await check(runConfig('shapes', { dir: shapes }));
     assert.match(
       r.err,
-      /model\.safetensors: tensor model\.layers\.0\.mlp\.\w+\.weight has shape \[\d+,\d+\], expected \[\d+,\d+\]/
+      /model\.safetensors: tensor model\.layers\.0\.mlp\.\w+\.weight has shape \[\d+,\d+\], expected \[\d+,\d+\]/,
     );
   });
 

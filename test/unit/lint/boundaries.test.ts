@@ -17,14 +17,46 @@ async function boundaryErrors(file: string, code: string): Promise<string[]> {
 
 const WRONG: [file: string, code: string, says: RegExp][] = [
   ['core/rl/fixture.ts', "export { buildQwen2Logits } from '../model/qwen2.ts';", /core\/rl → core\/model/],
-  ['core/rl/fixture.ts', "import { PolicyUpdater } from '../train/policyUpdate.ts';\nvoid PolicyUpdater;", /core\/rl → core\/train/],
-  ['core/reward/fixture.ts', "import { Graph } from '../graph/graph.ts';\nvoid Graph;", /core\/reward → core\/graph/],
-  ['core/data/fixture.ts', "import type { RunConfig } from '../config/run.ts';\nexport type X = RunConfig;", /core\/data → core\/config/],
-  ['core/model/fixture.ts', "import { proxyActivities } from '@temporalio/workflow';\nvoid proxyActivities;", /Temporal/],
-  ['core/store/fixture.ts', "import { createWorkers } from '../../workers/workers.ts';\nvoid createWorkers;", /core → workers|core\/store → workers/],
-  ['workflows/fixture.ts', "import { sampleRollouts } from '../activities/sampleRollouts.ts';\nvoid sampleRollouts;", /activity types only/],
-  ['activities/fixture.ts', "import { createWorkers } from '../workers/workers.ts';\nvoid createWorkers;", /activities → workers/],
-  ['cli/fixture.ts', "import { evaluateModel } from '../activities/evaluateModel.ts';\nvoid evaluateModel;", /cli → activities/],
+  [
+    'core/rl/fixture.ts',
+    "import { PolicyUpdater } from '../train/policyUpdate.ts';\nvoid PolicyUpdater;",
+    /core\/rl → core\/train/,
+  ],
+  [
+    'core/reward/fixture.ts',
+    "import { Graph } from '../graph/graph.ts';\nvoid Graph;",
+    /core\/reward → core\/graph/,
+  ],
+  [
+    'core/data/fixture.ts',
+    "import type { RunConfig } from '../config/run.ts';\nexport type X = RunConfig;",
+    /core\/data → core\/config/,
+  ],
+  [
+    'core/model/fixture.ts',
+    "import { proxyActivities } from '@temporalio/workflow';\nvoid proxyActivities;",
+    /Temporal/,
+  ],
+  [
+    'core/store/fixture.ts',
+    "import { createWorkers } from '../../workers/workers.ts';\nvoid createWorkers;",
+    /core → workers|core\/store → workers/,
+  ],
+  [
+    'workflows/fixture.ts',
+    "import { sampleRollouts } from '../activities/sampleRollouts.ts';\nvoid sampleRollouts;",
+    /activity types only/,
+  ],
+  [
+    'activities/fixture.ts',
+    "import { createWorkers } from '../workers/workers.ts';\nvoid createWorkers;",
+    /activities → workers/,
+  ],
+  [
+    'cli/fixture.ts',
+    "import { evaluateModel } from '../activities/evaluateModel.ts';\nvoid evaluateModel;",
+    /cli → activities/,
+  ],
 ];
 
 for (const [file, code, says] of WRONG) {
@@ -38,8 +70,14 @@ for (const [file, code, says] of WRONG) {
 const RIGHT: [file: string, code: string][] = [
   ['core/model/fixture.ts', "import { Graph } from '../graph/graph.ts';\nvoid Graph;"],
   ['core/train/fixture.ts', "export { buildQwen2Logits } from '../model/qwen2.ts';"],
-  ['workflows/fixture.ts', "import type * as activities from '../activities/sampleRollouts.ts';\nexport type A = typeof activities;"],
-  ['workers/fixture.ts', "import { sampleRollouts } from '../activities/sampleRollouts.ts';\nvoid sampleRollouts;"],
+  [
+    'workflows/fixture.ts',
+    "import type * as activities from '../activities/sampleRollouts.ts';\nexport type A = typeof activities;",
+  ],
+  [
+    'workers/fixture.ts',
+    "import { sampleRollouts } from '../activities/sampleRollouts.ts';\nvoid sampleRollouts;",
+  ],
 ];
 
 for (const [file, code] of RIGHT) {
