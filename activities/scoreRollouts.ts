@@ -7,7 +7,7 @@
 import { klCoefAt, referenceStepAt } from '../core/rl/klSchedule.ts';
 import { klPenalizedRewards, responseKlSums } from '../core/rl/kl.ts';
 import { refillSelection } from '../core/reward/dynamicSampling.ts';
-import { insertedSpans, rolloutRecordsKey, type RolloutRecordView } from '../core/metrics/rolloutRecords.ts';
+import { rolloutRecordsKey } from '../core/metrics/rolloutRecords.ts';
 import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
 import { ResponseScorer } from '../core/train/responseLogProbs.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
@@ -27,6 +27,7 @@ import {
 } from './runtime.ts';
 import { CPU_DEVICE } from '../core/graph/device.ts';
 import type { RolloutRecord } from './sampleRollouts.ts';
+import { stepRecords } from './rolloutRecords.ts';
 import type { GroupScores, TaskRuntime } from '../core/task/types.ts';
 import type { ScoreRolloutsInput, ScoreRolloutsOutput } from './types.ts';
 
@@ -63,6 +64,8 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   const taskRewards = pick(scoredGroups.taskRewards);
   const correct = pick(scoredGroups.correct);
   const inLoss = pick(scoredGroups.inLoss);
+  const parts = pick(scoredGroups.parts);
+  const reasons = pick(scoredGroups.reasons);
 
   const klCoef = klCoefAt(input.step - 1, algo.kl);
   let refLogprobs: number[][] | undefined;
@@ -124,21 +127,17 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   const key = rolloutKey(config.runId, input.step, 'scored.json');
   await store.put(key, new TextEncoder().encode(JSON.stringify(rows)));
   if (config.orchestration.rolloutRecords) {
-    const views: RolloutRecordView[] = records.map((r, i) => ({
-      problem: r.problem,
-      group: r.prompt,
-      sample: r.sample,
-      text: task.responseText(r.tokens),
-      taskReward: taskRewards[i],
-      reward: rewards[i],
-      correct: correct[i],
-      tokens: r.tokens.length,
-      sampledTokens: r.sampled.filter(Boolean).length,
-      finishReason: r.finishReason,
-      toolOutputs: insertedSpans(r.tokens, r.sampled).map((span) => task.responseText(span)),
-      advantage: rows[i].advantages[Math.max(0, r.sampled.indexOf(true))] ?? 0,
-      inLoss: inLoss[i],
-    }));
+    const prompts = [...new Set(sampledRecords.map((r) => r.prompt))];
+    const views = stepRecords(config.runId, input.step, task, records, {
+      taskRewards,
+      rewards,
+      correct,
+      inLoss,
+      advantages: records.map((r, i) => rows[i].advantages[Math.max(0, r.sampled.indexOf(true))] ?? 0),
+      parts,
+      reasons,
+      groupKept: new Map(prompts.map((p, g) => [p, scoredGroups.groupKeep[g]])),
+    });
     await store.put(
       rolloutRecordsKey(config.runId, input.step),
       new TextEncoder().encode(JSON.stringify(views)),
@@ -202,8 +201,17 @@ export function baselineAfter(metrics: Record<string, number>): RunningBaseline 
 export function scoreGroups(
   task: TaskRuntime,
   records: readonly RolloutRecord[],
-): { taskRewards: number[]; correct: boolean[]; inLoss: boolean[]; groupKeep: boolean[] } {
+): {
+  taskRewards: number[];
+  correct: boolean[];
+  inLoss: boolean[];
+  groupKeep: boolean[];
+  parts: (Record<string, number> | undefined)[];
+  reasons: (string | undefined)[];
+} {
   const taskRewards: number[] = [];
+  const parts: (Record<string, number> | undefined)[] = [];
+  const reasons: (string | undefined)[] = [];
   const correct: boolean[] = [];
   const inLoss: boolean[] = [];
   const groupKeep: boolean[] = [];
@@ -216,7 +224,11 @@ export function scoreGroups(
     correct.push(...scores.correct);
     inLoss.push(...scores.lossMask.map((m) => scores.keep && m !== 0));
     groupKeep.push(scores.keep);
+    group.forEach((_, i) => {
+      parts.push(scores.parts?.[i]);
+      reasons.push(scores.reasons?.[i]);
+    });
     start = end;
   }
-  return { taskRewards, correct, inLoss, groupKeep };
+  return { taskRewards, correct, inLoss, groupKeep, parts, reasons };
 }

@@ -10,6 +10,7 @@ import { sftCommand } from './sft.ts';
 import { evalCommand } from './eval.ts';
 import { scheduleCommand } from './schedule.ts';
 import { reportCommand } from './report.ts';
+import { rolloutsCommand } from './rollouts.ts';
 import { setCommand } from './set.ts';
 import { filterCommand } from './filter.ts';
 import { exportCommand } from './export.ts';
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   evalCommand,
   scheduleCommand,
   reportCommand,
+  rolloutsCommand,
   filterCommand,
   exportCommand,
   initModelCommand,

@@ -89,6 +89,11 @@ export const storeSchema = z.strictObject({
     .strictObject({
       keepLastOptimizerStates: positiveInt().default(2),
       keepWeightsEvery: positiveInt().default(10),
+      /**
+       * An RL run's rollout records (orchestration.rolloutRecords) of this many newest steps stay, and
+       * older ones of multiples of keepWeightsEvery; a step's records are at most a few MB.
+       */
+      keepLastRolloutRecords: positiveInt().default(50),
     })
     .prefault({}),
 });
@@ -134,11 +139,12 @@ export const runOrchestrationSchema = orchestrationSchema.extend({
    */
   keepRollouts: flag().default(false),
   /**
-   * Keep a readable record of every response of every step (text, reward, correctness, tool outputs,
-   * advantage, in-loss flag) at `runs/<runId>/records/<step>.json`, whatever keepRollouts says. Absent =
-   * false (and absent from a run's identity).
+   * Keep a readable record of every response of every step (text, reward and its parts, correctness, tool
+   * calls, advantage, in-loss flag) at `runs/<runId>/records/<step>.json`, whatever keepRollouts says:
+   * what `reasonloop rollouts` prints and the report's rollout browser shows. Bounded per response
+   * (core/metrics/rolloutRecords.ts) and kept as store.retention.keepLastRolloutRecords says.
    */
-  rolloutRecords: flag().optional(),
+  rolloutRecords: flag().default(true),
 });
 
 export const runConfigSchema = z

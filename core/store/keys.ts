@@ -71,3 +71,21 @@ export function objectGroup(name: string): string {
   const slash = name.indexOf('/');
   return slash < 0 ? name : name.slice(0, slash);
 }
+
+/** Where a run's readable rollout records live, one file per step (core/metrics/rolloutRecords.ts). */
+export function rolloutRecordsPrefix(runId: string): string {
+  return `${runPrefix(runId)}records/`;
+}
+
+export function rolloutRecordsKey(runId: string, step: number): string {
+  return `${rolloutRecordsPrefix(runId)}${padStep(step)}.json`;
+}
+
+/** The step of a key under `rolloutRecordsPrefix(runId)`; undefined for anything else. */
+export function parseRolloutRecordsKey(runId: string, key: string): number | undefined {
+  const prefix = rolloutRecordsPrefix(runId);
+  if (!key.startsWith(prefix)) return undefined;
+  const m = /^(\d+)\.json$/.exec(key.slice(prefix.length));
+  const step = m ? Number(m[1]) : NaN;
+  return Number.isSafeInteger(step) ? step : undefined;
+}

@@ -1,4 +1,13 @@
-import { checkpointKey, manifestKey, objectGroup, OPTIMIZER_GROUP, stepPrefix } from './keys.ts';
+import {
+  checkpointKey,
+  manifestKey,
+  objectGroup,
+  OPTIMIZER_GROUP,
+  parseRolloutRecordsKey,
+  rolloutRecordsKey,
+  rolloutRecordsPrefix,
+  stepPrefix,
+} from './keys.ts';
 import { decodeManifest, encodeManifest, signManifest } from './manifest.ts';
 import type { ObjectStore } from './objectStore.ts';
 import { latestVerifiedCheckpoint, listCheckpointSteps } from './checkpoint.ts';
@@ -13,6 +22,11 @@ export interface RetentionPolicy {
   keepWeightsEvery: number;
   /** Steps that are multiples of this also keep their weights: they serve as KL references (0/absent: none). */
   referenceEvery?: number;
+  /**
+   * The readable rollout records (`runs/<runId>/records/`) of this many newest steps stay, and older ones
+   * of steps that are multiples of keepWeightsEvery; the rest are deleted. Absent: all stay.
+   */
+  keepLastRolloutRecords?: number;
 }
 
 export interface RetentionPlan {
@@ -25,9 +39,10 @@ export interface RetentionPlan {
 }
 
 export function assertRetentionPolicy(policy: RetentionPolicy): void {
-  for (const field of ['keepLastOptimizerStates', 'keepWeightsEvery'] as const) {
+  for (const field of ['keepLastOptimizerStates', 'keepWeightsEvery', 'keepLastRolloutRecords'] as const) {
     const value = policy[field];
-    if (!Number.isSafeInteger(value) || value < 1) {
+    if (field === 'keepLastRolloutRecords' && value === undefined) continue;
+    if (!Number.isSafeInteger(value) || value! < 1) {
       throw new Error(`retention.${field} must be a positive integer (got ${value})`);
     }
   }
@@ -67,6 +82,23 @@ export function retentionPlan(
 }
 
 /**
+ * The steps whose rollout records go: at or below the anchor, older than the newest
+ * `keepLastRolloutRecords` steps, and not a multiple of keepWeightsEvery (those stay, as sparse history a
+ * long run can still browse). Nothing without an anchor or without a records limit.
+ */
+export function rolloutRecordsToDelete(
+  recordSteps: readonly number[],
+  newestVerifiedStep: number | undefined,
+  policy: RetentionPolicy,
+): number[] {
+  const keepLast = policy.keepLastRolloutRecords;
+  if (newestVerifiedStep === undefined || keepLast === undefined) return [];
+  return recordSteps
+    .filter((s) => s <= newestVerifiedStep - keepLast && s % policy.keepWeightsEvery !== 0)
+    .sort((a, b) => a - b);
+}
+
+/**
  * Applies `retentionPlan` to a run. Every intermediate state is safe: a deleted checkpoint loses its
  * manifest before its objects, a pruned one gets its smaller manifest before its optimizer objects go.
  */
@@ -74,7 +106,7 @@ export async function applyRetention(
   store: ObjectStore,
   runId: string,
   policy: RetentionPolicy,
-): Promise<RetentionPlan & { newestVerifiedStep: number | undefined }> {
+): Promise<RetentionPlan & { newestVerifiedStep: number | undefined; deletedRolloutRecords: number[] }> {
   assertRetentionPolicy(policy);
   const newest = (await latestVerifiedCheckpoint(store, runId)).manifest?.step;
   const steps = await listCheckpointSteps(store, runId);
@@ -110,5 +142,10 @@ export async function applyRetention(
     await store.put(manifestKey(runId, step), encodeManifest(smaller));
     await store.deleteMany(dropped.map((o) => checkpointKey(runId, step, o.name)));
   }
-  return { ...plan, newestVerifiedStep: newest };
+  const recordSteps = (await store.list(rolloutRecordsPrefix(runId)))
+    .map((o) => parseRolloutRecordsKey(runId, o.key))
+    .filter((s): s is number => s !== undefined);
+  const deletedRolloutRecords = rolloutRecordsToDelete(recordSteps, newest, policy);
+  await store.deleteMany(deletedRolloutRecords.map((s) => rolloutRecordsKey(runId, s)));
+  return { ...plan, newestVerifiedStep: newest, deletedRolloutRecords };
 }

@@ -48,6 +48,8 @@ export function mathRuntime(
         correct: scored.correct,
         lossMask: scored.lossMask,
         keep: scored.keep,
+        reasons: scored.reasons,
+        parts: scored.parts,
       };
     },
     responseText: text,

@@ -42,6 +42,11 @@ export interface GroupScore {
   keep: boolean;
   /** The verifier's reason per response (for audits and metrics). */
   reasons: string[];
+  /**
+   * Each response's reward as its terms (they sum to its reward): `answer` (the reward kind's value of
+   * the verdict), `length` (what the RRL/RRA strategy changed), `overlong` (DAPO's penalty).
+   */
+  parts: Record<string, number>[];
 }
 
 export function scoreGroup(cfg: RewardConfig, input: GroupInput): GroupScore {
@@ -55,6 +60,7 @@ export function scoreGroup(cfg: RewardConfig, input: GroupInput): GroupScore {
     reasons.push(judged.reason);
     rewards.push(judged.reward(r));
   }
+  const answer = [...rewards];
 
   let lossMask = new Array<number>(n).fill(1);
   let keep = true;
@@ -85,13 +91,20 @@ export function scoreGroup(cfg: RewardConfig, input: GroupInput): GroupScore {
     case 'none':
       break;
   }
+  const parts = answer.map((a, i) => ({
+    answer: a,
+    ...(cfg.lengthStrategy === 'rrl' || cfg.lengthStrategy === 'rra' ? { length: rewards[i] - a } : {}),
+  }));
   if (cfg.dapoOverlong) {
     const { maxLength, cacheLength, factor } = cfg.dapoOverlong;
-    for (let i = 0; i < n; i++)
-      rewards[i] += dapoOverlongPenalty(infos[i].length, maxLength, cacheLength, factor);
+    for (let i = 0; i < n; i++) {
+      const penalty = dapoOverlongPenalty(infos[i].length, maxLength, cacheLength, factor);
+      rewards[i] += penalty;
+      Object.assign(parts[i], { overlong: penalty });
+    }
   }
   if (cfg.dynamicSampling && !groupHasSignal(rewards)) keep = false;
-  return { rewards, correct, lossMask, keep, reasons };
+  return { rewards, correct, lossMask, keep, reasons, parts };
 }
 
 interface Judged {

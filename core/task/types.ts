@@ -18,6 +18,9 @@ export interface GroupScores {
   lossMask: number[];
   /** False when the whole group is dropped (QS, dynamic sampling). */
   keep: boolean;
+  /** Optional detail for the rollout records: the verifier's verdict and the reward's terms, per response. */
+  reasons?: string[];
+  parts?: Record<string, number>[];
 }
 
 /** The generate options a task adds: tool turns (stop at a closed code block, run it, insert the output). */

@@ -16,7 +16,7 @@ import type { RunPlan, SampleRolloutsOutput, ScoreRolloutsOutput } from '../../.
 import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
 import { openStore } from '../../../core/store/index.ts';
 import { parseRunConfig } from '../../../core/config/run.ts';
-import { rolloutRecordsKey, type RolloutRecordView } from '../../../core/metrics/rolloutRecords.ts';
+import { readStepRecords } from '../../../core/metrics/rolloutRecords.ts';
 import { reinforcePlusPlusTokenAdvantages } from '../../../core/rl/returnToGo.ts';
 import { reverseDigitsReward } from '../../../core/task/reverseDigits.ts';
 import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
@@ -101,23 +101,44 @@ it('leaves tool output out of the KL penalty and the KL metric, as verl does wit
 
   const scored = await score(records, 'tool-shard.json');
   // The readable records of the step: the text, the tool turn's output, rewards and the loss flag.
-  const views = JSON.parse(
-    new TextDecoder().decode(await store.get(rolloutRecordsKey(config.runId, 1))),
-  ) as RolloutRecordView[];
+  const views = (await readStepRecords(store, config.runId, 1))!.responses;
   const byKey = new Map(records.map((r) => [`${r.prompt}/${r.sample}`, r]));
   assert.equal(views.length, records.length);
   for (const v of views) {
     const r = byKey.get(`${v.group}/${v.sample}`)!;
-    assert.equal(v.text, r.tokens.join(' '), 'reverseDigits text is its token ids');
+    const spans = v.segments.map((s) => s.text);
+    assert.deepEqual(
+      spans,
+      r.sampled.includes(false)
+        ? [r.tokens.slice(0, 1), r.tokens.slice(1, 3), r.tokens.slice(3)]
+            .filter((t) => t.length > 0)
+            .map((t) => t.join(' '))
+        : [r.tokens.join(' ')],
+      'reverseDigits text is its token ids, the tool turn a segment of its own',
+    );
+    assert.deepEqual(
+      v.segments.map((s) => s.inserted === true),
+      spans.map((_, k) => r.sampled.includes(false) && k === 1),
+    );
     assert.equal(v.tokens, r.tokens.length);
     assert.equal(v.sampledTokens, r.sampled.filter(Boolean).length);
-    assert.deepEqual(v.toolOutputs, r.sampled.includes(false) ? [r.tokens.slice(1, 3).join(' ')] : []);
+    assert.deepEqual(
+      v.toolCalls.map((c) => c.output),
+      r.sampled.includes(false) ? [r.tokens.slice(1, 3).join(' ')] : [],
+    );
     assert.equal(v.inLoss, true);
   }
   const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   assert.ok(Math.abs(meanOf(views.map((v) => v.reward)) - scored.meanReward) < 1e-12);
   assert.ok(Math.abs(meanOf(views.map((v) => v.taskReward)) - scored.meanTaskReward) < 1e-12);
-  assert.ok(views.some((v) => v.toolOutputs.length === 1));
+  assert.ok(views.some((v) => v.toolCalls.length === 1));
+  for (const v of views) {
+    const sum = Object.values(v.rewardParts).reduce((a, b) => a + b, 0);
+    assert.ok(
+      Math.abs(sum - v.reward) < 1e-12,
+      `reward parts ${JSON.stringify(v.rewardParts)} sum to ${v.reward}`,
+    );
+  }
   // The inserted tokens' logprobs are not the policy's: whatever they hold must not move the result.
   const other = await score(withToolTurn(sampled, -3.25), 'tool-shard-other.json');
   assert.equal(other.meanReward, scored.meanReward);

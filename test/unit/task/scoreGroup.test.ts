@@ -74,7 +74,22 @@ test('RS masks all but the selected pair; RRL and DAPO shape rewards by length',
     responses: [r('\\boxed{4}', 700), r('\\boxed{4}', 900)],
   });
   assert.deepEqual(dapo.rewards, [1, 0.5]);
+  // The reward's terms, as the rollout records show them: answer, then what each rule changed.
+  assert.deepEqual(rrl.parts, [
+    { answer: 1, length: 0.25 },
+    { answer: -1, length: 0.5 },
+  ]);
+  assert.deepEqual(dapo.parts, [
+    { answer: 1, overlong: 0 },
+    { answer: 1, overlong: -0.5 },
+  ]);
+  assert.deepEqual(s0parts(), [{ answer: 1 }, { answer: -1 }]);
 });
+
+function s0parts() {
+  return scoreGroup(rewardSchema.parse({}), { gold: '4', responses: [r('\\boxed{4}'), r('\\boxed{5}')] })
+    .parts;
+}
 
 test('Countdown groups are checked by the Countdown verifier', () => {
   const s = scoreGroup(rewardSchema.parse({ kind: 'zero', thinkOpenedInPrompt: false }), {
