@@ -16,6 +16,7 @@ import { filterCommand } from './filter.ts';
 import { exportCommand } from './export.ts';
 import { initModelCommand } from './initModel.ts';
 import { planCommand } from './plan.ts';
+import { serveCommand } from './serve.ts';
 
 export const COMMANDS: readonly Command[] = [
   verifyCommand,
@@ -36,4 +37,5 @@ export const COMMANDS: readonly Command[] = [
   exportCommand,
   initModelCommand,
   planCommand,
+  serveCommand,
 ];
