@@ -4,7 +4,8 @@ import { dimEqual } from '../dim.ts';
 import { defineOp } from './registry.ts';
 import type { InputGrad } from './registry.ts';
 import { apply, attr, intAttr, normalizeAxis, sameType } from './util.ts';
-import { transpose, unsqueeze, zerosLike } from './shape.ts';
+import { dimProduct } from '../dim.ts';
+import { expand, reshape, transpose, zerosLike } from './shape.ts';
 
 function requireIndices(v: Value): void {
   if (v.dtype !== 'int64') throw new Error(`indices must be int64 (got ${v.dtype})`);
@@ -26,7 +27,7 @@ defineOp({
   grad: ({ inputs: [data, idx], attrs, gOut: [g] }): InputGrad[] => {
     if (!g) return [undefined, undefined];
     const axis = normalizeAxis(intAttr(attrs, 'axis', 0), data.rank);
-    if (axis === 0) return [scatterNdAdd(zerosLike(data), unsqueeze(idx, [-1]), g), undefined];
+    if (axis === 0) return [scatterRowsAdd(data, idx, g), undefined];
     // Move the gathered axis to the front, scatter there, and move it back.
     const perm = [axis, ...[...data.shape.keys()].filter((i) => i !== axis)];
     const gPerm = [
@@ -34,11 +35,7 @@ defineOp({
       ...[...Array(axis).keys()],
       ...[...Array(data.rank - axis - 1).keys()].map((i) => axis + idx.rank + i),
     ];
-    const scattered = scatterNdAdd(
-      zerosLike(transpose(data, perm)),
-      unsqueeze(idx, [-1]),
-      transpose(g, gPerm),
-    );
+    const scattered = scatterRowsAdd(transpose(data, perm), idx, transpose(g, gPerm));
     return [
       transpose(
         scattered,
@@ -66,16 +63,6 @@ defineOp({
 });
 
 defineOp({
-  op: 'ScatterND',
-  infer: ([data, idx, upd]) => {
-    requireIndices(idx);
-    if (upd.dtype !== data.dtype)
-      throw new Error(`updates dtype ${upd.dtype} differs from data ${data.dtype}`);
-    return [sameType(data)];
-  },
-});
-
-defineOp({
   op: 'ScatterElements',
   infer: ([data, idx, upd]) => {
     requireIndices(idx);
@@ -91,7 +78,18 @@ export const gather = (data: Value, idx: Value, axis = 0): Value =>
   apply('Gather', [data, idx], { axis: attr.int(axis) });
 export const gatherElements = (data: Value, idx: Value, axis: number): Value =>
   apply('GatherElements', [data, idx], { axis: attr.int(axis) });
-export const scatterNdAdd = (data: Value, idx: Value, upd: Value): Value =>
-  apply('ScatterND', [data, idx, upd], { reduction: attr.string('add') });
 export const scatterElementsAdd = (data: Value, idx: Value, upd: Value, axis: number): Value =>
   apply('ScatterElements', [data, idx, upd], { axis: attr.int(axis), reduction: attr.string('add') });
+
+/**
+ * zeros(data) with each row `idx[i]` increased by `g[i]`: a Gather's gradient along axis 0. It goes through
+ * ScatterElements, whose CPU kernel adds the updates one after another in order, not ScatterND: ORT's
+ * ScatterND splits the updates across the intra-op threads, so two tokens with the same id race on one row
+ * and the sum's order (its last bits, and sometimes an update) changes from run to run.
+ */
+export function scatterRowsAdd(data: Value, idx: Value, g: Value): Value {
+  const rows = dimProduct(idx.shape);
+  const rest = data.shape.slice(1);
+  const rowIdx = reshape(idx, [rows, ...rest.map(() => 1)]);
+  return scatterElementsAdd(zerosLike(data), expand(rowIdx, [rows, ...rest]), reshape(g, [rows, ...rest]), 0);
+}
