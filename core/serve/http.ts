@@ -59,12 +59,17 @@ export class EventStream {
     });
   }
 
+  /** Whether the client is still there to read. */
+  private get open(): boolean {
+    return !this.res.writableEnded && !this.res.destroyed;
+  }
+
   send(chunk: unknown): void {
-    if (!this.res.writableEnded) this.res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+    if (this.open) this.res.write(`data: ${JSON.stringify(chunk)}\n\n`);
   }
 
   done(): void {
-    if (this.res.writableEnded) return;
+    if (!this.open) return;
     this.res.write('data: [DONE]\n\n');
     this.res.end();
   }

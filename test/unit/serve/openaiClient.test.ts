@@ -308,3 +308,20 @@ test('admin: load a checkpoint by run and step from the store, report it; tokens
   });
   assert.equal(back.status, 200);
 });
+
+test('a client that goes away mid-stream: its row leaves the batch, the server goes on', async () => {
+  const { base, app } = served;
+  const drawn = app.batcher.stats.tokens;
+  const abort = new AbortController();
+  const res = await fetch(`${base}/v1/completions`, {
+    method: 'POST',
+    body: JSON.stringify({ prompt: 'Hello', max_tokens: 120, stream: true, ignore_eos: true }),
+    signal: abort.signal,
+  });
+  await res.body!.getReader().read();
+  abort.abort();
+  while (app.batcher.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(app.batcher.stats.tokens - drawn < 120, `${app.batcher.stats.tokens - drawn} tokens drawn`);
+  const health = (await (await fetch(`${base}/health`)).json()) as { status: string };
+  assert.equal(health.status, 'ok');
+});
