@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { RunConfig } from '../core/config/run.ts';
 import type { Device, SessionConfig } from '../core/graph/index.ts';
 import { makeQwen2Config, type Qwen2Config } from '../core/model/config.ts';
-import { loadModelDir, type QwenModelDir } from '../core/model/modelDir.ts';
+import { loadModelDir, loadModelDirFiles, type QwenModelDir } from '../core/model/modelDir.ts';
 import { initQwen2Weights } from '../core/model/parameters.ts';
 import {
   openStore,
@@ -30,6 +30,7 @@ import { buildTinyTokenizer } from '../core/model/tinyTokenizer.ts';
 import { QwenTokenizer } from '../core/model/tokenizer.ts';
 import { mergeLoraWeights } from '../core/model/lora.ts';
 import { ADAPTER_GROUP, isLoraCheckpoint, readAdapterGroup, readBaseReference } from './loraState.ts';
+import { checkpointManifest } from './policyFiles.ts';
 
 const stores = new Map<string, ObjectStore>();
 
@@ -100,12 +101,46 @@ export interface ModelSource {
 
 const initialModels = new Map<string, Promise<Omit<QwenModelDir, 'weights'>>>();
 
-/** The model's architecture and tokenizer files, read once per source (cheap for `init`). */
+/** The model's architecture and tokenizer files, read once per source; no weight is read. */
 function modelBase(config: ModelSource): Promise<Omit<QwenModelDir, 'weights'>> {
-  return memo(initialModels, JSON.stringify([config.model, config.store.url]), async () => {
+  return memo(initialModels, JSON.stringify([config.model, config.store.url]), () =>
+    initialModelFiles(config),
+  );
+}
+
+/** As initialModel without the weights: a checkpoint source restores only its small files. */
+async function initialModelFiles(config: ModelSource): Promise<Omit<QwenModelDir, 'weights'>> {
+  const { dir, checkpoint } = config.model;
+  if (!dir && !checkpoint) {
     const { weights: _weights, ...base } = await initialModel(config);
     return base;
-  });
+  }
+  if (dir) {
+    if (!existsSync(join(dir, 'config.json')))
+      throw permanent(FAILURE.config, `model.dir ${dir}: not an HF model directory (no config.json)`);
+    try {
+      return loadModelDirFiles(dir);
+    } catch (error) {
+      throw permanent(FAILURE.config, `model.dir ${dir}: ${(error as Error).message}`);
+    }
+  }
+  const store = runStore(config);
+  let manifest: CheckpointManifest;
+  try {
+    manifest = await checkpointManifest(store, checkpoint!.runId, checkpoint!.step);
+  } catch (error) {
+    throw permanent(FAILURE.config, `model.checkpoint: ${(error as Error).message}`);
+  }
+  if (isLoraCheckpoint(manifest.objects))
+    return withRestored(store, smallObjects(manifest), `${ADAPTER_GROUP}/`, (d) =>
+      initialModelFiles(readBaseReference(d)),
+    );
+  return withRestored(store, smallObjects(manifest), `${WEIGHTS_GROUP}/`, (d) => loadModelDirFiles(d));
+}
+
+/** The manifest without its safetensors objects: what describes a model, not its tensors. */
+function smallObjects(manifest: CheckpointManifest): CheckpointManifest {
+  return { ...manifest, objects: manifest.objects.filter((o) => !o.name.endsWith('.safetensors')) };
 }
 
 export async function modelConfig(config: ModelSource): Promise<Qwen2Config> {
@@ -201,30 +236,13 @@ async function loraCheckpointModel(store: ObjectStore, manifest: CheckpointManif
   });
 }
 
-/**
- * Weights by (store, run, step), least recently used dropped first: the policy of the step being sampled,
- * the one before it (shards of a retried step), and the step-0 reference the scorer uses every step.
- */
-const WEIGHT_CACHE_ENTRIES = 3;
-const weightCache = new Map<string, Promise<Map<string, Float32Array>>>();
-
-export function cachedCheckpointWeights(
+/** A checkpoint's policy as arrays (tests and tools that read weights; workers use checkpointPolicy). */
+export async function readCheckpointWeights(
   store: ObjectStore,
   runId: string,
   step: number,
 ): Promise<Map<string, Float32Array>> {
-  const id = `${store.location}|${runId}|${step}`;
-  let hit = weightCache.get(id);
-  if (hit) {
-    weightCache.delete(id);
-    weightCache.set(id, hit);
-  } else {
-    hit = verifiedManifest(store, runId, step).then((m) => checkpointWeights(store, m));
-    hit.catch(() => weightCache.delete(id));
-    weightCache.set(id, hit);
-    while (weightCache.size > WEIGHT_CACHE_ENTRIES) weightCache.delete(weightCache.keys().next().value!);
-  }
-  return hit;
+  return checkpointWeights(store, await verifiedManifest(store, runId, step));
 }
 
 /** One compiled thing per key (a Generator, a PolicyUpdater…), built once per process. */

@@ -10,15 +10,8 @@ import type { GenerationRequest } from '../core/generate/generation.ts';
 import { Generator } from '../core/generate/generator.ts';
 import { parseRunConfig } from '../core/config/run.ts';
 import { parsedConfig } from './parsedConfig.ts';
-import {
-  cachedCheckpointWeights,
-  memo,
-  modelConfig,
-  rolloutKey,
-  runStore,
-  runTask,
-  sessionConfig,
-} from './runtime.ts';
+import { memo, modelConfig, rolloutKey, runStore, runTask, sessionConfig } from './runtime.ts';
+import { checkpointPolicy, type CheckpointPolicy } from './checkpointPolicy.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
 import type { SampleRolloutsInput, SampleRolloutsOutput } from './types.ts';
@@ -57,12 +50,12 @@ const samplers = new Map<string, Promise<PolicySampler>>();
 async function withPolicy<T>(
   sampler: PolicySampler,
   step: number,
-  weights: Map<string, Float32Array>,
+  policy: CheckpointPolicy,
   use: (g: Generator) => Promise<T>,
 ): Promise<T> {
   const turn = sampler.lock.then(async () => {
     if (sampler.weightsStep !== step) {
-      sampler.generator.setWeights(weights);
+      sampler.generator.setWeights(policy.weights, policy.lora?.adapters);
       sampler.weightsStep = step;
     }
     return use(sampler.generator);
@@ -96,14 +89,21 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
   const task = await runTask(config);
   const { rollout } = config;
   const policyStep = input.step - 1;
-  const weights = await cachedCheckpointWeights(store, config.runId, policyStep);
   const device = requireDeviceKind(config.orchestration.devices.rollout, 'run.orchestration.devices.rollout');
   const weightDtype = rollout.weightDtype ?? 'float32';
+  // On the CPU, float32 weights stay in their files and onnxruntime maps them: one copy of the policy.
+  const use = device.kind === 'cpu' && weightDtype === 'float32' ? 'mapped' : 'arrays';
+  const policy = await checkpointPolicy('sample', store, config.runId, policyStep, use);
   const sampler = await memo(
     samplers,
     JSON.stringify([config.runId, config.model, config.orchestration, deviceKey(device), weightDtype]),
     async () => ({
-      generator: await Generator.create(model, weights, { ...sessionConfig(config, device), weightDtype }),
+      generator: await Generator.create(
+        model,
+        policy.weights,
+        { ...sessionConfig(config, device), weightDtype, lora: policy.lora?.spec },
+        policy.lora?.adapters,
+      ),
       weightsStep: policyStep,
       lock: Promise.resolve(),
     }),
@@ -115,7 +115,7 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
   const offset = round * rollout.promptsPerStep;
   const records: RolloutRecord[] = [];
   const tools = emptyToolMetrics();
-  await withPolicy(sampler, policyStep, weights, async (generator) => {
+  await withPolicy(sampler, policyStep, policy, async (generator) => {
     for (let first = begin; first < end; first += PROMPTS_PER_HEARTBEAT) {
       heartbeat({ prompt: first });
       const requests: GenerationRequest[] = [];

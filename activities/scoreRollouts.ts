@@ -16,7 +16,6 @@ import { reinforcePlusPlusTokenAdvantages, tokenRewardsPerResponse } from '../co
 import { FAILURE, permanent } from './failures.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import {
-  cachedCheckpointWeights,
   memo,
   modelConfig,
   rolloutKey,
@@ -25,6 +24,7 @@ import {
   sessionConfig,
   verifiedManifest,
 } from './runtime.ts';
+import { checkpointPolicyArrays } from './checkpointPolicy.ts';
 import { CPU_DEVICE } from '../core/graph/device.ts';
 import type { RolloutRecord } from './sampleRollouts.ts';
 import { stepRecords } from './rolloutRecords.ts';
@@ -75,7 +75,8 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     const scorer = await memo(scorers, JSON.stringify([config.model, config.orchestration, chunk]), () =>
       ResponseScorer.create(model, sessionConfig(config, CPU_DEVICE), chunk),
     );
-    const reference = await cachedCheckpointWeights(
+    const reference = await checkpointPolicyArrays(
+      'score',
       store,
       config.runId,
       referenceStepAt(input.step - 1, algo.kl.refreshReferenceEvery),

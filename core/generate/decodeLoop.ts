@@ -29,6 +29,7 @@ import {
   type WeightDtype,
 } from '../model/qwen2.ts';
 import type { KvCache } from '../model/qwen2.ts';
+import type { LoraSpec } from '../model/lora.ts';
 import { addSamplingHead, drawTokens } from './samplingHead.ts';
 import type { HeadDraws } from './samplingHead.ts';
 
@@ -56,8 +57,9 @@ export function buildDecodeLoop(
   config: Qwen2Config,
   embedded?: Map<string, Float32Array | FileRegion>,
   weightDtype: WeightDtype = 'float32',
+  lora?: LoraSpec,
 ) {
-  const d = buildQwen2Decode(config, 'float32', embedded, false, weightDtype);
+  const d = buildQwen2Decode(config, 'float32', embedded, false, weightDtype, lora);
   const g = d.graph;
   const head = addSamplingHead(g, d.logits);
   const uniforms = g.input(decodeLoopNames.uniforms, 'float32', ['batch', 'chunk']);
@@ -103,7 +105,7 @@ export function buildDecodeLoop(
         const params = new Map([...d.params].map(([k, v]) => [k, body.capture(v)]));
         const past: KvCache = { keys: cache.slice(0, L), values: cache.slice(L) };
         const inputs = { inputIds: token, positionIds: position, attentionMask: mask };
-        const { hidden, present } = qwen2Hidden(inputs, params, config, past);
+        const { hidden, present } = qwen2Hidden(inputs, params, config, past, d.loraScaling);
         const logits = linear(op.squeeze(hidden, [1]), lmHeadWeight(params, config));
         const draws = drawTokens(logits, column(uniforms, iteration), body.capture(head.inverseTemperature));
         const next = op.add(iteration, 1);

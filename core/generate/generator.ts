@@ -14,6 +14,8 @@ import type { Qwen2Config } from '../model/config.ts';
 import { buildQwen2Decode, type WeightDtype } from '../model/qwen2.ts';
 import { qwen2Parameters } from '../model/parameters.ts';
 import { weightFeeds } from '../model/weightFeeds.ts';
+import { loraFeeds } from '../model/loraGraph.ts';
+import type { LoraSpec } from '../model/lora.ts';
 import { buildDecodeLoop } from './decodeLoop.ts';
 import type { GenerateOptions, Generation, GenerationRequest } from './generation.ts';
 import { graphDecode } from './graphDecode.ts';
@@ -47,6 +49,12 @@ export interface GeneratorOptions extends SessionConfig {
    * from float32 weights' where candidates are within half-precision rounding. Default "float32".
    */
   weightDtype?: WeightDtype;
+  /**
+   * LoRA: the graph adds each adapted Linear's s·(x·Aᵀ)·Bᵀ to x·Wᵀ, the adapters fed on every run, so a
+   * new policy version swaps only the adapters (setWeights with the same base weights) and the base stays
+   * compiled in, mapped from its files where it can be (no merged copy of the model).
+   */
+  lora?: LoraSpec;
 }
 
 /**
@@ -61,10 +69,11 @@ function decodeGraph(
   weights: Map<string, Float32Array | FileRegion> | undefined,
   head: boolean,
   weightDtype: WeightDtype,
+  lora: LoraSpec | undefined,
 ) {
   return head
-    ? buildDecodeLoop(config, weights, weightDtype).graph
-    : buildQwen2Decode(config, 'float32', weights, true, weightDtype).graph;
+    ? buildDecodeLoop(config, weights, weightDtype, lora).graph
+    : buildQwen2Decode(config, 'float32', weights, true, weightDtype, lora).graph;
 }
 
 export const DEFAULT_CUDA_DECODE_CHUNK = 16;
@@ -75,6 +84,9 @@ export class Generator {
   /** Generate calls running on each session; a replaced session is released when its count drops to 0. */
   private readonly inUse = new Map<Executable, number>();
   private readonly retired = new Set<Executable>();
+
+  /** The weights `current` was built from. */
+  private weights: GeneratorWeights | undefined;
 
   /** Tokens per run on the in-graph path. */
   private readonly chunk: number;
@@ -98,19 +110,31 @@ export class Generator {
     config: Qwen2Config,
     weights: GeneratorWeights,
     options: GeneratorOptions = {},
+    adapters?: ReadonlyMap<string, Float32Array>,
   ): Promise<Generator> {
     const g = new Generator(config, options);
-    g.setWeights(weights);
+    g.setWeights(weights, adapters);
     await g.current;
     return g;
   }
 
   /**
    * Swaps in new weights (the policy after an update). Generate calls started after this use them; calls
-   * already running finish on the old session, which is released afterwards. Safe to call concurrently
+   * already running finish on the old session, which is released before the new one compiles. The same
+   * map again (a caller that swaps in whatever it holds) keeps the session, and with LoRA swaps only the
+   * `adapters` (required exactly when the generator was created with `lora`). Safe to call concurrently
    * with generate.
    */
-  setWeights(weights: GeneratorWeights): void {
+  setWeights(weights: GeneratorWeights, adapters?: ReadonlyMap<string, Float32Array>): void {
+    const { lora } = this.options;
+    if (!lora !== !adapters)
+      throw new Error(lora ? 'weights: LoRA adapters are missing' : 'weights: adapters need the lora option');
+    const adapterFeeds = lora ? loraFeeds(this.config, lora, adapters!) : {};
+    if (weights === this.weights && this.current) {
+      if (lora)
+        this.current = this.current.then((c) => ({ exec: c.exec, feeds: { ...c.feeds, ...adapterFeeds } }));
+      return;
+    }
     // Every tensor there, now rather than later; weights fed on each run must be arrays.
     const arrays = [...weights.values()].every((w) => !isFileRegion(w));
     if (arrays) weightFeeds(this.config, weights as Map<string, Float32Array>);
@@ -121,11 +145,13 @@ export class Generator {
         throw new Error('weights "fed" on every run need arrays, not files');
     }
     const previous = this.current;
+    this.weights = weights;
     const {
       weights: placement = 'embedded',
       weightDtype = 'float32',
       sampleInGraph: _,
       decodeChunk: __,
+      lora: ___,
       ...session
     } = this.options;
     const head = this.hasHead;
@@ -134,18 +160,25 @@ export class Generator {
       if (placement === 'fed') {
         const exec =
           old?.exec ??
-          (await Executable.compile(decodeGraph(this.config, undefined, head, weightDtype), session));
-        return { exec, feeds: weightFeeds(this.config, weights as Map<string, Float32Array>, weightDtype) };
+          (await Executable.compile(decodeGraph(this.config, undefined, head, weightDtype, lora), session));
+        const feeds = weightFeeds(this.config, weights as Map<string, Float32Array>, weightDtype);
+        return { exec, feeds: { ...feeds, ...adapterFeeds } };
       }
-      const exec = await Executable.compile(decodeGraph(this.config, weights, head, weightDtype), session);
-      if (old && old.exec !== exec) this.retire(old.exec);
-      return { exec, feeds: {} };
+      // The old session goes first (once no call runs on it): two policies of a real-size model side by
+      // side would double the generator's memory for the time of the swap.
+      if (old) await this.retire(old.exec);
+      const graph = decodeGraph(this.config, weights, head, weightDtype, lora);
+      return { exec: await Executable.compile(graph, session), feeds: adapterFeeds };
     })();
+    // A failed build is not kept for the same weights: the next swap builds again.
+    this.current.catch(() => {
+      if (this.weights === weights) this.weights = undefined;
+    });
   }
 
-  private retire(exec: Executable): void {
+  private async retire(exec: Executable): Promise<void> {
     this.retired.add(exec);
-    if (!this.inUse.get(exec)) void this.releaseRetired(exec);
+    if (!this.inUse.get(exec)) await this.releaseRetired(exec);
   }
 
   private async releaseRetired(exec: Executable): Promise<void> {

@@ -4,7 +4,7 @@
  * A graph built this way takes the base weights and the adapters as separate inputs, so a trainer can
  * differentiate with respect to the adapters only and feed the base weights unchanged.
  */
-import type { DType, Graph, Value } from '../graph/index.ts';
+import type { DType, Feeds, Graph, Value } from '../graph/index.ts';
 import type { Qwen2Config } from './config.ts';
 import { loraParameters, loraScaling, type LoraSpec } from './lora.ts';
 
@@ -22,4 +22,22 @@ export function declareLoraInputs(
     return v;
   });
   return { adapters, scaling: loraScaling(spec) };
+}
+
+/** The adapters as the feeds of the inputs declareLoraInputs adds; a missing or misshapen one is named. */
+export function loraFeeds(
+  config: Qwen2Config,
+  spec: LoraSpec,
+  adapters: ReadonlyMap<string, Float32Array>,
+): Feeds {
+  const feeds: Feeds = {};
+  for (const p of loraParameters(config, spec)) {
+    const data = adapters.get(p.name);
+    const size = p.shape[0] * p.shape[1];
+    if (!data) throw new Error(`adapters: missing tensor ${p.name}`);
+    if (data.length !== size)
+      throw new Error(`adapters: ${p.name} has ${data.length} values, [${p.shape}] needs ${size}`);
+    feeds[p.name] = { data, dims: p.shape };
+  }
+  return feeds;
 }

@@ -334,6 +334,8 @@ export function buildQwen2Decode(
   cacheOutputs = true,
   /** "float16": the matrix weights are half precision (embedded ones converted here). */
   weightDtype: WeightDtype = 'float32',
+  /** LoRA adapters as float32 inputs beside the weights: each adapted Linear adds s·(x·Aᵀ)·Bᵀ. */
+  lora?: LoraSpec,
 ): Qwen2Decode {
   const graph = new Graph('qwen2Decode');
   const buffers: KvCache = { keys: [], values: [] };
@@ -362,7 +364,8 @@ export function buildQwen2Decode(
         : graph.input(p.name, half ? 'float16' : dtype, p.shape),
     );
   }
-  const { hidden, fresh, present } = qwen2Hidden(inputs, params, config, past);
+  const loraScaling = lora && declareLoraInputs(graph, config, lora, params).scaling;
+  const { hidden, fresh, present } = qwen2Hidden(inputs, params, config, past, loraScaling);
   const last = op.squeeze(op.slice(hidden, [-1], [op.SLICE_END], [1]), [1]); // [B, hidden]
   const logits = linear(last, lmHeadWeight(params, config));
   graph.output(logits, 'logits');
@@ -371,7 +374,7 @@ export function buildQwen2Decode(
       graph.output(fresh.keys[i], cacheNames.presentKey(i));
       graph.output(fresh.values[i], cacheNames.presentValue(i));
     }
-  return { graph, params, logits, inputs, present };
+  return { graph, params, logits, inputs, present, loraScaling };
 }
 
 export interface Qwen2Decode {
@@ -382,4 +385,6 @@ export interface Qwen2Decode {
   inputs: Qwen2Inputs;
   /** Past + new keys/values per layer, [batch, kvHeads, total, headDim]. */
   present: KvCache;
+  /** LoRA's alpha / r when the graph adds adapters. */
+  loraScaling?: number;
 }

@@ -11,7 +11,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { prepareRun } from '../../../activities/prepareRun.ts';
 import { sampleRollouts, type RolloutRecord } from '../../../activities/sampleRollouts.ts';
 import { scoreRollouts } from '../../../activities/scoreRollouts.ts';
-import { cachedCheckpointWeights, modelConfig, rolloutKey } from '../../../activities/runtime.ts';
+import { readCheckpointWeights, modelConfig, rolloutKey } from '../../../activities/runtime.ts';
 import type { RunPlan, SampleRolloutsOutput, ScoreRolloutsOutput } from '../../../activities/types.ts';
 import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
 import { openStore } from '../../../core/store/index.ts';
@@ -150,7 +150,7 @@ it('leaves tool output out of the KL penalty and the KL metric, as verl does wit
   });
   const sorted = [...records].sort((a, b) => a.prompt - b.prompt || a.sample - b.sample);
   const ref = await scorer.logProbs(
-    await cachedCheckpointWeights(store, config.runId, 0),
+    await readCheckpointWeights(store, config.runId, 0),
     sorted.map((r) => ({ promptIds: r.promptIds, responseIds: r.tokens })),
     1,
   );

@@ -1,5 +1,5 @@
 // A LoRA run through rlTraining's activities: checkpoints hold the PEFT adapter directory, a reference to
-// the base model and the adapters' AdamW moments (no weights/), sampling runs the merged policy, and a
+// the base model and the adapters' AdamW moments (no weights/), sampling adds the adapters to the base in the graph, and a
 // trainer that lost its warm state resumes from the checkpoint to bit-identical adapters and moments.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +11,7 @@ import { checkpoint } from '../../../activities/checkpoint.ts';
 import { prepareRun } from '../../../activities/prepareRun.ts';
 import { sampleRollouts } from '../../../activities/sampleRollouts.ts';
 import { scoreRollouts } from '../../../activities/scoreRollouts.ts';
-import { cachedCheckpointWeights, initialModel } from '../../../activities/runtime.ts';
+import { readCheckpointWeights, initialModel } from '../../../activities/runtime.ts';
 import type {
   RunPlan,
   SampleRolloutsOutput,
@@ -109,7 +109,7 @@ it('checkpoints adapters only and resumes them bit for bit', async () => {
     }
   }
   const base = (await initialModel(parseRunConfig(configOf('lora-warm')))).weights;
-  const policy = await cachedCheckpointWeights(openStore(store), 'lora-warm', 2);
+  const policy = await readCheckpointWeights(openStore(store), 'lora-warm', 2);
   const changed = [...base.keys()].filter((k) => base.get(k)!.some((x, i) => x !== policy.get(k)![i]));
   assert.deepEqual(
     changed.sort(),

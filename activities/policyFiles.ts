@@ -1,0 +1,159 @@
+/**
+ * A checkpoint's policy where a worker samples or scores with it: the checkpoint's `weights/` streamed from
+ * the store into a local folder once (each object's sha256 checked while it streams), then mapped by
+ * onnxruntime as external data (core/model/weightFiles.ts) instead of being read into arrays, which the
+ * decode session would copy again. Each worker role keeps one folder per process: taking another step's
+ * weights removes the previous folder first, so a role never holds two policies (a 0.5B policy is 2 GB of
+ * float32, a 1.5B one 6 GB). Folders live under the temp dir by process id; a process that finds the
+ * folder of a process that no longer runs (killed mid-run) removes it.
+ */
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Qwen2Config } from '../core/model/config.ts';
+import type { GeneratorWeights } from '../core/generate/generator.ts';
+import { loadModelDirFiles, loadWeights, type QwenModelDir } from '../core/model/modelDir.ts';
+import { weightRegions } from '../core/model/weightFiles.ts';
+import {
+  decodeManifest,
+  manifestKey,
+  ObjectNotFoundError,
+  restoreCheckpointObjects,
+  type CheckpointManifest,
+  type ObjectStore,
+  WEIGHTS_GROUP,
+} from '../core/store/index.ts';
+
+/** The worker roles that hold a policy: each keeps at most one weight set at a time. */
+export type PolicyRole = 'sample' | 'score' | 'evaluate';
+
+/** Where the weights go: mapped from their files (CPU, float32) or read as arrays (fed, half, GPU). */
+export type WeightUse = 'mapped' | 'arrays';
+
+/** The root of the local weight folders; REASONLOOP_WEIGHTS_DIR moves it (e.g. to a larger disk). */
+export function localWeightsRoot(): string {
+  return process.env.REASONLOOP_WEIGHTS_DIR ?? join(tmpdir(), 'reasonloop-weights');
+}
+
+interface Slot {
+  id: string;
+  dir: Promise<string | undefined>;
+  value: Promise<unknown>;
+}
+const slots = new Map<PolicyRole, Slot>();
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+let swept = false;
+
+/** Removes the folders of processes that are gone (a killed worker never removes its own). */
+function sweepDeadProcesses(root: string): void {
+  if (swept) return;
+  swept = true;
+  let entries: string[];
+  try {
+    entries = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const pid = Number(name.split('-')[0]);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid))
+      rmSync(join(root, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The role's value for `id`, built by `load` into a fresh local folder; the folder of the role's previous
+ * value is removed before `load` starts (a session still mapping it keeps its pages until released).
+ * Concurrent callers with the same id share one load.
+ */
+export function roleSlot<T>(role: PolicyRole, id: string, load: (dir: string) => Promise<T>): Promise<T> {
+  const held = slots.get(role);
+  if (held?.id === id) return held.value as Promise<T>;
+  const root = localWeightsRoot();
+  let resolveDir: (d: string | undefined) => void = () => undefined;
+  const dir = new Promise<string | undefined>((r) => (resolveDir = r));
+  const value = (async () => {
+    if (held) {
+      await held.value.catch(() => undefined);
+      const old = await held.dir;
+      if (old) rmSync(old, { recursive: true, force: true });
+    }
+    mkdirSync(root, { recursive: true });
+    sweepDeadProcesses(root);
+    const roleDir = join(root, `${process.pid}-${role}`);
+    mkdirSync(roleDir, { recursive: true });
+    const d = await mkdtemp(join(roleDir, 'w-'));
+    resolveDir(d);
+    return load(d);
+  })();
+  value.catch(() => {
+    resolveDir(undefined);
+    if (slots.get(role)?.value === value) slots.delete(role);
+  });
+  slots.set(role, { id, dir, value });
+  return value;
+}
+
+/**
+ * A checkpoint's manifest without hashing its objects (restoring them checks each sha256 while it
+ * streams, so a separate verifying pass would read every weight twice). A missing or unreadable manifest is
+ * retryable: the store may be catching up.
+ */
+export async function checkpointManifest(
+  store: ObjectStore,
+  runId: string,
+  step: number,
+): Promise<CheckpointManifest> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(manifestKey(runId, step));
+  } catch (error) {
+    if (error instanceof ObjectNotFoundError)
+      throw new Error(`checkpoint ${step} of run ${runId} in ${store.location}: manifest.json is missing`);
+    throw error;
+  }
+  const decoded = decodeManifest(bytes, { runId, step });
+  if ('problem' in decoded)
+    throw new Error(`checkpoint ${step} of run ${runId} in ${store.location}: ${decoded.problem}`);
+  return decoded.manifest;
+}
+
+/**
+ * The weights of the model directory `dir` as `use` asks: regions of its float32 files, or arrays when
+ * they cannot be mapped (another dtype, a read-only folder) or `use` is "arrays".
+ */
+export function dirWeights(dir: string, config: Qwen2Config, use: WeightUse): GeneratorWeights {
+  if (use === 'mapped') {
+    const r = weightRegions(dir, config);
+    if ('regions' in r) return r.regions;
+  }
+  return loadWeights(dir, config);
+}
+
+/** A policy as a worker runs it: its model files and its weights, mapped or read. */
+export interface LocalPolicy {
+  model: Omit<QwenModelDir, 'weights'>;
+  weights: GeneratorWeights;
+}
+
+/** Streams the `weights/` group of a full-weights checkpoint into `dir` and opens it as `use` asks. */
+export async function restoreWeightsGroup(
+  store: ObjectStore,
+  manifest: CheckpointManifest,
+  dir: string,
+  use: WeightUse,
+): Promise<LocalPolicy> {
+  await restoreCheckpointObjects(store, manifest, `${WEIGHTS_GROUP}/`, dir);
+  const model = loadModelDirFiles(dir);
+  return { model, weights: dirWeights(dir, model.config, use) };
+}
