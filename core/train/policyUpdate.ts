@@ -3,7 +3,7 @@
  * micro-batches (gradient accumulation) by `planUpdate`, one or more epochs; the loss normaliser of each
  * mini-batch computed over the whole mini-batch so accumulation is exact; verl's metrics per step.
  */
-import type { Feeds, HostTensor, OptimizerState, SessionConfig } from '../graph/index.ts';
+import type { DType, Feeds, HostTensor, OptimizerState, SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import type { RlAlgorithmConfig } from '../config/rl.ts';
 import { logProbChunkTokens } from '../model/tokenLogProbs.ts';
@@ -70,10 +70,21 @@ export class PolicyUpdater {
     private readonly steps: TrainSteps,
     /** One micro-batch per mini-batch: the fused train step; otherwise gradients accumulate. */
     private readonly fused: boolean,
+    private readonly dtype: DType,
   ) {}
 
-  static async create(config: Qwen2Config, algo: Algo, session: SessionConfig = {}): Promise<PolicyUpdater> {
+  /**
+   * `dtype` float64 builds every graph in double precision (the state's tensors must then be Float64Array):
+   * the parity test against the PyTorch trainer (trainers/torch) uses it; runs use float32.
+   */
+  static async create(
+    config: Qwen2Config,
+    algo: Algo,
+    session: SessionConfig = {},
+    dtype: DType = 'float32',
+  ): Promise<PolicyUpdater> {
     const lossOpts = {
+      dtype,
       clip: algo.clip,
       aggMode: algo.lossAgg,
       klLoss: algo.kl.placement === 'loss' ? { estimator: algo.kl.estimator } : undefined,
@@ -95,7 +106,7 @@ export class PolicyUpdater {
       await steps.gradStep();
       await steps.apply();
     }
-    return new PolicyUpdater(config, algo, steps, fused);
+    return new PolicyUpdater(config, algo, steps, fused, dtype);
   }
 
   /**
@@ -124,7 +135,7 @@ export class PolicyUpdater {
     const maxLength = a.lossAggMaxLength ?? ctx.maxLength;
     const withRef = a.kl.placement === 'loss';
     const metrics: UpdateMetrics[] = [];
-    const scalar = (x: number): HostTensor => ({ data: new Float32Array([x]), dims: [] });
+    const scalar = (x: number): HostTensor => ({ data: floats(this.dtype, [x]), dims: [] });
     for (let i = 0; i < plan.microBatches.length;) {
       const { epoch, miniBatch } = plan.microBatches[i];
       const micros: MicroBatch[] = [];
@@ -147,9 +158,12 @@ export class PolicyUpdater {
       if (withRef) common[lossInputs.klCoef] = scalar(ctx.klCoef);
       if (a.entropyCoef !== 0) common[lossInputs.entropyCoef] = scalar(a.entropyCoef);
       const feedsOf = (rowIdx: Int32Array): Feeds => ({
-        ...packRows(
-          [...rowIdx].map((r) => rows[r]),
-          { withRef },
+        ...withDtype(
+          packRows(
+            [...rowIdx].map((r) => rows[r]),
+            { withRef },
+          ),
+          this.dtype,
         ),
         ...common,
         ...frozen,
@@ -180,4 +194,17 @@ export class PolicyUpdater {
     }
     return { state, metrics };
   }
+}
+
+function floats(dtype: DType, values: ArrayLike<number>): Float32Array | Float64Array {
+  return dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
+}
+
+/** The packed rows' float32 tensors in the graph's dtype (a float64 graph takes float64 feeds). */
+function withDtype(feeds: Feeds, dtype: DType): Feeds {
+  if (dtype !== 'float64') return feeds;
+  const out: Feeds = {};
+  for (const [name, t] of Object.entries(feeds))
+    out[name] = t.data instanceof Float32Array ? { data: floats(dtype, t.data), dims: t.dims } : t;
+  return out;
 }

@@ -1,0 +1,1 @@
+"""reasonloop's PyTorch trainer: the same policy update as core/train, sharded with FSDP2."""

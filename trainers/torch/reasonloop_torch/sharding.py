@@ -1,0 +1,61 @@
+"""FSDP2 over the ranks torchrun started: the process group (NCCL on CUDA, gloo on the CPU), `fully_shard`
+per decoder layer and once at the root, gradients summed across ranks, and the moves between full
+tensors (what checkpoints hold) and each rank's shards."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import torch
+import torch.distributed as dist
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.fsdp import FSDPModule, fully_shard
+from torch.distributed.tensor import DTensor, distribute_tensor
+
+
+def init_ranks(device_type: str = "cpu", timeout_s: float = 600) -> tuple[int, int]:
+    """Joins the group torchrun describes (RANK, WORLD_SIZE, MASTER_ADDR…); a plain process is rank 0 of 1."""
+    if not dist.is_initialized():
+        if "RANK" not in os.environ:
+            os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+            os.environ.setdefault("MASTER_PORT", str(_free_port()))
+            os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def shard_model(model: torch.nn.Module, device_type: str = "cpu") -> torch.nn.Module:
+    """fully_shard each decoder layer, then the root (embeddings, final norm, lm_head); gradients are
+    summed across ranks because each rank's loss is already normalised over the whole mini-batch."""
+    mesh = init_device_mesh(device_type, (dist.get_world_size(),))
+    for layer in model.model.layers:  # type: ignore[attr-defined]
+        fully_shard(layer, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+    for module in model.modules():
+        if isinstance(module, FSDPModule):
+            module.set_gradient_divide_factor(1.0)
+            # A plain SUM: gloo has no PREMUL_SUM, which FSDP2 would otherwise use for float32 gradients.
+            module.set_force_sum_reduction_for_comms(True)
+    return model
+
+
+def full_tensor(t: torch.Tensor) -> torch.Tensor:
+    """The whole tensor (an all-gather on every rank for a DTensor)."""
+    return t.full_tensor() if isinstance(t, DTensor) else t
+
+
+def shard_like(full: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """`full` laid out as `like` is (the same mesh and placements for a DTensor parameter)."""
+    if isinstance(like, DTensor):
+        return distribute_tensor(full.to(like.dtype), like.device_mesh, like.placements)
+    return full.to(like.dtype).clone()

@@ -1,0 +1,54 @@
+"""The trainer's state — weights, AdamW moments, the step count — as full tensors keyed by HF parameter
+name, moved in and out of a (possibly FSDP2-sharded) model and its optimizer. Reading a full tensor out
+of a sharded model is a collective: every rank calls these."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .sharding import full_tensor, shard_like
+
+
+@dataclass
+class FullState:
+    #: AdamW steps taken so far (the next is step + 1).
+    step: int
+    params: dict[str, torch.Tensor]
+    m: dict[str, torch.Tensor]
+    v: dict[str, torch.Tensor]
+
+
+def gather_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> FullState:
+    """The full state on every rank; moments are zeros for a parameter AdamW has not stepped yet."""
+    out = FullState(step=0, params={}, m={}, v={})
+    for name, p in model.named_parameters():
+        out.params[name] = full_tensor(p.detach())
+        s = optimizer.state.get(p, {})
+        if "exp_avg" in s:
+            out.m[name] = full_tensor(s["exp_avg"])
+            out.v[name] = full_tensor(s["exp_avg_sq"])
+            out.step = int(s["step"].item())
+        else:
+            out.m[name] = torch.zeros_like(out.params[name])
+            out.v[name] = torch.zeros_like(out.params[name])
+    return out
+
+
+def load_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: FullState) -> None:
+    """Copies full weights and moments into the model's (sharded) parameters and AdamW's state."""
+    named = dict(model.named_parameters())
+    if set(named) != set(state.params):
+        missing, extra = sorted(set(named) - set(state.params)), sorted(set(state.params) - set(named))
+        raise ValueError(f"state does not match the model: missing {missing[:5]}, unexpected {extra[:5]}")
+    with torch.no_grad():
+        for name, p in named.items():
+            p.copy_(shard_like(state.params[name], p))
+            if state.step == 0:
+                continue
+            optimizer.state[p] = {
+                "step": torch.tensor(float(state.step), dtype=torch.float32),
+                "exp_avg": shard_like(state.m[name], p),
+                "exp_avg_sq": shard_like(state.v[name], p),
+            }
