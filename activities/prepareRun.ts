@@ -4,7 +4,7 @@
  * checkpoint belongs to a different config, is a permanent error, never a silent no-op.
  */
 import { runQueues } from '../client/gpuWorkers.ts';
-import { checkModelDir, checkStoreReachable } from '../client/preflight.ts';
+import { checkModelDir } from '../client/preflight.ts';
 import {
   baseHyperParameters,
   hyperParametersFromMetrics,
@@ -21,6 +21,7 @@ import { checkGpuWorkersFromActivity } from './gpuWorkers.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import { resumePoint } from './resumePoint.ts';
 import { runStore, runTask } from './runtime.ts';
+import { probeRunStore } from './storeProbe.ts';
 import type { Cursor, RawRunConfig, RunPlan } from './types.ts';
 
 /**
@@ -79,8 +80,8 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
     throw permanent(FAILURE.config, (error as Error).message);
   }
   const store = runStore(config);
-  // Retryable: a store that is down now may answer on the next attempt (the CLI checks it before starting).
-  await checkStoreReachable(store);
+  // A store that is down now may answer on the next attempt; one that cannot be written fails for good.
+  await probeRunStore(store, 'run.store.url', config.store.url);
   await checkGpuWorkersFromActivity(runQueues(config));
   const hash = runConfigHash(config);
   // A new run loads its task (data, tokenizer) before step 0 is written: a start that fails on bad data

@@ -7,7 +7,6 @@
  */
 import { heartbeat } from '@temporalio/activity';
 import { sftQueues } from '../client/gpuWorkers.ts';
-import { checkStoreReachable } from '../client/preflight.ts';
 import { writeStepMetrics, type StepMetrics } from '../core/metrics/history.ts';
 import { parseSftConfig, sftIdentity, type SftConfig } from '../core/config/sft.ts';
 import { loadSolutions, type SolutionExample } from '../core/data/solutions.ts';
@@ -35,6 +34,7 @@ import { mathPromptIds } from '../core/task/prompts.ts';
 import { mathStopTokenIds } from '../core/task/stops.ts';
 import { readCheckpointState, withStateFiles } from './trainerState.ts';
 import type { Cursor } from './types.ts';
+import { probeRunStore } from './storeProbe.ts';
 
 export interface SftPlan {
   runId: string;
@@ -70,7 +70,7 @@ export function sftConfigHash(config: SftConfig): string {
 export async function prepareSft(raw: unknown): Promise<SftPlan> {
   const config = parsedConfig(parseSftConfig, raw);
   const store = runStore(config);
-  await checkStoreReachable(store);
+  await probeRunStore(store, 'sft.store.url', config.store.url);
   await checkGpuWorkersFromActivity(sftQueues(config));
   const hash = sftConfigHash(config);
   // A new run's examples load before step 0 is written, so bad data leaves no checkpoint behind.

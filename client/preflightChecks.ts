@@ -8,7 +8,8 @@ import { randomUUID } from 'node:crypto';
 import type { TaskConfig } from '../core/config/task.ts';
 import { checkProblemFile } from '../core/data/dataCheck.ts';
 import { checkModelDirFiles, type CheckedModelDir } from '../core/model/modelDirCheck.ts';
-import { openStore, S3ObjectStore, type ObjectStore } from '../core/store/index.ts';
+import { LocalFolderStore, openStore, S3ObjectStore, type ObjectStore } from '../core/store/index.ts';
+import { makeFolderPath } from '../core/store/folderPath.ts';
 
 /** How long the store probe may take before the preflight gives up: an answer, not a hang. */
 export const STORE_PROBE_TIMEOUT_MS = 15_000;
@@ -46,6 +47,8 @@ async function within<T>(ms: number, what: string, work: Promise<T>): Promise<T>
  * read-only mount, a path under /proc, a file where a folder should be) fails here, not at step 0.
  */
 export async function probeStore(store: ObjectStore): Promise<void> {
+  // Its own mkdir: the store's recursive one would spin forever on a path under /proc (core/store/folderPath.ts).
+  if (store instanceof LocalFolderStore) await makeFolderPath(store.root);
   await checkStoreReachable(store);
   const key = `.reasonloop-probe-${randomUUID()}`;
   const bytes = new TextEncoder().encode(key);

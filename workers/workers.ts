@@ -29,6 +29,7 @@ import { deviceTaskQueue, isGpuQueue } from '../core/config/taskQueues.ts';
 import { CPU_DEVICE, type Device } from '../core/graph/device.ts';
 import { onDevice } from '../activities/workerDevice.ts';
 import { DEFAULT_WORKFLOW_QUEUE } from '../client/workflowTypes.ts';
+import { keepAlive } from './keepAlive.ts';
 
 export const ROLES = ['workflow', 'rollout', 'cpu', 'trainer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -93,7 +94,12 @@ const OWN_QUEUE_ACTIVITIES = { updatePolicy, checkpoint };
 export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
   const roles = options.roles ?? ROLES;
   const device = options.device ?? CPU_DEVICE;
-  const common = { connection: options.connection, namespace: options.namespace ?? 'default' };
+  const common = {
+    connection: options.connection,
+    namespace: options.namespace ?? 'default',
+    // Every activity with a heartbeat timeout heartbeats while it runs (workers/keepAlive.ts).
+    interceptors: { activity: [keepAlive] },
+  };
   const ownQueue = roles.includes('trainer')
     ? (options.trainerOwnQueue ?? uniqueTrainerQueue(queueOf('trainer', options.queues, device)))
     : undefined;

@@ -10,22 +10,22 @@ import type * as activities from '../activities/index.ts';
 import type { DifficultyFilterSummary } from '../core/data/difficulty.ts';
 import type { DifficultyFilterConfigInput } from '../core/config/difficultyFilter.ts';
 import { DEFAULT_TASK_QUEUES } from '../core/config/taskQueues.ts';
-
-const RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' };
+import { heartbeatSecondsOf, MODEL_PASS_TIMEOUT, RETRY, STORE_WORK_TIMEOUT } from './activityOptions.ts';
 
 export async function difficultyFilter(
   config: DifficultyFilterConfigInput,
 ): Promise<DifficultyFilterSummary> {
   const { planDifficultyFilter, writeDifficultyFilter } = proxyActivities<typeof activities>({
     taskQueue: config.orchestration?.taskQueues?.cpu ?? DEFAULT_TASK_QUEUES.cpu,
-    startToCloseTimeout: '30 minutes',
+    startToCloseTimeout: STORE_WORK_TIMEOUT,
+    heartbeatTimeout: `${heartbeatSecondsOf(config)} seconds`,
     retry: RETRY,
   });
   const plan = await planDifficultyFilter(config);
   if (plan.done) return plan.done;
   const { filterShard } = proxyActivities<typeof activities>({
     taskQueue: plan.rolloutQueue,
-    startToCloseTimeout: '2 hours',
+    startToCloseTimeout: MODEL_PASS_TIMEOUT,
     heartbeatTimeout: `${plan.heartbeatTimeoutSeconds} seconds`,
     retry: RETRY,
   });

@@ -9,8 +9,7 @@ import type * as activities from '../activities/index.ts';
 import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import { DEFAULT_TASK_QUEUES, deviceTaskQueue } from '../core/config/taskQueues.ts';
-
-const DEFAULT_HEARTBEAT_SECONDS = 60;
+import { heartbeatSecondsOf, MODEL_PASS_TIMEOUT, RETRY } from './activityOptions.ts';
 
 export async function evaluation(config: EvaluationConfigInput): Promise<EvaluationSummary> {
   const { evaluateModel } = proxyActivities<typeof activities>({
@@ -18,9 +17,9 @@ export async function evaluation(config: EvaluationConfigInput): Promise<Evaluat
       config.orchestration?.taskQueue ?? DEFAULT_TASK_QUEUES.rollout,
       config.orchestration?.device ?? 'cpu',
     ),
-    startToCloseTimeout: '2 hours',
-    heartbeatTimeout: `${config.orchestration?.heartbeatTimeoutSeconds ?? DEFAULT_HEARTBEAT_SECONDS} seconds`,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+    startToCloseTimeout: MODEL_PASS_TIMEOUT,
+    heartbeatTimeout: `${heartbeatSecondsOf(config)} seconds`,
+    retry: RETRY,
   });
   return evaluateModel(config);
 }

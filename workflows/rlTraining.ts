@@ -18,6 +18,7 @@ import { hyperParameterMetrics, withHyperParameters } from '../core/config/hyper
 import { hyperParameterControl } from './hyperParameters.ts';
 import { stepTimingMetrics } from '../core/metrics/stepTiming.ts';
 import { stickyTrainer } from './stickyTrainer.ts';
+import { MODEL_PASS_TIMEOUT, prepareOptions, RETRY } from './activityOptions.ts';
 import {
   continueAsNewWhenDue,
   finishTraining,
@@ -27,18 +28,6 @@ import {
 } from './trainingLoop.ts';
 
 export type { TrainingCarry } from './trainingLoop.ts';
-
-/**
- * Timeouts. Long activities heartbeat; a worker killed mid-activity is detected within
- * run.orchestration.heartbeatTimeoutSeconds and the attempt retried elsewhere. START_TO_CLOSE bounds one attempt.
- */
-const START_TO_CLOSE = '2 hours';
-const RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' };
-
-const { prepareRun } = proxyActivities<typeof activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: RETRY,
-});
 
 /**
  * Starts the evaluation of a step's checkpoint as a child workflow that outlives the run (ABANDON): the
@@ -84,31 +73,29 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
   const hyperParameters = hyperParameterControl(status, carry.hyperParameters);
   if (carry.trainerQueue) status.trainerQueue = carry.trainerQueue;
 
+  const { prepareRun } = proxyActivities<typeof activities>(prepareOptions(config));
   const plan = await prepareRun(config);
   hyperParameters.start(plan.hyperParameters.base, plan.hyperParameters.overrides);
   status.runId = plan.runId;
   status.step = plan.checkpointStep;
   status.totalSteps = plan.totalSteps;
   status.rejectedCheckpoints = plan.rejected;
-  const { sampleRollouts } = proxyActivities<typeof activities>({
-    taskQueue: plan.taskQueues.rollout,
-    startToCloseTimeout: START_TO_CLOSE,
+  const modelPass = {
+    startToCloseTimeout: MODEL_PASS_TIMEOUT,
     heartbeatTimeout: `${plan.heartbeatTimeoutSeconds} seconds`,
     retry: RETRY,
+  };
+  const { sampleRollouts } = proxyActivities<typeof activities>({
+    ...modelPass,
+    taskQueue: plan.taskQueues.rollout,
   });
   const { scoreRollouts } = proxyActivities<typeof activities>({
+    ...modelPass,
     taskQueue: plan.taskQueues.cpu,
-    startToCloseTimeout: START_TO_CLOSE,
-    retry: RETRY,
   });
   const { updatePolicy, checkpoint } = stickyTrainer(status, {
     sharedQueue: plan.taskQueues.trainer,
-    presumedGoneSeconds: plan.heartbeatTimeoutSeconds,
-    timeouts: {
-      startToCloseTimeout: START_TO_CLOSE,
-      heartbeatTimeout: `${plan.heartbeatTimeoutSeconds} seconds`,
-      retry: RETRY,
-    },
+    heartbeatSeconds: plan.heartbeatTimeoutSeconds,
   });
 
   let cursor: Cursor = plan.cursor;

@@ -16,13 +16,7 @@ import {
   trainingStatus,
   type TrainingCarry,
 } from './trainingLoop.ts';
-
-const RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' };
-
-const { prepareSft } = proxyActivities<typeof activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: RETRY,
-});
+import { MODEL_PASS_TIMEOUT, prepareOptions, RETRY } from './activityOptions.ts';
 
 export async function sftTraining(
   config: SftConfigInput,
@@ -30,13 +24,14 @@ export async function sftTraining(
 ): Promise<TrainingResult> {
   const status = trainingStatus(carry);
 
+  const { prepareSft } = proxyActivities<typeof activities>(prepareOptions(config));
   const plan = await prepareSft(config);
   status.runId = plan.runId;
   status.step = plan.checkpointStep;
   status.totalSteps = plan.totalSteps;
   const { sftSteps } = proxyActivities<typeof activities>({
     taskQueue: plan.trainerQueue,
-    startToCloseTimeout: '2 hours',
+    startToCloseTimeout: MODEL_PASS_TIMEOUT,
     heartbeatTimeout: `${plan.heartbeatTimeoutSeconds} seconds`,
     retry: RETRY,
   });

@@ -5,61 +5,92 @@
  * schedule-to-start timeout; when nobody picks one up in time the worker is gone, and the run asks again.
  * Correctness does not depend on it: a trainer without the state reloads it from the store.
  */
-import { ActivityFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
 import type { TrainerQueueActivity } from '../activities/trainerQueue.ts';
+import { MODEL_PASS_TIMEOUT, ONE_ATTEMPT, RETRY, STORE_WORK_TIMEOUT } from './activityOptions.ts';
 import type { TrainingStatus } from './definitions.ts';
 
 type TrainerActivities = Pick<typeof activities, 'updatePolicy' | 'checkpoint'>;
-type ActivityTimeouts = Parameters<typeof proxyActivities>[0];
 
 /**
- * Own queues tried in a row for one call before it goes to the shared queue, where any trainer serves it:
- * a worker answers `trainerQueue` from its shared poller, so one whose own poller is broken would
- * otherwise be picked again and again.
+ * Own queues tried in a row for one call before it goes to the shared queue, where any trainer serves it
+ * with the usual retry policy: a worker answers `trainerQueue` from its shared poller, so one whose own
+ * poller is broken, or that fails every attempt, would otherwise be picked again and again.
  */
 export const MAX_OWN_QUEUE_TRIES = 3;
 
-/** True when an activity was never picked up: its schedule-to-start timeout fired. */
-export function neverStarted(error: unknown): boolean {
-  return (
-    error instanceof ActivityFailure &&
-    error.cause instanceof TimeoutFailure &&
-    error.cause.timeoutType === 'SCHEDULE_TO_START'
-  );
+/**
+ * True when a call on a trainer's own queue should go to another trainer: it timed out (nobody picked it
+ * up — the worker is gone —, its heartbeats stopped — the worker died inside it —, or it ran past
+ * start-to-close) or failed in a way a retry may fix. A non-retryable failure fails the run.
+ */
+export function tryAnotherTrainer(error: unknown): boolean {
+  if (!(error instanceof ActivityFailure)) return false;
+  const cause = error.cause;
+  return cause instanceof TimeoutFailure || (cause instanceof ApplicationFailure && !cause.nonRetryable);
 }
 
 export interface StickyTrainerOptions {
   sharedQueue: string;
   /**
-   * A trainer that has not picked up a task on its own queue for this long is presumed gone — the same
-   * patience as for one that stopped heartbeating (run.orchestration.heartbeatTimeoutSeconds).
+   * run.orchestration.heartbeatTimeoutSeconds: a trainer that stopped heartbeating, or has not picked up a
+   * task on its own queue, for this long is presumed gone; the lookup gets as long to answer.
    */
-  presumedGoneSeconds: number;
-  /** startToCloseTimeout, heartbeatTimeout and retry of updatePolicy and checkpoint. */
-  timeouts: Omit<ActivityTimeouts, 'taskQueue' | 'scheduleToStartTimeout'>;
+  heartbeatSeconds: number;
+}
+
+/** Timeouts of updatePolicy (a model pass) and checkpoint (store work), on any queue. */
+function timeoutsOf(activity: keyof TrainerActivities, heartbeatSeconds: number) {
+  return {
+    startToCloseTimeout: activity === 'updatePolicy' ? MODEL_PASS_TIMEOUT : STORE_WORK_TIMEOUT,
+    heartbeatTimeout: `${heartbeatSeconds} seconds`,
+  };
 }
 
 /**
  * updatePolicy and checkpoint, routed to the worker whose own queue is `status.trainerQueue` (picked on
  * the first call, and again whenever that worker is gone).
+ *
+ * One attempt per own queue: a trainer killed inside an update costs one heartbeat timeout, then a new
+ * lookup sends the update to a live trainer. (With the retry policy there, the server would first retry
+ * on the dead worker's queue and wait out its schedule-to-start timeout too: two timeouts.)
  */
 export function stickyTrainer(status: TrainingStatus, options: StickyTrainerOptions): TrainerActivities {
+  const { heartbeatSeconds } = options;
   const { trainerQueue } = proxyActivities<{ trainerQueue: TrainerQueueActivity }>({
     taskQueue: options.sharedQueue,
-    startToCloseTimeout: '1 minute',
-    ...(options.timeouts.retry ? { retry: options.timeouts.retry } : {}),
+    // It answers at once; a worker that took it and died is noticed within the heartbeat timeout.
+    startToCloseTimeout: `${heartbeatSeconds} seconds`,
+    retry: RETRY,
   });
-  const shared = proxyActivities<TrainerActivities>({ ...options.timeouts, taskQueue: options.sharedQueue });
+  const shared: TrainerActivities = {
+    updatePolicy: proxyActivities<TrainerActivities>({
+      ...timeoutsOf('updatePolicy', heartbeatSeconds),
+      taskQueue: options.sharedQueue,
+      retry: RETRY,
+    }).updatePolicy,
+    checkpoint: proxyActivities<TrainerActivities>({
+      ...timeoutsOf('checkpoint', heartbeatSeconds),
+      taskQueue: options.sharedQueue,
+      retry: RETRY,
+    }).checkpoint,
+  };
   const own = new Map<string, TrainerActivities>();
   const on = (queue: string): TrainerActivities => {
     let proxies = own.get(queue);
     if (!proxies) {
-      proxies = proxyActivities<TrainerActivities>({
-        ...options.timeouts,
-        taskQueue: queue,
-        scheduleToStartTimeout: `${options.presumedGoneSeconds} seconds`,
-      });
+      const onQueue = (activity: keyof TrainerActivities) =>
+        proxyActivities<TrainerActivities>({
+          ...timeoutsOf(activity, heartbeatSeconds),
+          taskQueue: queue,
+          scheduleToStartTimeout: `${heartbeatSeconds} seconds`,
+          retry: ONE_ATTEMPT,
+        });
+      proxies = {
+        updatePolicy: onQueue('updatePolicy').updatePolicy,
+        checkpoint: onQueue('checkpoint').checkpoint,
+      };
       own.set(queue, proxies);
     }
     return proxies;
@@ -71,7 +102,7 @@ export function stickyTrainer(status: TrainingStatus, options: StickyTrainerOpti
       try {
         return await call(on(status.trainerQueue));
       } catch (error) {
-        if (!neverStarted(error)) throw error;
+        if (!tryAnotherTrainer(error)) throw error;
         status.trainerQueue = undefined;
       }
     }

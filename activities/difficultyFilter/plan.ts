@@ -13,11 +13,11 @@ import { shardRanges, type DifficultyFilterSummary, type PassRateBand } from '..
 import { loadTaskProblems, type TaskProblems } from '../../core/data/splits.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../../core/store/index.ts';
 import { filterQueues } from '../../client/gpuWorkers.ts';
-import { checkStoreReachable } from '../../client/preflight.ts';
 import { checkGpuWorkersFromActivity } from '../gpuWorkers.ts';
 import { FAILURE, permanent } from '../failures.ts';
 import { parsedConfig } from '../parsedConfig.ts';
 import { memo, runStore } from '../runtime.ts';
+import { probeRunStore } from '../storeProbe.ts';
 
 /** Hex digits of the settings hash in the result folder's name (48 bits, as evaluation's). */
 const SETTINGS_HASH_CHARS = 12;
@@ -105,7 +105,7 @@ export async function filterProblems(config: DifficultyFilterConfig): Promise<Ta
 export async function planDifficultyFilter(raw: unknown): Promise<FilterPlan> {
   const config = parsedConfig(parseDifficultyFilterConfig, raw);
   const store = runStore(config);
-  await checkStoreReachable(store);
+  await probeRunStore(store, 'filter.store.url', config.store.url);
   await checkGpuWorkersFromActivity(filterQueues(config));
   const pinned = await pinModel(config);
   const settings = configHash({

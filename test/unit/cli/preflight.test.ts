@@ -152,10 +152,14 @@ describe('reasonloop train --check: deep preflight', () => {
     assert.match(r.err, /fake\.parquet: not a readable parquet file/);
   });
 
-  it('a store that cannot be written: under /dev/null, a path that is a file', async () => {
+  it('a store that cannot be written: under /dev/null, under /proc, a path that is a file', async () => {
     let r = await check(runConfig('devnull', { store: '/dev/null/store' }));
     assert.equal(r.code, 1);
     assert.match(r.err, /run\.store\.url \/dev\/null\/store: /);
+    // The file-system's own answer, not the probe's 15 s timeout (Node's recursive mkdir spins there).
+    r = await check(runConfig('proc', { store: '/proc/reasonloop-store' }));
+    assert.equal(r.code, 1);
+    assert.match(r.err, /run\.store\.url \/proc\/reasonloop-store: ENOENT/);
     const file = join(DIR, 'a-file');
     writeFileSync(file, 'x');
     r = await check(runConfig('isFile', { store: file }));

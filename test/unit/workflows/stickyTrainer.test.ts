@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { hostname } from 'node:os';
 import { ActivityFailure, ApplicationFailure, TimeoutFailure } from '@temporalio/common';
-import { neverStarted } from '../../../workflows/stickyTrainer.ts';
+import { tryAnotherTrainer } from '../../../workflows/stickyTrainer.ts';
 import { trainerQueueActivity, uniqueTrainerQueue } from '../../../activities/trainerQueue.ts';
 
 function activityFailure(cause: Error): ActivityFailure {
@@ -10,15 +10,13 @@ function activityFailure(cause: Error): ActivityFailure {
 }
 
 describe('sticky trainer routing', () => {
-  it('takes only a schedule-to-start timeout for a gone worker', () => {
-    assert.equal(
-      neverStarted(activityFailure(new TimeoutFailure('t', undefined, 'SCHEDULE_TO_START'))),
-      true,
-    );
-    // A worker that died mid-update is retried by the retry policy; its heartbeat timeout is not "gone".
-    assert.equal(neverStarted(activityFailure(new TimeoutFailure('t', undefined, 'HEARTBEAT'))), false);
-    assert.equal(neverStarted(activityFailure(ApplicationFailure.nonRetryable('bad config'))), false);
-    assert.equal(neverStarted(new TimeoutFailure('t', undefined, 'SCHEDULE_TO_START')), false);
+  it('goes to another trainer after any timeout or a retryable failure on its own queue, never after a permanent one', () => {
+    for (const type of ['SCHEDULE_TO_START', 'HEARTBEAT', 'START_TO_CLOSE'] as const) {
+      assert.equal(tryAnotherTrainer(activityFailure(new TimeoutFailure('t', undefined, type))), true, type);
+    }
+    assert.equal(tryAnotherTrainer(activityFailure(ApplicationFailure.retryable('store hiccup'))), true);
+    assert.equal(tryAnotherTrainer(activityFailure(ApplicationFailure.nonRetryable('bad config'))), false);
+    assert.equal(tryAnotherTrainer(new TimeoutFailure('t', undefined, 'SCHEDULE_TO_START')), false);
   });
 
   it("names a trainer's own queue after the shared one, the host and the process, unique per worker", async () => {
