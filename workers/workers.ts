@@ -8,7 +8,12 @@
  * trainer roles: on cuda they poll the `…-gpu` queues (docs/gpu.md); workflow and cpu roles stay on the CPU.
  */
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  NativeConnection,
+  Worker,
+  type ActivityInterceptorsFactory,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import {
   checkpoint,
   evaluateModel,
@@ -49,6 +54,8 @@ export interface WorkerOptions {
   trainerOwnQueue?: string;
   /** Where the rollout and trainer roles run their sessions (default cpu); cuda polls the `…-gpu` queues. */
   device?: Device;
+  /** More activity interceptors, inside the keep-alive one (the fault tests hold an activity with one). */
+  activityInterceptors?: ActivityInterceptorsFactory[];
 }
 
 /** The roles whose activities build ORT sessions of the model, and so run on the worker's device. */
@@ -98,7 +105,7 @@ export async function createWorkers(options: WorkerOptions): Promise<Worker[]> {
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     // Every activity with a heartbeat timeout heartbeats while it runs (workers/keepAlive.ts).
-    interceptors: { activity: [keepAlive] },
+    interceptors: { activity: [keepAlive, ...(options.activityInterceptors ?? [])] },
   };
   const ownQueue = roles.includes('trainer')
     ? (options.trainerOwnQueue ?? uniqueTrainerQueue(queueOf('trainer', options.queues, device)))
