@@ -33,7 +33,7 @@ export const CORE_ALLOWED = {
     'core/tools',
   ],
   'core/train': ['core/rl', 'core/model', 'core/graph', 'core/generate', 'core/config', 'core/random'],
-  'core/serve': ['core/generate', 'core/model', 'core/graph', 'core/store'],
+  'core/serve': ['core/generate', 'core/model', 'core/graph', 'core/store', 'core/random'],
   'core/task': [
     'core/config',
     'core/reward',

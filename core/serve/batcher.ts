@@ -12,6 +12,7 @@ import type { GenerateOptions, Generation } from '../generate/generation.ts';
 import { runDecode } from '../generate/kvBuffers.ts';
 import { advanceRow, type Row } from '../generate/rows.ts';
 import { sampleToken, type SamplingParams } from '../generate/sampling.ts';
+import { uniformAt } from '../random.ts';
 import { kvBytesPerPosition, RowCache, type RowSource } from './rowCache.ts';
 import { topLogprobs, type TokenLogprob } from './topLogprobs.ts';
 
@@ -32,6 +33,8 @@ export interface RowJob {
   step: number;
   prompt: number;
   sample: number;
+  /** Position of the row's first token in the RNG (a continuation's tokens before it); default 0. */
+  position?: number;
   stopTokenIds: readonly number[];
   stopStrings: readonly string[];
   /** How many alternatives per token to report (0: none). */
@@ -295,7 +298,10 @@ export class ContinuousBatcher {
     const V = this.config.vocabSize;
     for (const [b, r] of rows.entries()) {
       const row = logits.subarray(b * V, (b + 1) * V);
-      await advanceRow(r.row, (u) => sampleToken(row, r.job.sampling, u), r.opts);
+      // rowUniform's draw, shifted by the job's position (a continuation's tokens before it).
+      const j = r.job;
+      const u = uniformAt(j.seed, j.step, j.prompt, j.sample, (j.position ?? 0) + r.row.out.tokens.length);
+      await advanceRow(r.row, () => sampleToken(row, j.sampling, u), r.opts);
       const i = r.row.out.tokens.length - 1;
       const top = r.top ? topLogprobs(row, r.job.topLogprobs, r.job.sampling.temperature) : undefined;
       if (top) r.top!.push(top);

@@ -24,6 +24,20 @@ const common = {
   include_stop_str_in_output: z.boolean().nullish(),
   return_token_ids: z.boolean().nullish(),
   seed: z.int().min(0).max(0xffffffff).nullish(),
+  /**
+   * Our extension: the Generator's RNG coordinates of the first row (prompts and samples count up from
+   * them), so a client reproduces in-process draws exactly, tool-turn continuations included (`position`:
+   * the response tokens before this request's). Other servers ignore it.
+   */
+  reasonloop_rng: z
+    .strictObject({
+      seed: z.int().min(0).max(0xffffffff),
+      step: z.int().min(0).max(0xffffffff).default(0),
+      prompt: z.int().min(0).max(0xffffffff).default(0),
+      sample: z.int().min(0).max(0xffffffff).default(0),
+      position: z.int().min(0).max(0xffffffff).default(0),
+    })
+    .nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().nullish() }).loose().nullish(),
   presence_penalty: onlyDefault(z.number(), 0, 'penalties are not supported (only 0)'),
@@ -128,6 +142,8 @@ export interface RowSettings {
   ignoreEos: boolean;
   includeStopStr: boolean;
   seed: number;
+  /** RNG coordinates of the first row. */
+  rng: { step: number; prompt: number; sample: number; position: number };
   topLogprobs: number;
   stream: boolean;
   includeUsage: boolean;
@@ -151,7 +167,8 @@ export function rowSettings(
     ignoreEos: body.ignore_eos ?? false,
     includeStopStr: body.include_stop_str_in_output ?? false,
     // Not random when absent: a request without a seed is as reproducible as one with seed 0.
-    seed: body.seed ?? 0,
+    seed: body.reasonloop_rng?.seed ?? body.seed ?? 0,
+    rng: body.reasonloop_rng ?? { step: 0, prompt: 0, sample: 0, position: 0 },
     topLogprobs,
     stream: body.stream ?? false,
     includeUsage: body.stream_options?.include_usage ?? false,

@@ -1,0 +1,132 @@
+/**
+ * Sampling from any OpenAI-compatible endpoint (`reasonloop serve`, vLLM, SGLang) with the Generator's
+ * contract: requests of prompt token ids in, `Generation`s out (tokens, log-probs, which were sampled), stop
+ * tokens and stop strings, and tool turns run as the in-process path runs them — the endpoint stops at the
+ * turn's stop string, the turn hook's tokens are appended (marked not sampled), and a new request continues
+ * from prompt + response so far. Token ids come from the endpoint (`token_ids`, as vLLM returns them with
+ * `return_token_ids`), so the text is never re-tokenized.
+ *
+ * Each request carries the Generator's RNG coordinates (`reasonloop_rng`: seed, step, prompt, sample, and the
+ * position its tokens start at), so `reasonloop serve` draws what the in-process path draws, sampled or
+ * greedy, tool turns included. Other servers ignore that field and get a seed derived from the coordinates
+ * instead: their samples differ from each other, but not as ours.
+ */
+import type { GenerateOptions, Generation, GenerationRequest } from '../generate/generation.ts';
+import { matchStopString } from '../generate/rows.ts';
+import { uniformAt } from '../random.ts';
+
+export interface Endpoint {
+  /** The API base, e.g. http://127.0.0.1:8000/v1. */
+  url: string;
+  /** The served model's name (`model` in each request). */
+  model: string;
+  apiKey?: string;
+}
+
+/** Requests in flight at once (the server batches them). */
+const CONCURRENCY = 64;
+
+interface CompletionChoice {
+  token_ids?: number[];
+  logprobs?: { token_logprobs?: (number | null)[] } | null;
+  finish_reason: string | null;
+}
+
+async function complete(endpoint: Endpoint, body: Record<string, unknown>): Promise<CompletionChoice> {
+  const res = await fetch(`${endpoint.url.replace(/\/$/, '')}/completions`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(endpoint.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : {}),
+    },
+    body: JSON.stringify({ model: endpoint.model, ...body }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${endpoint.url}/completions answered ${res.status}: ${text.slice(0, 500)}`);
+  const choice = (JSON.parse(text) as { choices: CompletionChoice[] }).choices[0];
+  if (!Array.isArray(choice?.token_ids))
+    throw new Error(
+      `${endpoint.url}/completions returned no token_ids (vLLM returns them with return_token_ids; other servers cannot be used here)`,
+    );
+  return choice;
+}
+
+/** One request's response, turn by turn. */
+async function generateOne(
+  endpoint: Endpoint,
+  request: GenerationRequest,
+  opts: GenerateOptions,
+): Promise<Generation> {
+  const out: Generation = { tokens: [], logprobs: [], sampled: [], finishReason: 'length' };
+  const { temperature, topP, topK } = opts.sampling;
+  for (;;) {
+    const remaining = opts.maxNewTokens - out.tokens.length;
+    if (remaining <= 0) return out;
+    const choice = await complete(endpoint, {
+      prompt: [...request.promptIds, ...out.tokens],
+      max_tokens: remaining,
+      temperature,
+      ...(topP !== undefined && topP < 1 ? { top_p: topP } : {}),
+      ...(topK ? { top_k: topK } : {}),
+      // Other servers key draws by the seed alone: one per (prompt, sample, position) keeps samples apart.
+      seed: Math.floor(
+        uniformAt(opts.seed, opts.step ?? 0, request.prompt, request.sample, out.tokens.length) * 2 ** 32,
+      ),
+      reasonloop_rng: {
+        seed: opts.seed,
+        step: opts.step ?? 0,
+        prompt: request.prompt,
+        sample: request.sample,
+        position: out.tokens.length,
+      },
+      ...(opts.stopStrings?.length ? { stop: opts.stopStrings, include_stop_str_in_output: true } : {}),
+      stop_token_ids: opts.stopTokenIds ?? [],
+      logprobs: 0,
+      return_token_ids: true,
+      skip_special_tokens: false,
+    });
+    const ids = choice.token_ids!;
+    ids.forEach((id, i) => {
+      out.tokens.push(id);
+      out.logprobs.push(choice.logprobs?.token_logprobs?.[i] ?? 0);
+      out.sampled.push(true);
+    });
+    if (choice.finish_reason !== 'stop' || ids.length === 0) return out;
+    const last = out.tokens[out.tokens.length - 1];
+    if (opts.stopTokenIds?.includes(last)) {
+      out.finishReason = 'stop';
+      return out;
+    }
+    const stop = matchStopString(out.tokens, opts);
+    const inserted =
+      stop === undefined ? undefined : await opts.onTurnEnd?.({ request, tokens: out.tokens, stop });
+    if (inserted === undefined) {
+      out.finishReason = 'stop';
+      return out;
+    }
+    // As the Generator: inserted tokens count toward the length, and the row ends when it is reached.
+    for (const id of inserted.slice(0, opts.maxNewTokens - out.tokens.length)) {
+      out.tokens.push(id);
+      out.logprobs.push(0);
+      out.sampled.push(false);
+    }
+  }
+}
+
+/** The Generator's `generate` over an endpoint: one HTTP request per turn of each response. */
+export async function generateFromEndpoint(
+  endpoint: Endpoint,
+  requests: GenerationRequest[],
+  opts: GenerateOptions,
+): Promise<Generation[]> {
+  const results = new Array<Generation>(requests.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < requests.length) {
+      const i = next++;
+      results[i] = await generateOne(endpoint, requests[i], opts);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, requests.length) }, worker));
+  return results;
+}
