@@ -19,7 +19,10 @@ import { parsedConfig } from './parsedConfig.ts';
 import { initialModel, runStore, sessionConfig } from './runtime.ts';
 import { taskRuntime } from '../core/task/taskRuntime.ts';
 import type { TaskRuntime } from '../core/task/types.ts';
+import { sampleEndpointGroups } from './endpointSampling.ts';
 import { sampleProblemGroups } from './sharedGenerator.ts';
+import type { Generation } from '../core/generate/generation.ts';
+import { loadModelDirFiles } from '../core/model/modelDir.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 
 /** Hex digits of the settings hash in a result folder's name (48 bits: collisions are not a concern). */
@@ -27,8 +30,13 @@ const SETTINGS_HASH_CHARS = 12;
 
 /** Resolves "the newest checkpoint" to a step, so the result names exactly what was evaluated. */
 async function resolveModel(config: EvaluationConfig): Promise<{ tag: string; step?: number; dir: string }> {
-  const { init, dir, checkpoint } = config.model;
+  const { init, dir, checkpoint, endpoint } = config.model;
   if (init) return { tag: `init:${init.seed}`, dir: `init-${init.seed}` };
+  if (endpoint)
+    return {
+      tag: `endpoint:${endpoint.model}@${endpoint.url}`,
+      dir: `endpoint-${endpoint.model.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-64)}`,
+    };
   if (dir) return { tag: `dir:${dir}`, dir: `dir-${dir.replace(/[^A-Za-z0-9._-]+/g, '_').slice(-64)}` }; // the settings hash tells apart paths that read alike here
   let step = checkpoint!.step;
   if (step === undefined) {
@@ -46,6 +54,23 @@ async function resolveModel(config: EvaluationConfig): Promise<{ tag: string; st
     step,
     dir: `${checkpoint!.runId}/${padStep(step)}`,
   };
+}
+
+/** The model to sample: its weights too, unless an endpoint serves it (then its tokenizer directory only). */
+async function evaluatedModel(
+  config: EvaluationConfig,
+  step: number | undefined,
+): Promise<QwenModelDir | Omit<QwenModelDir, 'weights'>> {
+  const { checkpoint, endpoint, init, dir } = config.model;
+  if (endpoint) {
+    try {
+      return loadModelDirFiles(endpoint.tokenizer);
+    } catch (error) {
+      throw permanent(FAILURE.config, `model.endpoint.tokenizer: ${(error as Error).message}`);
+    }
+  }
+  const source = checkpoint ? { checkpoint: { runId: checkpoint.runId, step: step! } } : { init, dir };
+  return initialModel({ model: source, store: config.store });
 }
 
 export function summarize(
@@ -107,37 +132,44 @@ function protocolOf(config: EvaluationConfig, problems: number): EvaluationProto
 
 async function generateAndScore(
   config: EvaluationConfig,
-  model: QwenModelDir,
+  model: QwenModelDir | Omit<QwenModelDir, 'weights'>,
   task: TaskRuntime,
   count: number,
   tools: ToolMetrics,
 ): Promise<EvaluationRecord[]> {
   const { sampling } = config;
   const records: EvaluationRecord[] = [];
+  const range = { first: 0, end: count };
+  const onGroup = (problem: number, group: Generation[]) => {
+    const scores = task.scoreGroup(problem, group);
+    group.forEach((o, k) =>
+      records.push({
+        problem,
+        sample: k,
+        text: task.responseText(o.tokens),
+        tokens: o.tokens.length,
+        finishReason: o.finishReason,
+        correct: scores.correct[k],
+        reward: scores.rewards[k],
+        ...voteOf(config, task.responseText(o.tokens)),
+      }),
+    );
+  };
+  const endpoint = config.model.endpoint;
+  if (endpoint) {
+    await sampleEndpointGroups(endpoint, task, range, sampling, config.seed, tools, onGroup);
+    return records;
+  }
   const device = requireDeviceKind(config.orchestration.device, 'evaluation.orchestration.device');
   await sampleProblemGroups(
-    model,
+    model as QwenModelDir,
     sessionConfig(config, device),
     task,
-    { first: 0, end: count },
+    range,
     sampling,
     config.seed,
     tools,
-    (problem, group) => {
-      const scores = task.scoreGroup(problem, group);
-      group.forEach((o, k) =>
-        records.push({
-          problem,
-          sample: k,
-          text: task.responseText(o.tokens),
-          tokens: o.tokens.length,
-          finishReason: o.finishReason,
-          correct: scores.correct[k],
-          reward: scores.rewards[k],
-          ...voteOf(config, task.responseText(o.tokens)),
-        }),
-      );
-    },
+    onGroup,
   );
   return records;
 }
@@ -160,10 +192,7 @@ export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
   if (await store.head(summaryKey)) {
     return JSON.parse(new TextDecoder().decode(await store.get(summaryKey))) as EvaluationSummary;
   }
-  const source = config.model.checkpoint
-    ? { checkpoint: { runId: config.model.checkpoint.runId, step: resolved.step! } }
-    : { init: config.model.init, dir: config.model.dir };
-  const model = await initialModel({ model: source, store: config.store });
+  const model = await evaluatedModel(config, resolved.step);
   let task: TaskRuntime;
   try {
     task = await taskRuntime(

@@ -76,9 +76,38 @@ export async function preflightEvaluation(
       );
     }
   }
+  const endpoint = config.model.endpoint;
+  if (endpoint !== undefined) {
+    checkModelDirField(
+      endpoint.tokenizer,
+      'evaluation.model.endpoint.tokenizer',
+      config.task.kind === 'math',
+    );
+    await checkEndpointServes(endpoint.url, endpoint.model);
+  }
   await checkTaskData(config.task, 'evaluation.task');
   await checkConfigStore(config.store.url, 'evaluation.store.url', env);
   return config;
+}
+
+/** The endpoint answers `/models` and lists `model` (an OpenAI-compatible server is up and serves it). */
+async function checkEndpointServes(url: string, model: string): Promise<void> {
+  const field = 'evaluation.model.endpoint';
+  let ids: string[];
+  try {
+    const res = await fetch(`${url.replace(/\/$/, '')}/models`, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`GET /models answered ${res.status}`);
+    ids = ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+  } catch (error) {
+    throw new Error(
+      `${field} ${url}: not reachable as an OpenAI-compatible server (${(error as Error).message})`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (!ids.includes(model))
+    throw new Error(`${field} ${url}: serves ${ids.join(', ') || 'no model'}, not ${model}`);
 }
 
 /** The parsed config when the filter can start: schema, model directory, store reachable. */

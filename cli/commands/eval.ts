@@ -20,6 +20,11 @@ const HELP = `usage: reasonloop eval --config eval.json [--task-queue Q] [--wait
   --wait            wait for the evaluation and print its summary
   --json            with --wait: print the summary as one JSON object
   --check           validate only: do not start anything (prints the equivalent temporal command)
+  --endpoint URL    evaluate the model an OpenAI-compatible server serves (reasonloop serve, vLLM, SGLang;
+                    the API base, e.g. http://127.0.0.1:8000/v1) instead of the config's model
+  --model NAME      with --endpoint: the served model's name
+  --tokenizer DIR   with --endpoint: the served model's HF directory (config.json and tokenizer files);
+                    default: the config's model.dir
 
 Each start is a new workflow, <evalId>-<UTC timestamp>; results live in the store under evals/<evalId>/.
 With model.checkpoint and no step, the run's newest verified checkpoint at the time it runs is evaluated.`;
@@ -98,18 +103,36 @@ async function runEval(argv: string[]): Promise<number> {
     wait: { type: 'boolean' },
     json: { type: 'boolean' },
     check: { type: 'boolean' },
+    endpoint: { type: 'string' },
+    model: { type: 'string' },
+    tokenizer: { type: 'string' },
   });
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.values;
   if (!args.config) return usageError(USAGE, '--config is required');
   if (args.json && !args.wait) return usageError(USAGE, '--json prints the summary: it needs --wait');
   if (args.check && args.wait) return usageError(USAGE, '--check and --wait exclude each other');
+  if ((args.endpoint === undefined) !== (args.model === undefined))
+    return usageError(USAGE, '--endpoint and --model go together');
+  if (args.tokenizer !== undefined && args.endpoint === undefined)
+    return usageError(USAGE, '--tokenizer goes with --endpoint');
   const configFile = args.config;
-  const raw = readConfigFile(configFile);
+  let raw = readConfigFile(configFile);
+  if (args.endpoint !== undefined) {
+    const fileModel = (raw as { model?: { dir?: unknown } }).model;
+    const tokenizer = args.tokenizer ?? (typeof fileModel?.dir === 'string' ? fileModel.dir : undefined);
+    if (tokenizer === undefined)
+      return usageError(USAGE, "--endpoint needs --tokenizer DIR (the served model's HF directory)");
+    raw = { ...(raw as object), model: { endpoint: { url: args.endpoint, model: args.model, tokenizer } } };
+  }
   const config = await preflightEvaluation(raw);
   const taskQueue = args['task-queue'] ?? DEFAULT_WORKFLOW_QUEUE;
   const workflowId = evaluationWorkflowId(config.evalId, new Date());
-  const equivalent = temporalWorkflowStartLine(WORKFLOW_TYPES.evaluation, workflowId, configFile, taskQueue);
+  // With --endpoint the started config is the file's with its model replaced: no file holds it.
+  const equivalent =
+    args.endpoint === undefined
+      ? temporalWorkflowStartLine(WORKFLOW_TYPES.evaluation, workflowId, configFile, taskQueue)
+      : `${configFile} with model.endpoint ${JSON.stringify((raw as { model: unknown }).model)}`;
   if (args.check) {
     console.log(`evaluation config ${configFile}: ok (eval ${config.evalId}, store ${config.store.url})`);
     console.log(`equivalent: ${equivalent}`);

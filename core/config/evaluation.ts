@@ -18,13 +18,28 @@ export const evalModelSchema = z
     dir: z.string({ error: 'must be a path to an HF model directory' }).min(1).optional(),
     /** A run's checkpoint in the store; without `step`, the newest verified one when the evaluation runs. */
     checkpoint: z.strictObject({ runId: runId(), step: nonNegativeInt().optional() }).optional(),
+    /**
+     * A model served on an OpenAI-compatible endpoint (`reasonloop serve`, or any that returns token ids): `url` is the API base
+     * (…/v1), `model` the served name, `tokenizer` a model directory whose config.json and tokenizer files
+     * are the served model's (prompts are sent, and responses received, as token ids).
+     */
+    endpoint: z
+      .strictObject({
+        url: z.url({
+          protocol: /^https?$/,
+          error: 'must be an http(s) URL such as http://127.0.0.1:8000/v1',
+        }),
+        model: z.string({ error: 'must be the served model name' }).min(1),
+        tokenizer: z.string({ error: "must be a path to the served model's HF directory" }).min(1),
+      })
+      .optional(),
   })
   .superRefine((m, ctx) => {
-    if ([m.init, m.dir, m.checkpoint].filter((x) => x !== undefined).length !== 1) {
+    if ([m.init, m.dir, m.checkpoint, m.endpoint].filter((x) => x !== undefined).length !== 1) {
       ctx.addIssue({
         code: 'custom',
         path: [],
-        message: 'must set exactly one of "init", "dir" or "checkpoint"',
+        message: 'must set exactly one of "init", "dir", "checkpoint" or "endpoint"',
       });
     }
   });

@@ -67,7 +67,10 @@ describe('reasonloop eval', () => {
       '--config',
       evalConfigFile('two.json', { model: { checkpoint: { runId: 'a' }, dir: '/m' } }),
     ]);
-    assert.match(two.err, /evaluation\.model must set exactly one of "init", "dir" or "checkpoint"/);
+    assert.match(
+      two.err,
+      /evaluation\.model must set exactly one of "init", "dir", "checkpoint" or "endpoint"/,
+    );
   });
 
   it('--check validates and prints the temporal line with a fresh <evalId>-<timestamp> id', async () => {

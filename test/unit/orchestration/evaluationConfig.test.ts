@@ -69,7 +69,7 @@ describe('evaluation config', () => {
   });
 
   it('model needs exactly one of init, dir or checkpoint', () => {
-    const message = 'evaluation.model must set exactly one of "init", "dir" or "checkpoint"';
+    const message = 'evaluation.model must set exactly one of "init", "dir", "checkpoint" or "endpoint"';
     assert.deepEqual(issuesOf(valid({ model: {} })), [message]);
     assert.deepEqual(issuesOf(valid({ model: { dir: '/m', checkpoint: { runId: 'a' } } })), [message]);
     assert.deepEqual(parseEvaluationConfig(valid({ model: { dir: '/m' } })).model, { dir: '/m' });
