@@ -1,0 +1,82 @@
+"""The trainer's state as checkpoint files, in activities/trainerState.ts's layout: `weights/` an HF model
+directory (config.json, tokenizer and generation files carried over, model.safetensors float32) and
+`optimizer/state.safetensors` (AdamW's moments `m.<name>`, `v.<name>`, float32, the step count in the
+metadata key `reasonloop.optimizer_step`), so either engine resumes from the other's checkpoints."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .model import read_weights
+from .trainer_state import FullState
+
+WEIGHTS_GROUP = "weights"
+OPTIMIZER_GROUP = "optimizer"
+STEP_METADATA = "reasonloop.optimizer_step"
+#: transformers refuses safetensors whose metadata lacks format "pt".
+HF_METADATA = {"format": "pt"}
+#: save_pretrained's default max_shard_size ("5GB"), which the TypeScript writer also uses.
+MAX_SHARD_BYTES = 5 * 10**9
+
+
+def _check_single_file(what: str, tensors: dict[str, torch.Tensor]) -> None:
+    size = sum(t.numel() * 4 for t in tensors.values())
+    if size > MAX_SHARD_BYTES:
+        raise NotImplementedError(
+            f"{what}: {size} bytes of float32 is above one 5 GB file; the torch trainer does not write shards yet")
+
+
+def read_state_dir(directory: Path) -> FullState:
+    """Weights and moments (float32) of a checkpoint folder holding `weights/` and `optimizer/`."""
+    params = {k: v.to(torch.float32) for k, v in read_weights(directory / WEIGHTS_GROUP).items()}
+    opt = directory / OPTIMIZER_GROUP
+    files = sorted(p for p in opt.iterdir() if p.name.endswith(".safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{opt}: no optimizer state files")
+    m: dict[str, torch.Tensor] = {}
+    v: dict[str, torch.Tensor] = {}
+    step = None
+    for f in files:
+        with safe_open(str(f), framework="pt") as sf:
+            meta = sf.metadata() or {}
+            if step is None:
+                step = int(meta.get(STEP_METADATA, "-1"))
+            for key in sf.keys():
+                kind, _, name = key.partition(".")
+                (m if kind == "m" else v)[name] = sf.get_tensor(key).to(torch.float32)
+    if step is None or step < 0:
+        raise ValueError(f"{files[0]}: no valid {STEP_METADATA} metadata")
+    missing = sorted(set(params) - set(m) | set(params) - set(v))
+    if missing:
+        raise ValueError(f"{opt}: moments of {missing[:5]} are missing")
+    return FullState(step, params, m, v)
+
+
+def write_state_dir(directory: Path, base_weights_dir: Path, state: FullState) -> list[Path]:
+    """Writes `weights/` (the base folder's other files + model.safetensors) and `optimizer/`; returns the
+    files as the TypeScript side lists them: the weights group, then the optimizer group, each by name."""
+    weights = directory / WEIGHTS_GROUP
+    weights.mkdir(parents=True)
+    for f in sorted(base_weights_dir.iterdir()):
+        if f.is_file() and not f.name.startswith("model.safetensors") and not f.name.startswith("model-"):
+            shutil.copyfile(f, weights / f.name)
+    params = {k: t.detach().to(torch.float32).contiguous() for k, t in state.params.items()}
+    _check_single_file("weights", params)
+    save_file(params, str(weights / "model.safetensors"), metadata=dict(HF_METADATA))
+    opt = directory / OPTIMIZER_GROUP
+    opt.mkdir()
+    moments = {f"m.{k}": t.to(torch.float32).contiguous() for k, t in state.m.items()}
+    moments.update({f"v.{k}": t.to(torch.float32).contiguous() for k, t in state.v.items()})
+    _check_single_file("optimizer state", moments)
+    save_file(moments, str(opt / "state.safetensors"), metadata={**HF_METADATA, STEP_METADATA: str(state.step)})
+    return [p for group in (weights, opt) for p in sorted(group.rglob("*"), key=lambda p: p.as_posix()) if p.is_file()]
+
+
+def config_json_of(weights_dir: Path) -> dict:
+    return json.loads((weights_dir / "config.json").read_text())

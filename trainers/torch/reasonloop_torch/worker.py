@@ -1,0 +1,130 @@
+"""The Temporal worker of the torch trainer, started with torchrun on every rank:
+
+  torchrun --nproc-per-node N -m reasonloop_torch.worker [--task-queue reasonloop-trainer] [--device cpu|cuda]
+
+Rank 0 polls `<task queue>-torch` (and its own queue, for the trainerQueue routing) with the Python SDK,
+broadcasts each activity's input to every rank over a gloo group kept for commands, computes its own
+part and heartbeats; the other ranks wait for commands and compute theirs. TEMPORAL_ADDRESS and
+TEMPORAL_NAMESPACE say where the server is, as for the `temporal` CLI and the TypeScript workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import os
+import random
+import socket
+import threading
+from datetime import timedelta
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from .sharding import init_ranks
+from .trainer import PermanentError, Trainer
+
+#: Appended to the run's trainer queue: only torch trainers poll it.
+TORCH_QUEUE_SUFFIX = "-torch"
+#: Ranks other than 0 wait this long for the next command (idle workers are normal between runs).
+COMMAND_TIMEOUT = timedelta(days=30)
+
+
+def own_queue(shared: str) -> str:
+    """`<shared>-<hostname>-<pid>-<random>`, as activities/trainerQueue.ts names a trainer's own queue."""
+    host = "".join(c if c.isalnum() or c in ".-" else "_" for c in socket.gethostname())
+    return f"{shared}-{host}-{os.getpid()}-{random.getrandbits(32):08x}"
+
+
+class Ranks:
+    """Runs a command on every rank: rank 0 broadcasts it, each rank runs it, rank 0 gets its result."""
+
+    def __init__(self, trainer: Trainer, group: Any) -> None:
+        self.trainer = trainer
+        self.group = group
+        self.lock = threading.Lock()
+
+    def run(self, command: dict[str, Any], on_progress: Any) -> Any:
+        with self.lock:
+            dist.broadcast_object_list([command], src=0, group=self.group)
+            return execute(self.trainer, command, on_progress)
+
+    def stop(self) -> None:
+        with self.lock:
+            dist.broadcast_object_list([None], src=0, group=self.group)
+
+
+def execute(trainer: Trainer, command: dict[str, Any], on_progress: Any) -> Any:
+    if command["kind"] == "updatePolicy":
+        return trainer.update_policy(command["input"], on_progress)
+    raise ValueError(f"unknown command {command['kind']}")
+
+
+def follow(trainer: Trainer, group: Any) -> None:
+    """Ranks > 0: run each command rank 0 broadcasts, until it sends None."""
+    while True:
+        box: list[Any] = [None]
+        dist.broadcast_object_list(box, src=0, group=group)
+        if box[0] is None:
+            return
+        execute(trainer, box[0], lambda _phase: None)
+
+
+async def serve(ranks: Ranks, shared_queue: str) -> None:
+    from temporalio import activity
+    from temporalio.client import Client
+    from temporalio.exceptions import ApplicationError
+    from temporalio.worker import Worker
+
+    queue = shared_queue + TORCH_QUEUE_SUFFIX
+    mine = own_queue(queue)
+
+    @activity.defn(name="trainerQueue")
+    def trainer_queue() -> str:
+        return mine
+
+    @activity.defn(name="updatePolicy")
+    def update_policy(request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return ranks.run({"kind": "updatePolicy", "input": request},
+                             lambda phase: activity.heartbeat({"phase": phase}))
+        except PermanentError as e:
+            raise ApplicationError(str(e), type="TorchTrainerPermanent", non_retryable=True) from e
+
+    client = await Client.connect(os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
+                                  namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"))
+    # One update at a time: the ranks run one command at a time, and the state is shared.
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+    workers = [Worker(client, task_queue=q, activities=[trainer_queue, update_policy], activity_executor=executor,
+                      max_concurrent_activities=1) for q in (queue, mine)]
+    print(f"reasonloop_torch: rank 0 of {dist.get_world_size()} polls {queue} and {mine}", flush=True)
+    try:
+        await asyncio.gather(*(w.run() for w in workers))
+    finally:
+        ranks.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m reasonloop_torch.worker")
+    parser.add_argument("--task-queue", default="reasonloop-trainer",
+                        help="the run's orchestration.taskQueues.trainer; the worker polls it + '-torch'")
+    parser.add_argument("--device", choices=("cpu",), default="cpu",
+                        help="cpu (gloo); CUDA (NCCL) is not wired up yet")
+    args = parser.parse_args()
+    torch.use_deterministic_algorithms(True)
+    rank, _ = init_ranks(args.device)
+    if args.device == "cuda":
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    group = dist.new_group(backend="gloo", timeout=COMMAND_TIMEOUT)
+    trainer = Trainer(rank, args.device)
+    if rank == 0:
+        asyncio.run(serve(Ranks(trainer, group), args.task_queue))
+    else:
+        follow(trainer, group)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
