@@ -8,7 +8,8 @@ export async function updatePolicyOn(queue: string, input: UpdatePolicyInput): P
   }>({
     taskQueue: queue,
     startToCloseTimeout: '5 minutes',
-    heartbeatTimeout: '2 minutes',
+    // Short: the worker's keep-alive timer must beat through the model load and the update.
+    heartbeatTimeout: '6 seconds',
     retry: { maximumAttempts: 1 },
   });
   return updatePolicy(input);

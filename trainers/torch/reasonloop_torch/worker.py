@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
+import contextvars
 import os
 import random
 import socket
 import threading
 from datetime import timedelta
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.distributed as dist
@@ -62,6 +64,36 @@ def execute(trainer: Trainer, command: dict[str, Any], on_progress: Any) -> Any:
     raise ValueError(f"unknown command {command['kind']}")
 
 
+#: Heartbeats per heartbeat timeout (workers/keepAlive.ts BEATS_PER_TIMEOUT).
+BEATS_PER_TIMEOUT = 4
+
+
+@contextlib.contextmanager
+def keep_alive() -> Iterator[None]:
+    """Heartbeats from a timer while the activity runs (as workers/keepAlive.ts does for the TypeScript
+    workers), so a dead worker is noticed after the heartbeat timeout, whatever phase it died in."""
+    from temporalio import activity
+
+    timeout = activity.info().heartbeat_timeout
+    if not timeout:
+        yield
+        return
+    done = threading.Event()
+    context = contextvars.copy_context()
+
+    def beat() -> None:
+        while not done.wait(timeout.total_seconds() / BEATS_PER_TIMEOUT):
+            activity.heartbeat()
+
+    thread = threading.Thread(target=context.run, args=(beat,), daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
 def follow(trainer: Trainer, group: Any) -> None:
     """Ranks > 0: run each command rank 0 broadcasts, until it sends None."""
     while True:
@@ -88,8 +120,9 @@ async def serve(ranks: Ranks, shared_queue: str) -> None:
     @activity.defn(name="updatePolicy")
     def update_policy(request: dict[str, Any]) -> dict[str, Any]:
         try:
-            return ranks.run({"kind": "updatePolicy", "input": request},
-                             lambda phase: activity.heartbeat({"phase": phase}))
+            with keep_alive():
+                return ranks.run({"kind": "updatePolicy", "input": request},
+                                 lambda phase: activity.heartbeat({"phase": phase}))
         except PermanentError as e:
             raise ApplicationError(str(e), type="TorchTrainerPermanent", non_retryable=True) from e
 
