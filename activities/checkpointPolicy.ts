@@ -7,6 +7,7 @@
  */
 import type { GeneratorWeights } from '../core/generate/generator.ts';
 import type { Qwen2Config } from '../core/model/config.ts';
+import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { loraModules, mergeLoraWeights, type LoraSpec } from '../core/model/lora.ts';
 import type { CheckpointManifest, ObjectStore } from '../core/store/index.ts';
 import { ADAPTER_GROUP, isLoraCheckpoint, readAdapterGroup, readBaseReference } from './loraState.ts';
@@ -18,7 +19,14 @@ import {
   type PolicyRole,
   type WeightUse,
 } from './policyFiles.ts';
-import { initialModel, modelConfig, runStore, withRestored, type ModelSource } from './runtime.ts';
+import {
+  initialModel,
+  modelConfig,
+  modelFiles,
+  runStore,
+  withRestored,
+  type ModelSource,
+} from './runtime.ts';
 
 /** A policy as a generator takes it: the weights, and with LoRA the adapters added to them. */
 export interface CheckpointPolicy {
@@ -100,4 +108,32 @@ export async function checkpointPolicyArrays(
   if (loraModules(lora.config, lora.spec).every((m) => lora.adapters.get(m.b.name)!.every((x) => x === 0)))
     return arrays;
   return mergeLoraWeights(lora.config, lora.spec, arrays, lora.adapters);
+}
+
+/** A model's files and its policy, as an evaluation or a difficulty filter samples it. */
+export interface SourcePolicy {
+  model: Omit<QwenModelDir, 'weights'>;
+  policy: CheckpointPolicy;
+}
+
+/**
+ * The policy a model source names (a checkpoint, a model directory mapped in place, an init recipe's
+ * arrays), held as `role`'s one weight set.
+ */
+export async function sourcePolicy(
+  role: PolicyRole,
+  source: ModelSource,
+  use: WeightUse,
+): Promise<SourcePolicy> {
+  const model = await modelFiles(source);
+  const { dir, checkpoint } = source.model;
+  if (checkpoint) {
+    const store = runStore(source);
+    return { model, policy: await checkpointPolicy(role, store, checkpoint.runId, checkpoint.step, use) };
+  }
+  const id = `source|${JSON.stringify([source.model, source.store.url])}|${use}`;
+  const weights = await roleSlot(role, id, async () =>
+    dir ? dirWeights(dir, model.config, use) : (await initialModel(source)).weights,
+  );
+  return { model, policy: { weights } };
 }

@@ -16,7 +16,9 @@ import { emptyToolMetrics, type ToolMetrics } from '../core/tools/metrics.ts';
 import { configHash, latestVerifiedCheckpoint, padStep } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { parsedConfig } from './parsedConfig.ts';
-import { initialModel, runStore, sessionConfig } from './runtime.ts';
+import { runStore, sessionConfig } from './runtime.ts';
+import { sourcePolicy, type SourcePolicy } from './checkpointPolicy.ts';
+import { weightUse } from './policyFiles.ts';
 import { taskRuntime } from '../core/task/taskRuntime.ts';
 import type { TaskRuntime } from '../core/task/types.ts';
 import { sampleEndpointGroups } from './endpointSampling.ts';
@@ -57,20 +59,26 @@ async function resolveModel(config: EvaluationConfig): Promise<{ tag: string; st
 }
 
 /** The model to sample: its weights too, unless an endpoint serves it (then its tokenizer directory only). */
+/**
+ * The evaluated model's files and, unless a server samples it, its policy: the worker's one "evaluate"
+ * weight set (checkpointPolicy.ts), mapped from its files where it can be.
+ */
 async function evaluatedModel(
   config: EvaluationConfig,
   step: number | undefined,
-): Promise<QwenModelDir | Omit<QwenModelDir, 'weights'>> {
+): Promise<{ model: Omit<QwenModelDir, 'weights'>; policy?: SourcePolicy['policy'] }> {
   const { checkpoint, endpoint, init, dir } = config.model;
   if (endpoint) {
     try {
-      return loadModelDirFiles(endpoint.tokenizer);
+      return { model: loadModelDirFiles(endpoint.tokenizer) };
     } catch (error) {
       throw permanent(FAILURE.config, `model.endpoint.tokenizer: ${(error as Error).message}`);
     }
   }
   const source = checkpoint ? { checkpoint: { runId: checkpoint.runId, step: step! } } : { init, dir };
-  return initialModel({ model: source, store: config.store });
+  const device = requireDeviceKind(config.orchestration.device, 'evaluation.orchestration.device');
+  const use = weightUse(device, config.sampling.weightDtype);
+  return sourcePolicy('evaluate', { model: source, store: config.store }, use);
 }
 
 export function summarize(
@@ -132,7 +140,7 @@ function protocolOf(config: EvaluationConfig, problems: number): EvaluationProto
 
 async function generateAndScore(
   config: EvaluationConfig,
-  model: QwenModelDir | Omit<QwenModelDir, 'weights'>,
+  { model, policy }: { model: Omit<QwenModelDir, 'weights'>; policy?: SourcePolicy['policy'] },
   task: TaskRuntime,
   count: number,
   tools: ToolMetrics,
@@ -162,7 +170,7 @@ async function generateAndScore(
   }
   const device = requireDeviceKind(config.orchestration.device, 'evaluation.orchestration.device');
   await sampleProblemGroups(
-    model as QwenModelDir,
+    { model, policy: policy! },
     sessionConfig(config, device),
     task,
     range,
@@ -192,7 +200,8 @@ export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
   if (await store.head(summaryKey)) {
     return JSON.parse(new TextDecoder().decode(await store.get(summaryKey))) as EvaluationSummary;
   }
-  const model = await evaluatedModel(config, resolved.step);
+  const evaluated = await evaluatedModel(config, resolved.step);
+  const { model } = evaluated;
   let task: TaskRuntime;
   try {
     task = await taskRuntime(
@@ -205,7 +214,7 @@ export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
   }
   const count = Math.min(task.size, config.limit ?? task.size);
   const tools = emptyToolMetrics();
-  const records = await generateAndScore(config, model, task, count, tools);
+  const records = await generateAndScore(config, evaluated, task, count, tools);
   const key = `${prefix}records.json`;
   await store.put(key, new TextEncoder().encode(JSON.stringify(records)));
   const summary: EvaluationSummary = {

@@ -12,6 +12,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Qwen2Config } from '../core/model/config.ts';
+import type { Device } from '../core/graph/index.ts';
+import type { WeightDtype } from '../core/model/weightDtype.ts';
 import type { GeneratorWeights } from '../core/generate/generator.ts';
 import { loadModelDirFiles, loadWeights, type QwenModelDir } from '../core/model/modelDir.ts';
 import { weightRegions } from '../core/model/weightFiles.ts';
@@ -30,6 +32,11 @@ export type PolicyRole = 'sample' | 'score' | 'evaluate';
 
 /** Where the weights go: mapped from their files (CPU, float32) or read as arrays (fed, half, GPU). */
 export type WeightUse = 'mapped' | 'arrays';
+
+/** Float32 weights on the CPU stay in their files (onnxruntime maps them); otherwise they are read. */
+export function weightUse(device: Device, weightDtype: WeightDtype = 'float32'): WeightUse {
+  return device.kind === 'cpu' && weightDtype === 'float32' ? 'mapped' : 'arrays';
+}
 
 /** The root of the local weight folders; REASONLOOP_WEIGHTS_DIR moves it (e.g. to a larger disk). */
 export function localWeightsRoot(): string {

@@ -102,7 +102,7 @@ export interface ModelSource {
 const initialModels = new Map<string, Promise<Omit<QwenModelDir, 'weights'>>>();
 
 /** The model's architecture and tokenizer files, read once per source; no weight is read. */
-function modelBase(config: ModelSource): Promise<Omit<QwenModelDir, 'weights'>> {
+export function modelFiles(config: ModelSource): Promise<Omit<QwenModelDir, 'weights'>> {
   return memo(initialModels, JSON.stringify([config.model, config.store.url]), () =>
     initialModelFiles(config),
   );
@@ -144,12 +144,12 @@ function smallObjects(manifest: CheckpointManifest): CheckpointManifest {
 }
 
 export async function modelConfig(config: ModelSource): Promise<Qwen2Config> {
-  return (await modelBase(config)).config;
+  return (await modelFiles(config)).config;
 }
 
 /** The model's tokenizer, when its directory has one (every text task needs it). */
 export async function modelTokenizer(config: ModelSource): Promise<QwenTokenizer | undefined> {
-  const files = (await modelBase(config)).tokenizer;
+  const files = (await modelFiles(config)).tokenizer;
   return files && new QwenTokenizer(files);
 }
 

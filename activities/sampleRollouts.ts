@@ -12,6 +12,7 @@ import { parseRunConfig } from '../core/config/run.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import { memo, modelConfig, rolloutKey, runStore, runTask, sessionConfig } from './runtime.ts';
 import { checkpointPolicy, type CheckpointPolicy } from './checkpointPolicy.ts';
+import { weightUse } from './policyFiles.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
 import type { SampleRolloutsInput, SampleRolloutsOutput } from './types.ts';
@@ -91,8 +92,7 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
   const policyStep = input.step - 1;
   const device = requireDeviceKind(config.orchestration.devices.rollout, 'run.orchestration.devices.rollout');
   const weightDtype = rollout.weightDtype ?? 'float32';
-  // On the CPU, float32 weights stay in their files and onnxruntime maps them: one copy of the policy.
-  const use = device.kind === 'cpu' && weightDtype === 'float32' ? 'mapped' : 'arrays';
+  const use = weightUse(device, weightDtype);
   const policy = await checkpointPolicy('sample', store, config.runId, policyStep, use);
   const sampler = await memo(
     samplers,

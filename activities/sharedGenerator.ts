@@ -1,6 +1,7 @@
 /**
- * One Generator per model architecture, thread count, device and weight precision in a worker process: evaluations and difficulty
- * filter shards take turns swapping their weights into it, so a worker compiles the decode graph once
+ * One Generator per model architecture, thread count, device, weight precision and LoRA spec in a worker
+ * process: evaluations and difficulty filter shards take turns swapping their weights into it (the same
+ * policy again keeps its session), so a worker compiles the decode graph once
  * per architecture rather than once per activity; `sampleProblemGroups` is the sampling loop both share.
  */
 import { heartbeat } from '@temporalio/activity';
@@ -8,7 +9,8 @@ import type { Generation, GenerationRequest } from '../core/generate/generation.
 import { Generator } from '../core/generate/generator.ts';
 import type { ToolMetrics } from '../core/tools/metrics.ts';
 import type { TaskRuntime } from '../core/task/types.ts';
-import type { QwenModelDir } from '../core/model/modelDir.ts';
+import type { Qwen2Config } from '../core/model/config.ts';
+import type { CheckpointPolicy, SourcePolicy } from './checkpointPolicy.ts';
 import { deviceKey } from '../core/graph/device.ts';
 import type { WeightDtype } from '../core/model/weightDtype.ts';
 import { memo, type ActivitySession } from './runtime.ts';
@@ -16,18 +18,25 @@ import { memo, type ActivitySession } from './runtime.ts';
 const generators = new Map<string, Promise<{ generator: Generator; lock: Promise<unknown> }>>();
 
 export async function withSharedGenerator<T>(
-  model: QwenModelDir,
+  config: Qwen2Config,
+  policy: CheckpointPolicy,
   settings: ActivitySession & { weightDtype?: WeightDtype },
   use: (g: Generator) => Promise<T>,
 ): Promise<T> {
   const { intraOpThreads, device, weightDtype = 'float32' } = settings;
-  const key = JSON.stringify([model.config, intraOpThreads, deviceKey(device), weightDtype]);
+  const lora = policy.lora?.spec;
+  const key = JSON.stringify([config, intraOpThreads, deviceKey(device), weightDtype, lora ?? null]);
   const slot = await memo(generators, key, async () => ({
-    generator: await Generator.create(model.config, model.weights, { intraOpThreads, device, weightDtype }),
+    generator: await Generator.create(
+      config,
+      policy.weights,
+      { intraOpThreads, device, weightDtype, lora },
+      policy.lora?.adapters,
+    ),
     lock: Promise.resolve() as Promise<unknown>,
   }));
   const turn = slot.lock.then(() => {
-    slot.generator.setWeights(model.weights);
+    slot.generator.setWeights(policy.weights, policy.lora?.adapters);
     return use(slot.generator);
   });
   slot.lock = turn.catch(() => undefined);
@@ -52,7 +61,7 @@ export interface ProblemSampling {
  * Draws are keyed by (seed, problem, sample), so the result does not depend on how problems are grouped.
  */
 export async function sampleProblemGroups(
-  model: QwenModelDir,
+  model: SourcePolicy,
   session: ActivitySession,
   task: TaskRuntime,
   range: { first: number; end: number },
@@ -62,7 +71,7 @@ export async function sampleProblemGroups(
   onGroup: (problem: number, group: Generation[]) => void,
 ): Promise<void> {
   const settings = { ...session, weightDtype: sampling.weightDtype };
-  await withSharedGenerator(model, settings, async (generator) => {
+  await withSharedGenerator(model.model.config, model.policy, settings, async (generator) => {
     for (let first = range.first; first < range.end; first += PROBLEMS_PER_CALL) {
       heartbeat({ problem: first });
       const requests: GenerationRequest[] = [];

@@ -9,12 +9,13 @@ import {
   type DifficultyFilterConfig,
 } from '../../core/config/difficultyFilter.ts';
 import type { PassCount } from '../../core/data/difficulty.ts';
-import type { QwenModelDir } from '../../core/model/modelDir.ts';
 import { QwenTokenizer } from '../../core/model/tokenizer.ts';
 import { emptyToolMetrics } from '../../core/tools/metrics.ts';
 import { FAILURE, permanent } from '../failures.ts';
 import { parsedConfig } from '../parsedConfig.ts';
-import { initialModel, memo, runStore, sessionConfig } from '../runtime.ts';
+import { memo, runStore, sessionConfig } from '../runtime.ts';
+import { sourcePolicy, type SourcePolicy } from '../checkpointPolicy.ts';
+import { weightUse } from '../policyFiles.ts';
 import { taskRuntime } from '../../core/task/taskRuntime.ts';
 import type { TaskRuntime } from '../../core/task/types.ts';
 import { filterKeys, type FilterPlan, type PinnedModel } from './plan.ts';
@@ -36,17 +37,14 @@ export interface FilterShardOutput {
   reused: boolean;
 }
 
-/** The newest model a worker used, kept for the next shard (shards of one filter follow each other). */
-let lastModel: { id: string; model: Promise<QwenModelDir> } | undefined;
-
-function pinnedModel(config: DifficultyFilterConfig, pinned: PinnedModel): Promise<QwenModelDir> {
-  const id = JSON.stringify([pinned.source, config.store.url]);
-  if (lastModel?.id !== id) {
-    const model = initialModel({ model: pinned.source, store: config.store });
-    model.catch(() => (lastModel = undefined));
-    lastModel = { id, model };
-  }
-  return lastModel.model;
+/** The pinned model's files and policy: the worker's one "evaluate" weight set, kept for the next shard. */
+function pinnedModel(config: DifficultyFilterConfig, pinned: PinnedModel): Promise<SourcePolicy> {
+  const device = requireDeviceKind(
+    config.orchestration.devices.rollout,
+    'filter.orchestration.devices.rollout',
+  );
+  const source = { model: pinned.source, store: config.store };
+  return sourcePolicy('evaluate', source, weightUse(device, config.sampling.weightDtype));
 }
 
 const tasks = new Map<string, Promise<TaskRuntime>>();
@@ -54,7 +52,7 @@ const tasks = new Map<string, Promise<TaskRuntime>>();
 function filterTask(
   config: DifficultyFilterConfig,
   pinned: PinnedModel,
-  model: QwenModelDir,
+  { model }: SourcePolicy,
 ): Promise<TaskRuntime> {
   return memo(tasks, JSON.stringify([config.task, pinned.tag]), async () => {
     try {
@@ -72,7 +70,7 @@ function filterTask(
 /** k responses to each problem of [first, first + count), scored; the correct ones counted. */
 async function countPasses(
   config: DifficultyFilterConfig,
-  model: QwenModelDir,
+  model: SourcePolicy,
   task: TaskRuntime,
   shard: { first: number; count: number },
 ): Promise<PassCount[]> {
