@@ -4,11 +4,15 @@
  * at most --max-shard-size, with model.safetensors.index.json, config.json, generation_config.json and the
  * tokenizer files. The checkpoint's weights are streamed from the store (sha256 checked) to a folder beside
  * the output, then re-written tensor by tensor; the output appears whole (renamed into place) or not at all.
+ * A LoRA checkpoint is written as its PEFT adapter directory, or with --merge-lora as the merged model (the
+ * base read tensor by tensor, each adapted matrix merged as it is read: exportLora.ts).
  */
-import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { exportModelDir } from '../../core/model/exportModelDir.ts';
+import { exportModelDir, type ExportResult } from '../../core/model/exportModelDir.ts';
+import { loadModelDirFiles } from '../../core/model/modelDir.ts';
+import { readPeftAdapter } from '../../core/model/peftAdapter.ts';
 import { storedDtypeOf } from '../../core/model/halfPrecision.ts';
 import { parseShardSize } from '../../core/model/safetensorsShards.ts';
 import {
@@ -22,6 +26,7 @@ import {
   type ObjectStore,
 } from '../../core/store/index.ts';
 import { parseOptions, usageError, type Command } from '../command.ts';
+import { baseModelDir, copyPeftAdapter, isLoraCheckpoint, restoreAdapterGroup } from './exportLora.ts';
 
 const HELP = `usage: reasonloop export --run RUN_ID [--step S] --out DIR [options]
 
@@ -33,7 +38,10 @@ const HELP = `usage: reasonloop export --run RUN_ID [--step S] --out DIR [option
   --dtype T              bfloat16 (default), float16 or float32: the stored precision, rounded to nearest
                          even from the float32 weights as torch rounds; config.json's torch_dtype says it
   --max-shard-size SIZE  as save_pretrained's max_shard_size: "2GB", "500MB" (decimal) or bytes; default 5GB
-  --merge-lora           merge a LoRA checkpoint's adapters into the base weights (not available yet)`;
+  --merge-lora           a LoRA checkpoint: merge its adapters into the base (W + alpha/r·B·A, as PEFT's
+                         merge_and_unload) and write the merged model; without it a LoRA checkpoint is
+                         written as a PEFT adapter directory (adapter_config.json, adapter_model.safetensors,
+                         float32 as trained) for PeftModel.from_pretrained on the base`;
 const USAGE = { name: 'export', help: HELP };
 
 export const exportCommand: Command = {
@@ -41,11 +49,6 @@ export const exportCommand: Command = {
   describe: "write a run's checkpoint as a Hugging Face model directory (bf16/fp16/fp32, sharded)",
   run: runExport,
 };
-
-/** A checkpoint whose objects include an adapter holds LoRA adapters, not a full policy. */
-export function isLoraCheckpoint(manifest: CheckpointManifest): boolean {
-  return manifest.objects.some((o) => /(^|\/)adapter_(config\.json|model\.safetensors)$/.test(o.name));
-}
 
 /** The checkpoint to export: the step asked for (it must verify), or the newest verified one. */
 export async function exportableCheckpoint(
@@ -105,12 +108,8 @@ async function runExport(argv: string[]): Promise<number> {
   }
   const store = openStore(args.store);
   const manifest = await exportableCheckpoint(store, args.run, step);
-  if (isLoraCheckpoint(manifest)) {
-    throw new Error(
-      `checkpoint ${manifest.step} of run ${args.run} holds LoRA adapters; exporting them (--merge-lora, or a PEFT adapter) is not implemented yet`,
-    );
-  }
-  if (args['merge-lora']) {
+  const lora = isLoraCheckpoint(manifest);
+  if (args['merge-lora'] && !lora) {
     throw new Error(
       `--merge-lora: checkpoint ${manifest.step} of run ${args.run} has no LoRA adapters to merge`,
     );
@@ -118,26 +117,45 @@ async function runExport(argv: string[]): Promise<number> {
   // Beside the output (same file system): the rename is atomic, and /tmp need not hold the model twice.
   const work = await mkdtemp(join(dirname(out), `.${basename(out)}.export-`));
   try {
-    const source = join(work, 'checkpoint');
     const staged = join(work, 'out');
-    await restoreCheckpointObjects(store, manifest, `${WEIGHTS_GROUP}/`, source);
-    const result = exportModelDir(source, staged, { dtype, maxShardSize });
+    const summary: Record<string, unknown> = { run: args.run, step: manifest.step, out };
+    if (lora) {
+      const adapterDir = join(work, 'adapter');
+      const base = await restoreAdapterGroup(store, manifest, adapterDir);
+      summary.base = base.model;
+      if (args['merge-lora']) {
+        const baseDir = await baseModelDir(base, work);
+        const config = loadModelDirFiles(baseDir).config;
+        const { spec, adapters } = readPeftAdapter(adapterDir, config);
+        const result = exportModelDir(baseDir, staged, { dtype, maxShardSize, lora: { spec, adapters } });
+        Object.assign(summary, modelSummary(result, args.dtype), { mergedLora: spec });
+      } else {
+        mkdirSync(staged);
+        summary.peftAdapter = copyPeftAdapter(adapterDir, staged);
+      }
+    } else {
+      const source = join(work, 'checkpoint');
+      await restoreCheckpointObjects(store, manifest, `${WEIGHTS_GROUP}/`, source);
+      Object.assign(
+        summary,
+        modelSummary(exportModelDir(source, staged, { dtype, maxShardSize }), args.dtype),
+      );
+    }
     if (existsSync(out)) rmSync(out, { recursive: true });
     renameSync(staged, out);
-    console.log(
-      JSON.stringify({
-        run: args.run,
-        step: manifest.step,
-        out,
-        dtype: args.dtype ?? 'bfloat16',
-        files: result.plan.files.map((f) => f.file),
-        totalSize: result.plan.totalSize,
-        totalParameters: result.plan.totalParameters,
-        tokenizerFiles: result.tokenizerFiles,
-      }),
-    );
+    console.log(JSON.stringify(summary));
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
   return 0;
+}
+
+function modelSummary(result: ExportResult, dtype: string | undefined): Record<string, unknown> {
+  return {
+    dtype: dtype ?? 'bfloat16',
+    files: result.plan.files.map((f) => f.file),
+    totalSize: result.plan.totalSize,
+    totalParameters: result.plan.totalParameters,
+    tokenizerFiles: result.tokenizerFiles,
+  };
 }

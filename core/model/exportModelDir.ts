@@ -6,7 +6,8 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseQwen2ConfigJson, qwen2ConfigToJson } from './config.ts';
+import { parseQwen2ConfigJson, qwen2ConfigToJson, type Qwen2Config } from './config.ts';
+import { loraModules, loraScaling, mergedWeight, type LoraSpec } from './lora.ts';
 import { TORCH_DTYPE_NAMES, type StoredDtype } from './halfPrecision.ts';
 import { CONFIG_FILE, defaultGenerationConfig, GENERATION_CONFIG_FILE } from './modelDir.ts';
 import { LM_HEAD, qwen2Parameters } from './parameters.ts';
@@ -36,6 +37,11 @@ export interface ExportOptions {
   dtype: StoredDtype;
   /** As `save_pretrained`'s max_shard_size ("2GB", decimal units, or bytes); default "5GB". */
   maxShardSize?: string | number;
+  /**
+   * LoRA adapters to merge (PEFT's `merge_and_unload`): each adapted matrix is written as W + s·B·A,
+   * merged as it is read, so memory holds the matrix and its merge, never the model.
+   */
+  lora?: { spec: LoraSpec; adapters: ReadonlyMap<string, Float32Array> };
 }
 
 export interface ExportResult {
@@ -98,6 +104,25 @@ function locateParameters(dir: string, specs: ReturnType<typeof qwen2Parameters>
   return { where, readers };
 }
 
+/** Reads a parameter by name; with adapters, an adapted matrix comes back merged. */
+function mergingReader(
+  config: Qwen2Config,
+  lora: ExportOptions['lora'],
+  read: (name: string) => Float32Array,
+): (name: string) => Float32Array {
+  if (!lora) return read;
+  const modules = new Map(loraModules(config, lora.spec).map((m) => [m.base, m]));
+  const scaling = loraScaling(lora.spec);
+  return (name) => {
+    const m = modules.get(name);
+    if (!m) return read(name);
+    const a = lora.adapters.get(m.a.name);
+    const b = lora.adapters.get(m.b.name);
+    if (!a || !b) throw new Error(`lora merge: adapters lack ${a ? m.b.name : m.a.name}`);
+    return mergedWeight(read(name), a, b, { out: m.out, in: m.in, rank: lora.spec.rank }, scaling);
+  };
+}
+
 /**
  * Writes `outDir` (created; files of an earlier save with the same names are replaced) from the model
  * directory `sourceDir`: config.json, sharded safetensors + index as transformers writes them,
@@ -114,9 +139,10 @@ export function exportModelDir(sourceDir: string, outDir: string, options: Expor
   let plan: ShardPlan;
   try {
     // State-dict order decides where shards split, as in save_pretrained.
+    const read = mergingReader(config, options.lora, (name) => where.get(name)!.read(name));
     plan = writeShardedSafetensors(
       outDir,
-      specs.map((s) => ({ name: s.name, shape: s.shape, read: () => where.get(s.name)!.read(s.name) })),
+      specs.map((s) => ({ name: s.name, shape: s.shape, read: () => read(s.name) })),
       { dtype: options.dtype, maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE },
     );
   } finally {
