@@ -29,7 +29,8 @@ const HELP = `usage: reasonloop serve (--model DIR | --run RUN_ID [--store URL] 
   --device D             cpu (default), cuda or cuda:N
 
 Endpoints: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, GET /health,
-GET /admin/version, POST /admin/load {"run": R, "step": S} | {"model_path": DIR} (docs/serve.md).`;
+GET /admin/version, POST /admin/load {"run": R, "step": S} | {"key": "runs/R/steps/S/"} | {"model_path": DIR}
+(docs/serve.md).`;
 const USAGE = { name: 'serve', help: HELP };
 
 export const serveCommand: Command = {

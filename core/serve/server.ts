@@ -204,8 +204,17 @@ export class ServeApp implements GenerationContext {
 function parseLoad(body: unknown): LoadRequest {
   const b = (body ?? {}) as Record<string, unknown>;
   if (typeof b.model_path === 'string') return { modelPath: b.model_path };
+  if (typeof b.key === 'string') {
+    // A checkpoint's store key: its step prefix or any object in it (runs/R/steps/000040/manifest.json).
+    const m = /^runs\/([^/]+)\/steps\/(\d+)(\/.*)?$/.exec(b.key);
+    if (!m) throw new RequestError(`key ${b.key} is not a checkpoint key (runs/RUN/steps/STEP/…)`, 'key');
+    return { run: m[1], step: Number(m[2]) };
+  }
   if (typeof b.run !== 'string')
-    throw new RequestError('give {"run": RUN_ID, "step"?: S} or {"model_path": DIR}', 'run');
+    throw new RequestError(
+      'give {"run": RUN_ID, "step"?: S}, {"key": "runs/R/steps/S/"} or {"model_path": DIR}',
+      'run',
+    );
   if (b.step !== undefined && !(Number.isSafeInteger(b.step) && (b.step as number) >= 0))
     throw new RequestError(`step must be a whole number ≥ 0 (got ${JSON.stringify(b.step)})`, 'step');
   return { run: b.run, step: b.step as number | undefined };

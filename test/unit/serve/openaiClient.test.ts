@@ -266,7 +266,7 @@ test('admin: load a checkpoint by run and step from the store, report it; tokens
   const beforeIds = ((await client.completions.create(prompt)).choices[0] as unknown as WithIds).token_ids;
   const loaded = await fetch(`${base}/admin/load`, {
     method: 'POST',
-    body: JSON.stringify({ run: 'toyrun', step: 3 }),
+    body: JSON.stringify({ key: 'runs/toyrun/steps/000003/manifest.json' }),
   });
   assert.equal(loaded.status, 200, await loaded.clone().text());
   assert.equal(((await loaded.json()) as { name: string }).name, 'toyrun@3');
