@@ -37,8 +37,9 @@ if [ -n "$(absent torch)" ]; then
       jinja2 'fsspec>=0.8.5'
   fi
 fi
-want=(transformers==5.24.0 'safetensors>=0.4' temporalio==1.35.0 'boto3>=1.34' 'pytest>=8')
-if [ -n "$(absent transformers safetensors temporalio boto3 pytest)" ]; then
+# peft: the LoRA export test loads our adapter directories with it (test/integration/export).
+want=(transformers==5.24.0 'safetensors>=0.4' temporalio==1.35.0 'boto3>=1.34' 'pytest>=8' peft==0.21.2)
+if [ -n "$(absent transformers safetensors temporalio boto3 pytest peft)" ]; then
   echo "torch trainer: installing ${want[*]}"
   pip_install "${want[@]}"
 fi
