@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { progressBar } from '../client/runs.ts';
 import { runMetricsHistory } from '../core/metrics/history.ts';
 import { writeReport } from '../core/metrics/report.ts';
+import { writeRolloutBrowsers } from '../core/metrics/rolloutBrowser.ts';
 import { openStore } from '../core/store/index.ts';
 import type { TrainingStatus } from '../workflows/definitions.ts';
 import { withEmbeddedStack } from './embedded.ts';
@@ -113,7 +114,15 @@ async function main(): Promise<number> {
       sft: await runMetricsHistory(store, configs.sft.runId),
       rl: await runMetricsHistory(store, configs.rl.runId),
     };
-    const report = demoReport(result, histories, new Date().toISOString());
+    const generatedAt = new Date().toISOString();
+    // What the GRPO run wrote at each step, browsable from the report.
+    const links = await writeRolloutBrowsers(
+      store,
+      [configs.rl.runId],
+      join(out, 'report.html'),
+      generatedAt,
+    );
+    const report = demoReport(result, histories, generatedAt, links);
     const reportPath = writeReport(join(out, 'report.html'), report);
     writeFileSync(join(out, 'results.json'), JSON.stringify({ ...result, histories }, null, 2) + '\n');
     const greedy = (s: string) => result.evals.find((e) => e.name === `${s}-greedy`)!.summary.accuracy;

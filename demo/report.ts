@@ -1,11 +1,11 @@
 /**
  * The demo's results as a terminal table and an HTML report (core/metrics): held-out accuracy, length,
- * completion ratio and reward of the base, SFT and GRPO models, and the training curves read back from the
- * runs' checkpoint manifests.
+ * completion ratio and reward of the base, SFT and GRPO models, the training curves read back from the
+ * runs' metrics logs (with time per phase), and a link to the GRPO run's rollout browser.
  */
 import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
 import { metricSeries, type StepMetrics } from '../core/metrics/history.ts';
-import type { Chart, ReportData, Table } from '../core/metrics/reportData.ts';
+import type { Chart, Link, ReportData, Table } from '../core/metrics/reportData.ts';
 import type { PipelineResult } from './pipeline.ts';
 
 export interface DemoHistories {
@@ -69,7 +69,12 @@ function line(
   };
 }
 
-export function demoReport(result: PipelineResult, h: DemoHistories, generatedAt: string): ReportData {
+export function demoReport(
+  result: PipelineResult,
+  h: DemoHistories,
+  generatedAt: string,
+  links: Link[] = [],
+): ReportData {
   const table = evaluationTable(result);
   const charts: Chart[] = [
     {
@@ -100,6 +105,26 @@ export function demoReport(result: PipelineResult, h: DemoHistories, generatedAt
       ['clipFracHigh', 'clipped high'],
       ['clipFracLow', 'clipped low'],
     ]),
+    line('grpo-timing', 'Seconds per GRPO step, by phase', 'seconds', h.rl, [
+      ['timing/sample', 'sample'],
+      ['timing/score', 'score'],
+      ['timing/update', 'update'],
+      ['timing/checkpoint', 'checkpoint'],
+    ]),
+    line('grpo-throughput', 'Tokens per second', 'tokens / s', h.rl, [
+      ['perf/sampleTokensPerSecond', 'sampling'],
+      ['perf/updateTokensPerSecond', 'update'],
+      ['perf/throughput', 'whole step'],
+    ]),
+    // Dynamic sampling with refill (rollout.maxRefillRounds): charted when the run refilled.
+    ...(metricSeries(h.rl, 'refillRounds').length > 0
+      ? [
+          line('grpo-refill', 'Dynamic sampling: refill rounds and groups with signal', 'count', h.rl, [
+            ['refillRounds', 'refill rounds'],
+            ['groupsWithSignal', 'groups with signal'],
+          ]),
+        ]
+      : []),
     {
       kind: 'bar',
       id: 'stage-time',
@@ -114,6 +139,7 @@ export function demoReport(result: PipelineResult, h: DemoHistories, generatedAt
       'A 3-layer Qwen2 with a byte tokenizer, fine-tuned on worked 2-digit sums, then trained with GRPO ' +
       '(STILL-3 1.5B settings at CPU scale), every stage a Temporal workflow.',
     generatedAt,
+    links,
     tables: [
       table,
       {

@@ -1,20 +1,24 @@
 /**
  * `reasonloop report --store URL --run A [--run B …] --out report.html`: the metrics log of each run (RL or
  * SFT) as one HTML file — a line chart per metric, one series per run, and a table of each metric's last
- * value per run.
+ * value per run — linking to each RL run's rollout browser, written beside it.
  */
 import { metricSeries, runMetricsHistory, type StepMetrics } from '../../core/metrics/history.ts';
 import { writeReport } from '../../core/metrics/report.ts';
+import { DEFAULT_BROWSER_STEPS, writeRolloutBrowsers } from '../../core/metrics/rolloutBrowser.ts';
 import type { LineChart, ReportData, Table } from '../../core/metrics/reportData.ts';
 import { openStore, S3ObjectStore, type ObjectStore } from '../../core/store/index.ts';
 import { parseOptions, usageError, type Command } from '../command.ts';
 
 const HELP = `usage: reasonloop report --store URL --run RUN_ID [--run RUN_ID …] --out report.html [--title T]
+                        [--rollout-steps N]
 
-  --store URL   the store the runs wrote to (s3://bucket/prefix, file:///path or a folder)
-  --run RUN_ID  a run (RL or SFT) whose per-step metrics to plot; repeat to compare runs
-  --out FILE    the HTML file to write (one self-contained file: inline CSS and SVG)
-  --title T     the report's title (default: the run ids)`;
+  --store URL          the store the runs wrote to (s3://bucket/prefix, file:///path or a folder)
+  --run RUN_ID         a run (RL or SFT) whose per-step metrics to plot; repeat to compare runs
+  --out FILE           the HTML file to write (one self-contained file: inline CSS and SVG)
+  --title T            the report's title (default: the run ids)
+  --rollout-steps N    recorded steps in each RL run's rollout browser, spread over the run (default ${DEFAULT_BROWSER_STEPS});
+                       the browser is FILE's name + -rollouts-RUN_ID.html, linked from the report`;
 const USAGE = { name: 'report', help: HELP };
 
 export const reportCommand: Command = {
@@ -110,6 +114,7 @@ async function runReport(argv: string[]): Promise<number> {
     run: { type: 'string', multiple: true },
     out: { type: 'string' },
     title: { type: 'string' },
+    'rollout-steps': { type: 'string' },
   });
   if ('exit' in parsed) return parsed.exit;
   const args = parsed.values;
@@ -117,6 +122,11 @@ async function runReport(argv: string[]): Promise<number> {
   if (!args.run || args.run.length === 0)
     return usageError(USAGE, '--run is required (repeat it to compare runs)');
   if (!args.out) return usageError(USAGE, '--out is required');
+  const rolloutSteps =
+    args['rollout-steps'] === undefined ? DEFAULT_BROWSER_STEPS : Number(args['rollout-steps']);
+  if (!Number.isSafeInteger(rolloutSteps) || rolloutSteps < 1) {
+    return usageError(USAGE, `--rollout-steps must be a positive integer (got ${args['rollout-steps']})`);
+  }
   const duplicate = args.run.find((r, i) => args.run!.indexOf(r) !== i);
   if (duplicate !== undefined) return usageError(USAGE, `--run ${duplicate} is given twice`);
   let store: ObjectStore;
@@ -128,7 +138,9 @@ async function runReport(argv: string[]): Promise<number> {
   try {
     const runs = await readRunHistories(store, args.store, args.run);
     const title = args.title ?? `reasonloop: ${args.run.join(', ')}`;
-    console.log(writeReport(args.out, runsReportData(runs, title, new Date())));
+    const now = new Date();
+    const links = await writeRolloutBrowsers(store, args.run, args.out, now.toISOString(), rolloutSteps);
+    console.log(writeReport(args.out, { ...runsReportData(runs, title, now), links }));
     return 0;
   } finally {
     if (store instanceof S3ObjectStore) store.destroy();

@@ -96,6 +96,7 @@ const STYLE = `
   figure.chart { margin: 0; border: 1px solid #e0e0e0; min-height: ${CHART_HEIGHT}px; }
   figure.chart svg { display: block; margin: 0 auto; max-width: 100%; height: auto; }
   .notes { color: #444444; }
+  nav.links ul { margin: 0 0 8px; padding-left: 20px; }
 `;
 
 /** The whole report as one HTML document. */
@@ -115,6 +116,10 @@ export function renderReport(data: ReportData): string {
   ];
   if (data.subtitle) parts.push(`<p class="subtitle">${escapeXml(data.subtitle)}</p>`);
   parts.push(`<p class="generated">generated ${escapeXml(data.generatedAt)}</p>`);
+  if (data.links && data.links.length > 0) {
+    const items = data.links.map((l) => `<li><a href="${escapeXml(l.href)}">${escapeXml(l.text)}</a></li>`);
+    parts.push(`<nav class="links"><ul>${items.join('')}</ul></nav>`);
+  }
   data.tables.forEach((t, i) => parts.push(tableHtml(t, i)));
   if (data.charts.length > 0)
     parts.push(`<div class="charts">\n${data.charts.map(chartHtml).join('\n')}\n</div>`);

@@ -44,9 +44,16 @@ export interface Table {
   rows: (string | number)[][];
 }
 
+/** A page the report links to (a relative path, e.g. a run's rollout browser beside the report). */
+export interface Link {
+  text: string;
+  href: string;
+}
+
 export interface ReportData {
   title: string;
   subtitle?: string;
+  links?: Link[];
   generatedAt: string;
   tables: Table[];
   charts: Chart[];

@@ -10,8 +10,8 @@ import { BAR_COLOR, PALETTE } from '../../../core/metrics/svgChart.ts';
 import { findChromium, pixelsOf, screenshotHtml } from '../report/chromium.ts';
 import { runScript } from '../runScript.ts';
 
-/** Two charts per row, five rows of charts below the tables. */
-const VIEWPORT = { width: 1400, height: 2700 };
+/** Two charts per row, six rows of charts below the tables. */
+const VIEWPORT = { width: 1400, height: 3200 };
 /** A line across a chart's plot area gives several hundred pixels of its colour. */
 const MIN_LINE_PIXELS = 150;
 /** The demo's whole budget is 10 minutes on 2 cores; a loaded CI machine gets some slack. */
@@ -56,6 +56,8 @@ test(
         'grpo-kl',
         'grpo-entropy',
         'grpo-clip',
+        'grpo-timing',
+        'grpo-throughput',
       ];
       for (const id of lineCharts) {
         const box = shot.boxes.get(`chart-${id}`);
@@ -70,6 +72,24 @@ test(
         const box = shot.boxes.get(`chart-${id}`)!;
         assert.ok(pixelsOf(shot.png, BAR_COLOR, box).length >= MIN_LINE_PIXELS, `chart-${id} draws its bars`);
       }
+
+      // The report links to the GRPO run's rollout browser, which shows the newest step's responses.
+      const link = /<nav class="links"><ul><li><a href="([^"]+)">rollouts of ([^ ]+) \((\d+) steps\)</.exec(
+        readFileSync(reportPath, 'utf8'),
+      );
+      assert.ok(link, 'the report links to the rollout browser');
+      assert.equal(link[2], results.rl.runId);
+      const browser = await screenshotHtml(
+        bin,
+        readFileSync(join(out, link[1]), 'utf8'),
+        mkdtempSync(join(out, 'shot-')),
+        { width: 1400, height: 900 },
+        { measure: '[id^="resp-"]' },
+      );
+      const count = /id="count"[^>]*>step (\d+) · showing (\d+) of (\d+) responses</.exec(browser.dom);
+      assert.ok(count, 'the browser says what it shows');
+      assert.equal(Number(count[1]), results.rl.step, 'the newest step by default');
+      assert.equal(browser.boxes.size, Number(count[3]), 'a card per response of the step');
     } finally {
       rmSync(out, { recursive: true, force: true });
     }

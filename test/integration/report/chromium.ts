@@ -22,8 +22,18 @@ export interface Box {
 
 export interface Screenshot {
   png: DecodedPng;
-  /** Layout boxes of every element whose id starts with `chart-`, in CSS pixels (= screenshot pixels). */
+  /** Layout boxes of every measured element (by default those whose id starts with `chart-`), in CSS
+   *  pixels (= screenshot pixels); an element not displayed has an all-zero box. */
   boxes: Map<string, Box>;
+  /** The DOM after the page's scripts ran. */
+  dom: string;
+}
+
+export interface ShotOptions {
+  /** The URL fragment to load the page with (`step=2&only=tools`), for pages whose view it selects. */
+  hash?: string;
+  /** Which elements to measure (they need ids): a CSS selector. */
+  measure?: string;
 }
 
 /** The browser binary: $REASONLOOP_CHROMIUM, else the first of CHROMIUM_NAMES on PATH. */
@@ -44,11 +54,15 @@ export function findChromium(): string | undefined {
   return undefined;
 }
 
-// Appended to a copy of the page: records the chart boxes as an attribute of <html>, which --dump-dom
-// prints. It draws nothing and moves nothing, so the screenshot shows the report's own layout.
-const MEASURE_SCRIPT = `<script>
+/** The elements measured by default: the report's charts. */
+const CHART_SELECTOR = '[id^="chart-"]';
+
+// Appended to a copy of the page: records the boxes of the elements `selector` matches (by id) as an
+// attribute of <html>, which --dump-dom prints. It draws nothing and moves nothing, so the screenshot
+// shows the page's own layout. It runs after the page's own scripts (it comes after them).
+const measureScript = (selector: string) => `<script>
 document.documentElement.setAttribute('data-chart-boxes', JSON.stringify(
-  [...document.querySelectorAll('[id^="chart-"]')].map((e) => {
+  [...document.querySelectorAll(${JSON.stringify(selector)})].map((e) => {
     const r = e.getBoundingClientRect();
     return [e.id, r.left, r.top, r.width, r.height];
   })));
@@ -56,7 +70,7 @@ document.documentElement.setAttribute('data-chart-boxes', JSON.stringify(
 
 function parseBoxes(dom: string): Map<string, Box> {
   const m = /data-chart-boxes="([^"]*)"/.exec(dom);
-  if (!m) throw new Error(`chromium --dump-dom printed no chart boxes; DOM starts: ${dom.slice(0, 300)}`);
+  if (!m) throw new Error(`chromium --dump-dom printed no element boxes; DOM starts: ${dom.slice(0, 300)}`);
   const rows = JSON.parse(m[1]!.replaceAll('&quot;', '"').replaceAll('&amp;', '&')) as [
     string,
     number,
@@ -106,10 +120,14 @@ export async function screenshotHtml(
   html: string,
   workDir: string,
   viewport: { width: number; height: number },
+  options: ShotOptions = {},
 ): Promise<Screenshot> {
   const page = join(workDir, 'page.html');
   const shot = join(workDir, 'screenshot.png');
-  writeFileSync(page, html.replace('</body>', `${MEASURE_SCRIPT}\n</body>`));
+  writeFileSync(
+    page,
+    html.replace('</body>', `${measureScript(options.measure ?? CHART_SELECTOR)}\n</body>`),
+  );
   const profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
   try {
     const dom = await runChromium(bin, [
@@ -123,10 +141,10 @@ export async function screenshotHtml(
       `--user-data-dir=${profile}`,
       `--screenshot=${shot}`,
       '--dump-dom',
-      pathToFileURL(page).href,
+      pathToFileURL(page).href + (options.hash ? `#${options.hash}` : ''),
     ]);
     if (!existsSync(shot)) throw new Error(`${bin} exited 0 but wrote no screenshot at ${shot}`);
-    return { png: decodePng(readFileSync(shot), shot), boxes: parseBoxes(dom) };
+    return { png: decodePng(readFileSync(shot), shot), boxes: parseBoxes(dom), dom };
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { EXIT_USAGE } from '../../../cli/command.ts';
 import { lastValue, metricNames } from '../../../cli/commands/report.ts';
 import { writeStepMetrics } from '../../../core/metrics/history.ts';
+import { ROLLOUT_RECORDS_FORMAT, rolloutRecordsKey } from '../../../core/metrics/rolloutRecords.ts';
 import { LocalFolderStore } from '../../../core/store/index.ts';
 import { capture } from './capture.ts';
 
@@ -59,6 +60,37 @@ describe('reasonloop report', () => {
     const row = html.match(/<tr><td>meanReward<\/td>(.*?)<\/tr>/)?.[1] ?? '';
     assert.match(row, /0\.45/);
     assert.match(row, /<td[^>]*><\/td>/);
+  });
+
+  it("links each RL run's rollout browser, written beside the report with the run's recorded steps", async () => {
+    const store = new LocalFolderStore(STORE);
+    for (const step of [1, 2, 3, 4]) {
+      const records = { format: ROLLOUT_RECORDS_FORMAT, runId: 'rl-run', step, prompts: [], responses: [] };
+      await store.put(rolloutRecordsKey('rl-run', step), new TextEncoder().encode(JSON.stringify(records)));
+    }
+    const out = join(DIR, 'with-rollouts', 'report.html');
+    const argv = ['report', '--store', STORE, '--run', 'rl-run', '--run', 'sft-run', '--out', out];
+    const r = await capture([...argv, '--rollout-steps', '3']);
+    assert.equal(r.code, 0, r.err);
+    const html = readFileSync(out, 'utf8');
+    const links = [...html.matchAll(/<li><a href="([^"]+)">([^<]+)<\/a><\/li>/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(
+      links,
+      [['report-rollouts-rl-run.html', 'rollouts of rl-run (3 steps)']],
+      'none for SFT',
+    );
+    const page = readFileSync(join(DIR, 'with-rollouts', 'report-rollouts-rl-run.html'), 'utf8');
+    const data = JSON.parse(
+      /<script type="application\/json" id="rollout-data">(.*?)<\/script>/s.exec(page)![1],
+    );
+    assert.deepEqual(
+      data.steps.map((s: { step: number }) => s.step),
+      [1, 3, 4],
+      'spread over the run: first and last',
+    );
+    const bad = await capture([...argv, '--rollout-steps', '0']);
+    assert.equal(bad.code, EXIT_USAGE);
+    assert.match(bad.err, /--rollout-steps must be a positive integer \(got 0\)/);
   });
 
   it('an unknown run is named and nothing is written', async () => {
