@@ -12,6 +12,7 @@ import {
   type RolloutRecordView,
   type StepRecords,
 } from '../../core/metrics/rolloutRecords.ts';
+import { formatCell } from '../../core/metrics/report.ts';
 import { openStore, S3ObjectStore, type ObjectStore } from '../../core/store/index.ts';
 import { parseOptions, usageError, type Command } from '../command.ts';
 
@@ -43,7 +44,7 @@ export function printable(text: string): string {
 }
 
 const signed = (x: number) => (x >= 0 ? '+' : '') + x.toFixed(3);
-const num = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(3));
+const num = (x: number) => formatCell(x);
 const indent = (text: string, pad: string) =>
   printable(text)
     .split('\n')
@@ -121,7 +122,7 @@ export function formatStep(
       `── group ${prompt.group} · problem ${prompt.problem} · ${all.length} responses · mean reward ${num(mean)}` +
         (prompt.kept ? '' : ' · dropped from the batch'),
     );
-    out.push(indent(prompt.text, '  prompt │ '));
+    out.push(indent(prompt.text.trimEnd(), '  prompt │ '));
     for (const r of responses) out.push(formatResponse(r));
     out.push('');
     shown += responses.length;

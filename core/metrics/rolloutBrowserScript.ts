@@ -17,7 +17,13 @@ export const ROLLOUT_BROWSER_SCRIPT = String.raw`
     if (text !== undefined) e.textContent = text;
     return e;
   }
-  function num(x) { return Number.isInteger(x) ? String(x) : x.toFixed(3); }
+  // As the report's tables: integers as they are, else 3 significant digits, tiny values in exponent form.
+  function num(x) {
+    if (Number.isInteger(x)) return String(x);
+    var m = Math.abs(x);
+    if (m < 1e-3) return x.toExponential(2);
+    return x.toFixed(Math.max(0, 3 - (Math.floor(Math.log10(m)) + 1)));
+  }
   function signed(x) { return (x >= 0 ? '+' : '') + x.toFixed(3); }
   function matches(r, only) {
     if (only === 'correct') return r.correct;
