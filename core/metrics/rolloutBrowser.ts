@@ -39,7 +39,7 @@ const STYLE = `
   section.group.dropped h2 { color: #888888; }
   h2 { font-size: 14px; font-weight: 600; margin: 4px 0; }
   details.prompt pre { white-space: pre-wrap; background: #f6f8fa; padding: 6px; margin: 4px 0; }
-  .row { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(240px, 1fr); gap: 10px;
+  .row { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(200px, 1fr); gap: 10px;
          overflow-x: auto; align-items: start; }
   article.resp { border: 1px solid #d0d7de; border-radius: 6px; padding: 6px 8px; min-width: 0; }
   article.resp.out { opacity: 0.75; border-style: dashed; }

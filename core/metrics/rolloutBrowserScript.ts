@@ -36,7 +36,13 @@ export const ROLLOUT_BROWSER_SCRIPT = String.raw`
     var p = new URLSearchParams(location.hash.slice(1));
     var steps = data.steps.map(function (s) { return s.step; });
     var step = Number(p.get('step'));
-    if (steps.indexOf(step) < 0) step = steps[steps.length - 1];
+    // A step the page does not hold (not among the spread, or no step named): the nearest one it holds,
+    // the newest when none is named.
+    if (steps.indexOf(step) < 0) {
+      var named = p.get('step') !== null && p.get('step') !== '' && isFinite(step);
+      step = named ? steps.reduce(function (best, x) { return Math.abs(x - step) < Math.abs(best - step) ? x : best; })
+        : steps[steps.length - 1];
+    }
     var only = FILTERS.indexOf(p.get('only')) >= 0 ? p.get('only') : '';
     var group = p.get('group') === null || p.get('group') === '' ? null : Number(p.get('group'));
     return { step: step, only: only, group: group };
