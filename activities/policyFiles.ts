@@ -59,6 +59,17 @@ function alive(pid: number): boolean {
   }
 }
 
+const ownFolders = new Set<string>();
+
+/** A process that ends normally removes its folders (a killed one leaves them to sweepDeadProcesses). */
+function removeOnExit(dir: string): void {
+  if (ownFolders.size === 0)
+    process.once('exit', () => {
+      for (const d of ownFolders) rmSync(d, { recursive: true, force: true });
+    });
+  ownFolders.add(dir);
+}
+
 let swept = false;
 
 /** Removes the folders of processes that are gone (a killed worker never removes its own). */
@@ -99,6 +110,7 @@ export function roleSlot<T>(role: PolicyRole, id: string, load: (dir: string) =>
     sweepDeadProcesses(root);
     const roleDir = join(root, `${process.pid}-${role}`);
     mkdirSync(roleDir, { recursive: true });
+    removeOnExit(roleDir);
     const d = await mkdtemp(join(roleDir, 'w-'));
     resolveDir(d);
     return load(d);

@@ -102,6 +102,22 @@ it('maps each step from one local folder per role, removing the previous one and
   assert.ok(existsSync(regionDir(step1.weights)), 'the sampler’s folder stays');
 });
 
+it('a worker that ends normally removes its folders', () => {
+  const script = [
+    `import { checkpointPolicy } from ${JSON.stringify(join(import.meta.dirname, '../../../activities/checkpointPolicy.ts'))};`,
+    `import { openStore } from ${JSON.stringify(join(import.meta.dirname, '../../../core/store/index.ts'))};`,
+    `const p = await checkpointPolicy('sample', openStore(${JSON.stringify(storeUrl)}), 'full', 0, 'mapped');`,
+    'console.log([...p.weights.values()][0].path);',
+  ].join('\n');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const file = r.stdout.trim().split('\n').at(-1)!;
+  assert.ok(file.startsWith(process.env.REASONLOOP_WEIGHTS_DIR!), file);
+  assert.equal(existsSync(dirname(file)), false, 'the child’s folder is gone');
+});
+
 it('LoRA: the base is mapped from its model directory, the adapters ride beside it', async () => {
   const modelDir = join(root, 'base-model');
   const qwen = makeQwen2Config(model);
