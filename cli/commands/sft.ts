@@ -74,7 +74,6 @@ async function runSft(argv: string[]): Promise<number> {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
       throw new Error(
         `run ${config.runId} is already running (\`reasonloop status ${config.runId}\` shows it)`,
-        { cause: error },
       );
     }
     console.log(

@@ -3,6 +3,7 @@
  * before anything starts, starts rlTraining with the run id as workflow id, and prints the equivalent
  * `temporal workflow start` line. `--wait` follows the run to its end.
  */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { temporalStartLine } from '../../client/commandLine.ts';
 import { withClient } from '../../client/connection.ts';
 import { checkGpuWorkers, runQueues } from '../../client/gpuWorkers.ts';
@@ -51,7 +52,16 @@ async function runTrain(argv: string[]): Promise<number> {
   return withClient(async (client) => {
     await checkGpuWorkers(client, runQueues(config));
     const from = await newestCheckpointStep(config);
-    const handle = await startTraining(client, config, raw, taskQueue);
+    let handle;
+    try {
+      handle = await startTraining(client, config, raw, taskQueue);
+    } catch (error) {
+      // After a crash and `up`, a run in flight goes on by itself: starting it again is refused by the server.
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      throw new Error(
+        `run ${config.runId} is already running (\`reasonloop status ${config.runId}\` shows it)`,
+      );
+    }
     console.log(startLine(config.runId, from));
     console.log(
       `started run ${config.runId} (workflow ${handle.workflowId}, run ${handle.firstExecutionRunId})`,

@@ -166,6 +166,27 @@ describe('machine crash', () => {
       const second = stackUp();
       assert.match(second.stderr, /restarting the stack recorded in .* on its own data/);
       assert.equal(second.stdout, first.stdout, 'same ports and credentials: the exports are unchanged');
+      // Starting it again is not needed, and is refused with the reason (before the workers are back: the
+      // run is still in flight).
+      const again = spawnSync(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'cli/reasonloop.ts',
+          'train',
+          '--config',
+          configFile,
+          '--task-queue',
+          queues.workflow,
+        ],
+        { cwd: REPO, encoding: 'utf8', env: { ...process.env, ...second.env } },
+      );
+      assert.equal(again.status, 1, again.stderr);
+      assert.match(
+        again.stderr,
+        new RegExp(`run ${runId} is already running \\(\`reasonloop status ${runId}\``),
+      );
       worker = await startWorker(second.env, queues);
 
       const connection = await Connection.connect({ address: second.env.TEMPORAL_ADDRESS });
