@@ -51,7 +51,12 @@ export interface StateFileOptions {
   maxShardSize?: string | number;
 }
 
-export function stateFromWeights(config: Qwen2Config, weights: Map<string, Float32Array>): OptimizerState {
+/** Step 0's state of `weights` (moments zero); `zeroMoments` false leaves m and v empty for a reader to fill. */
+export function stateFromWeights(
+  config: Qwen2Config,
+  weights: Map<string, Float32Array>,
+  zeroMoments = true,
+): OptimizerState {
   const params: Record<string, HostTensor> = {};
   const m: Record<string, HostTensor> = {};
   const v: Record<string, HostTensor> = {};
@@ -59,6 +64,7 @@ export function stateFromWeights(config: Qwen2Config, weights: Map<string, Float
     const data = weights.get(p.name);
     if (!data) throw new Error(`weights lack tensor ${p.name}`);
     params[p.name] = { data, dims: [...p.shape] };
+    if (!zeroMoments) continue;
     m[p.name] = { data: new Float32Array(data.length), dims: [...p.shape] };
     v[p.name] = { data: new Float32Array(data.length), dims: [...p.shape] };
   }
@@ -163,7 +169,8 @@ export function readStateDir(
     state = loraInitialState(lora.base.config, lora.spec, adapters);
   } else {
     model = loadModelDir(join(dir, WEIGHTS_GROUP));
-    state = stateFromWeights(model.config, model.weights);
+    // The moments are read below: zeros first would be a second 8 bytes per parameter for a moment.
+    state = stateFromWeights(model.config, model.weights, false);
   }
   const optimizerDir = join(dir, OPTIMIZER_GROUP);
   const first = [...safetensorsFiles(optimizerDir, OPTIMIZER_STEM).keys()][0]!;

@@ -51,6 +51,8 @@ async function stateAt(
   step: number,
 ): Promise<{ w: WarmState; reloaded: boolean }> {
   if (warm && warm.configHash === hash && warm.step === step) return { w: warm, reloaded: false };
+  // Another run's or step's state is dropped before this one is read: never two states at once.
+  warm = undefined;
   const store = runStore(config);
   const manifest = await verifiedManifest(store, config.runId, step);
   const lora = config.algorithm.lora;
@@ -89,6 +91,8 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
   const hash = input.configHash;
   const store = runStore(config);
   const { w, reloaded } = await stateAt(config, hash, input.step - 1);
+  // The update overwrites the state's arrays in place: until it has finished, the warm copy is no step's.
+  warm = undefined;
   heartbeat({ phase: 'loaded' });
   const rows = JSON.parse(new TextDecoder().decode(await store.get(input.scoredKey))) as RolloutRow[];
   const device = requireDeviceKind(config.orchestration.devices.trainer, 'run.orchestration.devices.trainer');

@@ -11,6 +11,7 @@ export type { GradOptions } from './autodiff.ts';
 export { checkpoint, segmentsOf } from './recompute.ts';
 export type { RecomputeSegment } from './recompute.ts';
 export * from './adamw.ts';
+export * from './hostAdamW.ts';
 export * from './trainStep.ts';
 export * from './optimizerState.ts';
 export * from './serialize.ts';

@@ -5,6 +5,7 @@
 import type { HostArray } from './dtype.ts';
 import type { Executable, Feeds, HostTensor } from './session.ts';
 import { names } from './trainStep.ts';
+import { adamwInPlace, type HostAdamWOptions } from './hostAdamW.ts';
 
 export interface OptimizerState {
   /** Optimizer steps taken so far (the next step is step + 1, AdamW's t). */
@@ -140,4 +141,51 @@ export async function runApplyGrads(
     gradNorm: Number(out[names.gradNorm].data[0]),
     metrics: scalarsOf(out, isStateOutput),
   };
+}
+
+/** Zeroed gradient sums shaped like `params`: the running sum of an accumulating gradient step. */
+export function zeroGrads(params: Record<string, HostTensor>): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const [name, t] of Object.entries(params)) out[name] = zerosLike(t);
+  return out;
+}
+
+/**
+ * One micro-batch of an accumulating gradient step (buildGradStep with `accumulate`): `acc` += this
+ * micro-batch's gradients, computed by onnxruntime straight into `acc`'s arrays.
+ */
+export async function runGradStepInto(
+  exec: Executable,
+  params: Record<string, HostTensor>,
+  batch: Feeds,
+  acc: Record<string, HostTensor>,
+): Promise<{ loss: number; metrics: Record<string, number> }> {
+  const feeds: Feeds = { ...batch, ...params };
+  const into: Record<string, HostTensor> = {};
+  for (const [name, t] of Object.entries(acc)) {
+    feeds[names.gradAcc(name)] = t;
+    into[names.grad(name)] = t;
+  }
+  const out = await exec.run(feeds, exec.outputNames, into);
+  return { loss: Number(out[names.loss].data[0]), metrics: scalarsOf(out, isStateOutput) };
+}
+
+/** AdamW on summed gradients on the host, the state updated in place (hostAdamW.ts). */
+export function applyGradsInPlace(
+  state: OptimizerState,
+  grads: Record<string, HostTensor>,
+  lr: number,
+  options: HostAdamWOptions,
+  gradScale = 1,
+): StepResult {
+  const gradNorm = adamwInPlace(
+    state.params,
+    state.m,
+    state.v,
+    grads,
+    { step: state.step + 1, lr, gradScale },
+    options,
+  );
+  state.step += 1;
+  return { state, loss: NaN, gradNorm, metrics: {} };
 }

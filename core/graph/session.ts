@@ -25,6 +25,12 @@ export interface SessionConfig {
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
   /** CPU (default) or one CUDA GPU; call checkDevice() before a run so a missing GPU fails up front. */
   device?: Device;
+  /**
+   * onnxruntime's CPU arena keeps the largest set of intermediates a run ever needed (rounded up) for the
+   * session's life; off, each is returned to the system when freed. The trainer turns it off: its backward's
+   * peak would otherwise stay resident between steps (docs/model.md, "Memory estimate").
+   */
+  memoryArena?: boolean;
 }
 
 export const DEFAULT_SESSION_CONFIG: Required<SessionConfig> = {
@@ -32,6 +38,7 @@ export const DEFAULT_SESSION_CONFIG: Required<SessionConfig> = {
   allowSpinning: false,
   optimization: 'all',
   device: CPU_DEVICE,
+  memoryArena: true,
 };
 
 export interface HostTensor {
@@ -62,6 +69,7 @@ function sessionOptions(
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: cfg.optimization,
+      enableCpuMemArena: cfg.memoryArena,
       extra: extra as ort.InferenceSession.SessionOptions['extra'],
     },
     cfg.device,
@@ -159,7 +167,7 @@ export class Executable {
         : serializeWeightsApart(graph);
     const hash = createHash('sha256').update(bytes);
     for (const m of inMemory) hash.update(m.data);
-    const key = `${hash.digest('hex')}${external ? `:${filesKey(external.files)}` : ''}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}`;
+    const key = `${hash.digest('hex')}${external ? `:${filesKey(external.files)}` : ''}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}:arena=${cfg.memoryArena}`;
     let entry = cache.get(key);
     if (!entry) {
       // Before the CUDA provider creates its cuBLAS handles, which read the TF32 switch.
@@ -189,7 +197,17 @@ export class Executable {
     );
   }
 
-  async run(feeds: Feeds, outputs: readonly string[] = this.outputNames): Promise<Results> {
+  /**
+   * `into` names outputs to be written into the caller's arrays (same dtype and size) instead of fresh ones:
+   * onnxruntime computes them there. An `into` array may also be a feed when the output's only reader of that
+   * feed is the node that writes it (an element-wise update such as acc + g). onnxruntime-node still hands
+   * back a copy of each such output; it is dropped here, so it lives only until the next collection.
+   */
+  async run(
+    feeds: Feeds,
+    outputs: readonly string[] = this.outputNames,
+    into: Results = {},
+  ): Promise<Results> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     const symbols = new Map<string, number>();
     for (const input of this.inputs) {
@@ -201,11 +219,20 @@ export class Executable {
     }
     for (const name of Object.keys(feeds))
       if (!this.inputs.some((i) => i.name === name)) throw new Error(`unknown feed "${name}"`);
-    const out = await this.session.run(ortFeeds, outputs as string[]);
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const name of outputs) {
+      const target = into[name];
+      fetches[name] = target ? ortTensor(dtypeOfArray(target.data), target) : null;
+    }
+    const preallocated = Object.keys(into).length > 0;
+    const out = await this.session.run(
+      ortFeeds,
+      preallocated ? (fetches as ort.InferenceSession.FetchesType) : (outputs as string[]),
+    );
     const results: Results = {};
     for (const name of outputs) {
       const t = out[name];
-      results[name] = { data: hostData(t), dims: t.dims };
+      results[name] = into[name] ?? { data: hostData(t), dims: t.dims };
     }
     return results;
   }

@@ -10,7 +10,7 @@ import type { Shape } from './dim.ts';
 import { grad } from './autodiff.ts';
 import { ADAMW_DEFAULTS, adamwUpdate, clipGradNorm } from './adamw.ts';
 import type { AdamWConfig } from './adamw.ts';
-import { mul } from './ops/elementwise.ts';
+import { add, mul } from './ops/elementwise.ts';
 
 export const names = {
   loss: 'loss',
@@ -21,6 +21,8 @@ export const names = {
   m: (p: string) => `optim.m.${p}`,
   v: (p: string) => `optim.v.${p}`,
   grad: (p: string) => `grad.${p}`,
+  /** The running gradient sum an accumulating gradient step adds its gradient to. */
+  gradAcc: (p: string) => `grad_acc.${p}`,
   next: (n: string) => `${n}.next`,
 };
 
@@ -80,13 +82,26 @@ export function buildTrainStep(spec: TrainGraphSpec): Graph {
   return spec.graph;
 }
 
-/** Gradients only, for accumulation over micro-batches; the loss must be pre-scaled by the caller. */
-export function buildGradStep(spec: Omit<TrainGraphSpec, keyof OptimizerSpec>): Graph {
+/**
+ * Gradients only, for accumulation over micro-batches; the loss must be pre-scaled by the caller. With
+ * `accumulate`, each `grad.<p>` output is `grad_acc.<p>` (an input) plus this micro-batch's gradient, the
+ * addition being the acc input's only reader: the caller may have the output written over the input
+ * (Executable.run's `into`), so a running sum needs no second set of gradients.
+ */
+export function buildGradStep(
+  spec: Omit<TrainGraphSpec, keyof OptimizerSpec>,
+  options: { accumulate?: boolean } = {},
+): Graph {
   checkParams(spec.graph, spec.params);
   const grads = grad(spec.loss, spec.params, { recompute: spec.recompute });
   spec.graph.output(spec.loss, names.loss);
   outputMetrics(spec.graph, spec.metrics);
-  spec.params.forEach((p, i) => spec.graph.output(grads[i], names.grad(p.name)));
+  spec.params.forEach((p, i) => {
+    const g = options.accumulate
+      ? add(spec.graph.input(names.gradAcc(p.name), p.dtype, p.shape), grads[i])
+      : grads[i];
+    spec.graph.output(g, names.grad(p.name));
+  });
   return spec.graph;
 }
 

@@ -68,8 +68,6 @@ export class PolicyUpdater {
     private readonly config: Qwen2Config,
     private readonly algo: Algo,
     private readonly steps: TrainSteps,
-    /** One micro-batch per mini-batch: the fused train step; otherwise gradients accumulate. */
-    private readonly fused: boolean,
     private readonly dtype: DType,
   ) {}
 
@@ -98,19 +96,15 @@ export class PolicyUpdater {
       algo.optimizer,
       session,
     );
-    const fused = algo.microBatchSize === algo.miniBatchSize;
     // Compiled now rather than at the first update: a broken graph fails the set-up, and the timings of
     // updates (bench:update) hold no compile.
-    if (fused) await steps.fused();
-    else {
-      await steps.gradStep();
-      await steps.apply();
-    }
-    return new PolicyUpdater(config, algo, steps, fused, dtype);
+    await steps.gradStep();
+    return new PolicyUpdater(config, algo, steps, dtype);
   }
 
   /**
-   * Runs every optimizer step of one rollout batch; returns the new state and one metrics record per step.
+   * Runs every optimizer step of one rollout batch; returns the state, updated in place (its arrays are
+   * overwritten: a caller that needs the old values copies them first), and one metrics record per step.
    * With LoRA the state holds the adapters (and their moments) only, and `base` the frozen weights, fed
    * as they are to every step.
    */
@@ -173,7 +167,6 @@ export class PolicyUpdater {
         micros.length,
         (k) => feedsOf(micros[k].rows),
         ctx.lr,
-        this.fused,
       );
       state = result.state;
       const tokens = sums[lossMetrics.tokens] || 1;

@@ -95,13 +95,7 @@ export class SftUpdater {
     ctx: { lr: number },
   ): Promise<{ state: OptimizerState; metrics: SftStepMetrics }> {
     const micros = this.microBatches(rows);
-    const { result, sums } = await this.steps.step(
-      state,
-      micros.length,
-      (k) => micros[k],
-      ctx.lr,
-      micros.length === 1,
-    );
+    const { result, sums } = await this.steps.step(state, micros.length, (k) => micros[k], ctx.lr);
     return {
       state: result.state,
       metrics: { loss: result.loss, tokens: sums[sftMetrics.tokens], gradNorm: result.gradNorm, lr: ctx.lr },

@@ -1,5 +1,5 @@
 /**
- * The trainers' gradientCheckpointing switch: with it, the RL update (fused step, micro-batch
+ * The trainers' gradientCheckpointing switch: with it, the RL update (one micro-batch, micro-batch
  * accumulation, log-probs in token chunks) and the SFT step end in the same parameters and optimizer
  * state, bit for bit, as without it — recomputation changes memory and time only; the config fields
  * default to false and reject non-booleans by name.
@@ -18,9 +18,9 @@ import { SftUpdater } from '../../../core/train/sftUpdate.ts';
 import type { TrainSteps } from '../../../core/train/trainSteps.ts';
 
 /** The compiled step graph's key (sha256 of the ONNX bytes): shows the switch reached the graph. */
-async function graphKey(updater: PolicyUpdater | SftUpdater, fused: boolean): Promise<string> {
+async function graphKey(updater: PolicyUpdater | SftUpdater): Promise<string> {
   const steps = (updater as unknown as { steps: TrainSteps }).steps;
-  return (await (fused ? steps.fused() : steps.gradStep())).key;
+  return (await steps.gradStep()).key;
 }
 
 const config = makeQwen2Config({
@@ -71,7 +71,7 @@ function assertSameState(a: OptimizerState, b: OptimizerState): void {
 }
 
 for (const [label, miniBatchSize, microBatchSize, logProbChunkTokens] of [
-  ['fused step', 4, 4, 0],
+  ['one micro-batch', 4, 4, 0],
   ['micro-batch accumulation', 4, 2, 0],
   ['log-probs in token chunks', 4, 4, 3],
 ] as const) {
@@ -90,7 +90,7 @@ for (const [label, miniBatchSize, microBatchSize, logProbChunkTokens] of [
         gradientCheckpointing,
       });
       const updater = await PolicyUpdater.create(config, algo);
-      keys.push(await graphKey(updater, miniBatchSize === microBatchSize));
+      keys.push(await graphKey(updater));
       results.push(
         await updater.update(initialState(), rows, { seed: 5, step: 2, temperature: 1, lr: 1e-2, klCoef: 0 }),
       );
@@ -114,7 +114,7 @@ test('SFT step with gradientCheckpointing: the same bits as without', async () =
   const keys = [];
   for (const gradientCheckpointing of [false, true]) {
     const updater = await SftUpdater.create(config, { optimizer, microBatchSize: 3, gradientCheckpointing });
-    keys.push(await graphKey(updater, false));
+    keys.push(await graphKey(updater));
     let state = initialState();
     for (let step = 0; step < 2; step++) state = (await updater.update(state, rows, { lr: 1e-2 })).state;
     states.push(state);
