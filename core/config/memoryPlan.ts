@@ -6,11 +6,9 @@
 import type { Qwen2Config } from '../model/config.ts';
 import { qwen2ParameterCount } from '../model/parameters.ts';
 import { logProbChunkTokens } from '../model/tokenLogProbs.ts';
+import { trainerTerms } from './memoryTrainer.ts';
 import {
-  activationBytes,
-  adamStateBytes,
   forwardWorkingBytes,
-  gradientBytes,
   kvCacheBytes,
   logitsBlockBytes,
   RUNTIME_BASE_BYTES,
@@ -73,16 +71,16 @@ export function memoryPlan(
       },
       { name: 'logits block', bytes: logitsBlockBytes(SCORER_ROWS * length, model.vocabSize, chunk, false) },
     ]),
-    role('trainer', [
-      { name: 'weights', bytes: weightBytes(params) },
-      { name: 'gradients', bytes: gradientBytes(params, micro < run.algorithm.miniBatchSize) },
-      { name: 'AdamW m, v', bytes: adamStateBytes(params) },
-      {
-        name: `activations (${micro} rows × ${length} tokens)`,
-        bytes: activationBytes(model, micro, length),
-      },
-      { name: 'logits block', bytes: logitsBlockBytes(micro * length, model.vocabSize, chunk, true) },
-    ]),
+    role(
+      'trainer',
+      trainerTerms(model, {
+        rows: micro,
+        length,
+        chunkTokens: chunk,
+        recompute: run.algorithm.gradientCheckpointing,
+        lora: run.algorithm.lora,
+      }),
+    ),
   ];
 }
 
