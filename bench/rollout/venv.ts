@@ -63,8 +63,8 @@ export const TORCH_VENV: VenvSpec = {
   purpose: 'PyTorch reference',
   envVar: 'REASONLOOP_TORCH_VENV',
   defaultName: 'venv-torch',
-  packages: ['torch==2.15.0', 'transformers==5.24.0', 'safetensors'],
-  imports: ['torch', 'transformers', 'safetensors'],
+  packages: ['torch==2.15.0', 'transformers==5.24.0', 'safetensors', 'peft==0.21.2'],
+  imports: ['torch', 'transformers', 'safetensors', 'peft'],
 };
 
 /**

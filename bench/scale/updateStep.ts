@@ -9,19 +9,22 @@
  *   node --import tsx bench/scale/updateStep.ts --model DIR [--lora-rank 16] [--rows 16] [--micro 4]
  *     [--prompt 64] [--response 256] [--threads 2] [--no-recompute]
  */
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { HostTensor } from '../../core/graph/index.ts';
 import { initOptimizerState } from '../../core/graph/index.ts';
-import { loadModelDir, loadModelDirFiles } from '../../core/model/modelDir.ts';
-import { initLoraWeights, loraParameterCount } from '../../core/model/lora.ts';
+import { loadModelDir, writeModelDir, type QwenModelDir } from '../../core/model/modelDir.ts';
+import { initLoraWeights, loraParameterCount, loraParameters, type LoraSpec } from '../../core/model/lora.ts';
+import { writePeftAdapter } from '../../core/model/peftAdapter.ts';
+import { writeShardedSafetensors } from '../../core/model/safetensorsShards.ts';
 import { qwen2ParameterCount, qwen2Parameters } from '../../core/model/parameters.ts';
 import { parseRlAlgorithmConfig } from '../../core/config/rl.ts';
 import { PolicyUpdater } from '../../core/train/policyUpdate.ts';
 import { packRows, type RolloutRow } from '../../core/train/rolloutBatch.ts';
 import { uniformAt } from '../../core/random.ts';
-import { loraInitialState } from '../../activities/loraState.ts';
-import { withStateFiles } from '../../activities/trainerState.ts';
+import type { OptimizerState } from '../../core/graph/index.ts';
 
 export interface UpdateStepOptions {
   model: string;
@@ -82,9 +85,48 @@ export function writeTorchBatch(path: string, rows: readonly RolloutRow[], o: Up
 
 const gb = (bytes: number) => Math.round((bytes / 1e9) * 100) / 100;
 
+/** Bytes of every file below `dir`. */
+function treeBytes(dir: string): number {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((s, e) => s + statSync(join(e.parentPath, e.name)).size, 0);
+}
+
+/**
+ * The trainer state's files as a checkpoint holds them (activities/trainerState.ts): the policy (an HF
+ * model dir, or with LoRA the PEFT adapter dir) and AdamW's moments as sharded safetensors, each written
+ * tensor by tensor; returns their bytes.
+ */
+function writeStateFiles(model: QwenModelDir, state: OptimizerState, lora?: LoraSpec): number {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-scale-state-'));
+  try {
+    const weights = new Map(Object.entries(state.params).map(([k, t]) => [k, t.data as Float32Array]));
+    if (lora)
+      writePeftAdapter(join(dir, 'adapter'), model.config, {
+        spec: lora,
+        adapters: weights,
+        baseModelNameOrPath: null,
+      });
+    else writeModelDir(join(dir, 'weights'), { ...model, weights });
+    const names = lora
+      ? loraParameters(model.config, lora)
+      : Object.keys(state.params).map((name) => ({ name }));
+    const moments = names.flatMap(({ name }) => [
+      { name: `m.${name}`, shape: [...state.m[name].dims], data: state.m[name].data as Float32Array },
+      { name: `v.${name}`, shape: [...state.v[name].dims], data: state.v[name].data as Float32Array },
+    ]);
+    mkdirSync(join(dir, 'optimizer'));
+    writeShardedSafetensors(join(dir, 'optimizer'), moments, { stem: 'state' });
+    return treeBytes(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function runUpdateStep(o: UpdateStepOptions) {
   const t0 = performance.now();
-  const lora = o.loraRank > 0 ? { rank: o.loraRank, alpha: LORA_ALPHA, targetModules: 'all-linear' } : undefined;
+  const lora =
+    o.loraRank > 0 ? { rank: o.loraRank, alpha: LORA_ALPHA, targetModules: 'all-linear' } : undefined;
   const algo = parseRlAlgorithmConfig({
     kl: { placement: 'none' },
     lossAgg: 'token-mean',
@@ -98,13 +140,11 @@ export async function runUpdateStep(o: UpdateStepOptions) {
   const model = loadModelDir(o.model);
   const config = model.config;
   const base = lora ? model.weights : undefined;
-  const state = algo.lora
-    ? loraInitialState(config, algo.lora, initLoraWeights(config, algo.lora, 0))
-    : initOptimizerState(
-        Object.fromEntries(
-          qwen2Parameters(config).map((p) => [p.name, { data: model.weights.get(p.name)!, dims: p.shape }]),
-        ),
-      );
+  const trained = algo.lora ? initLoraWeights(config, algo.lora, 0) : model.weights;
+  const shapes = algo.lora ? loraParameters(config, algo.lora) : qwen2Parameters(config);
+  const state = initOptimizerState(
+    Object.fromEntries(shapes.map((p) => [p.name, { data: trained.get(p.name)!, dims: p.shape }])),
+  );
   const loadSeconds = (performance.now() - t0) / 1000;
   const updater = await PolicyUpdater.create(config, algo, { intraOpThreads: o.threads });
   const rows = benchRows(o, config.vocabSize);
@@ -117,14 +157,7 @@ export async function runUpdateStep(o: UpdateStepOptions) {
   );
   const updateSeconds = (performance.now() - t1) / 1000;
   const t2 = performance.now();
-  const files = loadModelDirFiles(o.model);
-  const checkpointBytes = await withStateFiles(
-    { ...files, config },
-    state,
-    async (objects) => objects.reduce((s, x) => s + ('file' in x ? statSync(x.file).size : 0), 0),
-    {},
-    algo.lora && { spec: algo.lora, base: { model: { dir: o.model }, store: { url: 'file:///unused' } } },
-  );
+  const checkpointBytes = writeStateFiles(model, state, algo.lora);
   const checkpointSeconds = (performance.now() - t2) / 1000;
   return {
     params: qwen2ParameterCount(config),

@@ -14,11 +14,6 @@ export function weightBytes(parameters: number, halfCopy = false): number {
   return parameters * FLOAT32_BYTES + (halfCopy ? parameters * 2 : 0);
 }
 
-/** Gradients: P values, twice when micro-batches accumulate (the running sum and the micro-batch's own). */
-export function gradientBytes(parameters: number, accumulating: boolean): number {
-  return parameters * FLOAT32_BYTES * (accumulating ? 2 : 1);
-}
-
 /** AdamW's first and second moments: 2 P values. */
 export function adamStateBytes(parameters: number): number {
   return 2 * parameters * FLOAT32_BYTES;
