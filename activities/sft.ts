@@ -178,6 +178,7 @@ async function sftStateAt(
   step: number,
 ): Promise<{ w: SftWarm; reloaded: boolean }> {
   if (warm && warm.hash === hash && warm.step === step) return { w: warm, reloaded: false };
+  warm = undefined; // dropped before the checkpoint's state is read: never two states at once
   const store = runStore(config);
   const manifest = await verifiedManifest(store, config.runId, step);
   const { model, state } = await readCheckpointState(store, manifest);
@@ -196,6 +197,8 @@ export async function sftSteps(input: SftStepsInput): Promise<SftStepsOutput> {
   const hash = sftConfigHash(config);
   const store = runStore(config);
   const { w, reloaded } = await sftStateAt(config, hash, input.fromStep);
+  // The updates overwrite the state's arrays in place: until the chunk is checkpointed it is no step's.
+  warm = undefined;
   if (!w.base.tokenizer) throw permanent(FAILURE.config, 'sft: the model has no tokenizer');
   const tokenizer = new QwenTokenizer(w.base.tokenizer);
   const [eos] = mathStopTokenIds(tokenizer, w.base.config.eosTokenId);

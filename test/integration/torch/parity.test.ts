@@ -201,7 +201,10 @@ async function runOnnx(
       dims: [...p.shape],
     };
   const updater = await PolicyUpdater.create(config, algo, {}, dtype);
-  let state = initOptimizerState(params);
+  // The update overwrites the state's arrays in place; `params` stays the initial weights written below.
+  let state = initOptimizerState(
+    Object.fromEntries(Object.entries(params).map(([k, t]) => [k, { data: t.data.slice(), dims: t.dims }])),
+  );
   const metrics: UpdateMetrics[] = [];
   const totalSteps = 3;
   const steps = [0, 1].map((step) => ({
