@@ -85,20 +85,7 @@ export async function updatePolicy(input: UpdatePolicyInput): Promise<UpdatePoli
   return turn;
 }
 
-/** Heartbeats this often while an update runs: one real-size micro-batch can outlast the heartbeat timeout. */
-const HEARTBEAT_EVERY_MS = 5_000;
-
 async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput> {
-  // onnxruntime runs off the event loop, so the timer beats while a micro-batch computes.
-  const beat = setInterval(() => heartbeat({ phase: 'running' }), HEARTBEAT_EVERY_MS);
-  try {
-    return await updateStepBeating(input);
-  } finally {
-    clearInterval(beat);
-  }
-}
-
-async function updateStepBeating(input: UpdatePolicyInput): Promise<UpdatePolicyOutput> {
   const started = performance.now();
   const config = parsedConfig(parseRunConfig, input.config);
   const hash = input.configHash;

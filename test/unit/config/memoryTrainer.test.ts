@@ -60,6 +60,14 @@ const MEASURED: {
     shape: shape(shapeConfig('qwen2.5-0.5b'), 2, 128, true),
     peakGB: 10.65,
   },
+  {
+    what: 'Qwen2.5-1.5B shape, LoRA r16 on every linear layer, 4 rows × (32 + 96) in micro-batches of 2, recomputation',
+    command:
+      'node --import tsx bench/scale/updateStep.ts --model DIR --rows 4 --micro 2 --prompt 32 --response 96 --lora-rank 16',
+    config: shapeConfig('qwen2.5-1.5b'),
+    shape: shape(shapeConfig('qwen2.5-1.5b'), 2, 128, true, 16),
+    peakGB: 7.36,
+  },
 ];
 
 for (const m of MEASURED) {
