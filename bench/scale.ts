@@ -68,7 +68,7 @@ function report(name: string, e: EndToEndResult, planGB: number, torch: TorchUpd
       `  step ${s.step}: sample ${round(s.sampleSeconds, 1)} s, score ${round(s.scoreSeconds, 1)} s, update ${round(s.updateSeconds, 1)} s`,
     );
   console.log(
-    `  peak RSS per role (GB): ${JSON.stringify(e.peakRssGB)}; checkpoint ${e.checkpointBytes.toLocaleString('en-US')} bytes`,
+    `  peak RSS per role (GB): ${JSON.stringify(Object.fromEntries(Object.entries(e.peakRssGB).map(([k, v]) => [k, round(v)])))}; checkpoint ${e.checkpointBytes.toLocaleString('en-US')} bytes`,
   );
   console.log(
     `  trainer estimate (reasonloop plan) ${round(planGB)} GB vs measured ${round(e.peakRssGB.trainer)} GB: ${round(planGB / e.peakRssGB.trainer)}×`,
