@@ -92,7 +92,12 @@ export function demoConfigs(o: DemoOptions): DemoConfigs {
       // and only a reward that checks the answer can tell it which one is right (what the GRPO stage does).
       traceErrorRate: 0.55,
       // A model trained from scratch takes a far larger step than fine-tuning a pretrained one.
-      optimizer: { lr: 3e-3, schedule: 'warmupCosine', warmupSteps: 10, weightDecay: 0 },
+      optimizer: {
+        lr: 3e-3,
+        schedule: 'warmupCosine',
+        warmupSteps: Math.min(10, o.sftSteps - 1),
+        weightDecay: 0,
+      },
     },
     store,
     orchestration,

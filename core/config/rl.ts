@@ -86,6 +86,28 @@ export const optimizerConfigSchema = z.strictObject({
   eps: positive().default(1e-8),
 });
 
+/**
+ * warmupCosine without decaySteps decays over the run's own steps, so they must outlast the warm-up;
+ * caught with the config, not by the first optimizer step (which would fail the same way on every retry).
+ */
+export function checkCosineHorizon(
+  optimizer: z.output<typeof optimizerConfigSchema>,
+  steps: number,
+  ctx: z.RefinementCtx,
+  optimizerPath: string,
+): void {
+  if (optimizer.schedule !== 'warmupCosine' || optimizer.decaySteps !== undefined) return;
+  if (steps > optimizer.warmupSteps) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['steps'],
+    message:
+      `must be above ${optimizerPath}.warmupSteps (${optimizer.warmupSteps}): warmupCosine decays over ` +
+      `the run's steps (or set ${optimizerPath}.decaySteps)`,
+    input: steps,
+  });
+}
+
 export const rlAlgorithmSchema = z
   .strictObject({
     advantage: advantageConfigSchema.prefault({}),

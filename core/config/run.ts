@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { runDevicesSchema, taskQueueNameSchema } from './device.ts';
-import { rlAlgorithmSchema } from './rl.ts';
+import { checkCosineHorizon, rlAlgorithmSchema } from './rl.ts';
 import { flag, issueLine, nonNegativeInt, positiveInt, runId, seed } from './rules.ts';
 import { evalSamplingSchema, policySamplingSchema, weightDtypeSchema } from './sampling.ts';
 import { taskSchema } from './task.ts';
@@ -175,6 +175,7 @@ export const runConfigSchema = z
       .optional(),
   })
   .superRefine((c, ctx) => {
+    checkCosineHorizon(c.algorithm.optimizer, c.steps, ctx, 'algorithm.optimizer');
     const batch = c.rollout.promptsPerStep * c.rollout.n;
     if (c.algorithm.miniBatchSize > batch || batch % c.algorithm.miniBatchSize !== 0) {
       ctx.addIssue({

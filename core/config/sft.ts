@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { optimizerConfigSchema } from './rl.ts';
+import { checkCosineHorizon, optimizerConfigSchema } from './rl.ts';
 import { flag, nonNegativeInt, positiveInt, probability, runId, seed } from './rules.ts';
 import { modelSchema, orchestrationSchema, parseConfig, storeSchema } from './run.ts';
 import { mathTaskSchema } from './task.ts';
@@ -73,6 +73,7 @@ export const sftConfigSchema = z
     orchestration: orchestrationSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
+    checkCosineHorizon(c.sft.optimizer, c.steps, ctx, 'sft.optimizer');
     const { data } = c.task;
     if (!c.sft.solutions && (data.source !== 'synthetic' || data.task.kind !== 'arithmetic')) {
       ctx.addIssue({

@@ -12,6 +12,7 @@ import { parseRunConfig, RunConfigError } from '../../../core/config/run.ts';
 import { parseSftConfig } from '../../../core/config/sft.ts';
 import { unreachableMessage, withClient } from '../../../client/connection.ts';
 import { capture } from '../cli/capture.ts';
+import { DEFAULT_DEMO, demoConfigs } from '../../../demo/configs.ts';
 
 const VALID = {
   runId: 'm1',
@@ -85,6 +86,38 @@ describe('config messages', () => {
     );
     parseRlAlgorithmConfig({ clip: { low: 0.2, high: 0.28 } });
     assert.throws(() => parseHyperParameters({ clipLow: 0.3, clipHigh: 0.1 }), HyperParameterError);
+  });
+
+  it('a cosine schedule that cannot warm up within the run is refused with the config, not at step 1', () => {
+    const cosine = (steps: number, decaySteps?: number) => ({
+      ...VALID,
+      steps,
+      algorithm: {
+        ...VALID.algorithm,
+        optimizer: { schedule: 'warmupCosine', warmupSteps: 10, ...(decaySteps ? { decaySteps } : {}) },
+      },
+    });
+    assert.deepEqual(
+      issuesOf(() => parseRunConfig(cosine(10))),
+      [
+        'run.steps must be above algorithm.optimizer.warmupSteps (10): warmupCosine decays over the ' +
+          "run's steps (or set algorithm.optimizer.decaySteps) (got 10)",
+      ],
+    );
+    parseRunConfig(cosine(11));
+    parseRunConfig(cosine(10, 20));
+    // The demo's SFT warms up for 10 steps; a short demo (`npm start -- --sft-steps 10`) shortens the warm-up.
+    const demo = (sftSteps: number) =>
+      demoConfigs({ ...DEFAULT_DEMO, prefix: 't', storeUrl: '/tmp/unused-store', sftSteps, rlSteps: 1 }).sft;
+    for (const steps of [1, 10, 300]) parseSftConfig(demo(steps));
+    const sft = {
+      ...demo(5),
+      sft: { ...demo(5).sft, optimizer: { schedule: 'warmupCosine', warmupSteps: 5 } },
+    };
+    assert.match(
+      issuesOf(() => parseSftConfig(sft)).join('\n'),
+      /steps must be above sft\.optimizer\.warmupSteps \(5\)/,
+    );
   });
 
   it('`set --lr -1` is refused before any connection (nothing listens at the address)', async () => {
