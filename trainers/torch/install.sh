@@ -3,15 +3,14 @@
 # only check it. The venv: $REASONLOOP_TORCH_VENV, else ${REASONLOOP_CACHE:-~/.cache/reasonloop}/venv-torch.
 #
 # usage: bash trainers/torch/install.sh [--cuda]
-#   default  torch 2.15.0 from PyPI without NVIDIA's CUDA libraries (the wheel, 539 MB, runs on the CPU
-#            without them; with them the download is several GB): the CPU trainer and the tests
-#   --cuda   torch 2.15.0 with its CUDA 13 dependencies, for GPU machines
+#   torch 2.15.0 from PyPI with the dependencies its wheel declares, NVIDIA's CUDA 13 libraries included
+#   (PyPI has no CPU-only build, and this build does not import without them: `import torch` fails on
+#   libcudart.so.13). --cuda is accepted for the GPU machines' recipes and installs the same.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 venv="${REASONLOOP_TORCH_VENV:-${REASONLOOP_CACHE:-$HOME/.cache/reasonloop}/venv-torch}"
-cuda=0
 case "${1:-}" in
-  --cuda) cuda=1 ;;
+  --cuda) ;;
   "") ;;
   *) echo "usage: bash trainers/torch/install.sh [--cuda]" >&2; exit 2 ;;
 esac
@@ -26,16 +25,8 @@ pip_install() { "$py" -m pip install --disable-pip-version-check --quiet "$@"; }
 absent() { "$py" -c 'import importlib.util as u, sys; print(*[m for m in sys.argv[1:] if u.find_spec(m) is None])' "$@"; }
 
 if [ -n "$(absent torch)" ]; then
-  if [ "$cuda" = 1 ]; then
-    echo "torch trainer: installing torch 2.15.0 with CUDA (several GB)"
-    pip_install torch==2.15.0
-  else
-    echo "torch trainer: installing torch 2.15.0 without the CUDA libraries (539 MB)"
-    pip_install --no-deps torch==2.15.0
-    # torch's own requirements but the NVIDIA ones (its wheel's Requires-Dist).
-    pip_install filelock 'typing-extensions>=4.13.0' 'setuptools>=77.0.3' 'sympy>=1.13.3' 'networkx>=2.5.1' \
-      jinja2 'fsspec>=0.8.5'
-  fi
+  echo "torch trainer: installing torch 2.15.0 with its CUDA libraries (about 5 GB installed)"
+  pip_install torch==2.15.0
 fi
 # peft: the LoRA export test loads our adapter directories with it (test/integration/export).
 want=(transformers==5.24.0 'safetensors>=0.4' temporalio==1.35.0 'boto3>=1.34' 'pytest>=8' peft==0.21.2)
