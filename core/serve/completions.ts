@@ -164,6 +164,22 @@ function promptTokens(choices: Choice[], n: number): number {
   return choices.filter((c) => c.index % n === 0).reduce((sum, c) => sum + c.promptIds.length, 0);
 }
 
+function completionTokens(choices: Choice[]): number {
+  return choices.reduce((sum, c) => sum + c.result.tokens.length, 0);
+}
+
+/** A stream's end: the usage chunk when `stream_options.include_usage` asked for it, then `[DONE]`. */
+function endStream(
+  events: EventStream,
+  head: ReturnType<typeof header>,
+  includeUsage: boolean,
+  prompt: number,
+  choices: Choice[],
+): void {
+  if (includeUsage) events.send({ ...head, choices: [], usage: usage(prompt, completionTokens(choices)) });
+  events.done();
+}
+
 export async function completions(
   ctx: GenerationContext,
   body: unknown,
@@ -178,7 +194,6 @@ export async function completions(
   const head = header(ctx, 'cmpl', 'text_completion');
   if (!s.stream) {
     const choices = await runRows(ctx, prompts, s, signal);
-    const completionTokens = choices.reduce((sum, c) => sum + c.result.tokens.length, 0);
     res.setHeader('x-model-version', head.system_fingerprint);
     return sendBody(res, {
       ...head,
@@ -190,7 +205,7 @@ export async function completions(
         prompt_token_ids: c.promptIds,
         token_ids: c.result.tokens,
       })),
-      usage: usage(promptTokens(choices, s.n), completionTokens),
+      usage: usage(promptTokens(choices, s.n), completionTokens(choices)),
     });
   }
   const streams = new Map<number, TextStream>();
@@ -238,16 +253,7 @@ export async function completions(
         ],
       }),
   );
-  if (s.includeUsage)
-    open().send({
-      ...head,
-      choices: [],
-      usage: usage(
-        promptTokens(choices, s.n),
-        choices.reduce((sum, c) => sum + c.result.tokens.length, 0),
-      ),
-    });
-  open().done();
+  endStream(open(), head, s.includeUsage, promptTokens(choices, s.n), choices);
 }
 
 export async function chatCompletions(
@@ -297,10 +303,7 @@ export async function chatCompletions(
         finish_reason: c.result.finishReason,
         token_ids: c.result.tokens,
       })),
-      usage: usage(
-        promptIds.length,
-        choices.reduce((sum, c) => sum + c.result.tokens.length, 0),
-      ),
+      usage: usage(promptIds.length, completionTokens(choices)),
       prompt_token_ids: promptIds,
     });
   }
@@ -348,16 +351,7 @@ export async function chatCompletions(
         ],
       }),
   );
-  if (s.includeUsage)
-    open().send({
-      ...head,
-      choices: [],
-      usage: usage(
-        promptIds.length,
-        choices.reduce((sum, c) => sum + c.result.tokens.length, 0),
-      ),
-    });
-  open().done();
+  endStream(open(), head, s.includeUsage, promptIds.length, choices);
 }
 
 function sendBody(res: ServerResponse, body: unknown): void {
