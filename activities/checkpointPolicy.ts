@@ -1,5 +1,5 @@
 /**
- * The policy of a checkpoint as a worker role runs it, one weight set per role at a time (policyFiles.ts).
+ * The policy of a checkpoint as a worker role runs it, held by the activity that uses it (policyFiles.ts).
  * A full-weights checkpoint is its `weights/` folder, streamed in and mapped. A LoRA checkpoint is its
  * base (mapped from the model directory, or a checkpoint's streamed-in folder; read once per run, kept
  * across steps) and its adapters, which the sampler adds in the graph as PEFT's unmerged layer computes
@@ -15,7 +15,8 @@ import {
   checkpointManifest,
   dirWeights,
   restoreWeightsGroup,
-  roleSlot,
+  holdRoleSlot,
+  type Held,
   type PolicyRole,
   type WeightUse,
 } from './policyFiles.ts';
@@ -35,28 +36,31 @@ export interface CheckpointPolicy {
   lora?: { spec: LoraSpec; adapters: Map<string, Float32Array>; config: Qwen2Config };
 }
 
-/** The policy of checkpoint `step` for `role`, its weights mapped or read as `use` asks. */
+/**
+ * The policy of checkpoint `step` for `role`, its weights mapped or read as `use` asks, held until the
+ * caller's `release` (the activity's end).
+ */
 export async function checkpointPolicy(
   role: PolicyRole,
   store: ObjectStore,
   runId: string,
   step: number,
   use: WeightUse,
-): Promise<CheckpointPolicy> {
+): Promise<Held<CheckpointPolicy>> {
   const manifest = await checkpointManifest(store, runId, step);
   if (!isLoraCheckpoint(manifest.objects)) {
     const id = `${store.location}|${runId}|${step}|${use}`;
-    const weights = await roleSlot(
+    const { value: weights, release } = await holdRoleSlot(
       role,
       id,
       async (dir) => (await restoreWeightsGroup(store, manifest, dir, use)).weights,
     );
-    return { weights };
+    return { weights, release };
   }
   const { base, config, spec, adapters } = await checkpointAdapters(store, manifest);
   const id = `base|${JSON.stringify([base.model, base.store.url])}|${use}`;
-  const weights = await roleSlot(role, id, (dir) => baseWeights(base, dir, use));
-  return { weights, lora: { spec, adapters, config } };
+  const { value: weights, release } = await holdRoleSlot(role, id, (dir) => baseWeights(base, dir, use));
+  return { weights, lora: { spec, adapters, config }, release };
 }
 
 /** The adapters of a LoRA checkpoint and the base they adapt (a few MB: read through a temp folder). */
@@ -101,13 +105,13 @@ export async function checkpointPolicyArrays(
   store: ObjectStore,
   runId: string,
   step: number,
-): Promise<Map<string, Float32Array>> {
-  const { weights, lora } = await checkpointPolicy(role, store, runId, step, 'arrays');
+): Promise<Held<{ arrays: Map<string, Float32Array> }>> {
+  const { weights, lora, release } = await checkpointPolicy(role, store, runId, step, 'arrays');
   const arrays = weights as Map<string, Float32Array>;
-  if (!lora) return arrays;
+  if (!lora) return { arrays, release };
   if (loraModules(lora.config, lora.spec).every((m) => lora.adapters.get(m.b.name)!.every((x) => x === 0)))
-    return arrays;
-  return mergeLoraWeights(lora.config, lora.spec, arrays, lora.adapters);
+    return { arrays, release };
+  return { arrays: mergeLoraWeights(lora.config, lora.spec, arrays, lora.adapters), release };
 }
 
 /** A model's files and its policy, as an evaluation or a difficulty filter samples it. */
@@ -124,16 +128,23 @@ export async function sourcePolicy(
   role: PolicyRole,
   source: ModelSource,
   use: WeightUse,
-): Promise<SourcePolicy> {
+): Promise<Held<SourcePolicy>> {
   const model = await modelFiles(source);
   const { dir, checkpoint } = source.model;
   if (checkpoint) {
     const store = runStore(source);
-    return { model, policy: await checkpointPolicy(role, store, checkpoint.runId, checkpoint.step, use) };
+    const { release, ...policy } = await checkpointPolicy(
+      role,
+      store,
+      checkpoint.runId,
+      checkpoint.step,
+      use,
+    );
+    return { model, policy, release };
   }
   const id = `source|${JSON.stringify([source.model, source.store.url])}|${use}`;
-  const weights = await roleSlot(role, id, async () =>
+  const { value: weights, release } = await holdRoleSlot(role, id, async () =>
     dir ? dirWeights(dir, model.config, use) : (await initialModel(source)).weights,
   );
-  return { model, policy: { weights } };
+  return { model, policy: { weights }, release };
 }

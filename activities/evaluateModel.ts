@@ -18,6 +18,7 @@ import { FAILURE, permanent } from './failures.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import { runStore, sessionConfig } from './runtime.ts';
 import { sourcePolicy, type SourcePolicy } from './checkpointPolicy.ts';
+import type { Held } from './policyFiles.ts';
 import { weightUse } from './policyFiles.ts';
 import { taskRuntime } from '../core/task/taskRuntime.ts';
 import type { TaskRuntime } from '../core/task/types.ts';
@@ -58,19 +59,18 @@ async function resolveModel(config: EvaluationConfig): Promise<{ tag: string; st
   };
 }
 
-/** The model to sample: its weights too, unless an endpoint serves it (then its tokenizer directory only). */
 /**
  * The evaluated model's files and, unless a server samples it, its policy: the worker's one "evaluate"
- * weight set (checkpointPolicy.ts), mapped from its files where it can be.
+ * weight set (checkpointPolicy.ts), mapped from its files where it can be, held until the caller's release.
  */
 async function evaluatedModel(
   config: EvaluationConfig,
   step: number | undefined,
-): Promise<{ model: Omit<QwenModelDir, 'weights'>; policy?: SourcePolicy['policy'] }> {
+): Promise<Held<{ model: Omit<QwenModelDir, 'weights'>; policy?: SourcePolicy['policy'] }>> {
   const { checkpoint, endpoint, init, dir } = config.model;
   if (endpoint) {
     try {
-      return { model: loadModelDirFiles(endpoint.tokenizer) };
+      return { model: loadModelDirFiles(endpoint.tokenizer), release: () => undefined };
     } catch (error) {
       throw permanent(FAILURE.config, `model.endpoint.tokenizer: ${(error as Error).message}`);
     }
@@ -182,6 +182,21 @@ async function generateAndScore(
   return records;
 }
 
+async function evaluationTask(
+  config: EvaluationConfig,
+  model: Omit<QwenModelDir, 'weights'>,
+): Promise<TaskRuntime> {
+  try {
+    return await taskRuntime(
+      config.task,
+      model.tokenizer && new QwenTokenizer(model.tokenizer),
+      model.config.eosTokenId,
+    );
+  } catch (error) {
+    throw permanent(FAILURE.config, `task: ${(error as Error).message}`);
+  }
+}
+
 export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
   const config = parsedConfig(parseEvaluationConfig, raw);
   const store = runStore(config);
@@ -201,20 +216,16 @@ export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
     return JSON.parse(new TextDecoder().decode(await store.get(summaryKey))) as EvaluationSummary;
   }
   const evaluated = await evaluatedModel(config, resolved.step);
-  const { model } = evaluated;
-  let task: TaskRuntime;
-  try {
-    task = await taskRuntime(
-      config.task,
-      model.tokenizer && new QwenTokenizer(model.tokenizer),
-      model.config.eosTokenId,
-    );
-  } catch (error) {
-    throw permanent(FAILURE.config, `task: ${(error as Error).message}`);
-  }
-  const count = Math.min(task.size, config.limit ?? task.size);
   const tools = emptyToolMetrics();
-  const records = await generateAndScore(config, evaluated, task, count, tools);
+  let count: number;
+  let records: EvaluationRecord[];
+  try {
+    const task = await evaluationTask(config, evaluated.model);
+    count = Math.min(task.size, config.limit ?? task.size);
+    records = await generateAndScore(config, evaluated, task, count, tools);
+  } finally {
+    evaluated.release();
+  }
   const key = `${prefix}records.json`;
   await store.put(key, new TextEncoder().encode(JSON.stringify(records)));
   const summary: EvaluationSummary = {

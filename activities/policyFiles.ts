@@ -2,9 +2,9 @@
  * A checkpoint's policy where a worker samples or scores with it: the checkpoint's `weights/` streamed from
  * the store into a local folder once (each object's sha256 checked while it streams), then mapped by
  * onnxruntime as external data (core/model/weightFiles.ts) instead of being read into arrays, which the
- * decode session would copy again. Each worker role keeps one folder per process: taking another step's
- * weights removes the previous folder first, so a role never holds two policies (a 0.5B policy is 2 GB of
- * float32, a 1.5B one 6 GB). Folders live under the temp dir by process id; a process that finds the
+ * decode session would copy again. Each worker role keeps one folder per weight set it holds: taking another
+ * step's weights removes the folders no running activity holds first, so a role whose activities run one at
+ * a time never holds two policies (a 0.5B policy is 2 GB of float32, a 1.5B one 6 GB). Folders live under the temp dir by process id; a process that finds the
  * folder of a process that no longer runs (killed mid-run) removes it.
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
@@ -43,12 +43,17 @@ export function localWeightsRoot(): string {
   return process.env.REASONLOOP_WEIGHTS_DIR ?? join(tmpdir(), 'reasonloop-weights');
 }
 
-interface Slot {
+/** A weight set of a role, and how many running activities use it. */
+interface Entry {
   id: string;
   dir: Promise<string | undefined>;
   value: Promise<unknown>;
+  users: number;
 }
-const slots = new Map<PolicyRole, Slot>();
+const entries = new Map<PolicyRole, Map<string, Entry>>();
+
+/** A value an activity holds until it calls `release`; the set it belongs to is not removed before. */
+export type Held<T> = T & { release(): void };
 
 function alive(pid: number): boolean {
   try {
@@ -90,22 +95,67 @@ function sweepDeadProcesses(root: string): void {
 }
 
 /**
- * The role's value for `id`, built by `load` into a fresh local folder; the folder of the role's previous
- * value is removed before `load` starts (a session still mapping it keeps its pages until released).
- * Concurrent callers with the same id share one load.
+ * The role's value for `id`, held until `release`. A new id first removes the role's sets no activity
+ * holds (their folders go), then loads into a fresh local folder: activities that run one at a time keep
+ * one set per role; activities of different runs at the same moment each keep theirs until they finish,
+ * so no folder is removed under a session still compiling from it. Callers of one id share one load.
  */
-export function roleSlot<T>(role: PolicyRole, id: string, load: (dir: string) => Promise<T>): Promise<T> {
-  const held = slots.get(role);
-  if (held?.id === id) return held.value as Promise<T>;
+export async function holdRoleSlot<T>(
+  role: PolicyRole,
+  id: string,
+  load: (dir: string) => Promise<T>,
+): Promise<{ value: T; release(): void }> {
+  let held = entries.get(role);
+  if (!held) entries.set(role, (held = new Map()));
+  // Sets no activity holds go whenever one is asked for: once concurrent activities end, one remains.
+  const idle = [...held.values()].filter((e) => e.users === 0 && e.id !== id);
+  for (const e of idle) held.delete(e.id);
+  const removed = removeSets(idle);
+  const kept = held.get(id);
+  if (kept) void removed;
+  const entry = kept ?? startLoad(held, role, id, removed, load);
+  // Counted before the first await, so no other caller can take this set for idle in between.
+  entry.users++;
+  let released = false;
+  const release = () => {
+    if (!released) entry.users--;
+    released = true;
+  };
+  try {
+    return { value: (await entry.value) as T, release };
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
+
+/** Removes the folders of sets no activity holds, once their loads have settled; never rejects. */
+async function removeSets(sets: Entry[]): Promise<void> {
+  for (const e of sets) {
+    await e.value.catch(() => undefined);
+    const old = await e.dir;
+    try {
+      if (old) rmSync(old, { recursive: true, force: true });
+    } catch (error) {
+      // A folder that cannot go costs disk, not correctness; the next worker's sweep tries again.
+      console.warn(`reasonloop: could not remove ${old}: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** Loads a new set into a fresh folder, after the idle sets' folders are gone (`removed`). */
+function startLoad<T>(
+  held: Map<string, Entry>,
+  role: PolicyRole,
+  id: string,
+  removed: Promise<void>,
+  load: (dir: string) => Promise<T>,
+): Entry {
   const root = localWeightsRoot();
   let resolveDir: (d: string | undefined) => void = () => undefined;
   const dir = new Promise<string | undefined>((r) => (resolveDir = r));
   const value = (async () => {
-    if (held) {
-      await held.value.catch(() => undefined);
-      const old = await held.dir;
-      if (old) rmSync(old, { recursive: true, force: true });
-    }
+    await removed;
     mkdirSync(root, { recursive: true });
     sweepDeadProcesses(root);
     const roleDir = join(root, `${process.pid}-${role}`);
@@ -115,12 +165,15 @@ export function roleSlot<T>(role: PolicyRole, id: string, load: (dir: string) =>
     resolveDir(d);
     return load(d);
   })();
-  value.catch(() => {
+  const entry: Entry = { id, dir, value, users: 0 };
+  value.catch(async () => {
     resolveDir(undefined);
-    if (slots.get(role)?.value === value) slots.delete(role);
+    if (held.get(id) === entry) held.delete(id);
+    const d = await dir;
+    if (d) rmSync(d, { recursive: true, force: true });
   });
-  slots.set(role, { id, dir, value });
-  return value;
+  held.set(id, entry);
+  return entry;
 }
 
 /**

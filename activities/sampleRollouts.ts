@@ -94,58 +94,63 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
   const weightDtype = rollout.weightDtype ?? 'float32';
   const use = weightUse(device, weightDtype);
   const policy = await checkpointPolicy('sample', store, config.runId, policyStep, use);
-  const sampler = await memo(
-    samplers,
-    JSON.stringify([config.runId, config.model, config.orchestration, deviceKey(device), weightDtype]),
-    async () => ({
-      generator: await Generator.create(
-        model,
-        policy.weights,
-        { ...sessionConfig(config, device), weightDtype, lora: policy.lora?.spec },
-        policy.lora?.adapters,
-      ),
-      weightsStep: policyStep,
-      lock: Promise.resolve(),
-    }),
-  );
-
   const { indices, next } = takeBatch(input.cursor, task.size, rollout.promptsPerStep);
   const [begin, end] = shardRange(rollout.promptsPerStep, rollout.shards, input.shard);
   const round = input.round ?? 0;
   const offset = round * rollout.promptsPerStep;
   const records: RolloutRecord[] = [];
   const tools = emptyToolMetrics();
-  await withPolicy(sampler, policyStep, policy, async (generator) => {
-    for (let first = begin; first < end; first += PROMPTS_PER_HEARTBEAT) {
-      heartbeat({ prompt: first });
-      const requests: GenerationRequest[] = [];
-      for (let p = first; p < Math.min(end, first + PROMPTS_PER_HEARTBEAT); p++) {
-        for (let k = 0; k < rollout.n; k++) {
-          requests.push({ promptIds: task.promptIds(indices[p]), prompt: offset + p, sample: k });
+  // The weights stay on disk until the last token is drawn, then go back to the role (policyFiles.ts).
+  try {
+    const sampler = await memo(
+      samplers,
+      JSON.stringify([config.runId, config.model, config.orchestration, deviceKey(device), weightDtype]),
+      async () => ({
+        generator: await Generator.create(
+          model,
+          policy.weights,
+          { ...sessionConfig(config, device), weightDtype, lora: policy.lora?.spec },
+          policy.lora?.adapters,
+        ),
+        weightsStep: policyStep,
+        lock: Promise.resolve(),
+      }),
+    );
+
+    await withPolicy(sampler, policyStep, policy, async (generator) => {
+      for (let first = begin; first < end; first += PROMPTS_PER_HEARTBEAT) {
+        heartbeat({ prompt: first });
+        const requests: GenerationRequest[] = [];
+        for (let p = first; p < Math.min(end, first + PROMPTS_PER_HEARTBEAT); p++) {
+          for (let k = 0; k < rollout.n; k++) {
+            requests.push({ promptIds: task.promptIds(indices[p]), prompt: offset + p, sample: k });
+          }
         }
+        const outs = await generator.generate(requests, {
+          maxNewTokens: rollout.maxNewTokens,
+          sampling: { temperature: rollout.temperature, topP: rollout.topP, topK: rollout.topK },
+          seed: config.seed,
+          step: policyStep,
+          stopTokenIds: task.stopTokenIds,
+          ...(await task.generation(tools)),
+        });
+        outs.forEach((o, i) =>
+          records.push({
+            problem: indices[requests[i].prompt - offset],
+            prompt: requests[i].prompt,
+            sample: requests[i].sample,
+            promptIds: requests[i].promptIds,
+            tokens: o.tokens,
+            logprobs: o.logprobs,
+            sampled: o.sampled,
+            finishReason: o.finishReason,
+          }),
+        );
       }
-      const outs = await generator.generate(requests, {
-        maxNewTokens: rollout.maxNewTokens,
-        sampling: { temperature: rollout.temperature, topP: rollout.topP, topK: rollout.topK },
-        seed: config.seed,
-        step: policyStep,
-        stopTokenIds: task.stopTokenIds,
-        ...(await task.generation(tools)),
-      });
-      outs.forEach((o, i) =>
-        records.push({
-          problem: indices[requests[i].prompt - offset],
-          prompt: requests[i].prompt,
-          sample: requests[i].sample,
-          promptIds: requests[i].promptIds,
-          tokens: o.tokens,
-          logprobs: o.logprobs,
-          sampled: o.sampled,
-          finishReason: o.finishReason,
-        }),
-      );
-    }
-  });
+    });
+  } finally {
+    policy.release();
+  }
   const shardName = `${String(input.shard).padStart(4, '0')}.json`;
   const key = rolloutKey(
     config.runId,

@@ -81,12 +81,16 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
       config.runId,
       referenceStepAt(input.step - 1, algo.kl.refreshReferenceEvery),
     );
-    refLogprobs = await scorer.logProbs(
-      reference,
-      records.map((r) => ({ promptIds: r.promptIds, responseIds: r.tokens })),
-      rollout.temperature,
-      SCORER_BATCH,
-    );
+    try {
+      refLogprobs = await scorer.logProbs(
+        reference.arrays,
+        records.map((r) => ({ promptIds: r.promptIds, responseIds: r.tokens })),
+        rollout.temperature,
+        SCORER_BATCH,
+      );
+    } finally {
+      reference.release();
+    }
   }
   // The tokens whose KL to the reference counts: the ones the policy chose (verl's response_mask). Text a
   // tool inserted (sampled: false) was never sampled from π, so it enters neither the reward nor the metric.

@@ -15,7 +15,7 @@ import { FAILURE, permanent } from '../failures.ts';
 import { parsedConfig } from '../parsedConfig.ts';
 import { memo, runStore, sessionConfig } from '../runtime.ts';
 import { sourcePolicy, type SourcePolicy } from '../checkpointPolicy.ts';
-import { weightUse } from '../policyFiles.ts';
+import { weightUse, type Held } from '../policyFiles.ts';
 import { taskRuntime } from '../../core/task/taskRuntime.ts';
 import type { TaskRuntime } from '../../core/task/types.ts';
 import { filterKeys, type FilterPlan, type PinnedModel } from './plan.ts';
@@ -37,8 +37,8 @@ export interface FilterShardOutput {
   reused: boolean;
 }
 
-/** The pinned model's files and policy: the worker's one "evaluate" weight set, kept for the next shard. */
-function pinnedModel(config: DifficultyFilterConfig, pinned: PinnedModel): Promise<SourcePolicy> {
+/** The pinned model's files and policy: the worker's "evaluate" weight set, kept for the next shard. */
+function pinnedModel(config: DifficultyFilterConfig, pinned: PinnedModel): Promise<Held<SourcePolicy>> {
   const device = requireDeviceKind(
     config.orchestration.devices.rollout,
     'filter.orchestration.devices.rollout',
@@ -107,14 +107,19 @@ export async function filterShard(input: FilterShardInput): Promise<FilterShardO
     return { key, problems: stored.length, passes: total(stored), reused: true };
   }
   const model = await pinnedModel(config, input.plan.model);
-  const task = await filterTask(config, input.plan.model, model);
-  if (task.size < first + count) {
-    throw permanent(
-      FAILURE.data,
-      `task.data: ${task.size} problems, the plan counted ${input.plan.problems}`,
-    );
+  let counts: PassCount[];
+  try {
+    const task = await filterTask(config, input.plan.model, model);
+    if (task.size < first + count) {
+      throw permanent(
+        FAILURE.data,
+        `task.data: ${task.size} problems, the plan counted ${input.plan.problems}`,
+      );
+    }
+    counts = await countPasses(config, model, task, input.shard);
+  } finally {
+    model.release();
   }
-  const counts = await countPasses(config, model, task, input.shard);
   await store.put(key, new TextEncoder().encode(JSON.stringify(counts)));
   return { key, problems: counts.length, passes: total(counts), reused: false };
 }

@@ -1,5 +1,6 @@
 // What a rollout worker holds of a checkpoint's policy: its weights/ streamed into one local folder per
-// role and mapped from there (no arrays), the previous step's folder gone before the next is loaded, a
+// role and mapped from there (no arrays), the previous step's folder gone before the next is loaded (never
+// one another activity still holds), a
 // dead worker's folders removed; a LoRA run's base mapped from its model directory with the adapters
 // beside it, and a scorer's arrays of a fresh LoRA run are the base's own (B = 0: nothing to merge).
 import assert from 'node:assert/strict';
@@ -90,16 +91,46 @@ it('maps each step from one local folder per role, removing the previous one and
   assert.equal(existsSync(deadFolder), false, 'the dead worker’s folder is gone');
   const qwen = await modelConfig(parseRunConfig(config));
   assert.deepEqual(loadWeights(dir0, qwen), await readCheckpointWeights(store, 'full', 0));
-  assert.equal((await checkpointPolicy('sample', store, 'full', 0, 'mapped')).weights, step0.weights, 'kept');
+  step0.release();
+  const again = await checkpointPolicy('sample', store, 'full', 0, 'mapped');
+  assert.equal(again.weights, step0.weights, 'kept after its activity released it');
+  again.release();
 
   const step1 = await checkpointPolicy('sample', store, 'full', 1, 'mapped');
   assert.notEqual(regionDir(step1.weights), dir0);
   assert.equal(existsSync(dir0), false, 'step 0’s folder was removed before step 1 was loaded');
 
   // Another role has its own folder; arrays are read from it.
-  const arrays = await checkpointPolicyArrays('score', store, 'full', 0);
-  assert.deepEqual(arrays, await readCheckpointWeights(store, 'full', 0));
+  const reference = await checkpointPolicyArrays('score', store, 'full', 0);
+  assert.deepEqual(reference.arrays, await readCheckpointWeights(store, 'full', 0));
+  reference.release();
   assert.ok(existsSync(regionDir(step1.weights)), 'the sampler’s folder stays');
+  step1.release();
+});
+
+it('two activities of one role on different runs: neither loses its folder while it runs', async () => {
+  // Two runs' samplers in one worker, as the factor study runs its arms: step 0 of run "full" and step 1
+  // of the same store (another policy). Holding one must not remove it when the other is loaded.
+  const store = openStore(storeUrl);
+  const a = await checkpointPolicy('sample', store, 'full', 0, 'mapped');
+  const b = await checkpointPolicy('sample', store, 'full', 1, 'mapped');
+  const dirA = regionDir(a.weights);
+  const dirB = regionDir(b.weights);
+  assert.notEqual(dirA, dirB);
+  assert.ok(existsSync(dirA), 'a held set stays while another is loaded');
+  // Loading a's set again while b runs shares a's folder rather than evicting b's.
+  const a2 = await checkpointPolicy('sample', store, 'full', 0, 'mapped');
+  assert.equal(a2.weights, a.weights);
+  assert.ok(existsSync(dirB));
+  a.release();
+  a2.release();
+  assert.ok(existsSync(dirA), 'released, kept until another set is asked for');
+  b.release();
+  b.release(); // a second release of one hold changes nothing
+  const c = await checkpointPolicy('sample', store, 'full', 1, 'mapped');
+  assert.equal(c.weights, b.weights, 'the released set is taken again as it is');
+  assert.equal(existsSync(dirA), false, 'the idle other set went when a new one was asked for');
+  c.release();
 });
 
 it('a worker that ends normally removes its folders', () => {
@@ -133,6 +164,8 @@ it('LoRA: the base is mapped from its model directory, the adapters ride beside 
   assert.equal(regionDir(policy.weights), modelDir, 'mapped from the model directory itself, not copied');
   assert.equal(policy.lora!.spec.rank, 2);
   assert.equal(policy.lora!.adapters.size, 2 * 2 * 2);
-  const arrays = await checkpointPolicyArrays('score', store, 'lora', 0);
-  assert.deepEqual(arrays, loadWeights(modelDir, qwen), 'B = 0: the base’s arrays, nothing merged');
+  const reference = await checkpointPolicyArrays('score', store, 'lora', 0);
+  assert.deepEqual(reference.arrays, loadWeights(modelDir, qwen), 'B = 0: the base’s arrays, nothing merged');
+  reference.release();
+  policy.release();
 });
