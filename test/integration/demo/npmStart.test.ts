@@ -23,7 +23,7 @@ test(
   async () => {
     const out = mkdtempSync(join(tmpdir(), 'reasonloop-demo-'));
     try {
-      const { code, stdout, stderr } = await runScript(['demo/main.ts', '--out', out]);
+      const { code, stdout, stderr } = await runScript(['demo/main.ts', '--out', out], 'demo');
       assert.equal(code, 0, `demo failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
       const line = /held-out greedy accuracy: before GRPO ([\d.]+) → after GRPO ([\d.]+)/.exec(stdout);
       assert.ok(line, `the demo prints the before/after accuracy:\n${stdout.slice(-2000)}`);

@@ -17,7 +17,7 @@ test(
   async () => {
     const out = mkdtempSync(join(tmpdir(), 'reasonloop-study-'));
     try {
-      const { code, stdout, stderr } = await runScript(['study/main.ts', '--quick', '--out', out]);
+      const { code, stdout, stderr } = await runScript(['study/main.ts', '--quick', '--out', out], 'study');
       assert.equal(code, 0, `study failed:\n${stdout.slice(-3000)}\n${stderr.slice(-3000)}`);
       const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
       for (const arm of ARMS) {
