@@ -108,6 +108,7 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
     continueAsNewEvery: config.orchestration.continueAsNewEvery,
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
     taskQueues: routedTaskQueues(config.orchestration.taskQueues, config.orchestration.devices),
+    ...(config.orchestration.trainer.engine === 'torch' ? { trainerEngine: 'torch' as const } : {}),
     rejected,
     hyperParameters: {
       base: baseHyperParameters(config),

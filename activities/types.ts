@@ -4,6 +4,7 @@
  */
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import type { RunConfigInput } from '../core/config/run.ts';
+import type { TrainerEngine } from '../core/config/trainerEngine.ts';
 
 /**
  * A run config as JSON, as given to the workflow (with a step's hyper-parameter overrides written in, for
@@ -35,6 +36,12 @@ export interface RunPlan {
   continueAsNewEvery: number;
   heartbeatTimeoutSeconds: number;
   taskQueues: { rollout: string; cpu: string; trainer: string };
+  /**
+   * orchestration.trainer.engine, present only when "torch": updatePolicy then goes to the torch trainers'
+   * queue (`<taskQueues.trainer>-torch`), checkpoint still to taskQueues.trainer. Absent in plans made
+   * before the field existed, which the workflow's recorded histories hold.
+   */
+  trainerEngine?: Exclude<TrainerEngine, 'onnx'>;
   /** Newer checkpoints that failed verification and were skipped, with why. */
   rejected: { step: number; reason: string }[];
   /** Evaluate every `every` steps: `config` is the evaluation config but for its model (the step's checkpoint). */

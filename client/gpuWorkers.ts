@@ -62,6 +62,16 @@ export function gpuWorkerCommand({ role, queue }: RoutedQueue): string {
   return `${env}node --import tsx workers/main.ts --roles ${role} --device cuda`;
 }
 
+/** Whether the server lists a worker polling `queue` for activities. */
+export async function hasActivityPoller(client: Client, queue: string): Promise<boolean> {
+  const described = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: queue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+    taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+  });
+  return (described.pollers ?? []).length > 0;
+}
+
 /** The GPU queues among `routed` that no worker polls, one line each naming the field and the fix. */
 export async function gpuQueuesWithoutWorkers(
   client: Client,
@@ -71,12 +81,7 @@ export async function gpuQueuesWithoutWorkers(
   for (const route of routed) {
     const { field, queue } = route;
     if (!isGpuQueue(queue)) continue;
-    const described = await client.workflowService.describeTaskQueue({
-      namespace: client.options.namespace,
-      taskQueue: { name: queue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-      taskQueueType: TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
-    });
-    if ((described.pollers ?? []).length === 0) {
+    if (!(await hasActivityPoller(client, queue))) {
       problems.push(
         `${field} is "cuda", but no worker polls task queue ${queue} (start one: ${gpuWorkerCommand(route)})`,
       );

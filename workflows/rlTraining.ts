@@ -5,9 +5,10 @@
  * prepareRun finds the newest verified checkpoint. The history is kept short by continuing as new.
  * setHyperParameters (workflows/hyperParameters.ts) changes hyper-parameters from the next step that has
  * not started sampling; the trainer activities go to one trainer worker while it lives
- * (workflows/stickyTrainer.ts).
+ * (workflows/stickyTrainer.ts); with orchestration.trainer.engine "torch", updatePolicy goes to the PyTorch
+ * trainer workers and checkpoint to the TypeScript ones.
  */
-import { ParentClosePolicy, proxyActivities, startChild } from '@temporalio/workflow';
+import { ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import { evaluation } from './evaluation.ts';
@@ -18,6 +19,7 @@ import { hyperParameterMetrics, withHyperParameters } from '../core/config/hyper
 import { hyperParameterControl } from './hyperParameters.ts';
 import { stepTimingMetrics } from '../core/metrics/stepTiming.ts';
 import { stickyTrainer } from './stickyTrainer.ts';
+import { torchTrainerQueue } from '../core/config/taskQueues.ts';
 import { MODEL_PASS_TIMEOUT, prepareOptions, RETRY } from './activityOptions.ts';
 import {
   continueAsNewWhenDue,
@@ -68,6 +70,13 @@ function toolMetricsOf(shards: SampleRolloutsOutput[]): Record<string, number> {
   };
 }
 
+/**
+ * Marks histories made by code that routes a torch-engine run's updatePolicy to the torch trainers: one
+ * recorded before (where a plan saying "torch" could only have come from a newer activity worker, and the
+ * updates went to the TypeScript trainer) replays the way it ran.
+ */
+export const TORCH_TRAINER_PATCH = 'torch-trainer-engine';
+
 export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}): Promise<TrainingResult> {
   const status = trainingStatus(carry);
   const hyperParameters = hyperParameterControl(status, carry.hyperParameters);
@@ -93,9 +102,11 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     ...modelPass,
     taskQueue: plan.taskQueues.cpu,
   });
+  const torch = plan.trainerEngine === 'torch' && patched(TORCH_TRAINER_PATCH);
   const { updatePolicy, checkpoint } = stickyTrainer(status, {
     sharedQueue: plan.taskQueues.trainer,
     heartbeatSeconds: plan.heartbeatTimeoutSeconds,
+    ...(torch ? { torchQueue: torchTrainerQueue(plan.taskQueues.trainer) } : {}),
   });
 
   let cursor: Cursor = plan.cursor;

@@ -4,6 +4,10 @@
  * (`trainerQueue`, answered with that worker's own queue) and sends its trainer activities there with a
  * schedule-to-start timeout; when nobody picks one up in time the worker is gone, and the run asks again.
  * Correctness does not depend on it: a trainer without the state reloads it from the store.
+ *
+ * With the torch engine (`torchQueue`), the lookup and updatePolicy go to the PyTorch trainers' queue and
+ * their own queues instead; checkpoint, which only the TypeScript trainers serve, goes to the shared
+ * TypeScript trainer queue: it reads the store, not the trainer's memory, so any of them will do.
  */
 import { ActivityFailure, ApplicationFailure, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type * as activities from '../activities/index.ts';
@@ -38,6 +42,12 @@ export interface StickyTrainerOptions {
    * task on its own queue, for this long is presumed gone; the lookup gets as long to answer.
    */
   heartbeatSeconds: number;
+  /**
+   * The torch trainers' shared queue (`<sharedQueue>-torch`) when the run's engine is "torch": updatePolicy
+   * sticks to a torch worker found there; checkpoint goes to sharedQueue. Absent: both stick to a
+   * TypeScript trainer of sharedQueue.
+   */
+  torchQueue?: string;
 }
 
 /** Timeouts of updatePolicy (a model pass) and checkpoint (store work), on any queue. */
@@ -57,9 +67,11 @@ function timeoutsOf(activity: keyof TrainerActivities, heartbeatSeconds: number)
  * on the dead worker's queue and wait out its schedule-to-start timeout too: two timeouts.)
  */
 export function stickyTrainer(status: TrainingStatus, options: StickyTrainerOptions): TrainerActivities {
-  const { heartbeatSeconds } = options;
+  const { heartbeatSeconds, torchQueue } = options;
+  // Where updatePolicy's trainer is found: the queue whose workers answer `trainerQueue` with their own.
+  const policyQueue = torchQueue ?? options.sharedQueue;
   const { trainerQueue } = proxyActivities<{ trainerQueue: TrainerQueueActivity }>({
-    taskQueue: options.sharedQueue,
+    taskQueue: policyQueue,
     // It answers at once; a worker that took it and died is noticed within the heartbeat timeout.
     startToCloseTimeout: `${heartbeatSeconds} seconds`,
     retry: RETRY,
@@ -67,7 +79,7 @@ export function stickyTrainer(status: TrainingStatus, options: StickyTrainerOpti
   const shared: TrainerActivities = {
     updatePolicy: proxyActivities<TrainerActivities>({
       ...timeoutsOf('updatePolicy', heartbeatSeconds),
-      taskQueue: options.sharedQueue,
+      taskQueue: policyQueue,
       retry: RETRY,
     }).updatePolicy,
     checkpoint: proxyActivities<TrainerActivities>({
@@ -111,6 +123,6 @@ export function stickyTrainer(status: TrainingStatus, options: StickyTrainerOpti
 
   return {
     updatePolicy: (input) => onTrainer((a) => a.updatePolicy(input)),
-    checkpoint: (input) => onTrainer((a) => a.checkpoint(input)),
+    checkpoint: (input) => (torchQueue ? shared.checkpoint(input) : onTrainer((a) => a.checkpoint(input))),
   };
 }

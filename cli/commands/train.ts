@@ -8,6 +8,7 @@ import { temporalStartLine } from '../../client/commandLine.ts';
 import { withClient } from '../../client/connection.ts';
 import { checkGpuWorkers, runQueues } from '../../client/gpuWorkers.ts';
 import { preflightRun } from '../../client/preflight.ts';
+import { checkTorchTrainer } from '../../client/torchTrainer.ts';
 import { newestCheckpointStep, startLine, startTraining } from '../../client/runs.ts';
 import { DEFAULT_WORKFLOW_QUEUE } from '../../client/workflowTypes.ts';
 import { parseOptions, readConfigFile, usageError, type Command } from '../command.ts';
@@ -51,6 +52,7 @@ async function runTrain(argv: string[]): Promise<number> {
   }
   return withClient(async (client) => {
     await checkGpuWorkers(client, runQueues(config));
+    await checkTorchTrainer(client, config);
     const from = await newestCheckpointStep(config);
     let handle;
     try {

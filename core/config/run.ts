@@ -4,6 +4,7 @@ import { checkCosineHorizon, rlAlgorithmSchema } from './rl.ts';
 import { flag, issueLine, nonNegativeInt, positiveInt, runId, seed } from './rules.ts';
 import { evalSamplingSchema, policySamplingSchema, weightDtypeSchema } from './sampling.ts';
 import { taskSchema } from './task.ts';
+import { checkTrainerEngine, trainerSchema } from './trainerEngine.ts';
 import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
 
 /**
@@ -145,6 +146,13 @@ export const runOrchestrationSchema = orchestrationSchema.extend({
    * (core/metrics/rolloutRecords.ts) and kept as store.retention.keepLastRolloutRecords says.
    */
   rolloutRecords: flag().default(true),
+  /**
+   * Which trainer runs updatePolicy: `engine` "onnx" (default, the TypeScript trainer) or "torch" (the
+   * PyTorch FSDP2 worker polling `<taskQueues.trainer>-torch`, docs/torch-trainer.md); checkpoint commits
+   * stay on the TypeScript trainer either way. May change on resume: both engines read and write the same
+   * checkpoints.
+   */
+  trainer: trainerSchema.prefault({}),
 });
 
 export const runConfigSchema = z
@@ -176,6 +184,7 @@ export const runConfigSchema = z
   })
   .superRefine((c, ctx) => {
     checkCosineHorizon(c.algorithm.optimizer, c.steps, ctx, 'algorithm.optimizer');
+    checkTrainerEngine(c, ctx);
     const batch = c.rollout.promptsPerStep * c.rollout.n;
     if (c.algorithm.miniBatchSize > batch || batch % c.algorithm.miniBatchSize !== 0) {
       ctx.addIssue({

@@ -17,6 +17,17 @@ export const DEFAULT_TASK_QUEUES = {
  */
 export const GPU_QUEUE_SUFFIX = '-gpu';
 
+/**
+ * Appended to the run's trainer queue for the PyTorch trainer workers (trainers/torch, `reasonloop-trainer-torch`):
+ * only they poll it, so a run with orchestration.trainer.engine "torch" sends its updatePolicy there.
+ */
+export const TORCH_QUEUE_SUFFIX = '-torch';
+
+/** The queue the torch trainer workers of `trainerQueue` poll. */
+export function torchTrainerQueue(trainerQueue: string): string {
+  return `${trainerQueue}${TORCH_QUEUE_SUFFIX}`;
+}
+
 /** Whether a queue is one only GPU workers poll. */
 export function isGpuQueue(queue: string): boolean {
   return queue.endsWith(GPU_QUEUE_SUFFIX);

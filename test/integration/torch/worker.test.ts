@@ -11,7 +11,7 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
@@ -24,7 +24,7 @@ import type { RawRunConfig, UpdatePolicyInput, UpdatePolicyOutput } from '../../
 import { openStore, verifyCheckpoint } from '../../../core/store/index.ts';
 import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
 import { startHarness, tinyRunConfig, uniqueQueues, type Harness } from '../orchestration/harness.ts';
-import { INSTALL_HINT, ROOT, torchEnv, torchVenvBin } from './venv.ts';
+import { startTorchWorker, stopTorchWorker } from './torchWorker.ts';
 
 const METRIC_TOLERANCE = 1e-4;
 let h: Harness;
@@ -33,38 +33,9 @@ before(async () => {
   h = await startHarness();
 });
 after(async () => {
-  if (torch && torch.exitCode === null) {
-    const exited = new Promise((r) => torch!.once('exit', r));
-    torch.kill('SIGTERM');
-    await exited;
-  }
+  await stopTorchWorker(torch);
   await h?.stop();
 });
-
-/** Starts the torch worker; resolves once rank 0 says which queues it polls. */
-async function startTorchWorker(trainerQueue: string): Promise<ChildProcess> {
-  const child = spawn(
-    join(torchVenvBin(), 'torchrun'),
-    ['--nproc-per-node', '2', '-m', 'reasonloop_torch.worker', '--task-queue', trainerQueue],
-    {
-      cwd: ROOT,
-      env: torchEnv({ TEMPORAL_ADDRESS: h.temporalAddress, TEMPORAL_NAMESPACE: h.namespace }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let text = '';
-  child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      text += c.toString();
-      if (text.includes(`polls ${trainerQueue}-torch`)) resolve();
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`torch worker exited (${code}; ${INSTALL_HINT}):\n${text}`)),
-    );
-  });
-  return child;
-}
 
 /** 16 rows (8 prompts × 2) of the tiny run's vocabulary, different per step; log-probs near a uniform policy. */
 function rows(step: number): RolloutRow[] {
@@ -102,7 +73,7 @@ test('the torch worker serves updatePolicy: same metrics as the ONNX trainer, ch
   const onnxUpdate = async (input: UpdatePolicyInput): Promise<UpdatePolicyOutput> =>
     new MockActivityEnvironment().run(updatePolicy, input);
 
-  torch = await startTorchWorker(queues.trainer);
+  torch = await startTorchWorker(queues.trainer, h);
   const bundle = await bundleWorkflowCode({
     workflowsPath: join(import.meta.dirname, 'workflows.ts'),
     logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },

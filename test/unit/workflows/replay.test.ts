@@ -6,6 +6,9 @@
  * timeout 2 s, the trainer worker shut down after step 1: the update of step 2 times out on the old
  * trainer's own queue, a new lookup sends it to the second trainer). Both were recorded with the code of
  * before the trainer failover took one timeout instead of two (workflows/stickyTrainer.ts).
+ * rlTraining-torch-engine.json: 3 steps with orchestration.trainer.engine "torch" (test/integration/torch/
+ * engine.test.ts), updatePolicy on the torch worker, checkpoint on the TypeScript trainer; it holds the
+ * `torch-trainer-engine` patch marker, the two older ones do not (they replay the pre-engine routing).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -14,7 +17,11 @@ import proto from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../../workers/workers.ts';
 
-const HISTORIES = ['rlTraining-2-steps.json', 'rlTraining-trainer-failover.json'];
+const HISTORIES = [
+  'rlTraining-2-steps.json',
+  'rlTraining-trainer-failover.json',
+  'rlTraining-torch-engine.json',
+];
 
 /** Bundling the workflows with webpack takes seconds on a loaded 2-core machine. */
 const TIMEOUT_MS = 120_000;

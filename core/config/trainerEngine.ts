@@ -1,0 +1,63 @@
+/**
+ * Which trainer runs an RL run's updatePolicy (`orchestration.trainer.engine`): the ONNX trainer of the
+ * TypeScript workers (default), or the PyTorch FSDP2 trainer of trainers/torch (docs/torch-trainer.md),
+ * which polls `<taskQueues.trainer>-torch`. Everything else — sampling, scoring, checkpoint commits — stays
+ * on the TypeScript workers whatever the engine. A config the torch trainer cannot honour is refused at
+ * parse time, naming the field, before anything starts.
+ */
+import { z } from 'zod';
+import { oneOf } from './rules.ts';
+
+export const TRAINER_ENGINES = ['onnx', 'torch'] as const;
+export type TrainerEngine = (typeof TRAINER_ENGINES)[number];
+
+/** The run's `orchestration.trainer` section. */
+export const trainerSchema = z.strictObject({
+  /** "onnx" (default): the TypeScript trainer; "torch": the PyTorch trainer worker (`torchrun -m reasonloop_torch.worker`). */
+  engine: oneOf(TRAINER_ENGINES).default('onnx'),
+});
+
+/** The parts of a run config the torch trainer's support depends on. */
+export interface TorchTrainerShape {
+  algorithm: { lora?: unknown };
+  orchestration: { trainer: { engine: TrainerEngine }; devices: { trainer: string } };
+}
+
+/** A field the torch trainer cannot honour: its path under `run` and why. */
+export interface TorchRefusal {
+  path: string[];
+  message: string;
+  input?: unknown;
+}
+
+/**
+ * What the torch trainer does not do today (trainers/torch: full-parameter AdamW on the CPU with gloo
+ * ranks): LoRA adapters, and a CUDA trainer (its worker takes `--device cpu` only). Everything else an RL
+ * config says — every advantage estimator, KL placement, estimator and schedule, loss aggregation,
+ * clip-higher, dual-clip, the entropy bonus, epochs × mini-batches × micro-batches, the shuffle, the LR
+ * schedules, gradient checkpointing — it honours as the ONNX trainer does (test/integration/torch/parity.test.ts).
+ */
+export function torchTrainerRefusals(c: TorchTrainerShape): TorchRefusal[] {
+  if (c.orchestration.trainer.engine !== 'torch') return [];
+  const why = 'is not supported with orchestration.trainer.engine "torch"';
+  const out: TorchRefusal[] = [];
+  if (c.algorithm.lora !== undefined) {
+    out.push({
+      path: ['algorithm', 'lora'],
+      message: `${why} (the torch trainer trains full parameters only; remove it or use engine "onnx")`,
+    });
+  }
+  if (c.orchestration.devices.trainer !== 'cpu') {
+    out.push({
+      path: ['orchestration', 'devices', 'trainer'],
+      message: `${why} (the torch trainer worker runs on the CPU only today; set it to "cpu" or use engine "onnx")`,
+      input: c.orchestration.devices.trainer,
+    });
+  }
+  return out;
+}
+
+/** Adds each torch refusal of `c` to a zod refinement (runConfigSchema's). */
+export function checkTrainerEngine(c: TorchTrainerShape, ctx: z.RefinementCtx): void {
+  for (const r of torchTrainerRefusals(c)) ctx.addIssue({ code: 'custom', ...r });
+}

@@ -1,0 +1,119 @@
+/**
+ * orchestration.trainer.engine: "onnx" by default; "torch" with a field the torch trainer cannot honour
+ * (LoRA, a CUDA trainer) is refused naming the field, by the parser and by `reasonloop train --check`,
+ * before anything is written; the engine is not part of the run's identity (it may change on resume).
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import {
+  parseRunConfig,
+  RunConfigError,
+  runIdentity,
+  type RunConfigInput,
+} from '../../../core/config/run.ts';
+import { TORCH_QUEUE_SUFFIX, torchTrainerQueue } from '../../../core/config/taskQueues.ts';
+import { configHash } from '../../../core/store/index.ts';
+import { capture } from '../cli/capture.ts';
+
+const DIR = mkdtempSync(join(tmpdir(), 'reasonloop-engine-'));
+
+function run(extra: Partial<RunConfigInput> = {}, storeDir = join(DIR, 'store')): RunConfigInput {
+  return {
+    runId: 'engine',
+    seed: 1,
+    steps: 2,
+    model: {
+      init: {
+        seed: 0,
+        config: {
+          vocabSize: 12,
+          hiddenSize: 8,
+          intermediateSize: 16,
+          numHiddenLayers: 1,
+          numAttentionHeads: 2,
+        },
+      },
+    },
+    rollout: { promptsPerStep: 2, n: 2, maxNewTokens: 3 },
+    algorithm: { miniBatchSize: 4, microBatchSize: 2 },
+    store: { url: storeDir },
+    ...extra,
+  };
+}
+
+function issuesOf(raw: RunConfigInput): string[] {
+  try {
+    parseRunConfig(raw);
+  } catch (error) {
+    assert.ok(error instanceof RunConfigError, String(error));
+    return error.issues;
+  }
+  return [];
+}
+
+describe('orchestration.trainer.engine', () => {
+  it('is "onnx" unless the config says "torch"; anything else is refused by name', () => {
+    assert.equal(parseRunConfig(run()).orchestration.trainer.engine, 'onnx');
+    const torch = run({ orchestration: { trainer: { engine: 'torch' } } });
+    assert.equal(parseRunConfig(torch).orchestration.trainer.engine, 'torch');
+    assert.deepEqual(issuesOf(run({ orchestration: { trainer: { engine: 'jax' as 'torch' } } })), [
+      'run.orchestration.trainer.engine must be one of "onnx", "torch" (got "jax")',
+    ]);
+  });
+
+  it('with "torch", refuses algorithm.lora and a cuda trainer, naming each field; "onnx" takes both', () => {
+    const lora = { miniBatchSize: 4, microBatchSize: 2, lora: { rank: 4 } };
+    const issues = issuesOf(
+      run({ algorithm: lora, orchestration: { trainer: { engine: 'torch' }, devices: { trainer: 'cuda' } } }),
+    );
+    assert.equal(issues.length, 2, issues.join('\n'));
+    assert.match(
+      issues[0],
+      /^run\.algorithm\.lora is not supported with orchestration\.trainer\.engine "torch" \(.*full parameters/,
+    );
+    assert.match(
+      issues[1],
+      /^run\.orchestration\.devices\.trainer is not supported with orchestration\.trainer\.engine "torch" \(.*CPU only.*\(got "cuda"\)$/,
+    );
+    assert.deepEqual(issuesOf(run({ algorithm: lora, orchestration: { devices: { trainer: 'cuda' } } })), []);
+  });
+
+  it('`reasonloop train --check` refuses a torch run with LoRA before it touches the store', async () => {
+    const store = join(DIR, 'store-lora');
+    const file = join(DIR, 'lora.json');
+    writeFileSync(
+      file,
+      JSON.stringify(
+        run(
+          {
+            algorithm: { miniBatchSize: 4, microBatchSize: 2, lora: { rank: 4 } },
+            orchestration: { trainer: { engine: 'torch' } },
+          },
+          store,
+        ),
+      ),
+    );
+    const r = await capture(['train', '--config', file, '--check']);
+    assert.equal(r.code, 1, r.out);
+    assert.match(r.err, /run\.algorithm\.lora is not supported with orchestration\.trainer\.engine "torch"/);
+    assert.deepEqual(existsSync(store) ? readdirSync(store) : [], [], 'nothing written to the store');
+  });
+
+  it('is not part of the run identity: a run may switch engines on resume', () => {
+    const onnx = parseRunConfig(run());
+    const torch = parseRunConfig(run({ orchestration: { trainer: { engine: 'torch' } } }));
+    assert.equal(configHash(runIdentity(torch)), configHash(runIdentity(onnx)));
+  });
+
+  it('routes to the queue the Python worker polls: the trainer queue + "-torch"', () => {
+    assert.equal(torchTrainerQueue('reasonloop-trainer'), 'reasonloop-trainer-torch');
+    const worker = readFileSync(
+      new URL('../../../trainers/torch/reasonloop_torch/worker.py', import.meta.url),
+      'utf8',
+    );
+    assert.match(worker, new RegExp(`^TORCH_QUEUE_SUFFIX = "${TORCH_QUEUE_SUFFIX}"$`, 'm'));
+  });
+});
