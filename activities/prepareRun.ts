@@ -102,6 +102,7 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
     cursor: manifest.dataCursor as unknown as Cursor,
     weightsSha256: weightsSha256(manifest.objects) ?? '',
     shards: config.rollout.shards,
+    ...(config.algorithm.kl.placement !== 'none' ? { referenceLogProbs: true } : {}),
     ...(config.rollout.maxRefillRounds
       ? { maxRefillRounds: config.rollout.maxRefillRounds, promptsPerStep: config.rollout.promptsPerStep }
       : {}),

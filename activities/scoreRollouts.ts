@@ -1,40 +1,25 @@
 /**
- * scoreRollouts: the verifiable reward of every response, the KL to the reference policy (the step-0
- * weights, or the newest checkpoint at a multiple of kl.refreshReferenceEvery) in the reward or as
- * per-token reference log-probs for the loss, and group advantages by the configured estimator. Writes
- * the trainer's rows (RolloutRow) as JSON; returns reward summaries.
+ * scoreRollouts: the verifiable reward of every response, the KL to the reference policy in the reward or
+ * as per-token reference log-probs for the loss — log-probs referenceLogProbs computed on the trainer's
+ * device and stored (`referenceKey`) —, and group advantages by the configured estimator. Writes the
+ * trainer's rows (RolloutRow) as JSON; returns reward summaries.
  */
-import { klCoefAt, referenceStepAt } from '../core/rl/klSchedule.ts';
+import { klCoefAt } from '../core/rl/klSchedule.ts';
 import { klPenalizedRewards, responseKlSums } from '../core/rl/kl.ts';
-import { refillSelection } from '../core/reward/dynamicSampling.ts';
 import { rolloutRecordsKey } from '../core/metrics/rolloutRecords.ts';
 import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
-import { ResponseScorer } from '../core/train/responseLogProbs.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
 import { reinforcePlusPlusTokenAdvantages, tokenRewardsPerResponse } from '../core/rl/returnToGo.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { parsedConfig } from './parsedConfig.ts';
-import {
-  memo,
-  modelConfig,
-  rolloutKey,
-  runStore,
-  runTask,
-  sessionConfig,
-  verifiedManifest,
-} from './runtime.ts';
-import { checkpointPolicyArrays } from './checkpointPolicy.ts';
+import { rolloutKey, runStore, runTask, verifiedManifest } from './runtime.ts';
+import { referenceLogProbsOf, storedReferenceLogProbs } from './referenceLogProbs.ts';
+import { pickGroups, sampledStepRecords, scoreGroups, trainedGroups } from './stepBatch.ts';
 import { CPU_DEVICE } from '../core/graph/device.ts';
 import type { RolloutRecord } from './sampleRollouts.ts';
 import { stepRecords } from './rolloutRecords.ts';
-import type { GroupScores, TaskRuntime } from '../core/task/types.ts';
 import type { ScoreRolloutsInput, ScoreRolloutsOutput } from './types.ts';
-
-/** Rows per reference forward pass. */
-const SCORER_BATCH = 64;
-
-const scorers = new Map<string, Promise<ResponseScorer>>();
 
 export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRolloutsOutput> {
   const started = performance.now();
@@ -42,24 +27,11 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   const store = runStore(config);
   const { algorithm: algo, rollout } = config;
   const task = await runTask(config);
-  const sampledRecords: RolloutRecord[] = [];
-  for (const key of input.shardKeys) {
-    sampledRecords.push(...(JSON.parse(new TextDecoder().decode(await store.get(key))) as RolloutRecord[]));
-  }
-  const rounds = input.rounds ?? 1;
-  const expected = rollout.promptsPerStep * rollout.n * rounds;
-  if (sampledRecords.length !== expected) {
-    throw permanent(
-      FAILURE.data,
-      `step ${input.step}: ${sampledRecords.length} rollouts in ${input.shardKeys.length} shards, expected ${expected}`,
-    );
-  }
-  sampledRecords.sort((a, b) => a.prompt - b.prompt || a.sample - b.sample);
+  const sampledRecords = await sampledStepRecords(store, rollout, input);
   const scoredGroups = scoreGroups(task, sampledRecords);
   // A refilled step trains on promptsPerStep groups: the first ones with signal, over all rounds.
-  const chosen = rounds === 1 ? undefined : refillSelection(scoredGroups.groupKeep, rollout.promptsPerStep);
-  const pick = <T>(xs: readonly T[]): T[] =>
-    chosen ? chosen.flatMap((g) => xs.slice(g * rollout.n, (g + 1) * rollout.n)) : [...xs];
+  const chosen = trainedGroups(scoredGroups.groupKeep, input.rounds ?? 1, rollout);
+  const pick = <T>(xs: readonly T[]): T[] => pickGroups(xs, chosen, rollout.n);
   const records = pick(sampledRecords);
   const taskRewards = pick(scoredGroups.taskRewards);
   const correct = pick(scoredGroups.correct);
@@ -70,27 +42,11 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   const klCoef = klCoefAt(input.step - 1, algo.kl);
   let refLogprobs: number[][] | undefined;
   if (algo.kl.placement !== 'none') {
-    const model = await modelConfig(config);
-    const chunk = algo.logProbChunkTokens;
-    const scorer = await memo(scorers, JSON.stringify([config.model, config.orchestration, chunk]), () =>
-      ResponseScorer.create(model, sessionConfig(config, CPU_DEVICE), chunk),
-    );
-    const reference = await checkpointPolicyArrays(
-      'score',
-      store,
-      config.runId,
-      referenceStepAt(input.step - 1, algo.kl.refreshReferenceEvery),
-    );
-    try {
-      refLogprobs = await scorer.logProbs(
-        reference.arrays,
-        records.map((r) => ({ promptIds: r.promptIds, responseIds: r.tokens })),
-        rollout.temperature,
-        SCORER_BATCH,
-      );
-    } finally {
-      reference.release();
-    }
+    refLogprobs = input.referenceKey
+      ? await storedReferenceLogProbs(config, input.referenceKey)
+      : // A step scheduled before referenceLogProbs existed (a history recorded then) has no key.
+        await referenceLogProbsOf(config, input.step, records, CPU_DEVICE);
+    checkReferenceShape(input.step, refLogprobs, records);
   }
   // The tokens whose KL to the reference counts: the ones the policy chose (verl's response_mask). Text a
   // tool inserted (sampled: false) was never sampled from π, so it enters neither the reward nor the metric.
@@ -202,38 +158,17 @@ export function baselineAfter(metrics: Record<string, number>): RunningBaseline 
   return baselineCount === undefined ? FRESH_BASELINE : { value: baselineValue, count: baselineCount };
 }
 
-/** Scores each prompt's group (records sorted by prompt, then sample). */
-export function scoreGroups(
-  task: TaskRuntime,
+/** Reference log-probs of other rows than the step's (another attempt's batch, a corrupt object) are bad data. */
+function checkReferenceShape(
+  step: number,
+  ref: readonly number[][],
   records: readonly RolloutRecord[],
-): {
-  taskRewards: number[];
-  correct: boolean[];
-  inLoss: boolean[];
-  groupKeep: boolean[];
-  parts: (Record<string, number> | undefined)[];
-  reasons: (string | undefined)[];
-} {
-  const taskRewards: number[] = [];
-  const parts: (Record<string, number> | undefined)[] = [];
-  const reasons: (string | undefined)[] = [];
-  const correct: boolean[] = [];
-  const inLoss: boolean[] = [];
-  const groupKeep: boolean[] = [];
-  for (let start = 0; start < records.length;) {
-    let end = start;
-    while (end < records.length && records[end].prompt === records[start].prompt) end++;
-    const group = records.slice(start, end);
-    const scores: GroupScores = task.scoreGroup(group[0].problem, group);
-    taskRewards.push(...scores.rewards);
-    correct.push(...scores.correct);
-    inLoss.push(...scores.lossMask.map((m) => scores.keep && m !== 0));
-    groupKeep.push(scores.keep);
-    group.forEach((_, i) => {
-      parts.push(scores.parts?.[i]);
-      reasons.push(scores.reasons?.[i]);
-    });
-    start = end;
+): void {
+  const bad = ref.length !== records.length || records.some((r, i) => ref[i]?.length !== r.tokens.length);
+  if (bad) {
+    throw permanent(
+      FAILURE.data,
+      `step ${step}: the reference log-probs do not match the step's ${records.length} trained responses`,
+    );
   }
-  return { taskRewards, correct, inLoss, groupKeep, parts, reasons };
 }

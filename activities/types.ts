@@ -30,6 +30,11 @@ export interface RunPlan {
   /** sha256 of the newest checkpoint's weights/model.safetensors. */
   weightsSha256: string;
   shards: number;
+  /**
+   * The run has a KL term (algorithm.kl.placement ≠ none): each step's reference log-probs are computed
+   * by referenceLogProbs on the trainer's queue before scoring.
+   */
+  referenceLogProbs?: boolean;
   /** Dynamic-sampling refill: further sampling rounds allowed per step (0 = none), and the groups a step trains. */
   maxRefillRounds?: number;
   promptsPerStep?: number;
@@ -87,6 +92,21 @@ export interface ScoreRolloutsInput {
   shardKeys: string[];
   /** Sampling rounds the shards cover (dynamic-sampling refill); absent = 1. */
   rounds?: number;
+  /**
+   * The step's reference log-probs, as referenceLogProbs stored them (a run with a KL term). Absent in
+   * a step scheduled before that activity existed: scoreRollouts then computes them itself, on the CPU.
+   */
+  referenceKey?: string;
+}
+
+/** The step's shards, as scoreRollouts gets them: the reference policy scores the rows it will write. */
+export type ReferenceLogProbsInput = Omit<ScoreRolloutsInput, 'referenceKey'>;
+
+export interface ReferenceLogProbsOutput {
+  /** JSON: one array per trained response (scoreRollouts' row order), its tokens' reference log-probs. */
+  key: string;
+  /** Wall seconds of this activity, on its own clock. */
+  seconds: number;
 }
 
 export interface ScoreRolloutsOutput {

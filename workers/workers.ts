@@ -1,8 +1,8 @@
 /**
  * Worker roles, one per task queue: `workflow` (the workflows, prepareRun and prepareSft on the workflow
  * queue), `rollout` (sampleRollouts, evaluateModel, filterShard), `cpu` (scoreRollouts and the difficulty
- * filter's plan and write steps), `trainer` (updatePolicy,
- * checkpoint, sftSteps, trainerQueue). A trainer also polls a queue of its own (activities/trainerQueue.ts),
+ * filter's plan and write steps), `trainer` (referenceLogProbs, updatePolicy, checkpoint, sftSteps,
+ * trainerQueue). A trainer also polls a queue of its own (activities/trainerQueue.ts),
  * where rlTraining sends the updates of the runs whose state it holds. A dev worker runs all four in one
  * process; production runs each role where its hardware is. A worker's `device` applies to its rollout and
  * trainer roles: on cuda they poll the `…-gpu` queues (docs/gpu.md); workflow and cpu roles stay on the CPU.
@@ -21,6 +21,7 @@ import {
   planDifficultyFilter,
   prepareRun,
   prepareSft,
+  referenceLogProbs,
   sampleRollouts,
   scoreRollouts,
   sftSteps,
@@ -67,7 +68,7 @@ const ACTIVITIES: Record<
 > = {
   rollout: { sampleRollouts, evaluateModel, filterShard },
   cpu: { scoreRollouts, planDifficultyFilter, writeDifficultyFilter },
-  trainer: { updatePolicy, checkpoint, sftSteps },
+  trainer: { referenceLogProbs, updatePolicy, checkpoint, sftSteps },
 };
 
 /**

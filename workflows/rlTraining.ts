@@ -32,6 +32,12 @@ import {
 export type { TrainingCarry } from './trainingLoop.ts';
 
 /**
+ * The patch that added referenceLogProbs before scoreRollouts: a history recorded before it scores the
+ * reference inside scoreRollouts, on the CPU, and replays so.
+ */
+export const REFERENCE_ON_TRAINER_PATCH = 'reference-log-probs-on-trainer';
+
+/**
  * Starts the evaluation of a step's checkpoint as a child workflow that outlives the run (ABANDON): the
  * run goes on training meanwhile. Its id is derived from the step, so a step re-run after a resume finds
  * it already started and moves on.
@@ -102,6 +108,11 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     ...modelPass,
     taskQueue: plan.taskQueues.cpu,
   });
+  // The reference policy's forward pass runs where the policy's do: the trainer queue, `-gpu` on cuda.
+  const { referenceLogProbs } = proxyActivities<typeof activities>({
+    ...modelPass,
+    taskQueue: plan.taskQueues.trainer,
+  });
   const torch = plan.trainerEngine === 'torch' && patched(TORCH_TRAINER_PATCH);
   const { updatePolicy, checkpoint } = stickyTrainer(status, {
     sharedQueue: plan.taskQueues.trainer,
@@ -137,12 +148,17 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     }
     const nextCursor = shards[shards.length - 1].nextCursor;
     status.phase = 'scoring';
-    const scored = await scoreRollouts({
+    const batch = {
       config: stepConfig,
       step,
       shardKeys: shards.map((s) => s.key),
       ...(rounds > 1 ? { rounds } : {}),
-    });
+    };
+    const reference =
+      plan.referenceLogProbs && patched(REFERENCE_ON_TRAINER_PATCH)
+        ? await referenceLogProbs(batch)
+        : undefined;
+    const scored = await scoreRollouts({ ...batch, ...(reference ? { referenceKey: reference.key } : {}) });
     status.phase = 'updating';
     const update = await updatePolicy({
       config: stepConfig,
@@ -177,6 +193,7 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       ...stepTimingMetrics({
         sampleSeconds: shards.map((s) => s.seconds ?? 0),
         scoreSeconds: scored.seconds ?? 0,
+        ...(reference ? { referenceSeconds: reference.seconds } : {}),
         updateSeconds: update.seconds ?? 0,
         promptTokens: shards.reduce((n, s) => n + (s.promptTokens ?? 0), 0),
         responseTokens: shards.reduce((n, s) => n + s.meanResponseLength * s.responses, 0),

@@ -7,6 +7,8 @@ export interface StepPhases {
   /** Seconds of each sampling shard. */
   sampleSeconds: readonly number[];
   scoreSeconds: number;
+  /** Seconds of the reference policy's log-probs, when the step computed them (a run with a KL term). */
+  referenceSeconds?: number;
   updateSeconds: number;
   /** Prompt and response tokens of the step's rollouts (what the trainer processes). */
   promptTokens: number;
@@ -15,10 +17,11 @@ export interface StepPhases {
 
 export function stepTimingMetrics(p: StepPhases): Record<string, number> {
   const sample = p.sampleSeconds.length ? Math.max(...p.sampleSeconds) : 0;
-  const step = sample + p.scoreSeconds + p.updateSeconds;
+  const step = sample + (p.referenceSeconds ?? 0) + p.scoreSeconds + p.updateSeconds;
   const perSecond = (tokens: number, seconds: number) => (seconds > 0 ? tokens / seconds : 0);
   return {
     'timing/sample': sample,
+    ...(p.referenceSeconds !== undefined ? { 'timing/reference': p.referenceSeconds } : {}),
     'timing/score': p.scoreSeconds,
     'timing/update': p.updateSeconds,
     'timing/step': step,

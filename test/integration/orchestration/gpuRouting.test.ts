@@ -3,7 +3,9 @@
  * sampleRollouts to `<rollout queue>-gpu`, where only a worker started with device cuda polls; a CPU
  * rollout worker on the base queue takes nothing. Here that GPU worker has no GPU, so its CUDA session
  * fails and the step waits (no fall back to the CPU); an evaluation on cuda goes the same way. Before that: `reasonloop train` refuses a cuda config
- * no GPU worker polls for, and a run started past the CLI waits in prepareRun with the same reason.
+ * no GPU worker polls for, and a run started past the CLI waits in prepareRun with the same reason. A run
+ * whose trainer is on cuda computes the KL reference's log-probs there too (referenceLogProbs on
+ * `<trainer queue>-gpu`), not on the cpu queue where scoreRollouts runs.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -166,6 +168,51 @@ describe('GPU task queues', { timeout: TEST_TIMEOUT_MS }, () => {
       await evaluation.terminate('test done');
     } finally {
       await gpu.stop();
+      await cpu.stop();
+    }
+  });
+
+  it('computes the reference log-probs of a cuda trainer on its -gpu queue, never on the CPU', async () => {
+    const queues = uniqueQueues('gpuref');
+    // CPU workers for every role, and a "GPU" trainer worker (no GPU here: its CUDA session fails).
+    const cpu = await runWorkers(h, queues);
+    const gpuWorkers = await createWorkers({
+      roles: ['trainer'],
+      connection: h.nativeConnection,
+      namespace: h.namespace,
+      queues,
+      device: { kind: 'cuda', index: 0 },
+    });
+    const gpuRunning = Promise.all(gpuWorkers.map((w) => w.run()));
+    try {
+      const config = cudaRun('gpu-reference', queues, { trainer: 'cuda' });
+      assert.equal(parseRunConfig(config).algorithm.kl.placement, 'reward', 'the run has a KL term');
+      const handle = await h.client.workflow.start('rlTraining', {
+        taskQueue: queues.workflow,
+        workflowId: 'gpu-reference',
+        args: [config],
+      });
+      const failure = await pendingFailure(handle, 'referenceLogProbs');
+      assert.match(failure, /AppendExecutionProvider_Cuda: Failed to load shared library/);
+      const { raw } = await handle.describe();
+      const pending = (raw.pendingActivities ?? []).map((a) => a.activityType?.name);
+      assert.deepEqual(pending, ['referenceLogProbs'], 'scoring waits for the reference');
+      const attempt = (raw.pendingActivities ?? [])[0];
+      assert.equal(attempt.lastWorkerIdentity, gpuWorkers[0].options.identity);
+      const history = await handle.fetchHistory();
+      const scheduled = (history.events ?? []).flatMap((e) => {
+        const a = e.activityTaskScheduledEventAttributes;
+        return a ? [`${a.activityType?.name}@${a.taskQueue?.name}`] : [];
+      });
+      assert.ok(scheduled.includes(`referenceLogProbs@${queues.trainer}-gpu`), scheduled.join(', '));
+      assert.ok(!scheduled.some((s) => s.startsWith('scoreRollouts')), scheduled.join(', '));
+      const status = await handle.query(statusQuery);
+      assert.equal(status.step, 0);
+      assert.equal(status.phase, 'scoring');
+      await handle.terminate('test done');
+    } finally {
+      for (const w of gpuWorkers) if (w.getState() === 'RUNNING') w.shutdown();
+      await gpuRunning;
       await cpu.stop();
     }
   });

@@ -1,6 +1,6 @@
 /**
- * kill -9 of a worker process inside each activity type — prepareRun, sampleRollouts, scoreRollouts,
- * updatePolicy, checkpoint —, each run compared with a fault-free run of the same seed: the same final
+ * kill -9 of a worker process inside each activity type — prepareRun, sampleRollouts, referenceLogProbs,
+ * scoreRollouts, updatePolicy, checkpoint —, each run compared with a fault-free run of the same seed: the same final
  * weights sha256, every step's activities completed once, and the killed activity running again on
  * another worker within 2× the configured heartbeat timeout.
  *
@@ -37,6 +37,7 @@ const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const ROLE_OF: Record<string, Role> = {
   prepareRun: 'workflow',
   sampleRollouts: 'rollout',
+  referenceLogProbs: 'trainer',
   scoreRollouts: 'cpu',
   updatePolicy: 'trainer',
   checkpoint: 'trainer',
@@ -221,6 +222,7 @@ describe('kill -9 inside each activity type', () => {
           const perStep = {
             prepareRun: 1,
             sampleRollouts: 2 * STEPS,
+            referenceLogProbs: STEPS,
             scoreRollouts: STEPS,
             updatePolicy: STEPS,
             checkpoint: STEPS,

@@ -80,7 +80,13 @@ describe('rlTraining on a real Temporal server', () => {
         assert.match(result.weightsSha256, /^[0-9a-f]{64}$/);
         const names = await activityNames(runId);
         assert.deepEqual(names.filter((n) => n === 'sampleRollouts').length, 3 * 2, 'two shards per step');
-        for (const name of ['prepareRun', 'scoreRollouts', 'updatePolicy', 'checkpoint']) {
+        for (const name of [
+          'prepareRun',
+          'referenceLogProbs',
+          'scoreRollouts',
+          'updatePolicy',
+          'checkpoint',
+        ]) {
           assert.equal(names.filter((n) => n === name).length, name === 'prepareRun' ? 1 : 3, name);
         }
         const store = openStore(config.store.url);

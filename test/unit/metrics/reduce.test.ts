@@ -60,4 +60,16 @@ test('timing: the slowest shard is the sampling phase; tokens per second per pha
     responseTokens: 0,
   });
   assert.equal(idle['perf/throughput'], 0, 'no division by zero');
+  // A run with a KL term: the reference log-probs are a phase of their own (verl's timing_s/ref).
+  const withReference = stepTimingMetrics({
+    sampleSeconds: [4],
+    referenceSeconds: 2,
+    scoreSeconds: 1,
+    updateSeconds: 5,
+    promptTokens: 100,
+    responseTokens: 300,
+  });
+  assert.equal(withReference['timing/reference'], 2);
+  assert.equal(withReference['timing/step'], 12);
+  assert.equal(withReference['perf/throughput'], 400 / 12);
 });
