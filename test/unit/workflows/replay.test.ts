@@ -9,6 +9,9 @@
  * rlTraining-torch-engine.json: 3 steps with orchestration.trainer.engine "torch" (test/integration/torch/
  * engine.test.ts), updatePolicy on the torch worker, checkpoint on the TypeScript trainer; it holds the
  * `torch-trainer-engine` patch marker, the two older ones do not (they replay the pre-engine routing).
+ * These three were recorded before referenceLogProbs: their steps score the reference inside
+ * scoreRollouts. rlTraining-reference-log-probs.json (two plain steps) was recorded after it: the
+ * `reference-log-probs-on-trainer` patch marker, then referenceLogProbs before each scoreRollouts.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -21,6 +24,7 @@ const HISTORIES = [
   'rlTraining-2-steps.json',
   'rlTraining-trainer-failover.json',
   'rlTraining-torch-engine.json',
+  'rlTraining-reference-log-probs.json',
 ];
 
 /** Bundling the workflows with webpack takes seconds on a loaded 2-core machine. */
