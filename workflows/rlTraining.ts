@@ -154,6 +154,8 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       shardKeys: shards.map((s) => s.key),
       ...(rounds > 1 ? { rounds } : {}),
     };
+    // A run with a KL term: the reference's log-probs first, on the trainer's device (verl's ref worker
+    // group); scoreRollouts reads them. Histories from before the patch scored them inside scoreRollouts.
     const reference =
       plan.referenceLogProbs && patched(REFERENCE_ON_TRAINER_PATCH)
         ? await referenceLogProbs(batch)

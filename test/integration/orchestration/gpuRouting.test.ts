@@ -184,14 +184,15 @@ describe('GPU task queues', { timeout: TEST_TIMEOUT_MS }, () => {
       device: { kind: 'cuda', index: 0 },
     });
     const gpuRunning = Promise.all(gpuWorkers.map((w) => w.run()));
+    const runId = `gpu-reference-${Date.now().toString(36)}`;
+    const config = cudaRun(runId, queues, { trainer: 'cuda' });
+    assert.equal(parseRunConfig(config).algorithm.kl.placement, 'reward', 'the run has a KL term');
+    const handle = await h.client.workflow.start('rlTraining', {
+      taskQueue: queues.workflow,
+      workflowId: runId,
+      args: [config],
+    });
     try {
-      const config = cudaRun('gpu-reference', queues, { trainer: 'cuda' });
-      assert.equal(parseRunConfig(config).algorithm.kl.placement, 'reward', 'the run has a KL term');
-      const handle = await h.client.workflow.start('rlTraining', {
-        taskQueue: queues.workflow,
-        workflowId: 'gpu-reference',
-        args: [config],
-      });
       const failure = await pendingFailure(handle, 'referenceLogProbs');
       assert.match(failure, /AppendExecutionProvider_Cuda: Failed to load shared library/);
       const { raw } = await handle.describe();
@@ -209,8 +210,9 @@ describe('GPU task queues', { timeout: TEST_TIMEOUT_MS }, () => {
       const status = await handle.query(statusQuery);
       assert.equal(status.step, 0);
       assert.equal(status.phase, 'scoring');
-      await handle.terminate('test done');
     } finally {
+      // The run waits for a GPU that is not there: it never ends by itself.
+      await handle.terminate('test done');
       for (const w of gpuWorkers) if (w.getState() === 'RUNNING') w.shutdown();
       await gpuRunning;
       await cpu.stop();
