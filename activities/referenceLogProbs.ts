@@ -29,9 +29,23 @@ export const REFERENCE_LOGPROBS_OBJECT = 'reference-logprobs.json';
 const scorers = new Map<string, Promise<ResponseScorer>>();
 
 /** The reference policy's log-probs of `records`' response tokens at step `step`, on `device`. */
-export async function referenceLogProbsOf(
+export function referenceLogProbsOf(
   config: RunConfig,
   step: number,
+  records: readonly RolloutRecord[],
+  device: Device,
+): Promise<number[][]> {
+  const reference = referenceStepAt(step - 1, config.algorithm.kl.refreshReferenceEvery);
+  return checkpointLogProbsOf(config, reference, records, device);
+}
+
+/**
+ * The log-probs of `records`' response tokens under the run's checkpoint `checkpoint`, on `device`: the
+ * KL reference's, or the old policy's when algorithm.recomputeOldLogprobs asks for them.
+ */
+export async function checkpointLogProbsOf(
+  config: RunConfig,
+  checkpoint: number,
   records: readonly RolloutRecord[],
   device: Device,
 ): Promise<number[][]> {
@@ -42,21 +56,16 @@ export async function referenceLogProbsOf(
     JSON.stringify([config.model, config.orchestration, chunk, deviceKey(device)]),
     () => ResponseScorer.create(model, sessionConfig(config, device), chunk),
   );
-  const reference = await checkpointPolicyArrays(
-    'score',
-    runStore(config),
-    config.runId,
-    referenceStepAt(step - 1, config.algorithm.kl.refreshReferenceEvery),
-  );
+  const policy = await checkpointPolicyArrays('score', runStore(config), config.runId, checkpoint);
   try {
     return await scorer.logProbs(
-      reference.arrays,
+      policy.arrays,
       records.map((r) => ({ promptIds: r.promptIds, responseIds: r.tokens })),
       config.rollout.temperature,
       SCORER_BATCH,
     );
   } finally {
-    reference.release();
+    policy.release();
   }
 }
 

@@ -6,9 +6,11 @@
 import { heartbeat } from '@temporalio/activity';
 import { takeBatch } from '../core/data/cursor.ts';
 import { emptyToolMetrics } from '../core/tools/metrics.ts';
-import type { GenerationRequest } from '../core/generate/generation.ts';
+import type { GenerateOptions, Generation, GenerationRequest } from '../core/generate/generation.ts';
 import { Generator } from '../core/generate/generator.ts';
-import { parseRunConfig } from '../core/config/run.ts';
+import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
+import type { Qwen2Config } from '../core/model/config.ts';
+import { generateOnServers, syncRolloutServers } from './endpointRollouts.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import { memo, modelConfig, rolloutKey, runStore, runTask, sessionConfig } from './runtime.ts';
 import { checkpointPolicy, type CheckpointPolicy } from './checkpointPolicy.ts';
@@ -82,24 +84,20 @@ export function shardRange(prompts: number, shards: number, shard: number): [num
   return [Math.floor((shard * prompts) / shards), Math.floor(((shard + 1) * prompts) / shards)];
 }
 
-export async function sampleRollouts(input: SampleRolloutsInput): Promise<SampleRolloutsOutput> {
-  const started = performance.now();
-  const config = parsedConfig(parseRunConfig, input.config);
+type Generate = (requests: GenerationRequest[], opts: GenerateOptions) => Promise<Generation[]>;
+
+/** The shard sampled by this process's Generator, holding the policy of checkpoint `policyStep`. */
+async function sampleInProcess(
+  config: RunConfig,
+  model: Qwen2Config,
+  policyStep: number,
+  sampleShard: (generate: Generate) => Promise<void>,
+): Promise<void> {
   const store = runStore(config);
-  const model = await modelConfig(config);
-  const task = await runTask(config);
-  const { rollout } = config;
-  const policyStep = input.step - 1;
   const device = requireDeviceKind(config.orchestration.devices.rollout, 'run.orchestration.devices.rollout');
-  const weightDtype = rollout.weightDtype ?? 'float32';
+  const weightDtype = config.rollout.weightDtype ?? 'float32';
   const use = weightUse(device, weightDtype);
   const policy = await checkpointPolicy('sample', store, config.runId, policyStep, use);
-  const { indices, next } = takeBatch(input.cursor, task.size, rollout.promptsPerStep);
-  const [begin, end] = shardRange(rollout.promptsPerStep, rollout.shards, input.shard);
-  const round = input.round ?? 0;
-  const offset = round * rollout.promptsPerStep;
-  const records: RolloutRecord[] = [];
-  const tools = emptyToolMetrics();
   // The weights stay on disk until the last token is drawn, then go back to the role (policyFiles.ts).
   try {
     const sampler = await memo(
@@ -116,40 +114,66 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
         lock: Promise.resolve(),
       }),
     );
-
-    await withPolicy(sampler, policyStep, policy, async (generator) => {
-      for (let first = begin; first < end; first += PROMPTS_PER_HEARTBEAT) {
-        heartbeat({ prompt: first });
-        const requests: GenerationRequest[] = [];
-        for (let p = first; p < Math.min(end, first + PROMPTS_PER_HEARTBEAT); p++) {
-          for (let k = 0; k < rollout.n; k++) {
-            requests.push({ promptIds: task.promptIds(indices[p]), prompt: offset + p, sample: k });
-          }
-        }
-        const outs = await generator.generate(requests, {
-          maxNewTokens: rollout.maxNewTokens,
-          sampling: { temperature: rollout.temperature, topP: rollout.topP, topK: rollout.topK },
-          seed: config.seed,
-          step: policyStep,
-          stopTokenIds: task.stopTokenIds,
-          ...(await task.generation(tools)),
-        });
-        outs.forEach((o, i) =>
-          records.push({
-            problem: indices[requests[i].prompt - offset],
-            prompt: requests[i].prompt,
-            sample: requests[i].sample,
-            promptIds: requests[i].promptIds,
-            tokens: o.tokens,
-            logprobs: o.logprobs,
-            sampled: o.sampled,
-            finishReason: o.finishReason,
-          }),
-        );
-      }
-    });
+    await withPolicy(sampler, policyStep, policy, (generator) =>
+      sampleShard((requests, opts) => generator.generate(requests, opts)),
+    );
   } finally {
     policy.release();
+  }
+}
+
+export async function sampleRollouts(input: SampleRolloutsInput): Promise<SampleRolloutsOutput> {
+  const started = performance.now();
+  const config = parsedConfig(parseRunConfig, input.config);
+  const store = runStore(config);
+  const model = await modelConfig(config);
+  const task = await runTask(config);
+  const { rollout } = config;
+  const policyStep = input.step - 1;
+  const { indices, next } = takeBatch(input.cursor, task.size, rollout.promptsPerStep);
+  const [begin, end] = shardRange(rollout.promptsPerStep, rollout.shards, input.shard);
+  const round = input.round ?? 0;
+  const offset = round * rollout.promptsPerStep;
+  const records: RolloutRecord[] = [];
+  const tools = emptyToolMetrics();
+  const sampleShard = async (generate: Generate) => {
+    for (let first = begin; first < end; first += PROMPTS_PER_HEARTBEAT) {
+      heartbeat({ prompt: first });
+      const requests: GenerationRequest[] = [];
+      for (let p = first; p < Math.min(end, first + PROMPTS_PER_HEARTBEAT); p++) {
+        for (let k = 0; k < rollout.n; k++) {
+          requests.push({ promptIds: task.promptIds(indices[p]), prompt: offset + p, sample: k });
+        }
+      }
+      const outs = await generate(requests, {
+        maxNewTokens: rollout.maxNewTokens,
+        sampling: { temperature: rollout.temperature, topP: rollout.topP, topK: rollout.topK },
+        seed: config.seed,
+        step: policyStep,
+        stopTokenIds: task.stopTokenIds,
+        ...(await task.generation(tools)),
+      });
+      outs.forEach((o, i) =>
+        records.push({
+          problem: indices[requests[i].prompt - offset],
+          prompt: requests[i].prompt,
+          sample: requests[i].sample,
+          promptIds: requests[i].promptIds,
+          tokens: o.tokens,
+          logprobs: o.logprobs,
+          sampled: o.sampled,
+          finishReason: o.finishReason,
+        }),
+      );
+    }
+  };
+  const engine = rollout.engine;
+  if (engine?.kind === 'openai') {
+    // Never a token from stale weights: every server holds step − 1 (or the attempt fails) before any request.
+    await syncRolloutServers(engine, store, { run: config.runId, step: policyStep });
+    await sampleShard((requests, opts) => generateOnServers(engine, requests, opts));
+  } else {
+    await sampleInProcess(config, model, policyStep, sampleShard);
   }
   const shardName = `${String(input.shard).padStart(4, '0')}.json`;
   const key = rolloutKey(

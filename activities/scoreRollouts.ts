@@ -8,13 +8,14 @@ import { klCoefAt } from '../core/rl/klSchedule.ts';
 import { klPenalizedRewards, responseKlSums } from '../core/rl/kl.ts';
 import { rolloutRecordsKey } from '../core/metrics/rolloutRecords.ts';
 import { advantageEstimators, FRESH_BASELINE, type RunningBaseline } from '../core/rl/advantages.ts';
+import { logprobMismatch, type LogprobMismatch } from '../core/rl/logprobMismatch.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
 import { reinforcePlusPlusTokenAdvantages, tokenRewardsPerResponse } from '../core/rl/returnToGo.ts';
 import { FAILURE, permanent } from './failures.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import { rolloutKey, runStore, runTask, verifiedManifest } from './runtime.ts';
-import { referenceLogProbsOf, storedReferenceLogProbs } from './referenceLogProbs.ts';
+import { checkpointLogProbsOf, referenceLogProbsOf, storedReferenceLogProbs } from './referenceLogProbs.ts';
 import { pickGroups, sampledStepRecords, scoreGroups, trainedGroups } from './stepBatch.ts';
 import { CPU_DEVICE } from '../core/graph/device.ts';
 import type { RolloutRecord } from './sampleRollouts.ts';
@@ -40,6 +41,19 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   const reasons = pick(scoredGroups.reasons);
 
   const klCoef = klCoefAt(input.step - 1, algo.kl);
+  // The policy's log-probs of each response: the sampler's, or recomputed from the checkpoint of step − 1
+  // (on the CPU, as this activity's other passes; the same numbers whichever engine sampled).
+  let policyLogprobs = records.map((r) => r.logprobs);
+  let mismatch: LogprobMismatch | undefined;
+  if (algo.recomputeOldLogprobs) {
+    const recomputed = await checkpointLogProbsOf(config, input.step - 1, records, CPU_DEVICE);
+    mismatch = logprobMismatch(
+      policyLogprobs,
+      recomputed,
+      records.map((r) => r.sampled),
+    );
+    policyLogprobs = recomputed;
+  }
   let refLogprobs: number[][] | undefined;
   if (algo.kl.placement !== 'none') {
     refLogprobs = input.referenceKey
@@ -51,14 +65,7 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
   // The tokens whose KL to the reference counts: the ones the policy chose (verl's response_mask). Text a
   // tool inserted (sampled: false) was never sampled from π, so it enters neither the reward nor the metric.
   const klMasks = records.map((r) => r.sampled.map(Number));
-  const klSums =
-    refLogprobs &&
-    responseKlSums(
-      algo.kl.estimator,
-      records.map((r) => r.logprobs),
-      refLogprobs,
-      klMasks,
-    );
+  const klSums = refLogprobs && responseKlSums(algo.kl.estimator, policyLogprobs, refLogprobs, klMasks);
   // KL in the reward: each response's reward minus β·Σ_t KL_t against the reference policy.
   const rewards =
     algo.kl.placement === 'reward' ? klPenalizedRewards(taskRewards, klSums!, klCoef) : taskRewards;
@@ -75,11 +82,18 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
         }
       : {}),
   });
-  const tokenAdvantages = returnToGoAdvantages(algo, records, taskRewards, klMasks, klCoef, refLogprobs);
+  const tokenAdvantages = returnToGoAdvantages(
+    algo,
+    policyLogprobs,
+    taskRewards,
+    klMasks,
+    klCoef,
+    refLogprobs,
+  );
   const rows: RolloutRow[] = records.map((r, i) => ({
     promptIds: r.promptIds,
     responseIds: r.tokens,
-    oldLogprobs: r.logprobs,
+    oldLogprobs: policyLogprobs[i],
     // A response the length strategy or a group filter leaves out keeps its place but enters no loss term.
     sampled: inLoss[i] ? r.sampled : r.sampled.map(() => false),
     advantages: tokenAdvantages ? Array.from(tokenAdvantages[i]) : r.tokens.map(() => advantages[i]),
@@ -116,6 +130,7 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
     meanReward: mean(rewards),
     accuracy: mean(correct.map(Number)),
     keptFraction: mean(inLoss.map(Number)),
+    ...(mismatch ? { oldLogprobDiffMean: mismatch.mean, oldLogprobDiffMax: mismatch.max } : {}),
     ...(chosen ? { groupsWithSignal: scoredGroups.groupKeep.filter(Boolean).length } : {}),
     seconds: (performance.now() - started) / 1000,
   };
@@ -128,7 +143,7 @@ export async function scoreRollouts(input: ScoreRolloutsInput): Promise<ScoreRol
  */
 function returnToGoAdvantages(
   algo: RunConfig['algorithm'],
-  records: readonly RolloutRecord[],
+  logprobs: readonly number[][],
   taskRewards: readonly number[],
   masks: readonly number[][],
   klCoef: number,
@@ -139,7 +154,7 @@ function returnToGoAdvantages(
   if (algo.advantage.estimator !== 'reinforcePlusPlus' || (!klInReward && gamma === 1)) return undefined;
   const tokenRewards = tokenRewardsPerResponse({
     outcomeRewards: taskRewards,
-    logprobs: records.map((r) => r.logprobs),
+    logprobs,
     ...(klInReward ? { refLogprobs } : {}),
     masks,
     coef: klCoef,

@@ -127,6 +127,9 @@ export interface ScoreRolloutsOutput {
   seconds: number;
   /** A refilled step: the groups with signal over all its rounds (the batch takes promptsPerStep). */
   groupsWithSignal?: number;
+  /** algorithm.recomputeOldLogprobs: mean and largest |sampler − recomputed| log-prob of sampled tokens. */
+  oldLogprobDiffMean?: number;
+  oldLogprobDiffMax?: number;
 }
 
 export interface UpdatePolicyInput {

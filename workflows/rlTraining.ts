@@ -176,6 +176,10 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       keptFraction: scored.keptFraction,
       klToReference: scored.klToReference,
       completionRatio: scored.completionRatio,
+      // Present only when the run recomputes old log-probs: earlier histories carry no such field.
+      ...(scored.oldLogprobDiffMean !== undefined
+        ? { oldLogprobDiffMean: scored.oldLogprobDiffMean, oldLogprobDiffMax: scored.oldLogprobDiffMax! }
+        : {}),
       ...toolMetricsOf(shards),
       ...(scored.baseline
         ? { baselineValue: scored.baseline.value, baselineCount: scored.baseline.count }

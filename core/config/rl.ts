@@ -149,6 +149,13 @@ export const rlAlgorithmSchema = z
     optimizer: optimizerConfigSchema.prefault({}),
     /** LoRA adapters (core/model/lora.ts): absent = full-parameter training. */
     lora: loraConfigSchema.optional(),
+    /**
+     * The loss's old log-probs (and the KL's policy log-probs) recomputed by a forward pass of the policy of
+     * step − 1 when the step is scored, instead of the sampler's (verl's recompute of old_log_prob): what a
+     * server engine returns is the engine's, and may differ in the last bits. The step's metrics show the
+     * difference (oldLogprobDiffMean, oldLogprobDiffMax). Absent = false (and absent from a run's identity).
+     */
+    recomputeOldLogprobs: flag().optional(),
   })
   .superRefine((c, ctx) => {
     if (c.microBatchSize > c.miniBatchSize || c.miniBatchSize % c.microBatchSize !== 0) {

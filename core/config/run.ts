@@ -5,6 +5,7 @@ import { flag, issueLine, nonNegativeInt, positiveInt, runId, seed } from './rul
 import { evalSamplingSchema, policySamplingSchema, weightDtypeSchema } from './sampling.ts';
 import { taskSchema } from './task.ts';
 import { checkTrainerEngine, trainerSchema } from './trainerEngine.ts';
+import { checkRolloutEngine, rolloutEngineSchema } from './rolloutEngine.ts';
 import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
 
 /**
@@ -81,6 +82,11 @@ export const rolloutSchema = z.strictObject({
    * run's identity, as before it existed).
    */
   maxRefillRounds: nonNegativeInt().optional(),
+  /**
+   * What samples: {kind: "onnx"} (the in-process Generator) or {kind: "openai", endpoints, weightSync}
+   * (OpenAI-compatible servers, core/config/rolloutEngine.ts). Absent = "onnx"; not part of the run's identity.
+   */
+  engine: rolloutEngineSchema.optional(),
 });
 
 export const storeSchema = z.strictObject({
@@ -185,6 +191,7 @@ export const runConfigSchema = z
   .superRefine((c, ctx) => {
     checkCosineHorizon(c.algorithm.optimizer, c.steps, ctx, 'algorithm.optimizer');
     checkTrainerEngine(c, ctx);
+    checkRolloutEngine(c, ctx);
     const batch = c.rollout.promptsPerStep * c.rollout.n;
     if (c.algorithm.miniBatchSize > batch || batch % c.algorithm.miniBatchSize !== 0) {
       ctx.addIssue({
@@ -299,7 +306,13 @@ export function runIdentity(c: RunConfig): Record<string, unknown> {
     seed: c.seed,
     model: c.model,
     task: c.task,
-    rollout: c.rollout,
+    rollout: rolloutIdentity(c.rollout),
     algorithm: c.algorithm,
   };
+}
+
+/** The rollout section less `engine`: where tokens are sampled, as orchestration, may change on resume. */
+function rolloutIdentity(rollout: RunConfig['rollout']): Omit<RunConfig['rollout'], 'engine'> {
+  const { engine: _engine, ...rest } = rollout;
+  return rest;
 }

@@ -130,3 +130,31 @@ export async function generateFromEndpoint(
   await Promise.all(Array.from({ length: Math.min(CONCURRENCY, requests.length) }, worker));
   return results;
 }
+
+/**
+ * `generateFromEndpoint` spread over several servers of the same policy: request i goes to endpoint
+ * i mod E. Each request carries its own RNG coordinates, so which server answers it changes nothing.
+ */
+export async function generateFromEndpoints(
+  endpoints: readonly Endpoint[],
+  requests: GenerationRequest[],
+  opts: GenerateOptions,
+): Promise<Generation[]> {
+  const parts = endpoints.map((endpoint, e) => ({
+    endpoint,
+    indices: requests.map((_, i) => i).filter((i) => i % endpoints.length === e),
+  }));
+  const results = new Array<Generation>(requests.length);
+  await Promise.all(
+    parts.map(async ({ endpoint, indices }) => {
+      if (!indices.length) return;
+      const outs = await generateFromEndpoint(
+        endpoint,
+        indices.map((i) => requests[i]),
+        opts,
+      );
+      outs.forEach((o, j) => (results[indices[j]] = o));
+    }),
+  );
+  return results;
+}

@@ -1,0 +1,187 @@
+/**
+ * rollout.engine {kind: "openai"} through the stack against two real `reasonloop serve` child processes:
+ * a tiny run sampled on the servers (weightSync "reasonloop": each server loads the checkpoint of step − 1
+ * from the run's store before the step samples) draws the same tokens, step by step and response by
+ * response, as the same run sampled in-process with the same seed, and with algorithm.recomputeOldLogprobs
+ * ends with the same weights bit for bit. The servers' log-probs come from a batched decode and differ from
+ * the Generator's in the last bits (8.7e-8 at most here); without the recomputation the loss's old
+ * log-probs are those, and AdamW magnifies them: the weights differed by 2.0e-3 after two steps. A run whose servers hold another run's
+ * step (weightSync "none") is refused before any token is sampled, naming the endpoint and both steps.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { after, before, it } from 'node:test';
+import type { WorkflowHandle } from '@temporalio/client';
+import { checkpointWeights, rolloutKey } from '../../../activities/runtime.ts';
+import type { RolloutRecord } from '../../../activities/sampleRollouts.ts';
+import { latestVerifiedCheckpoint, openStore, type ObjectStore } from '../../../core/store/index.ts';
+import {
+  runWorkers,
+  startHarness,
+  tempStoreDir,
+  tinyRunConfig,
+  uniqueQueues,
+  type Harness,
+} from './harness.ts';
+
+const TEST_TIMEOUT_MS = 600_000;
+const CLI = fileURLToPath(new URL('../../../bin/reasonloop', import.meta.url));
+/** The servers' log-probs against the in-process Generator's (measured: 8.7e-8 on this model). */
+const LOGPROB_TOLERANCE = 1e-5;
+
+let h: Harness;
+const servers: ChildProcess[] = [];
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  for (const s of servers) s.kill('SIGTERM');
+  await h?.stop();
+});
+
+/** `reasonloop serve` as a child process; resolves with its API base once it listens. */
+function startServe(args: string[]): Promise<string> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  servers.push(child);
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`reasonloop serve exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('{')) resolve((JSON.parse(line) as { listening: string }).listening);
+    });
+  });
+}
+
+async function stepRecords(store: ObjectStore, runId: string, step: number): Promise<RolloutRecord[]> {
+  const keys = (await store.list(rolloutKey(runId, step, 'shard-'))).map((o) => o.key).sort();
+  assert.ok(keys.length > 0, `no rollouts kept for ${runId} step ${step}`);
+  const out: RolloutRecord[] = [];
+  for (const key of keys)
+    out.push(...(JSON.parse(new TextDecoder().decode(await store.get(key))) as RolloutRecord[]));
+  return out;
+}
+
+async function finalWeights(store: ObjectStore, runId: string) {
+  const { manifest } = await latestVerifiedCheckpoint(store, runId, { allowPruned: true });
+  assert.ok(manifest, `${runId} has no checkpoint`);
+  return { step: manifest.step, weights: await checkpointWeights(store, manifest) };
+}
+
+/** The last failure of the run's pending sampleRollouts, once an attempt has failed. */
+async function samplingFailure(handle: WorkflowHandle): Promise<string> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const { raw } = await handle.describe();
+    const pending = (raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'sampleRollouts');
+    const message = pending?.lastFailure?.message;
+    if (message) return message;
+    if (Date.now() > deadline) throw new Error('no failed sampleRollouts attempt within 120 s');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+it(
+  "openai engine on two reasonloop serve processes: the in-process run's tokens and weights; a stale server refused",
+  { timeout: TEST_TIMEOUT_MS },
+  async () => {
+    const queues = uniqueQueues('rollout-servers');
+    const tag = Date.now().toString(36);
+    const storeUrl = tempStoreDir();
+    const store = openStore(storeUrl);
+    const workers = await runWorkers(h, queues);
+    try {
+      const config = (runId: string, rollout: Record<string, unknown> = {}) => {
+        const c = tinyRunConfig(runId, storeUrl, queues, { steps: 2 });
+        return {
+          ...c,
+          rollout: { ...c.rollout, ...rollout },
+          // The loss's old log-probs from the trainer's pass over the checkpoint, not from the sampler.
+          algorithm: { ...c.algorithm, recomputeOldLogprobs: true },
+          orchestration: { ...c.orchestration, keepRollouts: true },
+        };
+      };
+      const local = `servers-local-${tag}`;
+      await h.client.workflow.execute('rlTraining', {
+        taskQueue: queues.workflow,
+        workflowId: local,
+        args: [config(local)],
+      });
+
+      // Both servers start on the in-process run's step 0 (the same init): the server run must load its own.
+      const urls = await Promise.all(
+        ['a', 'b'].map(() =>
+          startServe(['--run', local, '--step', '0', '--store', storeUrl, '--served-model-name', 'policy']),
+        ),
+      );
+      const endpoints = urls.map((url) => ({ url, model: 'policy' }));
+      const remote = `servers-remote-${tag}`;
+      await h.client.workflow.execute('rlTraining', {
+        taskQueue: queues.workflow,
+        workflowId: remote,
+        args: [config(remote, { engine: { kind: 'openai', endpoints, weightSync: 'reasonloop' } })],
+      });
+
+      let maxLogprobDiff = 0;
+      for (const step of [1, 2]) {
+        const [a, b] = [await stepRecords(store, local, step), await stepRecords(store, remote, step)];
+        assert.equal(b.length, 8 * 4);
+        assert.deepEqual(
+          b.map(({ logprobs: _l, ...r }) => r),
+          a.map(({ logprobs: _l, ...r }) => r),
+          `step ${step}: tokens`,
+        );
+        b.forEach((r, i) =>
+          r.logprobs.forEach(
+            (lp, t) => (maxLogprobDiff = Math.max(maxLogprobDiff, Math.abs(lp - a[i].logprobs[t]))),
+          ),
+        );
+      }
+      const [wa, wb] = [await finalWeights(store, local), await finalWeights(store, remote)];
+      assert.equal(wb.step, 2);
+      const metrics = async (runId: string) =>
+        (await latestVerifiedCheckpoint(store, runId, { allowPruned: true })).manifest!.metrics;
+      const [ma, mb] = [await metrics(local), await metrics(remote)];
+      console.error(
+        `rollout servers: max |Δ logprob| server vs in-process ${maxLogprobDiff}; sampler vs recomputed: ` +
+          `in-process mean ${ma.oldLogprobDiffMean} max ${ma.oldLogprobDiffMax}, ` +
+          `servers mean ${mb.oldLogprobDiffMean} max ${mb.oldLogprobDiffMax}`,
+      );
+      // The servers' log-probs are the engine's (a batched decode): close, not the same bits.
+      assert.ok(maxLogprobDiff < LOGPROB_TOLERANCE, `log-probs differ by ${maxLogprobDiff}`);
+      assert.ok(mb.oldLogprobDiffMax < LOGPROB_TOLERANCE);
+      // Same tokens, old log-probs recomputed from the same checkpoints: the same weights, bit for bit.
+      assert.deepEqual([...wb.weights.keys()].sort(), [...wa.weights.keys()].sort());
+      for (const [name, w] of wa.weights)
+        assert.ok(Buffer.from(w.buffer).equals(Buffer.from(wb.weights.get(name)!.buffer)), name);
+
+      // The servers now hold the remote run's step 1; a run whose user syncs ("none") and did not is refused.
+      const stale = `servers-stale-${tag}`;
+      const handle = await h.client.workflow.start('rlTraining', {
+        taskQueue: queues.workflow,
+        workflowId: stale,
+        args: [config(stale, { engine: { kind: 'openai', endpoints, weightSync: 'none' } })],
+      });
+      try {
+        const message = await samplingFailure(handle);
+        assert.match(
+          message,
+          new RegExp(
+            `rollout endpoint (${urls[0]}|${urls[1]}) holds ${remote}@1, but step 1 of run ${stale} samples from the checkpoint of step 0 \\(${stale}@0\\)`,
+          ),
+        );
+        assert.deepEqual(
+          await store.list(rolloutKey(stale, 1, '')),
+          [],
+          'nothing sampled from stale weights',
+        );
+      } finally {
+        await handle.terminate('stale-server check done');
+      }
+    } finally {
+      await workers.stop();
+    }
+  },
+);
