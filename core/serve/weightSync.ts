@@ -44,6 +44,9 @@ async function call(endpoint: Endpoint, method: 'GET' | 'POST', path: string, bo
       ...(endpoint.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : {}),
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  }).catch((error: Error & { cause?: { code?: string } }) => {
+    // undici says only "fetch failed": name the server, and why (ECONNREFUSED, …), for the run's failure.
+    throw new Error(`rollout endpoint ${url} unreachable: ${error.cause?.code ?? error.message}`);
   });
   const text = await res.text();
   return { url, status: res.status, ok: res.ok, text };

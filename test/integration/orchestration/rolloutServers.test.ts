@@ -5,11 +5,20 @@
  * response, as the same run sampled in-process with the same seed, and with algorithm.recomputeOldLogprobs
  * ends with the same weights bit for bit. The servers' log-probs come from a batched decode and differ from
  * the Generator's in the last bits (below 1e-7 here); without the recomputation the loss's old
- * log-probs are those, and AdamW magnifies them: the weights differed by 2.0e-3 after two steps. A run whose servers hold another run's
+ * log-probs are those, and AdamW magnifies them: the weights differed by 2.0e-3 after two steps. One
+ * server is killed (kill -9) before the run starts: step 1's attempts fail naming it, nothing is sampled,
+ * and once it is started again on its port the step is retried and the run still matches. The SGLang sync
+ * exports the final checkpoint as an HF directory (checked weight for weight) and posts its path to a
+ * recording stand-in server. A run whose servers hold another run's
  * step (weightSync "none") is refused before any token is sampled, naming the endpoint and both steps.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
@@ -17,6 +26,9 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { checkpointWeights, rolloutKey } from '../../../activities/runtime.ts';
 import type { RolloutRecord } from '../../../activities/sampleRollouts.ts';
 import { latestVerifiedCheckpoint, openStore, type ObjectStore } from '../../../core/store/index.ts';
+import { serverRoot } from '../../../core/serve/weightSync.ts';
+import { loadModelDir } from '../../../core/model/modelDir.ts';
+import { syncRolloutServers } from '../../../activities/endpointRollouts.ts';
 import {
   runWorkers,
   startHarness,
@@ -41,9 +53,9 @@ after(async () => {
   await h?.stop();
 });
 
-/** `reasonloop serve` as a child process; resolves with its API base once it listens. */
-function startServe(args: string[]): Promise<string> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], {
+/** `reasonloop serve` as a child process on `port` (0: any); resolves with its API base once it listens. */
+function startServe(args: string[], port = 0): Promise<string> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   servers.push(child);
@@ -111,18 +123,27 @@ it(
       });
 
       // Both servers start on the in-process run's step 0 (the same init): the server run must load its own.
-      const urls = await Promise.all(
-        ['a', 'b'].map(() =>
-          startServe(['--run', local, '--step', '0', '--store', storeUrl, '--served-model-name', 'policy']),
-        ),
-      );
+      const serveArgs = ['--run', local, '--step', '0', '--store', storeUrl, '--served-model-name', 'policy'];
+      const urls = await Promise.all(['a', 'b'].map(() => startServe(serveArgs)));
       const endpoints = urls.map((url) => ({ url, model: 'policy' }));
+      // Server b dies (kill -9) before the run starts: step 1's attempts fail naming it until it is back.
+      const b = servers[1];
+      const exited = new Promise((r) => b.once('exit', r));
+      b.kill('SIGKILL');
+      await exited;
       const remote = `servers-remote-${tag}`;
-      await h.client.workflow.execute('rlTraining', {
+      const remoteRun = await h.client.workflow.start('rlTraining', {
         taskQueue: queues.workflow,
         workflowId: remote,
         args: [config(remote, { engine: { kind: 'openai', endpoints, weightSync: 'reasonloop' } })],
       });
+      assert.match(
+        await samplingFailure(remoteRun),
+        new RegExp(`rollout endpoint ${serverRoot(endpoints[1])}/.* unreachable: ECONNREFUSED`),
+      );
+      assert.deepEqual(await store.list(rolloutKey(remote, 1, '')), [], 'nothing sampled while b was down');
+      await startServe(serveArgs, Number(new URL(urls[1]).port));
+      await remoteRun.result();
 
       let maxLogprobDiff = 0;
       for (const step of [1, 2]) {
@@ -156,6 +177,44 @@ it(
       assert.deepEqual([...wb.weights.keys()].sort(), [...wa.weights.keys()].sort());
       for (const [name, w] of wa.weights)
         assert.ok(Buffer.from(w.buffer).equals(Buffer.from(wb.weights.get(name)!.buffer)), name);
+
+      // SGLang's sync on the same store: the checkpoint exported as an HF directory the server is told to load
+      // (a recording HTTP server stands in for SGLang), holding the checkpoint's weights.
+      const exportDir = mkdtempSync(join(tmpdir(), 'rollout-export-'));
+      const bodies: unknown[] = [];
+      const sglang = createServer((req, res) => {
+        let text = '';
+        req.on('data', (c: Buffer) => (text += c.toString()));
+        req.on('end', () => {
+          if (req.url !== '/update_weights_from_disk') return res.writeHead(404).end('{}');
+          bodies.push(JSON.parse(text));
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end('{"success": true, "message": "ok"}');
+        });
+      });
+      await new Promise<void>((r) => sglang.listen(0, '127.0.0.1', r));
+      try {
+        const port = (sglang.address() as AddressInfo).port;
+        const engine = {
+          kind: 'openai' as const,
+          endpoints: [{ url: `http://127.0.0.1:${port}/v1`, model: 'policy' }],
+          weightSync: 'sglang' as const,
+          exportDir,
+        };
+        await syncRolloutServers(engine, store, { run: remote, step: 2 });
+        const dir = join(exportDir, remote, 'step-000002');
+        assert.deepEqual(bodies, [{ model_path: dir }]);
+        const exported = loadModelDir(dir).weights;
+        for (const [name, w] of wb.weights)
+          assert.ok(
+            Buffer.from(w.buffer).equals(Buffer.from(exported.get(name)!.buffer)),
+            `exported ${name}`,
+          );
+      } finally {
+        sglang.close();
+        rmSync(exportDir, { recursive: true, force: true });
+      }
 
       // The servers now hold the remote run's step 1; a run whose user syncs ("none") and did not is refused.
       const stale = `servers-stale-${tag}`;
