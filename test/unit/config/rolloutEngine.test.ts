@@ -3,6 +3,7 @@
  * as before the field existed; {kind: "openai"} parses with its endpoints and weight sync; what it cannot
  * honour (LoRA, a sampling weightDtype, sglang/vllm without an exportDir, no endpoints, a bad URL) is
  * refused naming the field; the engine stays out of the identity (a run may resume on the other engine).
+ * algorithm.recomputeOldLogprobs, absent, leaves the identity as it was.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -66,6 +67,13 @@ describe('rollout.engine', () => {
     );
     assert.equal(configHash(runIdentity(openai)), base);
     assert.deepEqual(openai.rollout.engine, { kind: 'openai', endpoints: SERVERS, weightSync: 'reasonloop' });
+    // algorithm.recomputeOldLogprobs: absent leaves the identity alone; set, it is part of it (other losses).
+    assert.ok(!('recomputeOldLogprobs' in (runIdentity(parsed).algorithm as object)));
+    const recompute = run(
+      {},
+      { algorithm: { miniBatchSize: 4, microBatchSize: 2, recomputeOldLogprobs: true } },
+    );
+    assert.notEqual(configHash(runIdentity(parseRunConfig(recompute))), base);
   });
 
   it('refuses what the server engine cannot honour, naming the field', () => {
