@@ -18,6 +18,14 @@ test('examples/*.json validate against their schemas', () => {
     { ...read('run-cuda.json'), runId: 'x', orchestration: {} },
     { ...read('run.json'), runId: 'x', orchestration: {} },
   );
+  const servers = parseRunConfig(read('run-servers.json'));
+  assert.equal(servers.rollout.engine?.kind, 'openai');
+  const { engine: _engine, ...serverRollout } = read('run-servers.json').rollout;
+  const { recomputeOldLogprobs: _recompute, ...serverAlgorithm } = read('run-servers.json').algorithm;
+  assert.deepEqual(
+    { ...read('run-servers.json'), runId: 'x', rollout: serverRollout, algorithm: serverAlgorithm },
+    { ...read('run.json'), runId: 'x' },
+  );
   assert.equal(parseSftConfig(read('sft.json')).runId, 'example-sft');
   const rl = parseRunConfig(read('grpo-from-sft.json'));
   assert.deepEqual(rl.model.checkpoint, { runId: 'example-sft', step: 300 });
