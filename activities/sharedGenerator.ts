@@ -2,10 +2,9 @@
  * One Generator per model architecture, thread count, device, weight precision and LoRA spec in a worker
  * process: evaluations and difficulty filter shards take turns swapping their weights into it (the same
  * policy again keeps its session), so a worker compiles the decode graph once
- * per architecture rather than once per activity; `sampleProblemGroups` is the sampling loop both share.
+ * per architecture rather than once per activity; `sampleProblemGroups` samples problems on it.
  */
-import { heartbeat } from '@temporalio/activity';
-import type { Generation, GenerationRequest } from '../core/generate/generation.ts';
+import type { Generation } from '../core/generate/generation.ts';
 import { Generator } from '../core/generate/generator.ts';
 import type { ToolMetrics } from '../core/tools/metrics.ts';
 import type { TaskRuntime } from '../core/task/types.ts';
@@ -14,6 +13,7 @@ import type { CheckpointPolicy, SourcePolicy } from './checkpointPolicy.ts';
 import { deviceKey } from '../core/graph/device.ts';
 import type { WeightDtype } from '../core/model/weightDtype.ts';
 import { memo, type ActivitySession } from './runtime.ts';
+import { sampleProblemRounds, type ProblemSampling } from './problemRounds.ts';
 
 const generators = new Map<string, Promise<{ generator: Generator; lock: Promise<unknown> }>>();
 
@@ -43,22 +43,9 @@ export async function withSharedGenerator<T>(
   return turn;
 }
 
-/** Problems per generate call: a heartbeat goes out between calls. */
-const PROBLEMS_PER_CALL = 16;
-
-export interface ProblemSampling {
-  samples: number;
-  maxNewTokens: number;
-  temperature: number;
-  topP?: number;
-  topK?: number;
-  weightDtype?: WeightDtype;
-}
-
 /**
- * `sampling.samples` responses to each problem of [first, end) on the shared generator, PROBLEMS_PER_CALL
- * problems per generate call with a heartbeat before each; `onGroup` gets each problem's responses in order.
- * Draws are keyed by (seed, problem, sample), so the result does not depend on how problems are grouped.
+ * `sampling.samples` responses to each problem of [first, end) on the shared generator (problemRounds.ts);
+ * `onGroup` gets each problem's responses in order.
  */
 export async function sampleProblemGroups(
   model: SourcePolicy,
@@ -71,23 +58,15 @@ export async function sampleProblemGroups(
   onGroup: (problem: number, group: Generation[]) => void,
 ): Promise<void> {
   const settings = { ...session, weightDtype: sampling.weightDtype };
-  await withSharedGenerator(model.model.config, model.policy, settings, async (generator) => {
-    for (let first = range.first; first < range.end; first += PROBLEMS_PER_CALL) {
-      heartbeat({ problem: first });
-      const requests: GenerationRequest[] = [];
-      for (let p = first; p < Math.min(range.end, first + PROBLEMS_PER_CALL); p++) {
-        for (let k = 0; k < sampling.samples; k++)
-          requests.push({ promptIds: task.promptIds(p), prompt: p, sample: k });
-      }
-      const outs = await generator.generate(requests, {
-        maxNewTokens: sampling.maxNewTokens,
-        sampling: { temperature: sampling.temperature, topP: sampling.topP, topK: sampling.topK },
-        seed,
-        stopTokenIds: task.stopTokenIds,
-        ...(await task.generation(tools)),
-      });
-      for (let start = 0; start < outs.length; start += sampling.samples)
-        onGroup(requests[start].prompt, outs.slice(start, start + sampling.samples));
-    }
-  });
+  await withSharedGenerator(model.model.config, model.policy, settings, (generator) =>
+    sampleProblemRounds(
+      (requests, opts) => generator.generate(requests, opts),
+      task,
+      range,
+      sampling,
+      seed,
+      tools,
+      onGroup,
+    ),
+  );
 }
