@@ -15,11 +15,11 @@ import type { HostTensor } from '../core/graph/index.ts';
 import { qwen2Parameters } from '../core/model/parameters.ts';
 import { parseRlAlgorithmConfig } from '../core/config/rl.ts';
 import { PolicyUpdater } from '../core/train/policyUpdate.ts';
-import { packRows } from '../core/train/rolloutBatch.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { uniformAt } from '../core/random.ts';
 import { ensureRolloutWorkload } from './rollout/workload.ts';
 import { TORCH_VENV, ensureVenv } from './rollout/venv.ts';
+import { torchBatch } from './torchBatch.ts';
 
 /** DESIGN.md §5 update workload: 8 sequences × 256 tokens (16 prompt + 240 response). */
 const SEQUENCES = 8;
@@ -74,29 +74,9 @@ async function ours(threads: number, rows: RolloutRow[]) {
 function torch(threads: number, rows: RolloutRow[]) {
   const venv = ensureVenv(TORCH_VENV);
   if ('reason' in venv) return { error: venv.reason };
-  const packed = packRows(rows);
-  const S = packed.input_ids.dims[1];
-  const toRows = (t: HostTensor, width: number) =>
-    Array.from({ length: SEQUENCES }, (_, b) =>
-      Array.from(t.data.subarray(b * width, (b + 1) * width) as ArrayLike<number | bigint>, Number),
-    );
   const dir = mkdtempSync(join(tmpdir(), 'bench-update-'));
   const batchPath = join(dir, 'batch.json');
-  writeFileSync(
-    batchPath,
-    JSON.stringify({
-      input_ids: toRows(packed.input_ids, S),
-      attention_mask: toRows(packed.attention_mask, S),
-      loss_mask: toRows(packed.loss_mask, S - 1),
-      old_logprobs: toRows(packed.old_logprobs, S - 1),
-      advantages: toRows(packed.advantages, S - 1),
-      clip_low: 0.2,
-      clip_high: 0.2,
-      lr: LR,
-      weight_decay: 0.01,
-      max_grad_norm: 1.0,
-    }),
-  );
+  writeFileSync(batchPath, JSON.stringify(torchBatch(rows, LR)));
   const script = fileURLToPath(new URL('../scripts/python/bench_update_torch.py', import.meta.url));
   const r = spawnSync(
     venv.python,

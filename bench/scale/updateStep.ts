@@ -13,7 +13,6 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { HostTensor } from '../../core/graph/index.ts';
 import { initOptimizerState } from '../../core/graph/index.ts';
 import { loadModelDir, writeModelDir, type QwenModelDir } from '../../core/model/modelDir.ts';
 import { initLoraWeights, loraParameterCount, loraParameters, type LoraSpec } from '../../core/model/lora.ts';
@@ -22,9 +21,10 @@ import { writeShardedSafetensors } from '../../core/model/safetensorsShards.ts';
 import { qwen2ParameterCount, qwen2Parameters } from '../../core/model/parameters.ts';
 import { parseRlAlgorithmConfig } from '../../core/config/rl.ts';
 import { PolicyUpdater } from '../../core/train/policyUpdate.ts';
-import { packRows, type RolloutRow } from '../../core/train/rolloutBatch.ts';
+import type { RolloutRow } from '../../core/train/rolloutBatch.ts';
 import { uniformAt } from '../../core/random.ts';
 import type { OptimizerState } from '../../core/graph/index.ts';
+import { torchBatch } from '../torchBatch.ts';
 
 export interface UpdateStepOptions {
   model: string;
@@ -57,25 +57,10 @@ export function benchRows(o: UpdateStepOptions, vocab: number): RolloutRow[] {
 
 /** The batch as bench_scale_torch.py reads it (JSON rows of ids, masks, old log-probs, advantages). */
 export function writeTorchBatch(path: string, rows: readonly RolloutRow[], o: UpdateStepOptions): void {
-  const packed = packRows(rows);
-  const S = packed.input_ids.dims[1];
-  const toRows = (t: HostTensor, width: number) =>
-    Array.from({ length: rows.length }, (_, b) =>
-      Array.from(t.data.subarray(b * width, (b + 1) * width) as ArrayLike<number | bigint>, Number),
-    );
   writeFileSync(
     path,
     JSON.stringify({
-      input_ids: toRows(packed.input_ids, S),
-      attention_mask: toRows(packed.attention_mask, S),
-      loss_mask: toRows(packed.loss_mask, S - 1),
-      old_logprobs: toRows(packed.old_logprobs, S - 1),
-      advantages: toRows(packed.advantages, S - 1),
-      clip_low: 0.2,
-      clip_high: 0.2,
-      lr: LR,
-      weight_decay: 0.01,
-      max_grad_norm: 1.0,
+      ...torchBatch(rows, LR),
       micro_batch: o.micro,
       lora_rank: o.loraRank,
       lora_alpha: LORA_ALPHA,
