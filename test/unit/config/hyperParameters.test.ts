@@ -12,6 +12,7 @@ import {
   withHyperParameters,
 } from '../../../core/config/hyperParameters.ts';
 import { parseRunConfig, runIdentity, type RunConfigInput } from '../../../core/config/run.ts';
+import { TINY_QWEN2 } from '../orchestration/configFixtures.ts';
 
 const RAW: RunConfigInput = {
   runId: 'hp',
@@ -20,13 +21,7 @@ const RAW: RunConfigInput = {
   model: {
     init: {
       seed: 0,
-      config: {
-        vocabSize: 12,
-        hiddenSize: 16,
-        intermediateSize: 32,
-        numHiddenLayers: 1,
-        numAttentionHeads: 2,
-      },
+      config: TINY_QWEN2,
     },
   },
   rollout: { promptsPerStep: 4, n: 4, maxNewTokens: 3 },

@@ -13,6 +13,7 @@ import { parseSftConfig } from '../../../core/config/sft.ts';
 import { unreachableMessage, withClient } from '../../../client/connection.ts';
 import { capture } from '../cli/capture.ts';
 import { DEFAULT_DEMO, demoConfigs } from '../../../demo/configs.ts';
+import { TINY_QWEN2 } from '../orchestration/configFixtures.ts';
 
 const VALID = {
   runId: 'm1',
@@ -21,13 +22,7 @@ const VALID = {
   model: {
     init: {
       seed: 0,
-      config: {
-        vocabSize: 12,
-        hiddenSize: 16,
-        intermediateSize: 32,
-        numHiddenLayers: 1,
-        numAttentionHeads: 2,
-      },
+      config: TINY_QWEN2,
     },
   },
   rollout: { promptsPerStep: 2, n: 2, maxNewTokens: 3 },

@@ -14,6 +14,7 @@ import {
   type RunConfigInput,
 } from '../../../core/config/run.ts';
 import { configHash } from '../../../core/store/index.ts';
+import { TINY_QWEN2 } from '../orchestration/configFixtures.ts';
 
 function run(rollout: Record<string, unknown> = {}, extra: Partial<RunConfigInput> = {}): RunConfigInput {
   return {
@@ -23,13 +24,7 @@ function run(rollout: Record<string, unknown> = {}, extra: Partial<RunConfigInpu
     model: {
       init: {
         seed: 0,
-        config: {
-          vocabSize: 12,
-          hiddenSize: 8,
-          intermediateSize: 16,
-          numHiddenLayers: 1,
-          numAttentionHeads: 2,
-        },
+        config: { ...TINY_QWEN2, hiddenSize: 8, intermediateSize: 16 },
       },
     },
     rollout: { promptsPerStep: 2, n: 2, maxNewTokens: 3, ...rollout },

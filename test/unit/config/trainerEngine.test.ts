@@ -17,6 +17,7 @@ import {
 import { TORCH_QUEUE_SUFFIX, torchTrainerQueue } from '../../../core/config/taskQueues.ts';
 import { configHash } from '../../../core/store/index.ts';
 import { capture } from '../cli/capture.ts';
+import { TINY_QWEN2 } from '../orchestration/configFixtures.ts';
 
 const DIR = mkdtempSync(join(tmpdir(), 'reasonloop-engine-'));
 
@@ -28,13 +29,7 @@ function run(extra: Partial<RunConfigInput> = {}, storeDir = join(DIR, 'store'))
     model: {
       init: {
         seed: 0,
-        config: {
-          vocabSize: 12,
-          hiddenSize: 8,
-          intermediateSize: 16,
-          numHiddenLayers: 1,
-          numAttentionHeads: 2,
-        },
+        config: { ...TINY_QWEN2, hiddenSize: 8, intermediateSize: 16 },
       },
     },
     rollout: { promptsPerStep: 2, n: 2, maxNewTokens: 3 },

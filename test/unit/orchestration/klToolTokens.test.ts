@@ -20,6 +20,7 @@ import { readStepRecords } from '../../../core/metrics/rolloutRecords.ts';
 import { reinforcePlusPlusTokenAdvantages } from '../../../core/rl/returnToGo.ts';
 import { reverseDigitsReward } from '../../../core/task/reverseDigits.ts';
 import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
+import { TINY_DIGITS_QWEN2 } from './configFixtures.ts';
 
 const close = (a: number, b: number, what: string) =>
   assert.ok(Math.abs(a - b) < 1e-12, `${what}: ${a} vs ${b}`);
@@ -35,15 +36,7 @@ const config = {
   model: {
     init: {
       seed: 0,
-      config: {
-        vocabSize: 12,
-        hiddenSize: 16,
-        intermediateSize: 32,
-        numHiddenLayers: 1,
-        numAttentionHeads: 2,
-        maxPositionEmbeddings: 24,
-        eosTokenId: [11],
-      },
+      config: { ...TINY_DIGITS_QWEN2, maxPositionEmbeddings: 24 },
     },
   },
   task: { kind: 'reverseDigits' as const, digits: 2 },

@@ -22,6 +22,7 @@ import type {
 } from '../../../activities/types.ts';
 import { updatePolicy } from '../../../activities/updatePolicy.ts';
 import { withHyperParameters } from '../../../core/config/hyperParameters.ts';
+import { TINY_DIGITS_QWEN2 } from './configFixtures.ts';
 
 const store = mkdtempSync(join(tmpdir(), 'parse-once-'));
 after(() => rmSync(store, { recursive: true, force: true }));
@@ -33,15 +34,7 @@ const config: RawRunConfig = {
   model: {
     init: {
       seed: 0,
-      config: {
-        vocabSize: 12,
-        hiddenSize: 16,
-        intermediateSize: 32,
-        numHiddenLayers: 1,
-        numAttentionHeads: 2,
-        maxPositionEmbeddings: 16,
-        eosTokenId: [11],
-      },
+      config: TINY_DIGITS_QWEN2,
     },
   },
   task: { kind: 'reverseDigits', digits: 2 },

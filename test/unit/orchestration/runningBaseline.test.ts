@@ -21,6 +21,7 @@ import { updatePolicy } from '../../../activities/updatePolicy.ts';
 import { reverseDigitsReward } from '../../../core/task/reverseDigits.ts';
 import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
 import { openStore, verifyCheckpoint } from '../../../core/store/index.ts';
+import { TINY_DIGITS_QWEN2 } from './configFixtures.ts';
 
 const store = mkdtempSync(join(tmpdir(), 'running-baseline-'));
 after(() => rmSync(store, { recursive: true, force: true }));
@@ -33,15 +34,7 @@ const config = {
   model: {
     init: {
       seed: 0,
-      config: {
-        vocabSize: 12,
-        hiddenSize: 16,
-        intermediateSize: 32,
-        numHiddenLayers: 1,
-        numAttentionHeads: 2,
-        maxPositionEmbeddings: 16,
-        eosTokenId: [11],
-      },
+      config: TINY_DIGITS_QWEN2,
     },
   },
   task: { kind: 'reverseDigits' as const, digits: 2 },

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { prepareRun } from '../../../activities/prepareRun.ts';
 import { isPermanentStoreError } from '../../../activities/storeProbe.ts';
+import { TINY_DIGITS_QWEN2 } from './configFixtures.ts';
 
 function tinyRun(storeUrl: string) {
   return {
@@ -19,15 +20,7 @@ function tinyRun(storeUrl: string) {
     model: {
       init: {
         seed: 0,
-        config: {
-          vocabSize: 12,
-          hiddenSize: 16,
-          intermediateSize: 32,
-          numHiddenLayers: 1,
-          numAttentionHeads: 2,
-          maxPositionEmbeddings: 16,
-          eosTokenId: [11],
-        },
+        config: TINY_DIGITS_QWEN2,
       },
     },
     task: { kind: 'reverseDigits' as const, digits: 2 },
