@@ -33,20 +33,25 @@ describe('reasonloop export of a LoRA run', () => {
   });
   after(() => rmSync(DIR, { recursive: true, force: true }));
 
-  it('--merge-lora writes W + s·B·A, and greedy decoding on it gives the checkpoint’s tokens', async () => {
-    const out = join(DIR, 'merged');
-    const r = await capture([
+  /** `reasonloop export --merge-lora` of the run in float32 to `out`; `args` go before `--out`. */
+  const exportMerged = (out: string, ...args: string[]) =>
+    capture([
       'export',
       '--store',
       store,
       '--run',
       'lora-x',
+      ...args,
       '--out',
       out,
       '--dtype',
       'float32',
       '--merge-lora',
     ]);
+
+  it('--merge-lora writes W + s·B·A, and greedy decoding on it gives the checkpoint’s tokens', async () => {
+    const out = join(DIR, 'merged');
+    const r = await exportMerged(out);
     assert.equal(r.code, 0, r.err);
     const summary = JSON.parse(r.out);
     assert.equal(summary.step, 1);
@@ -96,20 +101,7 @@ describe('reasonloop export of a LoRA run', () => {
 
   it('--merge-lora of step 0 (fresh adapters, B = 0) gives the base’s weights exactly', async () => {
     const out = join(DIR, 'merged-0');
-    const r = await capture([
-      'export',
-      '--store',
-      store,
-      '--run',
-      'lora-x',
-      '--step',
-      '0',
-      '--out',
-      out,
-      '--dtype',
-      'float32',
-      '--merge-lora',
-    ]);
+    const r = await exportMerged(out, '--step', '0');
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(loadModelDir(out).weights, loadWeights(base, toyConfig));
   });
