@@ -7,7 +7,6 @@
 import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/evaluation.ts';
 import type { MathTask } from '../core/config/task.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
-import { QwenTokenizer } from '../core/model/tokenizer.ts';
 import type { EvaluationProtocol, EvaluationRecord, EvaluationSummary } from '../core/metrics/evaluation.ts';
 import { sampledEvaluationMetrics } from '../core/metrics/sampledEvaluation.ts';
 import { mulberry32 } from '../core/random.ts';
@@ -18,9 +17,9 @@ import { FAILURE, permanent } from './failures.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import { runStore, sessionConfig } from './runtime.ts';
 import { sourcePolicy, type SourcePolicy } from './checkpointPolicy.ts';
+import { modelTask } from './modelTask.ts';
 import type { Held } from './policyFiles.ts';
 import { weightUse } from './policyFiles.ts';
-import { taskRuntime } from '../core/task/taskRuntime.ts';
 import type { TaskRuntime } from '../core/task/types.ts';
 import { sampleEndpointGroups } from './endpointSampling.ts';
 import { sampleProblemGroups } from './sharedGenerator.ts';
@@ -182,21 +181,6 @@ async function generateAndScore(
   return records;
 }
 
-async function evaluationTask(
-  config: EvaluationConfig,
-  model: Omit<QwenModelDir, 'weights'>,
-): Promise<TaskRuntime> {
-  try {
-    return await taskRuntime(
-      config.task,
-      model.tokenizer && new QwenTokenizer(model.tokenizer),
-      model.config.eosTokenId,
-    );
-  } catch (error) {
-    throw permanent(FAILURE.config, `task: ${(error as Error).message}`);
-  }
-}
-
 export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
   const config = parsedConfig(parseEvaluationConfig, raw);
   const store = runStore(config);
@@ -220,7 +204,7 @@ export async function evaluateModel(raw: unknown): Promise<EvaluationSummary> {
   let count: number;
   let records: EvaluationRecord[];
   try {
-    const task = await evaluationTask(config, evaluated.model);
+    const task = await modelTask(config.task, evaluated.model);
     count = Math.min(task.size, config.limit ?? task.size);
     records = await generateAndScore(config, evaluated, task, count, tools);
   } finally {

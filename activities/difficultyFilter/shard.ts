@@ -9,14 +9,13 @@ import {
   type DifficultyFilterConfig,
 } from '../../core/config/difficultyFilter.ts';
 import type { PassCount } from '../../core/data/difficulty.ts';
-import { QwenTokenizer } from '../../core/model/tokenizer.ts';
 import { emptyToolMetrics } from '../../core/tools/metrics.ts';
 import { FAILURE, permanent } from '../failures.ts';
 import { parsedConfig } from '../parsedConfig.ts';
 import { memo, runStore, sessionConfig } from '../runtime.ts';
 import { sourcePolicy, type SourcePolicy } from '../checkpointPolicy.ts';
+import { modelTask } from '../modelTask.ts';
 import { weightUse, type Held } from '../policyFiles.ts';
-import { taskRuntime } from '../../core/task/taskRuntime.ts';
 import type { TaskRuntime } from '../../core/task/types.ts';
 import { filterKeys, type FilterPlan, type PinnedModel } from './plan.ts';
 import { sampleProblemGroups } from '../sharedGenerator.ts';
@@ -54,17 +53,7 @@ function filterTask(
   pinned: PinnedModel,
   { model }: SourcePolicy,
 ): Promise<TaskRuntime> {
-  return memo(tasks, JSON.stringify([config.task, pinned.tag]), async () => {
-    try {
-      return await taskRuntime(
-        config.task,
-        model.tokenizer && new QwenTokenizer(model.tokenizer),
-        model.config.eosTokenId,
-      );
-    } catch (error) {
-      throw permanent(FAILURE.config, `task: ${(error as Error).message}`);
-    }
-  });
+  return memo(tasks, JSON.stringify([config.task, pinned.tag]), () => modelTask(config.task, model));
 }
 
 /** k responses to each problem of [first, first + count), scored; the correct ones counted. */
