@@ -8,12 +8,14 @@ import {
   latestVerifiedCheckpoint,
   writeCheckpoint,
   type CheckpointManifest,
+  type CheckpointObjectSource,
   type ObjectStore,
   type RejectedCheckpoint,
 } from '../core/store/index.ts';
 import { FAILURE, permanent } from './failures.ts';
-import { initialModel, type ModelSource } from './runtime.ts';
-import { stateFromWeights, withStateFiles } from './trainerState.ts';
+import { modelFiles, type ModelSource } from './runtime.ts';
+import { withInitialStateFiles, withStateFiles } from './trainerState.ts';
+import { withInitialParameters } from './initialParameters.ts';
 import { initLoraWeights, type LoraSpec } from '../core/model/lora.ts';
 import { loraInitialState } from './loraState.ts';
 
@@ -33,27 +35,25 @@ export async function writeInitialCheckpoint(
   hash: string,
   lora?: LoraSpec,
 ): Promise<void> {
-  const model = await initialModel(config);
-  const state = lora
-    ? loraInitialState(model.config, lora, initLoraWeights(model.config, lora, config.seed))
-    : stateFromWeights(model.config, model.weights);
-  const loraFiles = lora && { spec: lora, base: { model: config.model, store: config.store } };
-  await withStateFiles(
-    model,
-    state,
-    (objects) =>
-      writeCheckpoint(store, {
-        runId: config.runId,
-        step: 0,
-        configHash: hash,
-        dataCursor: { ...initialCursor(config.seed) },
-        rng: { seed: config.seed },
-        metrics: {},
-        objects,
-      }),
-    {},
-    loraFiles,
-  );
+  const commit = (objects: CheckpointObjectSource[]) =>
+    writeCheckpoint(store, {
+      runId: config.runId,
+      step: 0,
+      configHash: hash,
+      dataCursor: { ...initialCursor(config.seed) },
+      rng: { seed: config.seed },
+      metrics: {},
+      objects,
+    });
+  if (lora) {
+    // The adapters and a reference to the model: the model's weights are not read.
+    const base = await modelFiles(config);
+    const state = loraInitialState(base.config, lora, initLoraWeights(base.config, lora, config.seed));
+    const loraFiles = { spec: lora, base: { model: config.model, store: config.store } };
+    await withStateFiles(base, state, commit, {}, loraFiles);
+    return;
+  }
+  await withInitialParameters(config, (base, read) => withInitialStateFiles(base, read, commit));
 }
 
 /**

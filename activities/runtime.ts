@@ -66,10 +66,8 @@ export function rolloutKey(runId: string, step: number, name: string): string {
 export async function initialModel(config: ModelSource): Promise<QwenModelDir> {
   const { init, dir, checkpoint } = config.model;
   if (init) {
-    const qwen = makeQwen2Config({ ...init.config, eosTokenId: init.config.eosTokenId });
-    const model: QwenModelDir = { config: qwen, weights: initQwen2Weights(qwen, init.seed) };
-    if (init.tokenizer === 'tinyBytes') model.tokenizer = buildTinyTokenizer();
-    return model;
+    const files = initModelFiles(init);
+    return { ...files, weights: initQwen2Weights(files.config, init.seed) };
   }
   if (checkpoint) {
     const store = runStore(config);
@@ -93,6 +91,15 @@ export async function initialModel(config: ModelSource): Promise<QwenModelDir> {
   }
 }
 
+/** A `model.init` model's architecture and tokenizer: its weights are made apart, one tensor at a time if need be. */
+export function initModelFiles(init: NonNullable<RunConfig['model']['init']>): Omit<QwenModelDir, 'weights'> {
+  const files: Omit<QwenModelDir, 'weights'> = {
+    config: makeQwen2Config({ ...init.config, eosTokenId: init.config.eosTokenId }),
+  };
+  if (init.tokenizer === 'tinyBytes') files.tokenizer = buildTinyTokenizer();
+  return files;
+}
+
 /** What locates a model: its source and the store a `checkpoint` source lives in. */
 export interface ModelSource {
   model: RunConfig['model'];
@@ -110,11 +117,8 @@ export function modelFiles(config: ModelSource): Promise<Omit<QwenModelDir, 'wei
 
 /** As initialModel without the weights: a checkpoint source restores only its small files. */
 async function initialModelFiles(config: ModelSource): Promise<Omit<QwenModelDir, 'weights'>> {
-  const { dir, checkpoint } = config.model;
-  if (!dir && !checkpoint) {
-    const { weights: _weights, ...base } = await initialModel(config);
-    return base;
-  }
+  const { init, dir, checkpoint } = config.model;
+  if (init) return initModelFiles(init);
   if (dir) {
     if (!existsSync(join(dir, 'config.json')))
       throw permanent(FAILURE.config, `model.dir ${dir}: not an HF model directory (no config.json)`);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostTensor, OptimizerState } from '../core/graph/index.ts';
 import type { Qwen2Config } from '../core/model/config.ts';
-import { loadModelDir, writeModelDir, type QwenModelDir } from '../core/model/modelDir.ts';
+import { loadModelDir, writeModelDir, writeModelDirFrom, type QwenModelDir } from '../core/model/modelDir.ts';
 import { qwen2Parameters } from '../core/model/parameters.ts';
 import { readSafetensorsHeader } from '../core/model/safetensors.ts';
 import {
@@ -87,15 +87,79 @@ function writeOptimizerFiles(
   options: StateFileOptions,
   lora?: LoraSpec,
 ): void {
-  const tensors = trainedTensors(config, lora).flatMap((p) => [
-    { name: `m.${p.name}`, shape: p.shape, data: state.m[p.name].data as Float32Array },
-    { name: `v.${p.name}`, shape: p.shape, data: state.v[p.name].data as Float32Array },
-  ]);
+  writeMomentFiles(
+    dir,
+    config,
+    state.step,
+    (kind, name) => state[kind][name].data as Float32Array,
+    options,
+    lora,
+  );
+}
+
+/** AdamW's moments m and v, interleaved per tensor in parameter order, with the step count in the metadata. */
+function writeMomentFiles(
+  dir: string,
+  config: Qwen2Config,
+  step: number,
+  moment: (kind: 'm' | 'v', name: string) => Float32Array,
+  options: StateFileOptions,
+  lora?: LoraSpec,
+): void {
+  const tensors = trainedTensors(config, lora).flatMap((p) =>
+    (['m', 'v'] as const).map((kind) => ({
+      name: `${kind}.${p.name}`,
+      shape: p.shape,
+      read: () => moment(kind, p.name),
+    })),
+  );
   writeShardedSafetensors(dir, tensors, {
     stem: OPTIMIZER_STEM,
     maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE,
-    metadata: { [STEP_METADATA]: String(state.step) },
+    metadata: { [STEP_METADATA]: String(step) },
   });
+}
+
+/**
+ * Step 0's files of a full-parameter run, written from `read` one tensor at a time with zero moments:
+ * byte for byte what withStateFiles writes for stateFromWeights, without the model (4 bytes per
+ * parameter) or its moments (8 more) ever in memory. `read`'s failures propagate unwrapped: they are the
+ * source's (a wrong model directory), for the caller to name.
+ */
+export async function withInitialStateFiles<T>(
+  base: Omit<QwenModelDir, 'weights'>,
+  read: (name: string) => Float32Array,
+  use: (objects: CheckpointObjectSource[]) => Promise<T>,
+  options: StateFileOptions = {},
+): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'reasonloop-state-'));
+  try {
+    writeModelDirFrom(join(dir, WEIGHTS_GROUP), base, read, options);
+    await mkdir(join(dir, OPTIMIZER_GROUP), { recursive: true });
+    // One zero buffer of the largest tensor's size, viewed per tensor: nothing is allocated per moment.
+    const largest = Math.max(...qwen2Parameters(base.config).map((p) => p.shape.reduce((a, b) => a * b, 1)));
+    const zeros = new Float32Array(largest);
+    writeMomentFiles(
+      join(dir, OPTIMIZER_GROUP),
+      base.config,
+      0,
+      (_kind, name) => zeros.subarray(0, elementsOf(base.config, name)),
+      options,
+    );
+    const objects = [
+      ...(await objectsFromDirectory(join(dir, WEIGHTS_GROUP), WEIGHTS_GROUP)),
+      ...(await objectsFromDirectory(join(dir, OPTIMIZER_GROUP), OPTIMIZER_GROUP)),
+    ];
+    return await use(objects);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function elementsOf(config: Qwen2Config, name: string): number {
+  const spec = qwen2Parameters(config).find((p) => p.name === name);
+  if (!spec) throw new Error(`${name} is not a parameter of the model`);
+  return spec.shape.reduce((a, b) => a * b, 1);
 }
 
 /**

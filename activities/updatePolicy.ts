@@ -22,6 +22,7 @@ import { deviceKey } from '../core/graph/device.ts';
 import { reduceMetrics } from '../core/metrics/reduce.ts';
 import { readCheckpointState, storeStateFiles, withStateFiles } from './trainerState.ts';
 import type { UpdatePolicyInput, UpdatePolicyOutput } from './types.ts';
+import { phasePeaks } from './phasePeaks.ts';
 
 /** The warm copy: one run's state after `step` steps, with the model dir's non-weight files. */
 interface WarmState {
@@ -87,12 +88,14 @@ export async function updatePolicy(input: UpdatePolicyInput): Promise<UpdatePoli
 
 async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput> {
   const started = performance.now();
+  const peaks = phasePeaks();
   const config = parsedConfig(parseRunConfig, input.config);
   const hash = input.configHash;
   const store = runStore(config);
   const { w, reloaded } = await stateAt(config, hash, input.step - 1);
   // The update overwrites the state's arrays in place: until it has finished, the warm copy is no step's.
   warm = undefined;
+  peaks.end(reloaded ? 'reload' : 'warm');
   heartbeat({ phase: 'loaded' });
   const rows = JSON.parse(new TextDecoder().decode(await store.get(input.scoredKey))) as RolloutRow[];
   const device = requireDeviceKind(config.orchestration.devices.trainer, 'run.orchestration.devices.trainer');
@@ -102,6 +105,7 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
     async () =>
       PolicyUpdater.create(await modelConfig(config), config.algorithm, sessionConfig(config, device)),
   );
+  peaks.end('prepare');
   const rlStep = input.step - 1;
   const lora = config.algorithm.lora;
   // The frozen base of a LoRA run, fed to every step; loaded once per worker (runtime.ts).
@@ -119,6 +123,7 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
     },
     baseWeights,
   );
+  peaks.end('update');
   heartbeat({ phase: 'updated' });
   warm = { configHash: hash, step: input.step, state, base: w.base };
   const objects = await withStateFiles(
@@ -128,10 +133,15 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
     {},
     lora && { spec: lora, base: config },
   );
+  peaks.end('write');
   // Every optimizer step's metrics, reduced as verl reports them (mean; max/min for such names).
   return {
     objects,
-    metrics: { ...reduceMetrics(metrics.map((m) => ({ ...m }))), optimizerSteps: metrics.length },
+    metrics: {
+      ...reduceMetrics(metrics.map((m) => ({ ...m }))),
+      optimizerSteps: metrics.length,
+      ...peaks.metrics('trainer'),
+    },
     reloaded,
     seconds: (performance.now() - started) / 1000,
   };

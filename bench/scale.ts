@@ -65,7 +65,11 @@ function report(name: string, e: EndToEndResult, planGB: number, torch: TorchUpd
   );
   for (const s of e.steps)
     console.log(
-      `  step ${s.step}: sample ${round(s.sampleSeconds, 1)} s, score ${round(s.scoreSeconds, 1)} s, update ${round(s.updateSeconds, 1)} s`,
+      `  step ${s.step}: sample ${round(s.sampleSeconds, 1)} s, score ${round(s.scoreSeconds, 1)} s, update ${round(s.updateSeconds, 1)} s; trainer peak RSS by phase (GB) ${Object.entries(
+        s.updatePeaksGB,
+      )
+        .map(([phase, gb]) => `${phase} ${round(gb)}`)
+        .join(', ')}`,
     );
   console.log(
     `  peak RSS per role (GB): ${JSON.stringify(Object.fromEntries(Object.entries(e.peakRssGB).map(([k, v]) => [k, round(v)])))}; checkpoint ${e.checkpointBytes.toLocaleString('en-US')} bytes`,

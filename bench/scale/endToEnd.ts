@@ -37,6 +37,8 @@ export interface StepPhases {
   sampleSeconds: number;
   scoreSeconds: number;
   updateSeconds: number;
+  /** The trainer's peak RSS (GB) per phase of updatePolicy (its `memory/trainer_peak_rss_gb/…` metrics). */
+  updatePeaksGB: Record<string, number>;
 }
 
 export interface EndToEndResult {
@@ -93,6 +95,11 @@ function phasesOf(m: CheckpointManifest): StepPhases {
     sampleSeconds: m.metrics['timing/sample'] ?? NaN,
     scoreSeconds: m.metrics['timing/score'] ?? NaN,
     updateSeconds: m.metrics['timing/update'] ?? NaN,
+    updatePeaksGB: Object.fromEntries(
+      Object.entries(m.metrics)
+        .filter(([k]) => k.startsWith('memory/trainer_peak_rss_gb/'))
+        .map(([k, v]) => [k.slice('memory/trainer_peak_rss_gb/'.length), v]),
+    ),
   };
 }
 

@@ -10,14 +10,9 @@ import { parseQwen2ConfigJson, qwen2ConfigToJson, type Qwen2Config } from './con
 import { loraModules, loraScaling, mergedWeight, type LoraSpec } from './lora.ts';
 import { TORCH_DTYPE_NAMES, type StoredDtype } from './halfPrecision.ts';
 import { CONFIG_FILE, defaultGenerationConfig, GENERATION_CONFIG_FILE } from './modelDir.ts';
-import { LM_HEAD, qwen2Parameters } from './parameters.ts';
-import { SafetensorsReader, sameShape } from './safetensors.ts';
-import {
-  DEFAULT_MAX_SHARD_SIZE,
-  safetensorsFiles,
-  writeShardedSafetensors,
-  type ShardPlan,
-} from './safetensorsShards.ts';
+import { qwen2Parameters } from './parameters.ts';
+import { openParameterReaders } from './parameterReaders.ts';
+import { DEFAULT_MAX_SHARD_SIZE, writeShardedSafetensors, type ShardPlan } from './safetensorsShards.ts';
 
 /**
  * Tokenizer files transformers' `AutoTokenizer.save_pretrained` may write; whichever the source has are
@@ -71,39 +66,6 @@ export function exportConfigJson(
   );
 }
 
-/** Which file of `dir` holds each parameter, with its shape checked against the config's. */
-function locateParameters(dir: string, specs: ReturnType<typeof qwen2Parameters>, tied: boolean) {
-  const expected = new Map(specs.map((s) => [s.name, s.shape]));
-  const where = new Map<string, SafetensorsReader>();
-  const readers: SafetensorsReader[] = [];
-  try {
-    for (const file of safetensorsFiles(dir).keys()) {
-      const reader = SafetensorsReader.open(join(dir, file));
-      readers.push(reader);
-      for (const info of reader.header.tensors.values()) {
-        if (/\.rotary_emb\.inv_freq$/.test(info.name) || (tied && info.name === LM_HEAD)) continue;
-        const shape = expected.get(info.name);
-        if (!shape)
-          throw new Error(`${file}: unexpected tensor ${info.name} (not a parameter of config.json's model)`);
-        if (!sameShape(shape, info.shape)) {
-          throw new Error(
-            `${file}: tensor ${info.name} has shape [${info.shape}], config.json needs [${shape}]`,
-          );
-        }
-        if (where.has(info.name))
-          throw new Error(`${file}: tensor ${info.name} is also in ${where.get(info.name)!.file}`);
-        where.set(info.name, reader);
-      }
-    }
-    const missing = specs.find((s) => !where.has(s.name));
-    if (missing) throw new Error(`${dir}: tensor ${missing.name} is missing`);
-  } catch (error) {
-    for (const r of readers) r.close();
-    throw error;
-  }
-  return { where, readers };
-}
-
 /** Reads a parameter by name; with adapters, an adapted matrix comes back merged. */
 function mergingReader(
   config: Qwen2Config,
@@ -134,19 +96,19 @@ export function exportModelDir(sourceDir: string, outDir: string, options: Expor
   const configText = readFileSync(configPath, 'utf8');
   const config = parseQwen2ConfigJson(configText, configPath);
   const specs = qwen2Parameters(config);
-  const { where, readers } = locateParameters(sourceDir, specs, config.tieWordEmbeddings);
+  const source = openParameterReaders(sourceDir, config);
   mkdirSync(outDir, { recursive: true });
   let plan: ShardPlan;
   try {
     // State-dict order decides where shards split, as in save_pretrained.
-    const read = mergingReader(config, options.lora, (name) => where.get(name)!.read(name));
+    const read = mergingReader(config, options.lora, source.read);
     plan = writeShardedSafetensors(
       outDir,
       specs.map((s) => ({ name: s.name, shape: s.shape, read: () => read(s.name) })),
       { dtype: options.dtype, maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE },
     );
   } finally {
-    for (const r of readers) r.close();
+    source.close();
   }
   const jsonText = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
   writeFileSync(join(outDir, CONFIG_FILE), jsonText(exportConfigJson(configText, options.dtype, configPath)));

@@ -161,12 +161,34 @@ export interface WriteModelDirOptions {
  * files when the model has them. Every parameter of the config must be present with its shape.
  */
 export function writeModelDir(dir: string, model: QwenModelDir, options: WriteModelDirOptions = {}): void {
+  writeModelDirFrom(
+    dir,
+    model,
+    (name) => {
+      const data = model.weights.get(name);
+      if (!data) throw new Error(`writeModelDir ${dir}: tensor ${name} is missing`);
+      return data;
+    },
+    options,
+  );
+}
+
+/**
+ * As writeModelDir, each tensor asked of `read` when its turn to be written comes: a model that is never
+ * whole in memory (a run's step 0 streamed from its source) is written one tensor at a time.
+ */
+export function writeModelDirFrom(
+  dir: string,
+  model: Omit<QwenModelDir, 'weights'>,
+  read: (name: string) => Float32Array,
+  options: WriteModelDirOptions = {},
+): void {
   // Parameter order is HF's state-dict order, which decides where shards split.
-  const tensors = qwen2Parameters(model.config).map((spec) => {
-    const data = model.weights.get(spec.name);
-    if (!data) throw new Error(`writeModelDir ${dir}: tensor ${spec.name} is missing`);
-    return { name: spec.name, shape: spec.shape, data };
-  });
+  const tensors = qwen2Parameters(model.config).map((spec) => ({
+    name: spec.name,
+    shape: spec.shape,
+    read: () => read(spec.name),
+  }));
   mkdirSync(dir, { recursive: true });
   writeShardedSafetensors(dir, tensors, {
     stem: WEIGHTS_STEM,
