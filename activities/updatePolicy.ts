@@ -7,7 +7,6 @@
  * setHyperParameters overrides written in (by the workflow); they change what this step computes with,
  * never the run's identity, so the warm state is keyed by the hash prepareRun gave the run.
  */
-import { heartbeat } from '@temporalio/activity';
 import type { OptimizerState } from '../core/graph/index.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
 import { lrAt } from '../core/rl/lrSchedule.ts';
@@ -23,6 +22,7 @@ import { reduceMetrics } from '../core/metrics/reduce.ts';
 import { readCheckpointState, storeStateFiles, withStateFiles } from './trainerState.ts';
 import type { UpdatePolicyInput, UpdatePolicyOutput } from './types.ts';
 import { phasePeaks } from './phasePeaks.ts';
+import { heartbeat } from '@temporalio/activity';
 
 /** The warm copy: one run's state after `step` steps, with the model dir's non-weight files. */
 interface WarmState {
@@ -120,11 +120,12 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
       lr: lrAt(rlStep, lrScheduleOf(config)),
       klCoef: klCoefAt(rlStep, config.algorithm.kl),
       maxLength: config.rollout.maxNewTokens,
+      onMicroBatch: (done, total) => heartbeat({ phase: 'updating', microBatch: done, microBatches: total }),
     },
     baseWeights,
   );
   peaks.end('update');
-  heartbeat({ phase: 'updated' });
+  heartbeat({ phase: 'writing' });
   warm = { configHash: hash, step: input.step, state, base: w.base };
   const objects = await withStateFiles(
     w.base,

@@ -104,7 +104,8 @@ try {
       samples: SAMPLES,
       maxNewTokens: Number(values['max-new-tokens']),
       microBatchSize: MICRO_BATCH,
-      heartbeatTimeoutSeconds: 120,
+      // Above the longest single onnxruntime run (one micro-batch of the 1.5B update on a loaded machine).
+      heartbeatTimeoutSeconds: 600,
     };
     const e = await runEndToEnd(options);
     const run = parseRunConfig(runConfig(options, 'plan'));

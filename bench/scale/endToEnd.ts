@@ -85,7 +85,9 @@ export function runConfig(o: EndToEndOptions, runId: string) {
       ...(o.lora ? { lora: { rank: o.lora.rank, alpha: 2 * o.lora.rank } } : {}),
     },
     store: { url: o.storeUrl },
-    orchestration: { heartbeatTimeoutSeconds: o.heartbeatTimeoutSeconds },
+    // Every role's onnxruntime sessions on both cores, as the update-step bench and PyTorch run: the
+    // phases of a step run one after another, so the threads do not compete.
+    orchestration: { heartbeatTimeoutSeconds: o.heartbeatTimeoutSeconds, intraOpThreads: 2 },
   };
 }
 
@@ -149,6 +151,9 @@ export async function runEndToEnd(o: EndToEndOptions): Promise<EndToEndResult> {
     const peakRssGB: Record<string, number> = {};
     for (const [role, p] of Object.entries(workers)) peakRssGB[role] = p.peakGB();
     if (successor) peakRssGB.trainer = Math.max(peakRssGB.trainer, successor.peakGB());
+    // The update resets the trainer's high-water mark per phase (its memory/… metrics): a peak just before
+    // a reset can fall between two samples of it, never out of the phase's own figure.
+    peakRssGB.trainer = Math.max(peakRssGB.trainer, ...steps.flatMap((s) => Object.values(s.updatePeaksGB)));
     return {
       runId,
       completed: code === 0,

@@ -46,6 +46,8 @@ export interface UpdateContext {
   klCoef: number;
   /** seq-mean-token-sum-norm's constant (the rollout's max new tokens). */
   maxLength?: number;
+  /** Told before each micro-batch runs (an activity heartbeats with it). */
+  onMicroBatch?: (done: number, total: number) => void;
 }
 
 type Algo = Pick<
@@ -165,7 +167,10 @@ export class PolicyUpdater {
       const { result, sums } = await this.steps.step(
         state,
         micros.length,
-        (k) => feedsOf(micros[k].rows),
+        (k) => {
+          ctx.onMicroBatch?.(i - micros.length + k, plan.microBatches.length);
+          return feedsOf(micros[k].rows);
+        },
         ctx.lr,
       );
       state = result.state;

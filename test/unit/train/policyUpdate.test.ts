@@ -37,7 +37,7 @@ function rows(n: number): RolloutRow[] {
   });
 }
 
-async function run(overrides: RlAlgorithmConfigInput) {
+async function run(overrides: RlAlgorithmConfigInput, onMicroBatch?: (done: number, total: number) => void) {
   const algo = parseRlAlgorithmConfig({ kl: { placement: 'none' }, optimizer: { lr: 1e-2 }, ...overrides });
   const w = initQwen2Weights(config, 3);
   const params: Record<string, HostTensor> = {};
@@ -54,6 +54,7 @@ async function run(overrides: RlAlgorithmConfigInput) {
     temperature: 1,
     lr: 1e-2,
     klCoef: 0,
+    onMicroBatch,
   });
 }
 
@@ -81,4 +82,14 @@ test('on-policy (one step) vs off-policy (two epochs × two mini-batches): step 
   // The first step of either sees the sampling policy itself: no clipping; later off-policy steps drift.
   assert.equal(on.metrics[0].clipFracHigh + on.metrics[0].clipFracLow, 0);
   assert.ok(Math.abs(off.metrics[3].approxKl) > Math.abs(off.metrics[0].approxKl));
+});
+
+test('each micro-batch is announced before it runs, in order (the trainer heartbeats with it)', async () => {
+  const seen: [number, number][] = [];
+  await run({ miniBatchSize: 4, microBatchSize: 2, epochs: 2 }, (done, total) => seen.push([done, total]));
+  // 8 rows: 2 epochs × 2 mini-batches × 2 micro-batches.
+  assert.deepEqual(
+    seen,
+    Array.from({ length: 8 }, (_, i) => [i, 8]),
+  );
 });
