@@ -1,15 +1,16 @@
 /**
  * Checks a config before any workflow starts (`reasonloop train|sft|eval|filter`): the schema and its
  * cross-field rules, the model directory read deeply (preflightChecks.ts), the first rows of local data
- * files, and a store written, read back and cleaned. Every error names the field it is about; a failed
- * preflight writes nothing. The prepare activities run the model-directory and store checks again, for
- * runs started with `temporal workflow start`.
+ * files, a store written, read back and cleaned, and the rollout servers of `rollout.engine` answering.
+ * Every error names the field it is about; a failed preflight writes nothing. The prepare activities run
+ * the model-directory and store checks again, for runs started with `temporal workflow start`.
  */
 import { parseDifficultyFilterConfig, type DifficultyFilterConfig } from '../core/config/difficultyFilter.ts';
 import { parseEvaluationConfig, type EvaluationConfig } from '../core/config/evaluation.ts';
 import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
 import { parseSftConfig, type SftConfig } from '../core/config/sft.ts';
 import { checkSolutionsFile } from '../core/data/dataCheck.ts';
+import { checkEndpointServes, checkEndpointsServe } from './endpointCheck.ts';
 import { checkConfigStore, checkModelDirField, checkPositions, checkTaskData } from './preflightChecks.ts';
 import { checkRunMemory } from './runMemory.ts';
 
@@ -43,6 +44,11 @@ export async function preflightRun(raw: unknown, env: NodeJS.ProcessEnv = proces
   checkModelDir(config);
   await checkTaskData(config.task, 'run.task');
   await checkConfigStore(config.store.url, 'run.store.url', env);
+  // Every rollout server answers and serves its model: a typo or a server not started is named now, not
+  // as step 1's failing attempts. (Not in prepareRun: a server may be started on the run's own step-0
+  // checkpoint, which prepareRun writes.)
+  const engine = config.rollout.engine;
+  if (engine?.kind === 'openai') await checkEndpointsServe(engine.endpoints, 'run.rollout.engine.endpoints');
   // Last: a checkpoint source's config.json is read from the store checked just above.
   await checkRunMemory(config, env);
   return config;
@@ -83,31 +89,11 @@ export async function preflightEvaluation(
       'evaluation.model.endpoint.tokenizer',
       config.task.kind === 'math',
     );
-    await checkEndpointServes(endpoint.url, endpoint.model);
+    await checkEndpointServes(endpoint.url, endpoint.model, 'evaluation.model.endpoint');
   }
   await checkTaskData(config.task, 'evaluation.task');
   await checkConfigStore(config.store.url, 'evaluation.store.url', env);
   return config;
-}
-
-/** The endpoint answers `/models` and lists `model` (an OpenAI-compatible server is up and serves it). */
-async function checkEndpointServes(url: string, model: string): Promise<void> {
-  const field = 'evaluation.model.endpoint';
-  let ids: string[];
-  try {
-    const res = await fetch(`${url.replace(/\/$/, '')}/models`, { signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`GET /models answered ${res.status}`);
-    ids = ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id);
-  } catch (error) {
-    throw new Error(
-      `${field} ${url}: not reachable as an OpenAI-compatible server (${(error as Error).message})`,
-      {
-        cause: error,
-      },
-    );
-  }
-  if (!ids.includes(model))
-    throw new Error(`${field} ${url}: serves ${ids.join(', ') || 'no model'}, not ${model}`);
 }
 
 /** The parsed config when the filter can start: schema, model directory, store reachable. */

@@ -14,6 +14,8 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -45,7 +47,7 @@ function modelDir(name: string, vocabSize = 300, tokenizer = true): string {
 
 function runConfig(
   name: string,
-  over: { dir?: string; data?: string; store?: string; maxNewTokens?: number },
+  over: { dir?: string; data?: string; store?: string; maxNewTokens?: number; engine?: unknown },
 ) {
   const path = join(DIR, `${name}.json`);
   const config = {
@@ -58,7 +60,12 @@ function runConfig(
       data: { source: 'file', path: over.data ?? PROBLEMS, answerField: 'answer' },
       prompt: { template: 'plain' },
     },
-    rollout: { promptsPerStep: 2, n: 2, maxNewTokens: over.maxNewTokens ?? 8 },
+    rollout: {
+      promptsPerStep: 2,
+      n: 2,
+      maxNewTokens: over.maxNewTokens ?? 8,
+      ...(over.engine ? { engine: over.engine } : {}),
+    },
     algorithm: { miniBatchSize: 4, microBatchSize: 2 },
     store: { url: over.store ?? join(DIR, `store-${name}`) },
   };
@@ -164,6 +171,55 @@ describe('reasonloop train --check: deep preflight', () => {
     writeFileSync(file, 'x');
     r = await check(runConfig('isFile', { store: file }));
     assert.match(r.err, /run\.store\.url .*a-file: /);
+  });
+
+  it('rollout servers: one not answering, one serving another model, each named; nothing written', async () => {
+    // A server that lists `policy` (GET /v1/models), and a port where nothing listens.
+    const server = createServer((req, res) => {
+      if (req.url !== '/v1/models') return res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'policy', object: 'model' }] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    try {
+      const live = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+      const dead = `http://127.0.0.1:${deadPort}/v1`;
+      const engine = (endpoints: { url: string; model: string }[]) => ({
+        kind: 'openai',
+        endpoints,
+        weightSync: 'reasonloop',
+      });
+      const ok = await check(runConfig('servers', { engine: engine([{ url: live, model: 'policy' }]) }));
+      assert.equal(ok.code, 0, ok.err);
+
+      const store = join(DIR, 'store-deadServer');
+      let r = await check(
+        runConfig('deadServer', {
+          store,
+          engine: engine([
+            { url: live, model: 'policy' },
+            { url: dead, model: 'policy' },
+          ]),
+        }),
+      );
+      assert.equal(r.code, 1);
+      assert.ok(
+        r.err.includes(
+          `run.rollout.engine.endpoints[1] ${dead}: not reachable as an OpenAI-compatible server (GET /models: ECONNREFUSED)`,
+        ),
+        r.err,
+      );
+      assert.deepEqual(readdirFlat(store), [], 'a refused start writes nothing');
+
+      r = await check(runConfig('otherModel', { engine: engine([{ url: live, model: 'other' }]) }));
+      assert.ok(r.err.includes(`run.rollout.engine.endpoints[0] ${live}: serves policy, not other`), r.err);
+    } finally {
+      server.close();
+    }
   });
 
   it('a refused config writes nothing to its store', async () => {
