@@ -3,7 +3,7 @@
  * with the sampler's per-token log-probs, written to the store as JSON. Every draw is keyed by
  * (seed, step, prompt, sample, position), so a retried or re-sharded attempt writes identical bytes.
  */
-import { heartbeat } from '@temporalio/activity';
+import { Context, heartbeat } from '@temporalio/activity';
 import { takeBatch } from '../core/data/cursor.ts';
 import { emptyToolMetrics } from '../core/tools/metrics.ts';
 import type { GenerateOptions, Generation, GenerationRequest } from '../core/generate/generation.ts';
@@ -170,8 +170,11 @@ export async function sampleRollouts(input: SampleRolloutsInput): Promise<Sample
   const engine = rollout.engine;
   if (engine?.kind === 'openai') {
     // Never a token from stale weights: every server holds step − 1 (or the attempt fails) before any request.
-    await syncRolloutServers(engine, store, { run: config.runId, step: policyStep });
-    await sampleShard((requests, opts) => generateOnServers(engine, requests, opts));
+    const live = await syncRolloutServers(engine, store, { run: config.runId, step: policyStep });
+    const { cancellationSignal } = Context.current();
+    await sampleShard((requests, opts) =>
+      generateOnServers(engine, live, requests, opts, cancellationSignal),
+    );
   } else {
     await sampleInProcess(config, model, policyStep, sampleShard);
   }

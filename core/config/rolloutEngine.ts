@@ -6,7 +6,7 @@
  * is trained: it stays out of the run's identity, so a run may resume on the other engine.
  */
 import { z } from 'zod';
-import { oneOf } from './rules.ts';
+import { oneOf, positiveInt } from './rules.ts';
 
 export const WEIGHT_SYNCS = ['reasonloop', 'sglang', 'vllm', 'none'] as const;
 export type WeightSync = (typeof WEIGHT_SYNCS)[number];
@@ -39,6 +39,11 @@ export const rolloutEngineSchema = z.discriminatedUnion(
        * checkpoint of step − 1 is exported there as an HF model directory (`<exportDir>/<runId>/step-<S>`).
        */
       exportDir: z.string({ error: 'must be a folder path the servers can read' }).min(1).optional(),
+      /**
+       * How long one completion request (one turn of one response) may take before the attempt fails as
+       * if its server were down; default 3600. A non-streamed answer says nothing until its last token.
+       */
+      requestTimeoutSeconds: positiveInt().optional(),
     }),
   ],
   { error: 'must be {"kind": "onnx"} or {"kind": "openai", "endpoints": [...], "weightSync": ...}' },

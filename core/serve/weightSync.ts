@@ -9,6 +9,7 @@
  * Only `reasonloop serve` reports what it holds; `checkServedVersion` refuses one that holds another step.
  */
 import type { Endpoint } from './endpointSampler.ts';
+import { EndpointUnreachableError } from './postJson.ts';
 
 /** The policy a step samples from: the run's checkpoint of step − 1. */
 export interface WantedPolicy {
@@ -46,7 +47,7 @@ async function call(endpoint: Endpoint, method: 'GET' | 'POST', path: string, bo
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   }).catch((error: Error & { cause?: { code?: string } }) => {
     // undici says only "fetch failed": name the server, and why (ECONNREFUSED, …), for the run's failure.
-    throw new Error(`rollout endpoint ${url} unreachable: ${error.cause?.code ?? error.message}`);
+    throw new EndpointUnreachableError(url, error.cause?.code ?? error.message);
   });
   const text = await res.text();
   return { url, status: res.status, ok: res.ok, text };
