@@ -5,9 +5,10 @@
  * response, as the same run sampled in-process with the same seed, and with algorithm.recomputeOldLogprobs
  * ends with the same weights bit for bit. The servers' log-probs come from a batched decode and differ from
  * the Generator's in the last bits (below 1e-7 here); without the recomputation the loss's old
- * log-probs are those, and AdamW magnifies them: the weights differed by 2.0e-3 after two steps. One
- * server is killed (kill -9) before the run starts: step 1's attempts fail naming it, nothing is sampled,
- * and once it is started again on its port the step is retried and the run still matches. The SGLang sync
+ * log-probs are those, and AdamW magnifies them: the weights differed by 2.0e-3 after two steps. The run's
+ * preflight refuses an endpoint where nothing listens, naming it, before anything is written. One server
+ * is killed (kill -9) while its requests of step 1 are in flight: the attempt fails naming it, the retry
+ * samples on the other server alone, and the run still matches. The SGLang sync
  * exports the final checkpoint as an HF directory (checked weight for weight) and posts its path to a
  * recording stand-in server. A run whose servers hold another run's
  * step (weightSync "none") is refused before any token is sampled, naming the endpoint and both steps.
@@ -25,9 +26,15 @@ import { after, before, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { checkpointWeights, rolloutKey } from '../../../activities/runtime.ts';
 import type { RolloutRecord } from '../../../activities/sampleRollouts.ts';
-import { latestVerifiedCheckpoint, openStore, type ObjectStore } from '../../../core/store/index.ts';
-import { serverRoot } from '../../../core/serve/weightSync.ts';
+import {
+  latestVerifiedCheckpoint,
+  openStore,
+  runPrefix,
+  type ObjectStore,
+} from '../../../core/store/index.ts';
 import { loadModelDir } from '../../../core/model/modelDir.ts';
+import { preflightRun } from '../../../client/preflight.ts';
+import { killingRelay } from './killingRelay.ts';
 import { syncRolloutServers } from '../../../activities/endpointRollouts.ts';
 import {
   runWorkers,
@@ -82,6 +89,36 @@ async function finalWeights(store: ObjectStore, runId: string) {
   return { step: manifest.step, weights: await checkpointWeights(store, manifest) };
 }
 
+/** A URL where nothing listens: a port bound, then released. */
+async function closedPortUrl(): Promise<string> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return `http://127.0.0.1:${port}/v1`;
+}
+
+const engineOn = (urls: string[]) => ({
+  kind: 'openai' as const,
+  endpoints: urls.map((url) => ({ url, model: 'policy' })),
+  weightSync: 'reasonloop' as const,
+});
+
+/** The failures of the sampleRollouts attempts that were retried, from the run's history. */
+async function retriedSamplingFailures(handle: WorkflowHandle): Promise<string[]> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const sampling = new Set(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'sampleRollouts')
+      .map((e) => String(e.eventId)),
+  );
+  return events.flatMap((e) => {
+    const started = e.activityTaskStartedEventAttributes;
+    if (!started || !sampling.has(String(started.scheduledEventId))) return [];
+    return started.lastFailure?.message ? [started.lastFailure.message] : [];
+  });
+}
+
 /** The last failure of the run's pending sampleRollouts, once an attempt has failed. */
 async function samplingFailure(handle: WorkflowHandle): Promise<string> {
   const deadline = Date.now() + 120_000;
@@ -125,25 +162,49 @@ it(
       // Both servers start on the in-process run's step 0 (the same init): the server run must load its own.
       const serveArgs = ['--run', local, '--step', '0', '--store', storeUrl, '--served-model-name', 'policy'];
       const urls = await Promise.all(['a', 'b'].map(() => startServe(serveArgs)));
-      const endpoints = urls.map((url) => ({ url, model: 'policy' }));
-      // Server b dies (kill -9) before the run starts: step 1's attempts fail naming it until it is back.
-      const b = servers[1];
-      const exited = new Promise((r) => b.once('exit', r));
-      b.kill('SIGKILL');
-      await exited;
       const remote = `servers-remote-${tag}`;
+
+      // Preflight: a server that does not answer is named before anything starts, and nothing is written.
+      const down = await closedPortUrl();
+      await assert.rejects(
+        preflightRun(config(remote, { engine: engineOn([urls[0], down]) })),
+        new RegExp(
+          `run\\.rollout\\.engine\\.endpoints\\[1\\] ${down}: not reachable as an OpenAI-compatible server \\(GET /models: ECONNREFUSED\\)`,
+        ),
+      );
+      assert.deepEqual(await store.list(runPrefix(remote)), [], 'a refused start writes nothing');
+
+      // Server b is reached through a relay that kills it (kill -9) once its 3rd completion request of the
+      // run is in flight: step 1's attempt fails at once naming b, the retry samples on a alone.
+      const b = servers[1];
+      const exited = new Promise<NodeJS.Signals | null>((r) => b.once('exit', (_code, signal) => r(signal)));
+      const relay = await killingRelay(Number(new URL(urls[1]).port), 'POST /v1/completions', 3, async () => {
+        b.kill('SIGKILL');
+        await exited;
+      });
+      const endpoints = [
+        { url: urls[0], model: 'policy' },
+        { url: relay.url, model: 'policy' },
+      ];
       const remoteRun = await h.client.workflow.start('rlTraining', {
         taskQueue: queues.workflow,
         workflowId: remote,
         args: [config(remote, { engine: { kind: 'openai', endpoints, weightSync: 'reasonloop' } })],
       });
-      assert.match(
-        await samplingFailure(remoteRun),
-        new RegExp(`rollout endpoint ${serverRoot(endpoints[1])}/.* unreachable: ECONNREFUSED`),
-      );
-      assert.deepEqual(await store.list(rolloutKey(remote, 1, '')), [], 'nothing sampled while b was down');
-      await startServe(serveArgs, Number(new URL(urls[1]).port));
+      await relay.killed;
+      const killedAt = Date.now();
       await remoteRun.result();
+      assert.equal(await exited, 'SIGKILL');
+      const failures = await retriedSamplingFailures(remoteRun);
+      assert.ok(failures.length >= 1, 'a sampleRollouts attempt failed and was retried');
+      assert.match(
+        failures[0],
+        new RegExp(`^rollout endpoint ${relay.url}/completions unreachable: (ECONNRESET|ECONNREFUSED)$`),
+      );
+      // Not a hang: the heartbeat and request timeouts are a minute and more; the retry starts after 1 s.
+      const seconds = (Date.now() - killedAt) / 1000;
+      assert.ok(seconds < 45, `the run took ${seconds} s to finish after the kill`);
+      console.error(`rollout servers: b killed mid-step 1; the run finished ${seconds.toFixed(1)} s later`);
 
       let maxLogprobDiff = 0;
       for (const step of [1, 2]) {
@@ -216,7 +277,8 @@ it(
         rmSync(exportDir, { recursive: true, force: true });
       }
 
-      // The servers now hold the remote run's step 1; a run whose user syncs ("none") and did not is refused.
+      // Server a now holds the remote run's step 1 (b is dead: left out at sync); a run whose user syncs
+      // ("none") and did not is refused.
       const stale = `servers-stale-${tag}`;
       const handle = await h.client.workflow.start('rlTraining', {
         taskQueue: queues.workflow,
@@ -228,7 +290,7 @@ it(
         assert.match(
           message,
           new RegExp(
-            `rollout endpoint (${urls[0]}|${urls[1]}) holds ${remote}@1, but step 1 of run ${stale} samples from the checkpoint of step 0 \\(${stale}@0\\)`,
+            `rollout endpoint ${urls[0]} holds ${remote}@1, but step 1 of run ${stale} samples from the checkpoint of step 0 \\(${stale}@0\\)`,
           ),
         );
         assert.deepEqual(
