@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import struct
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
 
 from .model import read_weights
 from .trainer_state import FullState
@@ -23,6 +23,32 @@ STEP_METADATA = "reasonloop.optimizer_step"
 HF_METADATA = {"format": "pt"}
 #: save_pretrained's default max_shard_size ("5GB"), which the TypeScript writer also uses.
 MAX_SHARD_BYTES = 5 * 10**9
+
+
+#: The header is padded with spaces so that tensor data starts 8-byte aligned, as the reference writer does.
+HEADER_ALIGNMENT = 8
+
+
+def save_float32(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
+    """A float32 safetensors file laid out byte for byte as core/model/safetensors.ts writes it: tensors in
+    name order, metadata {"format": "pt", then `metadata` in its order}, compact JSON. safetensors' own
+    save_file orders the metadata keys by a per-process hash, so the same state saved by two processes
+    (a trainer restarted after a rank died) would get two different sha256."""
+    names = sorted(tensors)
+    header: dict[str, object] = {"__metadata__": {**HF_METADATA, **metadata}}
+    offset = 0
+    for name in names:
+        size = tensors[name].numel() * 4
+        header[name] = {"dtype": "F32", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    text = json.dumps(header, separators=(",", ":"))
+    text += " " * (-(8 + len(text.encode())) % HEADER_ALIGNMENT)
+    raw = text.encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(raw)))
+        f.write(raw)
+        for name in names:
+            f.write(tensors[name].detach().to(torch.float32).contiguous().numpy().tobytes())
 
 
 def _check_single_file(what: str, tensors: dict[str, torch.Tensor]) -> None:
@@ -68,13 +94,13 @@ def write_state_dir(directory: Path, base_weights_dir: Path, state: FullState) -
             shutil.copyfile(f, weights / f.name)
     params = {k: t.detach().to(torch.float32).contiguous() for k, t in state.params.items()}
     _check_single_file("weights", params)
-    save_file(params, str(weights / "model.safetensors"), metadata=dict(HF_METADATA))
+    save_float32(params, weights / "model.safetensors", {})
     opt = directory / OPTIMIZER_GROUP
     opt.mkdir()
     moments = {f"m.{k}": t.to(torch.float32).contiguous() for k, t in state.m.items()}
     moments.update({f"v.{k}": t.to(torch.float32).contiguous() for k, t in state.v.items()})
     _check_single_file("optimizer state", moments)
-    save_file(moments, str(opt / "state.safetensors"), metadata={**HF_METADATA, STEP_METADATA: str(state.step)})
+    save_float32(moments, opt / "state.safetensors", {STEP_METADATA: str(state.step)})
     return [p for group in (weights, opt) for p in sorted(group.rglob("*"), key=lambda p: p.as_posix()) if p.is_file()]
 
 
