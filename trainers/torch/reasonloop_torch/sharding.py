@@ -22,8 +22,29 @@ def init_ranks(device_type: str = "cpu", timeout_s: float = 600) -> tuple[int, i
             os.environ.setdefault("MASTER_PORT", str(_free_port()))
             os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0")
         backend = "nccl" if device_type == "cuda" else "gloo"
-        dist.init_process_group(backend, timeout=timedelta(seconds=timeout_s))
+        timeout = timedelta(seconds=timeout_s)
+        store = attempt_store(timeout)
+        if store is None:
+            dist.init_process_group(backend, timeout=timeout)
+        else:
+            dist.init_process_group(backend, timeout=timeout, store=store, rank=int(os.environ["RANK"]),
+                                    world_size=int(os.environ["WORLD_SIZE"]))
     return dist.get_rank(), dist.get_world_size()
+
+
+def attempt_store(timeout: timedelta) -> dist.Store | None:
+    """Under torchrun, the rendezvous store with this attempt's own key prefix (TORCHELASTIC_RESTART_COUNT).
+    The store outlives a restart (`--max-restarts`, after a rank died); without the prefix the restarted
+    ranks read the dead ranks' gloo addresses and fail (`--standalone`) or wait for them (static)."""
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT")
+    if attempt is None:
+        return None
+    rank = int(os.environ["RANK"])
+    # As torch.distributed.rendezvous does: the agent hosts the store when it says so, else rank 0 does.
+    agent_hosts = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == str(True)
+    store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), int(os.environ["WORLD_SIZE"]),
+                          is_master=not agent_hosts and rank == 0, timeout=timeout, multi_tenant=True)
+    return dist.PrefixStore(f"reasonloop_torch/attempt_{attempt}", store)
 
 
 def _free_port() -> int:
