@@ -1,19 +1,38 @@
 /**
- * The torch trainer's Temporal worker as the tests run it: `torchrun --nproc-per-node 2 -m
- * reasonloop_torch.worker` (two gloo ranks) from the venv, against the test's Temporal server.
+ * The torch trainer's Temporal worker as the tests run it: `torchrun --standalone --nproc-per-node 2 -m
+ * reasonloop_torch.worker` (two gloo ranks; the rendezvous on a free port, so parallel runs do not meet on
+ * torchrun's default one) from the venv, against the test's Temporal server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { INSTALL_HINT, ROOT, torchEnv, torchVenvBin } from './venv.ts';
 
+export interface TorchWorkerOptions {
+  /** torchrun --max-restarts: how many times torchrun starts all ranks again after one fails (default 0). */
+  maxRestarts?: number;
+  /** Called with everything the ranks and torchrun print, as it comes. */
+  onOutput?: (text: string) => void;
+}
+
 /** Starts the worker; resolves once rank 0 says which queues it polls. */
 export async function startTorchWorker(
   trainerQueue: string,
   temporal: { temporalAddress: string; namespace: string },
+  options: TorchWorkerOptions = {},
 ): Promise<ChildProcess> {
   const child = spawn(
     join(torchVenvBin(), 'torchrun'),
-    ['--nproc-per-node', '2', '-m', 'reasonloop_torch.worker', '--task-queue', trainerQueue],
+    [
+      '--standalone',
+      '--nproc-per-node',
+      '2',
+      '--max-restarts',
+      String(options.maxRestarts ?? 0),
+      '-m',
+      'reasonloop_torch.worker',
+      '--task-queue',
+      trainerQueue,
+    ],
     {
       cwd: ROOT,
       env: torchEnv({ TEMPORAL_ADDRESS: temporal.temporalAddress, TEMPORAL_NAMESPACE: temporal.namespace }),
@@ -21,12 +40,18 @@ export async function startTorchWorker(
     },
   );
   let text = '';
-  child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+  const take = (c: Buffer) => {
+    text += c.toString();
+    options.onOutput?.(c.toString());
+  };
+  child.stderr!.on('data', take);
+  child.stdout!.on('data', take);
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (c: Buffer) => {
-      text += c.toString();
+    const polls = () => {
       if (text.includes(`polls ${trainerQueue}-torch`)) resolve();
-    });
+    };
+    child.stdout!.on('data', polls);
+    child.stderr!.on('data', polls);
     child.once('exit', (code) =>
       reject(new Error(`torch worker exited (${code}; ${INSTALL_HINT}):\n${text}`)),
     );

@@ -6,6 +6,7 @@ under the step's checkpoint prefix, each object's size and sha256 returned for t
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -90,6 +91,9 @@ class Trainer:
         step = int(request["step"])
         warm, reloaded = self._state_at(store, config, request["configHash"], step - 1)
         on_progress("loaded")
+        # Which process is updating what: a rank's pid, to find it in ps (or kill it, as the rank-kill test does).
+        print(f"reasonloop_torch: rank {self.rank} (pid {os.getpid()}) updates step {step} of run {config['runId']}",
+              flush=True)
         rows = json.loads(store.get_bytes(request["scoredKey"]))
         algo = config["algorithm"]
         rl_step = step - 1

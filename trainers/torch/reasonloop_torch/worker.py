@@ -18,6 +18,7 @@ import contextvars
 import os
 import random
 import socket
+import sys
 import threading
 from datetime import timedelta
 from typing import Any, Iterator
@@ -40,6 +41,12 @@ def own_queue(shared: str) -> str:
     return f"{shared}-{host}-{os.getpid()}-{random.getrandbits(32):08x}"
 
 
+class RanksBroken(Exception):
+    """A command failed part-way on this rank: the ranks may be at different collectives, so this process
+    group cannot run another command. The worker stops; its supervisor (torchrun --max-restarts, Slurm,
+    Kubernetes) starts it again, and the retried activity reloads the last verified checkpoint."""
+
+
 class Ranks:
     """Runs a command on every rank: rank 0 broadcasts it, each rank runs it, rank 0 gets its result."""
 
@@ -47,15 +54,26 @@ class Ranks:
         self.trainer = trainer
         self.group = group
         self.lock = threading.Lock()
+        #: Set once a command failed part-way: nothing more is sent over the group.
+        self.broken: BaseException | None = None
 
     def run(self, command: dict[str, Any], on_progress: Any) -> Any:
         with self.lock:
-            dist.broadcast_object_list([command], src=0, group=self.group)
-            return execute(self.trainer, command, on_progress)
+            if self.broken:
+                raise RanksBroken(f"an earlier command failed part-way ({self.broken}); this worker is stopping")
+            try:
+                dist.broadcast_object_list([command], src=0, group=self.group)
+                return execute(self.trainer, command, on_progress)
+            except PermanentError:
+                raise
+            except BaseException as e:
+                self.broken = e
+                raise RanksBroken(f"rank 0 of {dist.get_world_size()}: {type(e).__name__}: {e}") from e
 
     def stop(self) -> None:
         with self.lock:
-            dist.broadcast_object_list([None], src=0, group=self.group)
+            if not self.broken:
+                dist.broadcast_object_list([None], src=0, group=self.group)
 
 
 def execute(trainer: Trainer, command: dict[str, Any], on_progress: Any) -> Any:
@@ -63,6 +81,9 @@ def execute(trainer: Trainer, command: dict[str, Any], on_progress: Any) -> Any:
         return trainer.update_policy(command["input"], on_progress)
     raise ValueError(f"unknown command {command['kind']}")
 
+
+#: How long a stopping worker gives the activity in flight to report its result.
+SHUTDOWN_GRACE = timedelta(seconds=10)
 
 #: Heartbeats per heartbeat timeout (workers/keepAlive.ts BEATS_PER_TIMEOUT).
 BEATS_PER_TIMEOUT = 4
@@ -95,13 +116,20 @@ def keep_alive() -> Iterator[None]:
 
 
 def follow(trainer: Trainer, group: Any) -> None:
-    """Ranks > 0: run each command rank 0 broadcasts, until it sends None."""
+    """Ranks > 0: run each command rank 0 broadcasts, until it sends None. A failure other than a
+    PermanentError (which every rank meets alike, before any collective) leaves the ranks out of step:
+    this rank exits non-zero, and torchrun stops the others."""
     while True:
         box: list[Any] = [None]
         dist.broadcast_object_list(box, src=0, group=group)
         if box[0] is None:
             return
-        execute(trainer, box[0], lambda _phase: None)
+        try:
+            execute(trainer, box[0], lambda _phase: None)
+        except PermanentError:
+            continue
+        except BaseException as e:  # noqa: BLE001 - whatever it was, the group is no longer usable
+            raise RanksBroken(f"rank {dist.get_rank()}: {type(e).__name__}: {e}") from e
 
 
 async def serve(ranks: Ranks, shared_queue: str) -> None:
@@ -117,6 +145,9 @@ async def serve(ranks: Ranks, shared_queue: str) -> None:
     def trainer_queue() -> str:
         return mine
 
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
     @activity.defn(name="updatePolicy")
     def update_policy(request: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -125,18 +156,35 @@ async def serve(ranks: Ranks, shared_queue: str) -> None:
                                  lambda phase: activity.heartbeat({"phase": phase}))
         except PermanentError as e:
             raise ApplicationError(str(e), type="TorchTrainerPermanent", non_retryable=True) from e
+        except RanksBroken as e:
+            # Retryable: the workflow sends the update to another torch trainer (or this one restarted),
+            # which reloads the last verified checkpoint. This worker stops polling once the failure is sent.
+            loop.call_soon_threadsafe(stopping.set)
+            raise ApplicationError(f"torch trainer ranks failed mid-update, the worker restarts: {e}",
+                                   type="TorchTrainerRanksFailed") from e
 
     client = await Client.connect(os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
                                   namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"))
     # One update at a time: the ranks run one command at a time, and the state is shared.
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     workers = [Worker(client, task_queue=q, activities=[trainer_queue, update_policy], activity_executor=executor,
-                      max_concurrent_activities=1) for q in (queue, mine)]
+                      max_concurrent_activities=1, graceful_shutdown_timeout=SHUTDOWN_GRACE)
+               for q in (queue, mine)]
     print(f"reasonloop_torch: rank 0 of {dist.get_world_size()} polls {queue} and {mine}", flush=True)
+
+    async def stop_when_broken() -> None:
+        await stopping.wait()
+        # shutdown() returns once the failed activity's result has been sent; run() then returns.
+        await asyncio.gather(*(w.shutdown() for w in workers))
+
+    watcher = asyncio.create_task(stop_when_broken())
     try:
         await asyncio.gather(*(w.run() for w in workers))
     finally:
+        watcher.cancel()
         ranks.stop()
+    if ranks.broken:
+        raise RanksBroken(f"rank 0: {ranks.broken}")
 
 
 def main() -> None:
@@ -152,10 +200,16 @@ def main() -> None:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     group = dist.new_group(backend="gloo", timeout=COMMAND_TIMEOUT)
     trainer = Trainer(rank, args.device)
-    if rank == 0:
-        asyncio.run(serve(Ranks(trainer, group), args.task_queue))
-    else:
-        follow(trainer, group)
+    try:
+        if rank == 0:
+            asyncio.run(serve(Ranks(trainer, group), args.task_queue))
+        else:
+            follow(trainer, group)
+    except RanksBroken as e:
+        # No destroy_process_group: its collectives could wait on a dead rank. Exiting non-zero makes
+        # torchrun stop the other ranks and, with --max-restarts, start them all again.
+        print(f"reasonloop_torch: {e}; exiting so that the ranks restart together", file=sys.stderr, flush=True)
+        os._exit(1)
     dist.destroy_process_group()
 
 
