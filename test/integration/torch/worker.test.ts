@@ -112,6 +112,8 @@ test('the torch worker serves updatePolicy: same metrics as the ONNX trainer, ch
       `step ${step}: the same files`,
     );
     for (const [name, value] of Object.entries(b.metrics)) {
+      // The ONNX trainer's process memory (memory/trainer_peak_rss_gb/…): the torch worker reports none.
+      if (name.startsWith('memory/')) continue;
       const d = Math.abs(a.metrics[name] - value) / Math.max(Math.abs(value), 1e-6);
       assert.ok(d <= METRIC_TOLERANCE, `step ${step} ${name}: torch ${a.metrics[name]}, onnx ${value}`);
     }
