@@ -14,27 +14,26 @@
  * step (weightSync "none") is refused before any token is sampled, naming the endpoint and both steps.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { checkpointWeights, rolloutKey } from '../../../activities/runtime.ts';
-import type { RolloutRecord } from '../../../activities/sampleRollouts.ts';
-import {
-  latestVerifiedCheckpoint,
-  openStore,
-  runPrefix,
-  type ObjectStore,
-} from '../../../core/store/index.ts';
+import { rolloutKey } from '../../../activities/runtime.ts';
+import { latestVerifiedCheckpoint, openStore, runPrefix } from '../../../core/store/index.ts';
 import { loadModelDir } from '../../../core/model/modelDir.ts';
 import { preflightRun } from '../../../client/preflight.ts';
 import { killingRelay } from './killingRelay.ts';
+import {
+  assertSameWeights,
+  finalWeights,
+  servers,
+  startServe,
+  stepRecords,
+  stopServers,
+} from './serveProcesses.ts';
 import { syncRolloutServers } from '../../../activities/endpointRollouts.ts';
 import {
   runWorkers,
@@ -46,48 +45,17 @@ import {
 } from './harness.ts';
 
 const TEST_TIMEOUT_MS = 600_000;
-const CLI = fileURLToPath(new URL('../../../bin/reasonloop', import.meta.url));
 /** The servers' log-probs against the in-process Generator's (measured: below 1e-7 on this model). */
 const LOGPROB_TOLERANCE = 1e-5;
 
 let h: Harness;
-const servers: ChildProcess[] = [];
 before(async () => {
   h = await startHarness();
 });
 after(async () => {
-  for (const s of servers) s.kill('SIGTERM');
+  stopServers();
   await h?.stop();
 });
-
-/** `reasonloop serve` as a child process on `port` (0: any); resolves with its API base once it listens. */
-function startServe(args: string[], port = 0): Promise<string> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  servers.push(child);
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`reasonloop serve exited with ${code}`)));
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (line.startsWith('{')) resolve((JSON.parse(line) as { listening: string }).listening);
-    });
-  });
-}
-
-async function stepRecords(store: ObjectStore, runId: string, step: number): Promise<RolloutRecord[]> {
-  const keys = (await store.list(rolloutKey(runId, step, 'shard-'))).map((o) => o.key).sort();
-  assert.ok(keys.length > 0, `no rollouts kept for ${runId} step ${step}`);
-  const out: RolloutRecord[] = [];
-  for (const key of keys)
-    out.push(...(JSON.parse(new TextDecoder().decode(await store.get(key))) as RolloutRecord[]));
-  return out;
-}
-
-async function finalWeights(store: ObjectStore, runId: string) {
-  const { manifest } = await latestVerifiedCheckpoint(store, runId, { allowPruned: true });
-  assert.ok(manifest, `${runId} has no checkpoint`);
-  return { step: manifest.step, weights: await checkpointWeights(store, manifest) };
-}
 
 /** A URL where nothing listens: a port bound, then released. */
 async function closedPortUrl(): Promise<string> {
@@ -235,9 +203,7 @@ it(
       assert.ok(maxLogprobDiff < LOGPROB_TOLERANCE, `log-probs differ by ${maxLogprobDiff}`);
       assert.ok(mb.oldLogprobDiffMax < LOGPROB_TOLERANCE);
       // Same tokens, old log-probs recomputed from the same checkpoints: the same weights, bit for bit.
-      assert.deepEqual([...wb.weights.keys()].sort(), [...wa.weights.keys()].sort());
-      for (const [name, w] of wa.weights)
-        assert.ok(Buffer.from(w.buffer).equals(Buffer.from(wb.weights.get(name)!.buffer)), name);
+      assertSameWeights(wa.weights, wb.weights);
 
       // SGLang's sync on the same store: the checkpoint exported as an HF directory the server is told to load
       // (a recording HTTP server stands in for SGLang), holding the checkpoint's weights.
