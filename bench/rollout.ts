@@ -16,6 +16,9 @@
  * and the same graph at one token per run is timed in the same rounds. On cpu `--decode-chunk N` switches
  * our side from the host sampler to that in-graph path. `--weight-dtype float16` gives our side
  * half-precision matrices and loads the PyTorch model as float16 (the bound counts those bytes).
+ *
+ * `--engine openai` measures instead the RL run's server path (`rollout.engine.kind: "openai"`) against
+ * the in-process Generator on the CPU, with the HTTP overhead per token (bench/rollout/openaiEngine.ts).
  */
 import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -24,6 +27,7 @@ import { DEFAULT_CUDA_DECODE_CHUNK, Generator } from '../core/generate/generator
 import { isMatrixWeight, WEIGHT_DTYPES, type WeightDtype } from '../core/model/qwen2.ts';
 import { elementCount, qwen2Parameters } from '../core/model/parameters.ts';
 import { breakdownJson, formatBreakdown, measureBreakdown } from './rollout/breakdown.ts';
+import { benchOpenaiEngine } from './rollout/openaiEngine.ts';
 import { createOurSide, rolloutRequests, type OurSide } from './rollout/ours.ts';
 import { median, type RolloutSide, type SideName, type Unavailable } from './rollout/side.ts';
 import { startTorchServer, type TorchServer } from './rollout/torchSide.ts';
@@ -54,6 +58,8 @@ function weightBytesOf(workload: RolloutWorkload, weightDtype: WeightDtype): num
 }
 
 interface BenchArgs {
+  /** onnx: the comparison with PyTorch and transformers.js; openai: the server path against in-process. */
+  engine: 'onnx' | 'openai';
   model: RolloutModelName;
   device: Device;
   /** Tokens per session run, drawn in the graph; undefined = the Generator's default for the device. */
@@ -71,8 +77,12 @@ function parseBenchArgs(argv: string[]): BenchArgs {
       'cpu-nodes': { type: 'string', default: 'allow' },
       'decode-chunk': { type: 'string' },
       'weight-dtype': { type: 'string', default: 'float32' },
+      engine: { type: 'string', default: 'onnx' },
     },
   });
+  const engine = values.engine as string;
+  if (engine !== 'onnx' && engine !== 'openai')
+    throw new Error(`--engine must be onnx or openai (got ${engine})`);
   const weightDtype = values['weight-dtype'] as string;
   if (!(WEIGHT_DTYPES as readonly string[]).includes(weightDtype))
     throw new Error(`--weight-dtype must be one of ${WEIGHT_DTYPES.join(', ')} (got ${weightDtype})`);
@@ -86,6 +96,7 @@ function parseBenchArgs(argv: string[]): BenchArgs {
   const m = /^cuda(?::(\d+))?$/.exec(device);
   if (device !== 'cpu' && !m) throw new Error(`--device must be cpu or cuda[:N] (got ${device})`);
   return {
+    engine,
     model: model as RolloutModelName,
     decodeChunk: chunk,
     weightDtype: weightDtype as WeightDtype,
@@ -168,6 +179,7 @@ function best(measured: Measured[], name: SideName): Measured | undefined {
 
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2));
+  if (args.engine === 'openai') return benchOpenaiEngine(args.model, THREADS[THREADS.length - 1], RUNS);
   if (args.device.kind === 'cuda') return mainCuda(args);
   const loadBefore = load();
   console.log(
