@@ -108,7 +108,9 @@ async function generateOne(
           position: out.tokens.length,
         },
         ...(opts.stopStrings?.length ? { stop: opts.stopStrings, include_stop_str_in_output: true } : {}),
+        // The Generator stops at the caller's stop tokens only; a server adds its model's EOS unless told.
         stop_token_ids: opts.stopTokenIds ?? [],
+        ignore_eos: true,
         logprobs: 0,
         return_token_ids: true,
         skip_special_tokens: false,

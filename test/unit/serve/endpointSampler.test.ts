@@ -88,3 +88,46 @@ test('sampled responses with tool turns: the endpoint path equals the in-process
     await app.close();
   }
 });
+
+test("stop tokens are the caller's alone: a server does not end a row at the model's EOS the Generator goes past", async () => {
+  const model = loadModelDir(MODEL);
+  const tokenizer = new QwenTokenizer(model.tokenizer!);
+  const generator = await Generator.create(model.config, model.weights);
+  const requests: GenerationRequest[] = [];
+  for (let p = 0; p < 8; p++)
+    for (let k = 0; k < 2; k++)
+      requests.push({ promptIds: tokenizer.encode(`problem ${p}: `), prompt: p, sample: k });
+  const opts: GenerateOptions = { maxNewTokens: 48, sampling: { temperature: 1 }, seed: 9, step: 2 };
+  const eos = model.config.eosTokenId[0];
+  // The precondition: these draws reach the model's EOS (258) in some row.
+  const stopped = await generator.generate(requests, { ...opts, stopTokenIds: [eos] });
+  assert.ok(
+    stopped.some((g) => g.finishReason === 'stop'),
+    'no row drew the EOS: the test shows nothing',
+  );
+  const local = await generator.generate(requests, { ...opts, stopTokenIds: [] });
+  const app = new ServeApp(await loadPolicyDir(MODEL, {}), {
+    modelName: 'toy',
+    maxBatch: 16,
+    maxQueue: 64,
+    kvBudgetBytes: 1 << 26,
+    load: () => Promise.reject(new Error('no loads here')),
+  });
+  try {
+    const { port } = await app.listen(0, '127.0.0.1');
+    const remote = await generateFromEndpoint(
+      { url: `http://127.0.0.1:${port}/v1`, model: 'toy' },
+      requests,
+      {
+        ...opts,
+        stopTokenIds: [],
+      },
+    );
+    remote.forEach((r, i) => {
+      assert.deepEqual(r.tokens, local[i].tokens, `request ${i}`);
+      assert.equal(r.finishReason, local[i].finishReason, `request ${i}`);
+    });
+  } finally {
+    await app.close();
+  }
+});
