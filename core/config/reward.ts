@@ -120,6 +120,17 @@ export const syntheticDataSchema = z
         .strict(),
       z
         .object({
+          kind: z.literal('longAddition'),
+          knobs: z
+            .object({
+              digits: z.number().int().min(2).max(12),
+              minCarries: z.number().int().min(0).max(11),
+            })
+            .strict(),
+        })
+        .strict(),
+      z
+        .object({
           kind: z.literal('linear'),
           knobs: z
             .object({

@@ -1,6 +1,6 @@
 /**
  * Synthetic verifiable tasks for CPU-scale runs, each with difficulty knobs: multi-digit arithmetic,
- * linear equations, and Countdown (reach a target with given numbers). Task i depends only on
+ * long additions with carries, linear equations, and Countdown (reach a target with given numbers). Task i depends only on
  * (seed, i), so any slice can be regenerated. Arithmetic and linear answers are checked by the math
  * verifier; Countdown answers by core/reward's `verifyCountdown`, which also checks the numbers used.
  */
@@ -14,6 +14,13 @@ export interface ArithmeticKnobs {
   terms: number;
   /** Operators to draw from. */
   ops: ('+' | '-' | '*')[];
+}
+
+export interface LongAdditionKnobs {
+  /** Digits of each of the two operands (2–12). */
+  digits: number;
+  /** Fewest carries into a next column (0 – digits−1): with ≥ 1, an answer that drops them is wrong. */
+  minCarries: number;
 }
 
 export interface LinearKnobs {
@@ -34,6 +41,7 @@ export interface CountdownKnobs {
 
 export type SyntheticSpec =
   | { kind: 'arithmetic'; knobs: ArithmeticKnobs }
+  | { kind: 'longAddition'; knobs: LongAdditionKnobs }
   | { kind: 'linear'; knobs: LinearKnobs }
   | { kind: 'countdown'; knobs: CountdownKnobs };
 
@@ -77,6 +85,47 @@ export function arithmeticTask(seed: number, index: number, k: ArithmeticKnobs):
     .map((v, i) => (i === 0 ? `${v}` : ` ${ops[i - 1] === '*' ? '\\times' : ops[i - 1]} ${v}`))
     .join('');
   return { id: `arithmetic:${seed}:${index}`, problem: `Compute $${expr}$.`, answer: answer.toString() };
+}
+
+/**
+ * Carries of a + b into a next column (the top column's carry-out is written, not carried): what an
+ * answer worked without carries loses, so with at least one the carry-less sum is wrong.
+ */
+export function carryCount(a: bigint, b: bigint): number {
+  let [x, y, carry, count] = [a, b, 0n, 0];
+  while (x >= 10n || y >= 10n) {
+    carry = (x % 10n) + (y % 10n) + carry >= 10n ? 1n : 0n;
+    count += Number(carry);
+    [x, y] = [x / 10n, y / 10n];
+  }
+  return count;
+}
+
+/** Attempts per long addition before giving up on `minCarries` (impossible knobs fail loudly). */
+const LONG_ADDITION_ATTEMPTS = 1000;
+
+/**
+ * A sum of two `digits`-digit numbers with at least `minCarries` carrying columns, stated as arithmeticTask
+ * states sums ("Compute $a + b$."), so the traces and the verifier read it unchanged. Worked column by
+ * column a tiny model gets it right; written at once it must carry in its head, which it rarely learns.
+ */
+export function longAdditionTask(seed: number, index: number, k: LongAdditionKnobs): SyntheticProblem {
+  if (k.digits < 2 || k.digits > 12) throw new Error(`longAddition digits must be 2–12 (got ${k.digits})`);
+  if (k.minCarries < 0 || k.minCarries > k.digits - 1) {
+    throw new Error(`longAddition minCarries must be 0–digits−1 (${k.digits - 1}) (got ${k.minCarries})`);
+  }
+  const rng = taskRng(seed, index);
+  const operand = () => BigInt(randInt(rng, 10 ** (k.digits - 1), 10 ** k.digits - 1));
+  for (let attempt = 0; attempt < LONG_ADDITION_ATTEMPTS; attempt++) {
+    const [a, b] = [operand(), operand()];
+    if (carryCount(a, b) < k.minCarries) continue;
+    return {
+      id: `longAddition:${seed}:${index}`,
+      problem: `Compute $${a} + ${b}$.`,
+      answer: (a + b).toString(),
+    };
+  }
+  throw new Error(`longAddition: no sum of ${k.digits}-digit numbers with ${k.minCarries} carries found`);
 }
 
 function gcd(a: number, b: number): number {
@@ -157,6 +206,7 @@ export function generateTasks(
   const out: SyntheticProblem[] = [];
   for (let i = start; i < start + count; i++) {
     if (spec.kind === 'arithmetic') out.push(arithmeticTask(seed, i, spec.knobs));
+    else if (spec.kind === 'longAddition') out.push(longAdditionTask(seed, i, spec.knobs));
     else if (spec.kind === 'linear') out.push(linearTask(seed, i, spec.knobs));
     else out.push(countdownTask(seed, i, spec.knobs));
   }
