@@ -49,6 +49,8 @@ export const RNG_STREAM = {
   sampling: 0,
   /** Row order of the mini-batch plan (core/rl/batchPlan.ts). */
   shuffle: 1,
+  /** The habit teacher's choices per training problem (core/data/habitTraces.ts). */
+  teacher: 2,
 } as const;
 
 /** High 32 bits of the 64-bit product of two uint32 values, exact (every partial product < 2^53). */
