@@ -13,6 +13,7 @@ import { loadSolutions, type SolutionExample } from '../core/data/solutions.ts';
 import { takeBatch } from '../core/data/cursor.ts';
 import { deviceTaskQueue } from '../core/config/taskQueues.ts';
 import { arithmeticToolTrace, arithmeticTrace, carelessTeacher } from '../core/data/traces.ts';
+import { DEFAULT_HABIT_RATES, habitTrace } from '../core/data/habitTraces.ts';
 import type { SyntheticProblem } from '../core/data/synthetic.ts';
 import type { OptimizerState } from '../core/graph/index.ts';
 import type { QwenModelDir } from '../core/model/modelDir.ts';
@@ -132,6 +133,11 @@ export function traceRow(
         ...learn(after.length + 1, true),
       ],
     };
+  }
+  const { data } = config.task;
+  if (data.source === 'synthetic' && data.task.kind === 'longAddition') {
+    const trace = habitTrace(problem, config.seed, index, config.sft.habits ?? DEFAULT_HABIT_RATES);
+    return { promptIds, responseIds: [...tokenizer.encode(trace.text), eos] };
   }
   const forgetCarry = carelessTeacher(config.seed, index, config.sft.traceErrorRate);
   return {

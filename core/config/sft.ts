@@ -44,6 +44,20 @@ export const sftSectionSchema = z.strictObject({
    */
   traceErrorRate: probability().default(0),
   /**
+   * The habit teacher of a `longAddition` task (core/data/habitTraces.ts): the fractions of traces that
+   * answer directly and that check their work, and how often a direct answer or a worked pass slips.
+   * Absent: DEFAULT_HABIT_RATES. (No default here: configs without it keep their identity hash.)
+   */
+  habits: z
+    .strictObject({
+      direct: probability(),
+      checked: probability(),
+      directErrorRate: probability(),
+      workedErrorRate: probability(),
+    })
+    .refine((h) => h.direct + h.checked <= 1, { error: 'direct + checked must be at most 1' })
+    .optional(),
+  /**
    * With `task.tools`, the traces call Python and show its output block: true keeps the output out of the
    * loss (the model is not taught to predict what the sandbox prints); the paper did not mask it.
    */
@@ -75,11 +89,20 @@ export const sftConfigSchema = z
   .superRefine((c, ctx) => {
     checkCosineHorizon(c.sft.optimizer, c.steps, ctx, 'sft.optimizer');
     const { data } = c.task;
-    if (!c.sft.solutions && (data.source !== 'synthetic' || data.task.kind !== 'arithmetic')) {
+    const traced = data.source === 'synthetic' && ['arithmetic', 'longAddition'].includes(data.task.kind);
+    if (!c.sft.solutions && !traced) {
       ctx.addIssue({
         code: 'custom',
         path: ['task', 'data'],
-        message: 'must be synthetic arithmetic: SFT imitates the worked solutions of core/data/traces.ts',
+        message:
+          'must be synthetic arithmetic or longAddition: SFT imitates the worked solutions of core/data/traces.ts',
+      });
+    }
+    if (c.sft.habits && (data.source !== 'synthetic' || data.task.kind !== 'longAddition')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sft', 'habits'],
+        message: 'is the habit teacher of a longAddition task: task.data must be synthetic longAddition',
       });
     }
     const micro = c.sft.microBatchSize ?? c.sft.batchSize;

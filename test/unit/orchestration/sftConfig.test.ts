@@ -70,6 +70,26 @@ describe('sft config', () => {
     ]);
   });
 
+  it('a longAddition task has the habit teacher, with its rates checked; no other task takes them', () => {
+    const longAddition = {
+      ...SYNTHETIC_ADDITION,
+      data: {
+        source: 'synthetic',
+        task: { kind: 'longAddition', knobs: { digits: 3, minCarries: 1 } },
+        size: 5,
+      },
+    };
+    const habits = { direct: 0.5, checked: 0.15, directErrorRate: 0.5, workedErrorRate: 0.2 };
+    assert.deepEqual(parseSftConfig(valid({ task: longAddition, sft: { habits } })).sft.habits, habits);
+    assert.equal(parseSftConfig(valid({ task: longAddition })).sft.habits, undefined);
+    assert.deepEqual(issuesOf(valid({ task: longAddition, sft: { habits: { ...habits, direct: 0.9 } } })), [
+      'sft.sft.habits direct + checked must be at most 1',
+    ]);
+    assert.deepEqual(issuesOf(valid({ sft: { habits } })), [
+      'sft.sft.habits is the habit teacher of a longAddition task: task.data must be synthetic longAddition',
+    ]);
+  });
+
   it('only synthetic arithmetic has traces', () => {
     const linear = {
       ...SYNTHETIC_ADDITION,
@@ -80,7 +100,7 @@ describe('sft config', () => {
       },
     };
     assert.deepEqual(issuesOf(valid({ task: linear })), [
-      'sft.task.data must be synthetic arithmetic: SFT imitates the worked solutions of core/data/traces.ts',
+      'sft.task.data must be synthetic arithmetic or longAddition: SFT imitates the worked solutions of core/data/traces.ts',
     ]);
     const benchmark = { kind: 'math', data: { source: 'benchmark', name: 'amc23' } };
     assert.equal(

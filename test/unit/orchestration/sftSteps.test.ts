@@ -297,6 +297,29 @@ describe('traceRow', () => {
     assert.deepEqual(careless.promptIds, row.promptIds);
   });
 
+  it("on a longAddition task: the habit teacher's trace of (seed, index), the same rows for the same index", () => {
+    const raw = sftConfig('/tmp/unused', 'r');
+    const habits = { direct: 0, checked: 1, directErrorRate: 0, workedErrorRate: 1 };
+    const longAddition = {
+      source: 'synthetic',
+      task: { kind: 'longAddition', knobs: { digits: 2, minCarries: 1 } },
+      size: 8,
+    };
+    const config = parseSftConfig({
+      ...raw,
+      task: { ...raw.task, data: longAddition },
+      sft: { ...raw.sft, habits },
+    });
+    const row = traceRow(config, tokenizer, IM_END, problem, 3);
+    assert.equal(tokenizer.decode(row.promptIds), 'Compute $57 + 68$.\n');
+    assert.equal(row.responseIds.at(-1), IM_END);
+    assert.equal(
+      tokenizer.decode(row.responseIds.slice(0, -1)),
+      '<think>7+8=15 5+6=11 wait, verify: 7+8=15 5+6+1=12</think>\\boxed{125}',
+    );
+    assert.deepEqual(traceRow(config, tokenizer, IM_END, problem, 3), row);
+  });
+
   it('with tools: the code block, the output block as the sandbox formats it (out of the loss), the answer', () => {
     const config = (maskToolOutput: boolean) => {
       const raw = sftConfig('/tmp/unused', 'r');
