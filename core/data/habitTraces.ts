@@ -5,8 +5,12 @@
  *   mental arithmetic); a tiny model cannot carry in its head either, so its own direct answers are poor;
  * - worked: the columns least significant first with their carries (core/data/traces.ts), sometimes with
  *   every carry forgotten, then the sum the columns give;
- * - checked: a worked pass (as careless as a worked trace), then "wait, verify:" and a careful second pass
- *   whose sum is the answer — the check catches the slip, and the reflection words RRA counts occur.
+ * - checked: a worked pass (as careless as a worked trace), then "wait, verify:", the operands restated and
+ *   a careful second pass whose sum is the answer — the check catches the slip, and the reflection words
+ *   RRA counts occur. The operands are restated as the prompt ends ("$a + b$.\n", then one token as
+ *   `<think>` is one), so the second pass reads its digits at the distances the first pass reads the
+ *   prompt's: without them a tiny model's second pass misread the digits and its checks were wrong more
+ *   often than its unchecked work.
  * The habit and the slip of training problem i are draws of (seed, i): every worker and retry agree.
  */
 import { RNG_STREAM, uniformAt } from '../random.ts';
@@ -26,12 +30,14 @@ export interface HabitRates {
 }
 
 /**
- * The teacher's natural rates: half its answers direct and half of those wrong; most of the rest worked,
- * a fifth of those passes careless; one trace in seven checked. Its traces are right ≈ 68% of the time:
- * the direct ones 50%, the worked 80%, the checked always.
+ * The teacher's natural rates: three answers in ten direct, half of those wrong; one in seven checked; the
+ * rest worked, a fifth of those passes careless. Its traces are right 74% of the time: the direct ones 50%,
+ * the worked 80%, the checked always. (With half its answers direct, a tiny model fine-tuned for the
+ * demo's 300 steps saw too few columns to learn them: its worked answers were no better than its direct
+ * ones, and RL shortened its responses.)
  */
 export const DEFAULT_HABIT_RATES: HabitRates = {
-  direct: 0.5,
+  direct: 0.3,
   checked: 0.15,
   directErrorRate: 0.5,
   workedErrorRate: 0.2,
@@ -76,7 +82,7 @@ export function habitText(p: SyntheticProblem, habit: Habit, slip: boolean): str
   if (habit === 'worked') return `${THINK_OPEN}${pass.steps.join(' ')}${THINK_CLOSE}\\boxed{${pass.sum}}`;
   const check = columnAddition(a, b);
   return (
-    `${THINK_OPEN}${pass.steps.join(' ')} wait, verify: ${check.steps.join(' ')}${THINK_CLOSE}` +
+    `${THINK_OPEN}${pass.steps.join(' ')} wait, verify: $${a} + ${b}$.\n\n${check.steps.join(' ')}${THINK_CLOSE}` +
     `\\boxed{${check.sum}}`
   );
 }

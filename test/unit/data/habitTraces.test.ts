@@ -38,41 +38,28 @@ test('the teacher is seeded: the same (seed, index) gives the same trace, anothe
 });
 
 test('the habits and slips occur at the rates asked (within sampling error of 2,000 traces)', () => {
-  const share = (f: (h: (typeof TRACES)[number]) => boolean, of = TRACES) => of.filter(f).length / of.length;
-  const near = (x: number, want: number) => assert.ok(Math.abs(x - want) < 0.04, `${x} vs ${want}`);
-  near(
-    share((t) => t.habit === 'direct'),
-    0.5,
-  );
-  near(
-    share((t) => t.habit === 'checked'),
-    0.15,
-  );
-  near(
-    share(
-      (t) => !t.correct,
-      TRACES.filter((t) => t.habit === 'direct'),
-    ),
-    0.5,
-  );
-  near(
-    share(
-      (t) => !t.correct,
-      TRACES.filter((t) => t.habit === 'worked'),
-    ),
-    0.2,
-  );
+  const rates = DEFAULT_HABIT_RATES;
+  const of = (habit: Habit) => TRACES.filter((t) => t.habit === habit);
+  const near = (count: number, total: number, want: number) => {
+    assert.ok(Math.abs(count / total - want) < 0.04, `${count / total} vs ${want}`);
+  };
+  near(of('direct').length, TRACES.length, rates.direct);
+  near(of('checked').length, TRACES.length, rates.checked);
+  near(of('direct').filter((t) => !t.correct).length, of('direct').length, rates.directErrorRate);
+  near(of('worked').filter((t) => !t.correct).length, of('worked').length, rates.workedErrorRate);
   const none = { ...DEFAULT_HABIT_RATES, direct: 0, checked: 0, workedErrorRate: 0 };
   assert.ok(PROBLEMS.every((p, i) => habitTrace(p, 5, i, none).correct));
 });
 
 test('every trace verifies as the teacher says, and a worked answer is the sum its columns give', () => {
-  const shape = /^<think>(.*)<\/think>\\boxed\{(\d+)\}$/;
+  const shape = /^<think>(.*)<\/think>\\boxed\{(\d+)\}$/s;
   TRACES.forEach((t, i) => {
     const p = PROBLEMS[i];
     assert.equal(verifyAnswer(p.answer, t.text).equal, t.correct, t.text);
     const [, think, boxed] = shape.exec(t.text) ?? assert.fail(`not a trace: ${t.text}`);
-    const passes = think === '' ? [] : think.split(' wait, verify: ').map((x) => x.split(' '));
+    // A check restates the problem's operands as the prompt ends them, then works the columns again.
+    const restated = `${/\$.*\$\./.exec(p.problem)![0]}\n\n`;
+    const passes = think === '' ? [] : think.split(` wait, verify: ${restated}`).map((x) => x.split(' '));
     assert.equal(passes.length, { direct: 0, worked: 1, checked: 2 }[t.habit]);
     if (passes.length > 0) assert.equal(BigInt(boxed), columnsSum(passes.at(-1)!), t.text);
     if (t.habit === 'checked') assert.equal(boxed, p.answer, 'a check always ends on the true sum');
@@ -89,7 +76,7 @@ test('a slip is the carry-less sum: wrong on every sum that carries, and a check
   assert.equal(text('worked', false), '<think>8+6=14 7+5+1=13 4+3+1=8</think>\\boxed{834}');
   assert.equal(
     text('checked', true),
-    '<think>8+6=14 7+5=12 4+3=7 wait, verify: 8+6=14 7+5+1=13 4+3+1=8</think>\\boxed{834}',
+    '<think>8+6=14 7+5=12 4+3=7 wait, verify: $478 + 356$.\n\n8+6=14 7+5+1=13 4+3+1=8</think>\\boxed{834}',
   );
   // Longer reasoning: direct < worked < checked, in characters (and so in the tiny tokenizer's tokens).
   assert.ok(text('direct', false).length < text('worked', false).length);

@@ -315,7 +315,7 @@ describe('traceRow', () => {
     assert.equal(row.responseIds.at(-1), IM_END);
     assert.equal(
       tokenizer.decode(row.responseIds.slice(0, -1)),
-      '<think>7+8=15 5+6=11 wait, verify: 7+8=15 5+6+1=12</think>\\boxed{125}',
+      '<think>7+8=15 5+6=11 wait, verify: $57 + 68$.\n\n7+8=15 5+6+1=12</think>\\boxed{125}',
     );
     assert.deepEqual(traceRow(config, tokenizer, IM_END, problem, 3), row);
   });
