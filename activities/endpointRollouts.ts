@@ -60,6 +60,15 @@ export async function exportedPolicyDir(
   return out;
 }
 
+/**
+ * The engine's `requestTimeoutSeconds`, for every request to a server: a completion and a weight-sync call
+ * alike may take longer than fetch's 5 minutes (a long answer; a large checkpoint's load).
+ */
+function requestTimeout(engine: OpenAiRolloutEngine): { timeoutMs?: number } {
+  const seconds = engine.requestTimeoutSeconds;
+  return seconds === undefined ? {} : { timeoutMs: seconds * 1000 };
+}
+
 /** Makes `endpoint` hold `wanted` by the engine's weightSync (`dir`: the export of sglang/vllm), then checks it. */
 async function syncOne(
   engine: OpenAiRolloutEngine,
@@ -67,20 +76,24 @@ async function syncOne(
   wanted: WantedPolicy,
   dir: string | undefined,
 ): Promise<void> {
+  const opts = requestTimeout(engine);
   switch (engine.weightSync) {
     case 'reasonloop':
-      await syncReasonloopServe(endpoint, wanted, { onWait: () => heartbeat({ sync: endpoint.url }) });
+      await syncReasonloopServe(endpoint, wanted, {
+        ...opts,
+        onWait: () => heartbeat({ sync: endpoint.url }),
+      });
       return;
     case 'sglang':
-      await syncSglang(endpoint, dir!);
+      await syncSglang(endpoint, dir!, opts);
       break;
     case 'vllm':
-      await syncVllm(endpoint, dir!);
+      await syncVllm(endpoint, dir!, opts);
       break;
     case 'none':
       break;
   }
-  await checkServedVersion(endpoint, wanted);
+  await checkServedVersion(endpoint, wanted, opts);
 }
 
 /** Every answer except "no HTTP answer" fails the sync; the unreachable are listed apart. */
@@ -134,9 +147,5 @@ export function generateOnServers(
   opts: GenerateOptions,
   signal?: AbortSignal,
 ): Promise<Generation[]> {
-  const seconds = engine.requestTimeoutSeconds;
-  return generateFromEndpoints(endpoints, requests, opts, {
-    signal,
-    ...(seconds === undefined ? {} : { timeoutMs: seconds * 1000 }),
-  });
+  return generateFromEndpoints(endpoints, requests, opts, { signal, ...requestTimeout(engine) });
 }

@@ -40,8 +40,9 @@ export const rolloutEngineSchema = z.discriminatedUnion(
        */
       exportDir: z.string({ error: 'must be a folder path the servers can read' }).min(1).optional(),
       /**
-       * How long one completion request (one turn of one response) may take before the attempt fails as
-       * if its server were down; default 3600. A non-streamed answer says nothing until its last token.
+       * How long one request to a server — a completion (one turn of one response) or a weight-sync call —
+       * may take before it fails as if its server were down; default 3600. A non-streamed answer says
+       * nothing until its last token, and a load answers only once a large checkpoint is in memory.
        */
       requestTimeoutSeconds: positiveInt().optional(),
     }),

@@ -1,7 +1,8 @@
 /**
- * One JSON POST to an inference server, on Node's own `http`/`https` rather than `fetch`: Node 20's fetch
+ * One JSON request to an inference server, on Node's own `http`/`https` rather than `fetch`: Node 20's fetch
  * gives up on a response whose headers take over 5 minutes (undici's headersTimeout), and a non-streamed
- * completion sends its headers only once the last token is drawn — a long chain of thought takes longer.
+ * completion sends its headers only once the last token is drawn — a long chain of thought takes longer; a
+ * weight-sync call answers only once a large checkpoint is loaded, which can take longer too.
  * Here the caller's timeout is the only one, and the caller's signal aborts the request (closing the socket,
  * which makes `reasonloop serve` stop decoding it).
  *
@@ -37,7 +38,20 @@ export interface PostOptions {
 
 /** POSTs `body` as JSON to `url` and reads the whole answer as text. */
 export function postJson(url: string, body: unknown, opts: PostOptions): Promise<JsonAnswer> {
-  const payload = Buffer.from(JSON.stringify(body));
+  return requestJson('POST', url, body, opts);
+}
+
+/**
+ * Sends `method` to `url` with `body` as JSON (none when undefined: a POST then has an empty body) and
+ * reads the whole answer as text.
+ */
+export function requestJson(
+  method: 'GET' | 'POST',
+  url: string,
+  body: unknown,
+  opts: PostOptions,
+): Promise<JsonAnswer> {
+  const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   const send = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise<JsonAnswer>((resolve, reject) => {
     if (opts.signal?.aborted) return reject(opts.signal.reason as Error);
@@ -51,10 +65,10 @@ export function postJson(url: string, body: unknown, opts: PostOptions): Promise
       else resolve(answer!);
     };
     const req = send(url, {
-      method: 'POST',
+      method,
       headers: {
-        'content-type': 'application/json',
-        'content-length': payload.length,
+        ...(payload ? { 'content-type': 'application/json' } : {}),
+        ...(payload || method === 'POST' ? { 'content-length': payload?.length ?? 0 } : {}),
         ...opts.headers,
       },
     });

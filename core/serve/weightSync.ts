@@ -7,9 +7,14 @@
  *  - vLLM (VLLM_SERVER_DEV_MODE=1): POST /collective_rpc {method: "reload_weights", kwargs: {weights_path}},
  *    then POST /reset_prefix_cache so no cached KV of the old weights is reused.
  * Only `reasonloop serve` reports what it holds; `checkServedVersion` refuses one that holds another step.
+ *
+ * Each call goes through requestJson (node:http), not `fetch`: a load answers only once the checkpoint is
+ * in memory, and for a large one that takes longer than the 5 minutes after which Node 20's fetch gives up.
+ * Its timeout is the caller's (`rollout.engine.requestTimeoutSeconds`, default an hour); a call not
+ * answered by then raises EndpointUnreachableError naming the URL.
  */
-import type { Endpoint } from './endpointSampler.ts';
-import { EndpointUnreachableError } from './postJson.ts';
+import { DEFAULT_REQUEST_TIMEOUT_MS, type Endpoint } from './endpointSampler.ts';
+import { requestJson } from './postJson.ts';
 
 /** The policy a step samples from: the run's checkpoint of step − 1. */
 export interface WantedPolicy {
@@ -36,21 +41,24 @@ export function serverRoot(endpoint: Endpoint): string {
   return endpoint.url.replace(/\/+$/, '').replace(/\/v1$/, '');
 }
 
-async function call(endpoint: Endpoint, method: 'GET' | 'POST', path: string, body?: unknown) {
+/** How long each admin call may take before it fails as if its server were down. */
+export interface SyncOptions {
+  timeoutMs?: number;
+}
+
+async function call(
+  endpoint: Endpoint,
+  method: 'GET' | 'POST',
+  path: string,
+  opts: SyncOptions,
+  body?: unknown,
+) {
   const url = `${serverRoot(endpoint)}${path}`;
-  const res = await fetch(url, {
-    method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...(endpoint.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : {}),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  }).catch((error: Error & { cause?: { code?: string } }) => {
-    // undici says only "fetch failed": name the server, and why (ECONNREFUSED, …), for the run's failure.
-    throw new EndpointUnreachableError(url, error.cause?.code ?? error.message);
+  const { status, text } = await requestJson(method, url, body, {
+    headers: endpoint.apiKey ? { authorization: `Bearer ${endpoint.apiKey}` } : {},
+    timeoutMs: opts.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
   });
-  const text = await res.text();
-  return { url, status: res.status, ok: res.ok, text };
+  return { url, status, ok: status >= 200 && status < 300, text };
 }
 
 interface ServedVersion {
@@ -59,8 +67,11 @@ interface ServedVersion {
 }
 
 /** What `reasonloop serve` says it holds (GET /admin/version), or undefined for a server without the route. */
-export async function servedVersion(endpoint: Endpoint): Promise<ServedVersion | undefined> {
-  const r = await call(endpoint, 'GET', '/admin/version');
+export async function servedVersion(
+  endpoint: Endpoint,
+  opts: SyncOptions = {},
+): Promise<ServedVersion | undefined> {
+  const r = await call(endpoint, 'GET', '/admin/version', opts);
   if (r.status === 404) return undefined;
   if (!r.ok) throw new Error(`${r.url} answered ${r.status}: ${r.text.slice(0, 300)}`);
   return JSON.parse(r.text) as ServedVersion;
@@ -74,8 +85,12 @@ function holds(v: ServedVersion, wanted: WantedPolicy): boolean {
  * Refuses a server that reports another version than `wanted` (StaleServerError, naming both); a server
  * that reports none (SGLang, vLLM) passes, since there is nothing to check.
  */
-export async function checkServedVersion(endpoint: Endpoint, wanted: WantedPolicy): Promise<void> {
-  const v = await servedVersion(endpoint);
+export async function checkServedVersion(
+  endpoint: Endpoint,
+  wanted: WantedPolicy,
+  opts: SyncOptions = {},
+): Promise<void> {
+  const v = await servedVersion(endpoint, opts);
   if (v && !holds(v, wanted))
     throw new StaleServerError(endpoint.url, wanted, v.name ?? JSON.stringify(v.version));
 }
@@ -90,20 +105,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function syncReasonloopServe(
   endpoint: Endpoint,
   wanted: WantedPolicy,
-  opts: { waitMs?: number; onWait?: () => void } = {},
+  opts: SyncOptions & { waitMs?: number; onWait?: () => void } = {},
 ): Promise<void> {
-  const before = await servedVersion(endpoint);
+  const before = await servedVersion(endpoint, opts);
   if (!before)
     throw new Error(
       `rollout endpoint ${endpoint.url} has no /admin/version: weightSync "reasonloop" needs \`reasonloop serve\``,
     );
   if (holds(before, wanted)) return;
-  const r = await call(endpoint, 'POST', '/admin/load', { run: wanted.run, step: wanted.step });
+  const r = await call(endpoint, 'POST', '/admin/load', opts, { run: wanted.run, step: wanted.step });
   if (r.status === 409) {
     const deadline = Date.now() + (opts.waitMs ?? 600_000);
     for (;;) {
       opts.onWait?.();
-      const v = await servedVersion(endpoint);
+      const v = await servedVersion(endpoint, opts);
       if (v && holds(v, wanted)) break;
       if (Date.now() > deadline) break;
       await sleep(200);
@@ -113,12 +128,16 @@ export async function syncReasonloopServe(
       `${r.url} could not load ${wanted.run}@${wanted.step}: ${r.status} ${r.text.slice(0, 500)}`,
     );
   }
-  await checkServedVersion(endpoint, wanted);
+  await checkServedVersion(endpoint, wanted, opts);
 }
 
 /** SGLang's documented reload: the server reads the HF directory `modelPath` and swaps its weights. */
-export async function syncSglang(endpoint: Endpoint, modelPath: string): Promise<void> {
-  const r = await call(endpoint, 'POST', '/update_weights_from_disk', { model_path: modelPath });
+export async function syncSglang(
+  endpoint: Endpoint,
+  modelPath: string,
+  opts: SyncOptions = {},
+): Promise<void> {
+  const r = await call(endpoint, 'POST', '/update_weights_from_disk', opts, { model_path: modelPath });
   let success = r.ok;
   try {
     success &&= (JSON.parse(r.text) as { success?: boolean }).success !== false;
@@ -132,8 +151,8 @@ export async function syncSglang(endpoint: Endpoint, modelPath: string): Promise
  * vLLM's reload of checkpoint-format weights from disk through the dev-mode RPC route, then a prefix-cache
  * reset (cached prompt KV was computed by the old weights).
  */
-export async function syncVllm(endpoint: Endpoint, modelPath: string): Promise<void> {
-  const reload = await call(endpoint, 'POST', '/collective_rpc', {
+export async function syncVllm(endpoint: Endpoint, modelPath: string, opts: SyncOptions = {}): Promise<void> {
+  const reload = await call(endpoint, 'POST', '/collective_rpc', opts, {
     method: 'reload_weights',
     kwargs: { weights_path: modelPath },
   });
@@ -141,6 +160,6 @@ export async function syncVllm(endpoint: Endpoint, modelPath: string): Promise<v
     throw new Error(
       `${reload.url} did not reload ${modelPath}: ${reload.status} ${reload.text.slice(0, 500)} (vLLM serves /collective_rpc with VLLM_SERVER_DEV_MODE=1)`,
     );
-  const reset = await call(endpoint, 'POST', '/reset_prefix_cache');
+  const reset = await call(endpoint, 'POST', '/reset_prefix_cache', opts);
   if (!reset.ok) throw new Error(`${reset.url} answered ${reset.status}: ${reset.text.slice(0, 300)}`);
 }

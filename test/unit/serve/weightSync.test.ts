@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadPolicyDir } from '../../../core/serve/policy.ts';
+import { EndpointUnreachableError } from '../../../core/serve/postJson.ts';
 import { ServeApp, type LoadRequest } from '../../../core/serve/server.ts';
 import {
   checkServedVersion,
@@ -30,8 +31,14 @@ interface Recorded {
   body: unknown;
 }
 
-/** An HTTP server that records each request and answers `answer(path)`: [status, JSON body]. */
-async function fixture(answer: (path: string) => [number, unknown]) {
+/**
+ * An HTTP server that records each request and answers `answer(path)`: [status, JSON body], after
+ * `delayMs(path)` milliseconds (a load that takes long before it answers).
+ */
+async function fixture(
+  answer: (path: string) => [number, unknown],
+  delayMs: (path: string) => number = () => 0,
+) {
   const requests: Recorded[] = [];
   const server: Server = createServer((req, res) => {
     let text = '';
@@ -39,9 +46,11 @@ async function fixture(answer: (path: string) => [number, unknown]) {
     req.on('end', () => {
       const path = req.url ?? '/';
       requests.push({ method: req.method ?? '', path, body: text ? JSON.parse(text) : undefined });
-      const [status, body] = answer(path);
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(body));
+      setTimeout(() => {
+        const [status, body] = answer(path);
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      }, delayMs(path));
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -49,7 +58,11 @@ async function fixture(answer: (path: string) => [number, unknown]) {
   return {
     endpoint: { url: `http://127.0.0.1:${port}/v1`, model: 'policy' },
     requests,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -100,6 +113,61 @@ describe('weight sync adapters', () => {
       ]);
       rpc = 404;
       await assert.rejects(syncVllm(f.endpoint, '/y'), /did not reload \/y: 404.*VLLM_SERVER_DEV_MODE=1/);
+    } finally {
+      await f.close();
+    }
+  });
+});
+
+describe('weight sync timeout', () => {
+  // A load that answers after 600 ms: past a 200 ms timeout, within a 5 s one. Node 20's fetch gave up at 5
+  // minutes whatever the setting; these calls are on node:http, where the caller's timeout is the only one.
+  const slowLoad = (path: string) =>
+    path === '/update_weights_from_disk' || path === '/admin/load' ? 600 : 0;
+
+  it('SGLang: a load answered after the timeout fails naming the endpoint; within it, succeeds', async () => {
+    const f = await fixture(() => [200, { success: true }], slowLoad);
+    try {
+      const root = serverRoot(f.endpoint);
+      const late = await syncSglang(f.endpoint, '/d', { timeoutMs: 200 }).catch((e: unknown) => e);
+      assert.ok(late instanceof EndpointUnreachableError, String(late));
+      assert.equal(
+        late.message,
+        `rollout endpoint ${root}/update_weights_from_disk unreachable: no answer within 0.2 s`,
+      );
+      await syncSglang(f.endpoint, '/d', { timeoutMs: 5000 });
+      assert.equal(f.requests.length, 2);
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('reasonloop serve: POST /admin/load past the timeout fails naming it; within it, the sync ends checked', async () => {
+    let held = 0;
+    const f = await fixture((path) => {
+      if (path === '/admin/load') held = 1;
+      return [
+        200,
+        path === '/admin/load' ? { ok: true } : { version: { source: 'store', run: 'r', step: held } },
+      ];
+    }, slowLoad);
+    try {
+      await assert.rejects(
+        syncReasonloopServe(f.endpoint, { run: 'r', step: 1 }, { timeoutMs: 200 }),
+        (e: unknown) =>
+          e instanceof EndpointUnreachableError &&
+          e.message ===
+            `rollout endpoint ${serverRoot(f.endpoint)}/admin/load unreachable: no answer within 0.2 s`,
+      );
+      // The late load still ends on the server (its answer unread): let it, then start from step 0 again.
+      await new Promise((r) => setTimeout(r, 600));
+      held = 0;
+      await syncReasonloopServe(f.endpoint, { run: 'r', step: 1 }, { timeoutMs: 5000 });
+      assert.deepEqual(f.requests.map((r) => `${r.method} ${r.path}`).slice(-3), [
+        'GET /admin/version',
+        'POST /admin/load',
+        'GET /admin/version',
+      ]);
     } finally {
       await f.close();
     }
