@@ -12,7 +12,8 @@ import { hasActivityPoller } from './gpuWorkers.ts';
 /** The command that starts a torch trainer worker for a run's trainer queue (docs/torch-trainer.md). */
 export function torchWorkerCommand(trainerQueue: string): string {
   return (
-    'torchrun --nproc-per-node N -m reasonloop_torch.worker ' +
+    // --max-restarts: a rank that dies mid-update is recovered by starting the ranks again (as the docs say).
+    'torchrun --nproc-per-node N --max-restarts 3 -m reasonloop_torch.worker ' +
     `--task-queue ${trainerQueue} (venv: bash trainers/torch/install.sh)`
   );
 }

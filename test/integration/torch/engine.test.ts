@@ -92,7 +92,7 @@ test(
       );
       assert.match(
         e.message,
-        /torchrun --nproc-per-node N -m reasonloop_torch\.worker --task-queue \S+-trainer /,
+        /torchrun --nproc-per-node N --max-restarts 3 -m reasonloop_torch\.worker --task-queue \S+-trainer /,
       );
       return true;
     });
