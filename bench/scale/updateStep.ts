@@ -130,6 +130,10 @@ export async function runUpdateStep(o: UpdateStepOptions) {
   const state = initOptimizerState(
     Object.fromEntries(shapes.map((p) => [p.name, { data: trained.get(p.name)!, dims: p.shape }])),
   );
+  // Moments written, as a run's trainer holds them from its second step on (read from the checkpoint):
+  // zeros never written stay unmapped pages, and the peak of the backward would leave out 8 bytes per
+  // trained parameter that every later step pays.
+  for (const t of [...Object.values(state.m), ...Object.values(state.v)]) (t.data as Float32Array).fill(0);
   const loadSeconds = (performance.now() - t0) / 1000;
   const updater = await PolicyUpdater.create(config, algo, { intraOpThreads: o.threads });
   const rows = benchRows(o, config.vocabSize);
