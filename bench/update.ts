@@ -4,6 +4,10 @@
  * same weights and batch, measured in the same run, each side at its best thread count (1 or 2). Both
  * start from the same weights: their first-step losses must agree. Last line:
  * {"bench":"update","stepMs":…,"torchStepMs":…,"vsTorch":…,"params":…,"tokens":…,…}
+ *
+ * `npm run bench:update -- --engine torch`: the same step through the torch trainer package
+ * (trainers/torch) against the ONNX trainer, in float64 on the same batch and weights (bench/update/torchParity.ts).
+ * Last line: {"bench":"update","engine":"torch","parityMaxRelDiff":…,"hopMs":…,"stepMs":…,"onnxStepMs":…}
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -20,6 +24,8 @@ import { uniformAt } from '../core/random.ts';
 import { ensureRolloutWorkload } from './rollout/workload.ts';
 import { TORCH_VENV, ensureVenv } from './rollout/venv.ts';
 import { torchBatch } from './torchBatch.ts';
+import { cacheRoot } from './rollout/workload.ts';
+import { torchParity } from './update/torchParity.ts';
 
 /** DESIGN.md §5 update workload: 8 sequences × 256 tokens (16 prompt + 240 response). */
 const SEQUENCES = 8;
@@ -98,7 +104,37 @@ function torch(threads: number, rows: RolloutRow[]) {
 const workload = ensureRolloutWorkload();
 const rows = batchRows(workload.config.vocabSize);
 const mode = process.argv[2];
-if (mode === '--ours-only') {
+if (mode === '--engine' && process.argv[3] !== 'torch' && process.argv[3] !== 'onnx')
+  throw new Error(`--engine ${process.argv[3] ?? ''}: expected torch or onnx`);
+if (mode === '--engine' && process.argv[3] === 'torch') {
+  // The torch trainer's venv, as trainers/torch/install.sh makes it.
+  const venv = process.env.REASONLOOP_TORCH_VENV ?? join(cacheRoot(), 'venv-torch');
+  const algo = parseRlAlgorithmConfig({
+    kl: { placement: 'none' },
+    lossAgg: 'token-mean',
+    miniBatchSize: SEQUENCES,
+    microBatchSize: SEQUENCES,
+    optimizer: { lr: LR },
+  });
+  const ctx = { seed: 0, step: 0, temperature: 1, lr: LR, klCoef: 0 };
+  const r = await torchParity(join(venv, 'bin', 'python'), workload.config, workload.weights, algo, rows, ctx);
+  console.log(`largest relative difference: ${r.parityMaxRelDiff} (${r.worstAt})`);
+  const round = (x: number) => Math.round(x * 10) / 10;
+  console.log(
+    JSON.stringify({
+      bench: 'update',
+      engine: 'torch',
+      parityMaxRelDiff: r.parityMaxRelDiff,
+      // Not yet measured: the Temporal round trip of the torch worker's activity (docs/benchmarks.md).
+      hopMs: null,
+      stepMs: round(r.torchUpdateMs),
+      onnxStepMs: round(r.onnxUpdateMs),
+      dtype: 'float64',
+      params: workload.parameterCount,
+      tokens: SEQUENCES * (PROMPT + RESPONSE),
+    }),
+  );
+} else if (mode === '--ours-only') {
   const t = Number(process.argv[3] ?? 1);
   const r = await ours(t, rows);
   console.log(JSON.stringify({ ...r, peakRssMb: process.resourceUsage().maxRSS / 1024 }));

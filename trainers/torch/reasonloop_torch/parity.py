@@ -2,6 +2,7 @@
 test wrote — config.json, initial.safetensors, case.json (algorithm, rows, per-RL-step context) — run the
 same updates through FSDP2 and write torch.json (metrics per optimizer step) and torch.safetensors (the
 final weights and moments as `param.`, `m.`, `v.` + name, float64 whatever the case's dtype), rank 0 only.
+torch.json also holds each RL step's update wall time (updateMs), which bench:update --engine torch reports.
 
 usage: [torchrun --nproc-per-node N] python -m reasonloop_torch.parity ROOT OUT_NAME
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -32,17 +34,21 @@ def run_case(case_dir: Path, out_name: str, rank: int) -> None:
     load_state(model, optimizer, FullState(0, initial, {}, {}))
     settings = UpdateSettings.from_algorithm(case["algorithm"])
     records = []
+    #: Wall time of each RL step's update (bench:update --engine torch reports it; the test ignores it).
+    update_ms = []
     for ctx in case["steps"]:
         context = UpdateContext(seed=ctx["seed"], step=ctx["step"], temperature=ctx["temperature"], lr=ctx["lr"],
                                 kl_coef=ctx["klCoef"], max_length=ctx.get("maxLength"))
+        start = time.perf_counter()
         records += update(model, optimizer, case["rows"], settings, context, dtype)
+        update_ms.append((time.perf_counter() - start) * 1000)
     state = gather_state(model, optimizer)
     if rank == 0:
         tensors = {f"param.{k}": t for k, t in state.params.items()}
         tensors.update({f"m.{k}": t for k, t in state.m.items()})
         tensors.update({f"v.{k}": t for k, t in state.v.items()})
         save_file({k: t.to(torch.float64).contiguous() for k, t in tensors.items()}, str(case_dir / f"{out_name}.safetensors"))
-        (case_dir / f"{out_name}.json").write_text(json.dumps({"step": state.step, "metrics": records}))
+        (case_dir / f"{out_name}.json").write_text(json.dumps({"step": state.step, "metrics": records, "updateMs": update_ms}))
 
 
 def main() -> None:
