@@ -117,7 +117,14 @@ if (mode === '--engine' && process.argv[3] === 'torch') {
     optimizer: { lr: LR },
   });
   const ctx = { seed: 0, step: 0, temperature: 1, lr: LR, klCoef: 0 };
-  const r = await torchParity(join(venv, 'bin', 'python'), workload.config, workload.weights, algo, rows, ctx);
+  const r = await torchParity(
+    join(venv, 'bin', 'python'),
+    workload.config,
+    workload.weights,
+    algo,
+    rows,
+    ctx,
+  );
   console.log(`largest relative difference: ${r.parityMaxRelDiff} (${r.worstAt})`);
   const round = (x: number) => Math.round(x * 10) / 10;
   console.log(

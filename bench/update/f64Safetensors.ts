@@ -22,7 +22,8 @@ export function writeF64Safetensors(path: string, tensors: Record<string, HostTe
   try {
     writeSync(fd, length);
     writeSync(fd, Buffer.from(text));
-    for (const n of names) writeSync(fd, Buffer.from(Float64Array.from(tensors[n].data as Float64Array).buffer));
+    for (const n of names)
+      writeSync(fd, Buffer.from(Float64Array.from(tensors[n].data as Float64Array).buffer));
   } finally {
     closeSync(fd);
   }
@@ -41,7 +42,10 @@ export function readF64Safetensors(path: string): Map<string, Float64Array> {
     if (info.dtype !== 'F64') throw new Error(`${path}: ${name} is ${info.dtype}, not F64`);
     const [b, e] = info.data_offsets;
     const slice = bytes.subarray(8 + n + b, 8 + n + e);
-    out.set(name, new Float64Array(slice.buffer.slice(slice.byteOffset, slice.byteOffset + slice.byteLength)));
+    out.set(
+      name,
+      new Float64Array(slice.buffer.slice(slice.byteOffset, slice.byteOffset + slice.byteLength)),
+    );
   }
   return out;
 }

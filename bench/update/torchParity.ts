@@ -39,6 +39,12 @@ export async function torchParity(
   rows: RolloutRow[],
   ctx: UpdateContext,
 ): Promise<TorchParity> {
+  // The ONNX trainer packs log-probs and advantages as float32: give both sides the values it sees.
+  rows = rows.map((r) => ({
+    ...r,
+    oldLogprobs: r.oldLogprobs.map(Math.fround),
+    advantages: r.advantages.map(Math.fround),
+  }));
   const params: Record<string, HostTensor> = {};
   for (const p of qwen2Parameters(config))
     params[p.name] = { data: Float64Array.from(weights.get(p.name)!), dims: [...p.shape] };
@@ -48,10 +54,15 @@ export async function torchParity(
     mkdirSync(caseDir);
     writeFileSync(join(caseDir, 'config.json'), qwen2ConfigToJsonText(config));
     writeF64Safetensors(join(caseDir, 'initial.safetensors'), params);
-    writeFileSync(join(caseDir, 'case.json'), JSON.stringify({ dtype: 'float64', algorithm: algo, rows, steps: [ctx] }));
+    writeFileSync(
+      join(caseDir, 'case.json'),
+      JSON.stringify({ dtype: 'float64', algorithm: algo, rows, steps: [ctx] }),
+    );
 
     const updater = await PolicyUpdater.create(config, algo, {}, 'float64');
-    const copy = Object.fromEntries(Object.entries(params).map(([k, t]) => [k, { data: t.data.slice(), dims: t.dims }]));
+    const copy = Object.fromEntries(
+      Object.entries(params).map(([k, t]) => [k, { data: t.data.slice(), dims: t.dims }]),
+    );
     const t0 = performance.now();
     const onnx = await updater.update(initOptimizerState(copy), rows, ctx);
     const onnxUpdateMs = performance.now() - t0;
@@ -61,7 +72,9 @@ export async function torchParity(
       encoding: 'utf8',
     });
     if (r.status !== 0)
-      throw new Error(`reasonloop_torch.parity failed (bash trainers/torch/install.sh installs its venv):\n${r.stderr}`);
+      throw new Error(
+        `reasonloop_torch.parity failed (bash trainers/torch/install.sh installs its venv):\n${r.stderr}`,
+      );
     const got = JSON.parse(readFileSync(join(caseDir, 'torch.json'), 'utf8')) as {
       metrics: Record<string, number>[];
       updateMs: number[];
@@ -75,7 +88,10 @@ export async function torchParity(
       throw new Error(`torch ran ${got.metrics.length} optimizer steps, ONNX ${onnx.metrics.length}`);
     onnx.metrics.forEach((m, i) => {
       for (const [key, value] of Object.entries(m))
-        note(relDiff(got.metrics[i][key], value), `step ${i} ${key}: torch ${got.metrics[i][key]}, onnx ${value}`);
+        note(
+          relDiff(got.metrics[i][key], value),
+          `step ${i} ${key}: torch ${got.metrics[i][key]}, onnx ${value}`,
+        );
     });
     const tensors = readF64Safetensors(join(caseDir, 'torch.safetensors'));
     for (const [kind, record] of [
@@ -87,7 +103,10 @@ export async function torchParity(
         const mine = tensors.get(`${kind}.${p}`);
         if (!mine) throw new Error(`torch.safetensors has no ${kind}.${p}`);
         for (let k = 0; k < t.data.length; k++)
-          note(relDiff(mine[k], Number(t.data[k])), `${kind}.${p}[${k}]: torch ${mine[k]}, onnx ${t.data[k]}`);
+          note(
+            relDiff(mine[k], Number(t.data[k])),
+            `${kind}.${p}[${k}]: torch ${mine[k]}, onnx ${t.data[k]}`,
+          );
       }
     return { parityMaxRelDiff: worst, worstAt, onnxUpdateMs, torchUpdateMs: got.updateMs[0] };
   } finally {
