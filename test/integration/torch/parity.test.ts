@@ -13,16 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  closeSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { INSTALL_HINT, torchEnv, torchVenvBin } from './venv.ts';
@@ -36,6 +27,7 @@ import { lrAt } from '../../../core/rl/lrSchedule.ts';
 import { PolicyUpdater, type UpdateMetrics } from '../../../core/train/policyUpdate.ts';
 import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
 import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
+import { readF64Safetensors, writeF64Safetensors } from '../../../bench/update/f64Safetensors.ts';
 
 const TOLERANCE = 1e-6;
 const FLOAT32_METRIC_TOLERANCE = 1e-4;
@@ -125,54 +117,6 @@ async function scoredRows(estimator: keyof typeof advantageEstimators): Promise<
     sampled: sampled[i],
     advantages: row.responseIds.map(() => Math.fround(advantages[i])),
   }));
-}
-
-/** float64 safetensors: header (names sorted, 8-byte aligned as the reference writer pads), then data. */
-function writeF64Safetensors(path: string, tensors: Record<string, HostTensor>): void {
-  const names = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  let offset = 0;
-  for (const n of names) {
-    const bytes = tensors[n].data.length * 8;
-    header[n] = { dtype: 'F64', shape: tensors[n].dims, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let text = JSON.stringify(header);
-  text += ' '.repeat((8 - ((8 + Buffer.byteLength(text)) % 8)) % 8);
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(Buffer.byteLength(text)));
-  const fd = openSync(path, 'w');
-  try {
-    writeSync(fd, length);
-    writeSync(fd, Buffer.from(text));
-    for (const n of names) {
-      const data = Float64Array.from(tensors[n].data as Float64Array);
-      writeSync(fd, Buffer.from(data.buffer));
-    }
-  } finally {
-    closeSync(fd);
-  }
-}
-
-function readF64Safetensors(path: string): Map<string, Float64Array> {
-  const bytes = readFileSync(path);
-  const n = Number(bytes.readBigUInt64LE(0));
-  const header = JSON.parse(bytes.subarray(8, 8 + n).toString()) as Record<
-    string,
-    { dtype: string; data_offsets: [number, number] }
-  >;
-  const out = new Map<string, Float64Array>();
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    assert.equal(info.dtype, 'F64', `${path}: ${name} is ${info.dtype}`);
-    const [b, e] = info.data_offsets;
-    const slice = bytes.subarray(8 + n + b, 8 + n + e);
-    out.set(
-      name,
-      new Float64Array(slice.buffer.slice(slice.byteOffset, slice.byteOffset + slice.byteLength)),
-    );
-  }
-  return out;
 }
 
 function relDiff(a: number, b: number): number {
