@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { HostTensor, OptimizerState } from '../core/graph/index.ts';
 import type { Qwen2Config } from '../core/model/config.ts';
 import { loadModelDir, writeModelDir, writeModelDirFrom, type QwenModelDir } from '../core/model/modelDir.ts';
-import { qwen2Parameters } from '../core/model/parameters.ts';
+import { elementCount, qwen2Parameters } from '../core/model/parameters.ts';
 import { readSafetensorsHeader } from '../core/model/safetensors.ts';
 import {
   DEFAULT_MAX_SHARD_SIZE,
@@ -132,34 +132,39 @@ export async function withInitialStateFiles<T>(
   use: (objects: CheckpointObjectSource[]) => Promise<T>,
   options: StateFileOptions = {},
 ): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'reasonloop-state-'));
-  try {
+  return inStateDir(WEIGHTS_GROUP, use, async (dir) => {
     writeModelDirFrom(join(dir, WEIGHTS_GROUP), base, read, options);
     await mkdir(join(dir, OPTIMIZER_GROUP), { recursive: true });
     // One zero buffer of the largest tensor's size, viewed per tensor: nothing is allocated per moment.
-    const largest = Math.max(...qwen2Parameters(base.config).map((p) => p.shape.reduce((a, b) => a * b, 1)));
-    const zeros = new Float32Array(largest);
+    const sizes = new Map(qwen2Parameters(base.config).map((p) => [p.name, elementCount(p.shape)]));
+    const zeros = new Float32Array(Math.max(...sizes.values()));
     writeMomentFiles(
       join(dir, OPTIMIZER_GROUP),
       base.config,
       0,
-      (_kind, name) => zeros.subarray(0, elementsOf(base.config, name)),
+      (_kind, name) => zeros.subarray(0, sizes.get(name)!),
       options,
     );
+  });
+}
+
+/** A temp dir that `write` fills with `policyGroup/` and `optimizer/`, handed to `use` as checkpoint sources. */
+async function inStateDir<T>(
+  policyGroup: string,
+  use: (objects: CheckpointObjectSource[]) => Promise<T>,
+  write: (dir: string) => Promise<void>,
+): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'reasonloop-state-'));
+  try {
+    await write(dir);
     const objects = [
-      ...(await objectsFromDirectory(join(dir, WEIGHTS_GROUP), WEIGHTS_GROUP)),
+      ...(await objectsFromDirectory(join(dir, policyGroup), policyGroup)),
       ...(await objectsFromDirectory(join(dir, OPTIMIZER_GROUP), OPTIMIZER_GROUP)),
     ];
     return await use(objects);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-function elementsOf(config: Qwen2Config, name: string): number {
-  const spec = qwen2Parameters(config).find((p) => p.name === name);
-  if (!spec) throw new Error(`${name} is not a parameter of the model`);
-  return spec.shape.reduce((a, b) => a * b, 1);
 }
 
 /**
@@ -174,9 +179,7 @@ export async function withStateFiles<T>(
   options: StateFileOptions = {},
   lora?: LoraStateFiles,
 ): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'reasonloop-state-'));
-  const policyGroup = lora ? ADAPTER_GROUP : WEIGHTS_GROUP;
-  try {
+  return inStateDir(lora ? ADAPTER_GROUP : WEIGHTS_GROUP, use, async (dir) => {
     try {
       if (lora) writeAdapterGroup(dir, base.config, state, lora);
       else writeModelDir(join(dir, WEIGHTS_GROUP), { ...base, weights: weightsOf(state) }, options);
@@ -185,14 +188,7 @@ export async function withStateFiles<T>(
     } catch (error) {
       throw unfixable(`writing the trainer state after optimizer step ${state.step}`, error);
     }
-    const objects = [
-      ...(await objectsFromDirectory(join(dir, policyGroup), policyGroup)),
-      ...(await objectsFromDirectory(join(dir, OPTIMIZER_GROUP), OPTIMIZER_GROUP)),
-    ];
-    return await use(objects);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Streams state files into the store under a step's checkpoint prefix, each hashed as it uploads. */

@@ -22,7 +22,7 @@ import {
   uniqueQueues,
   type Harness,
 } from '../orchestration/harness.ts';
-import { startTorchWorker, stopTorchWorker } from './torchWorker.ts';
+import { scheduledActivities, startTorchWorker, stopTorchWorker } from './torchWorker.ts';
 
 const STEPS = 3;
 /** As test/integration/torch/worker.test.ts: float32 loss and metrics agree to 1e-4 relative, weights to 1e-4. */
@@ -54,15 +54,6 @@ async function torchTrainerPolls(config: RunConfig): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
   }
-}
-
-/** [activity type, task queue] of every activity the workflow scheduled, in order. */
-async function scheduled(workflowId: string): Promise<[string, string][]> {
-  const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).flatMap((e) => {
-    const a = e.activityTaskScheduledEventAttributes;
-    return a ? [[a.activityType!.name!, a.taskQueue!.name!] as [string, string]] : [];
-  });
 }
 
 test(
@@ -116,7 +107,7 @@ test(
     // Routing: the torch run asked the torch queue for a trainer and sent it every update; its checkpoints,
     // and everything the ONNX run's trainer did, went to the TypeScript trainer queue or its own queues.
     const torchQueue = `${queues.trainer}-torch`;
-    const a = await scheduled(runs.torch.runId);
+    const a = await scheduledActivities(h.client, runs.torch.runId);
     const updates = a.filter(([type]) => type === 'updatePolicy');
     assert.equal(updates.length, STEPS);
     for (const [type, queue] of a) {
@@ -129,7 +120,7 @@ test(
       updates.every(([, queue]) => queue !== torchQueue),
       "the updates stick to the torch worker's own queue",
     );
-    for (const [type, queue] of await scheduled(runs.onnx.runId)) {
+    for (const [type, queue] of await scheduledActivities(h.client, runs.onnx.runId)) {
       if (type === 'updatePolicy' || type === 'checkpoint' || type === 'trainerQueue') {
         assert.ok(!queue.startsWith(torchQueue), `onnx run: ${type} on ${queue}`);
       }

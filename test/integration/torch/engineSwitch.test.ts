@@ -28,7 +28,7 @@ import {
   uniqueQueues,
   type Harness,
 } from '../orchestration/harness.ts';
-import { startTorchWorker, stopTorchWorker } from './torchWorker.ts';
+import { scheduledActivities, startTorchWorker, stopTorchWorker } from './torchWorker.ts';
 import { INSTALL_HINT, ROOT, torchEnv, torchVenvBin } from './venv.ts';
 
 const SWITCH_AT = 2;
@@ -95,15 +95,6 @@ async function typescriptReload(store: ObjectStore, runId: string, step: number)
     for (const [name, t] of Object.entries(group)) tensors[`${kind}.${name}`] = digest(t);
   }
   return { step: state.step, tensors };
-}
-
-/** The task queue of every updatePolicy a workflow scheduled. */
-async function updateQueues(workflowId: string): Promise<string[]> {
-  const history = await h.client.workflow.getHandle(workflowId).fetchHistory();
-  return (history.events ?? []).flatMap((e) => {
-    const a = e.activityTaskScheduledEventAttributes;
-    return a?.activityType?.name === 'updatePolicy' ? [a.taskQueue!.name!] : [];
-  });
 }
 
 let h: Harness;
@@ -174,7 +165,9 @@ test(
 
     // Each leg's updates went to the engine it named: the torch worker's queues, or never there.
     for (const config of [...legs['onnx-torch'], ...legs['torch-onnx']]) {
-      const queuesUsed = await updateQueues(`${config.runId}-${config.steps}`);
+      const queuesUsed = (await scheduledActivities(h.client, `${config.runId}-${config.steps}`))
+        .filter(([type]) => type === 'updatePolicy')
+        .map(([, queue]) => queue);
       assert.ok(queuesUsed.length > 0, `${config.runId} to step ${config.steps}: no update`);
       const onTorch = queuesUsed.map((q) => q.startsWith(`${queues.trainer}-torch`));
       const torchLeg = config.orchestration?.trainer?.engine === 'torch';

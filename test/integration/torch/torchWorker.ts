@@ -4,6 +4,7 @@
  * torchrun's default one) from the venv, against the test's Temporal server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Client } from '@temporalio/client';
 import { join } from 'node:path';
 import { INSTALL_HINT, ROOT, torchEnv, torchVenvBin } from './venv.ts';
 
@@ -65,4 +66,13 @@ export async function stopTorchWorker(child: ChildProcess | undefined): Promise<
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
+}
+
+/** [activity type, task queue] of every activity a workflow scheduled, in order, from its history. */
+export async function scheduledActivities(client: Client, workflowId: string): Promise<[string, string][]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  return (history.events ?? []).flatMap((e) => {
+    const a = e.activityTaskScheduledEventAttributes;
+    return a ? [[a.activityType!.name!, a.taskQueue!.name!] as [string, string]] : [];
+  });
 }
