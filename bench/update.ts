@@ -6,8 +6,11 @@
  * {"bench":"update","stepMs":…,"torchStepMs":…,"vsTorch":…,"params":…,"tokens":…,…}
  *
  * `npm run bench:update -- --engine torch`: the same step through the torch trainer package
- * (trainers/torch) against the ONNX trainer, in float64 on the same batch and weights (bench/update/torchParity.ts).
- * Last line: {"bench":"update","engine":"torch","parityMaxRelDiff":…,"hopMs":…,"stepMs":…,"onnxStepMs":…}
+ * (trainers/torch) against the ONNX trainer, in float64 on the same batch and weights (bench/update/torchParity.ts),
+ * then through the torch trainer's Temporal worker on a stack of its own (bench/update/torchHop.ts): hopMs is
+ * the activity's round trip as the workflow history records it less the activity's own time.
+ * Last line: {"bench":"update","engine":"torch","parityMaxRelDiff":…,"hopMs":…,"stepMs":…,"onnxStepMs":…,
+ * "workerStepMs":…}
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -25,6 +28,7 @@ import { ensureRolloutWorkload } from './rollout/workload.ts';
 import { TORCH_VENV, ensureVenv } from './rollout/venv.ts';
 import { torchBatch } from './torchBatch.ts';
 import { cacheRoot } from './rollout/workload.ts';
+import { torchHop } from './update/torchHop.ts';
 import { torchParity } from './update/torchParity.ts';
 
 /** DESIGN.md §5 update workload: 8 sequences × 256 tokens (16 prompt + 240 response). */
@@ -33,6 +37,8 @@ const PROMPT = 16;
 const RESPONSE = 240;
 const LR = 1e-5;
 const STEPS = 3;
+/** RL steps through the torch trainer's worker: step 1 reloads the checkpoint, the rest are warm and timed. */
+const HOP_STEPS = 4;
 
 function batchRows(vocab: number): RolloutRow[] {
   return Array.from({ length: SEQUENCES }, (_, b) => {
@@ -109,13 +115,14 @@ if (mode === '--engine' && process.argv[3] !== 'torch' && process.argv[3] !== 'o
 if (mode === '--engine' && process.argv[3] === 'torch') {
   // The torch trainer's venv, as trainers/torch/install.sh makes it.
   const venv = process.env.REASONLOOP_TORCH_VENV ?? join(cacheRoot(), 'venv-torch');
-  const algo = parseRlAlgorithmConfig({
+  const rawAlgorithm = {
     kl: { placement: 'none' },
     lossAgg: 'token-mean',
     miniBatchSize: SEQUENCES,
     microBatchSize: SEQUENCES,
     optimizer: { lr: LR },
-  });
+  };
+  const algo = parseRlAlgorithmConfig(rawAlgorithm);
   const ctx = { seed: 0, step: 0, temperature: 1, lr: LR, klCoef: 0 };
   const r = await torchParity(
     join(venv, 'bin', 'python'),
@@ -126,16 +133,30 @@ if (mode === '--engine' && process.argv[3] === 'torch') {
     ctx,
   );
   console.log(`largest relative difference: ${r.parityMaxRelDiff} (${r.worstAt})`);
+  const hop = await torchHop(
+    join(venv, 'bin', 'python'),
+    join(cacheRoot(), 'bench', 'update-stack'),
+    workload.dir,
+    workload.config,
+    rawAlgorithm,
+    rows,
+    HOP_STEPS,
+  );
   const round = (x: number) => Math.round(x * 10) / 10;
+  console.log(
+    `torch worker (1 rank, float32): step 1 with the checkpoint reload ${round(hop.coldStepMs)} ms; warm steps ` +
+      `${hop.workerStepMs.map(round).join(', ')} ms inside the activity, hop ${hop.hopMs.map(round).join(', ')} ms ` +
+      `(of which schedule → start ${hop.scheduleToStartMs.map(round).join(', ')} ms)`,
+  );
   console.log(
     JSON.stringify({
       bench: 'update',
       engine: 'torch',
       parityMaxRelDiff: r.parityMaxRelDiff,
-      // Not yet measured: the Temporal round trip of the torch worker's activity (docs/benchmarks.md).
-      hopMs: null,
+      hopMs: round(median(hop.hopMs)),
       stepMs: round(r.torchUpdateMs),
       onnxStepMs: round(r.onnxUpdateMs),
+      workerStepMs: round(median(hop.workerStepMs)),
       dtype: 'float64',
       params: workload.parameterCount,
       tokens: SEQUENCES * (PROMPT + RESPONSE),
