@@ -72,9 +72,11 @@ class UpdateContext:
 
 
 def make_optimizer(model: torch.nn.Module, optimizer: dict[str, Any]) -> torch.optim.AdamW:
-    """AdamW as the run config spells it; every parameter decays (the ONNX trainer exempts none)."""
+    """AdamW over the trained parameters (all, or a LoRA run's adapters) as the run config spells it;
+    every one decays (the ONNX trainer exempts none)."""
     beta1, beta2 = optimizer["betas"]
-    return torch.optim.AdamW(model.parameters(), lr=optimizer["lr"], betas=(beta1, beta2), eps=optimizer["eps"],
+    trained = [p for p in model.parameters() if p.requires_grad]
+    return torch.optim.AdamW(trained, lr=optimizer["lr"], betas=(beta1, beta2), eps=optimizer["eps"],
                              weight_decay=optimizer["weightDecay"], foreach=False)
 
 

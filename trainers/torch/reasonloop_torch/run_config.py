@@ -33,8 +33,9 @@ def with_defaults(raw: dict[str, Any]) -> dict[str, Any]:
 def unsupported_options(config: dict[str, Any]) -> list[str]:
     """Run-config fields the torch trainer does not implement, by path (empty: it honours the config)."""
     out = []
-    if config["algorithm"].get("lora") is not None:
-        out.append("algorithm.lora (LoRA adapters: the torch trainer trains full parameters only)")
+    if config["algorithm"].get("lora") is not None and config.get("model", {}).get("init") is not None:
+        out.append("algorithm.lora with model.init (a LoRA run's frozen base must come from model.dir or "
+                   "model.checkpoint: the torch trainer cannot rebuild the TypeScript side's seeded initial weights)")
     return out
 
 

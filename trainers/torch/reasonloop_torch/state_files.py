@@ -51,17 +51,15 @@ def save_float32(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[st
             f.write(tensors[name].detach().to(torch.float32).contiguous().numpy().tobytes())
 
 
-def _check_single_file(what: str, tensors: dict[str, torch.Tensor]) -> None:
+def check_single_file(what: str, tensors: dict[str, torch.Tensor]) -> None:
     size = sum(t.numel() * 4 for t in tensors.values())
     if size > MAX_SHARD_BYTES:
         raise NotImplementedError(
             f"{what}: {size} bytes of float32 is above one 5 GB file; the torch trainer does not write shards yet")
 
 
-def read_state_dir(directory: Path) -> FullState:
-    """Weights and moments (float32) of a checkpoint folder holding `weights/` and `optimizer/`."""
-    params = {k: v.to(torch.float32) for k, v in read_weights(directory / WEIGHTS_GROUP).items()}
-    opt = directory / OPTIMIZER_GROUP
+def read_moments(opt: Path) -> tuple[int, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The step count and AdamW's moments (float32, by parameter name) of an `optimizer/` folder."""
     files = sorted(p for p in opt.iterdir() if p.name.endswith(".safetensors"))
     if not files:
         raise FileNotFoundError(f"{opt}: no optimizer state files")
@@ -78,10 +76,36 @@ def read_state_dir(directory: Path) -> FullState:
                 (m if kind == "m" else v)[name] = sf.get_tensor(key).to(torch.float32)
     if step is None or step < 0:
         raise ValueError(f"{files[0]}: no valid {STEP_METADATA} metadata")
+    return step, m, v
+
+
+def with_moments(opt: Path, params: dict[str, torch.Tensor]) -> FullState:
+    """`params` with the moments and step count of the `optimizer/` folder `opt`, every one present."""
+    step, m, v = read_moments(opt)
     missing = sorted(set(params) - set(m) | set(params) - set(v))
     if missing:
         raise ValueError(f"{opt}: moments of {missing[:5]} are missing")
     return FullState(step, params, m, v)
+
+
+def read_state_dir(directory: Path) -> FullState:
+    """Weights and moments (float32) of a checkpoint folder holding `weights/` and `optimizer/`."""
+    params = {k: v.to(torch.float32) for k, v in read_weights(directory / WEIGHTS_GROUP).items()}
+    return with_moments(directory / OPTIMIZER_GROUP, params)
+
+
+def write_moments(opt: Path, state: FullState) -> None:
+    """`optimizer/state.safetensors`: m.<name>, v.<name> (float32), the step count in the metadata."""
+    opt.mkdir()
+    moments = {f"m.{k}": t.to(torch.float32).contiguous() for k, t in state.m.items()}
+    moments.update({f"v.{k}": t.to(torch.float32).contiguous() for k, t in state.v.items()})
+    check_single_file("optimizer state", moments)
+    save_float32(moments, opt / "state.safetensors", {STEP_METADATA: str(state.step)})
+
+
+def files_by_group(directory: Path, groups: tuple[str, ...]) -> list[Path]:
+    """The files as the TypeScript side lists them: group by group, each by name."""
+    return [p for g in groups for p in sorted((directory / g).rglob("*"), key=lambda p: p.as_posix()) if p.is_file()]
 
 
 def write_state_dir(directory: Path, base_weights_dir: Path, state: FullState) -> list[Path]:
@@ -93,15 +117,10 @@ def write_state_dir(directory: Path, base_weights_dir: Path, state: FullState) -
         if f.is_file() and not f.name.startswith("model.safetensors") and not f.name.startswith("model-"):
             shutil.copyfile(f, weights / f.name)
     params = {k: t.detach().to(torch.float32).contiguous() for k, t in state.params.items()}
-    _check_single_file("weights", params)
+    check_single_file("weights", params)
     save_float32(params, weights / "model.safetensors", {})
-    opt = directory / OPTIMIZER_GROUP
-    opt.mkdir()
-    moments = {f"m.{k}": t.to(torch.float32).contiguous() for k, t in state.m.items()}
-    moments.update({f"v.{k}": t.to(torch.float32).contiguous() for k, t in state.v.items()})
-    _check_single_file("optimizer state", moments)
-    save_float32(moments, opt / "state.safetensors", {STEP_METADATA: str(state.step)})
-    return [p for group in (weights, opt) for p in sorted(group.rglob("*"), key=lambda p: p.as_posix()) if p.is_file()]
+    write_moments(directory / OPTIMIZER_GROUP, state)
+    return files_by_group(directory, (WEIGHTS_GROUP, OPTIMIZER_GROUP))
 
 
 def config_json_of(weights_dir: Path) -> dict:

@@ -1,6 +1,8 @@
-"""The trainer's state — weights, AdamW moments, the step count — as full tensors keyed by HF parameter
-name, moved in and out of a (possibly FSDP2-sharded) model and its optimizer. Reading a full tensor out
-of a sharded model is a collective: every rank calls these."""
+"""The trainer's state — the trained weights, their AdamW moments, the step count — as full tensors keyed
+by HF parameter name, moved in and out of a (possibly FSDP2-sharded) model and its optimizer. The trained
+weights are the parameters that require a gradient: all of them, or the adapters of a LoRA run (lora.py),
+whose frozen base is loaded apart (load_frozen). Reading a full tensor out of a sharded model is a
+collective: every rank calls these."""
 
 from __future__ import annotations
 
@@ -20,10 +22,15 @@ class FullState:
     v: dict[str, torch.Tensor]
 
 
+def trained_parameters(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
+    """The parameters the optimizer steps, by name: every one, or a LoRA run's adapters."""
+    return {name: p for name, p in model.named_parameters() if p.requires_grad}
+
+
 def gather_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> FullState:
     """The full state on every rank; moments are zeros for a parameter AdamW has not stepped yet."""
     out = FullState(step=0, params={}, m={}, v={})
-    for name, p in model.named_parameters():
+    for name, p in trained_parameters(model).items():
         out.params[name] = full_tensor(p.detach())
         s = optimizer.state.get(p, {})
         if "exp_avg" in s:
@@ -38,7 +45,7 @@ def gather_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> Fu
 
 def load_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: FullState) -> None:
     """Copies full weights and moments into the model's (sharded) parameters and AdamW's state."""
-    named = dict(model.named_parameters())
+    named = trained_parameters(model)
     if set(named) != set(state.params):
         missing, extra = sorted(set(named) - set(state.params)), sorted(set(state.params) - set(named))
         raise ValueError(f"state does not match the model: missing {missing[:5]}, unexpected {extra[:5]}")
@@ -52,3 +59,15 @@ def load_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: 
                 "exp_avg": shard_like(state.m[name], p),
                 "exp_avg_sq": shard_like(state.v[name], p),
             }
+
+
+def load_frozen(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+    """Copies a LoRA run's base weights into the frozen parameters (every one, by name; a tied lm_head
+    is absent from both)."""
+    frozen = {name: p for name, p in model.named_parameters() if not p.requires_grad}
+    if set(frozen) != set(weights):
+        missing, extra = sorted(set(frozen) - set(weights)), sorted(set(weights) - set(frozen))
+        raise ValueError(f"base weights do not match the model: missing {missing[:5]}, unexpected {extra[:5]}")
+    with torch.no_grad():
+        for name, p in frozen.items():
+            p.copy_(shard_like(weights[name], p))
