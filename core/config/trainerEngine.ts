@@ -19,6 +19,7 @@ export const trainerSchema = z.strictObject({
 
 /** The parts of a run config the torch trainer's support depends on. */
 export interface TorchTrainerShape {
+  model: { init?: unknown };
   algorithm: { lora?: unknown };
   orchestration: { trainer: { engine: TrainerEngine }; devices: { trainer: string } };
 }
@@ -31,20 +32,23 @@ export interface TorchRefusal {
 }
 
 /**
- * What the torch trainer does not do today (trainers/torch: full-parameter AdamW on the CPU with gloo
- * ranks): LoRA adapters, and a CUDA trainer (its worker takes `--device cpu` only). Everything else an RL
- * config says — every advantage estimator, KL placement, estimator and schedule, loss aggregation,
- * clip-higher, dual-clip, the entropy bonus, epochs × mini-batches × micro-batches, the shuffle, the LR
- * schedules, gradient checkpointing — it honours as the ONNX trainer does (test/integration/torch/parity.test.ts).
+ * What the torch trainer does not do today (trainers/torch: AdamW on the CPU with gloo ranks): a LoRA run
+ * whose base is `model.init` (the trainer loads a LoRA run's frozen base itself, from `model.dir` or
+ * `model.checkpoint`, and cannot rebuild the seeded weights core/model makes), and a CUDA trainer (its
+ * worker takes `--device cpu` only). Everything else an RL config says — every advantage estimator, KL
+ * placement, estimator and schedule, loss aggregation, clip-higher, dual-clip, the entropy bonus, epochs ×
+ * mini-batches × micro-batches, the shuffle, the LR schedules, gradient checkpointing, LoRA adapters
+ * (rank, alpha, target modules; dropout is 0 for both engines) — it honours as the ONNX trainer does
+ * (test/integration/torch/parity.test.ts).
  */
 export function torchTrainerRefusals(c: TorchTrainerShape): TorchRefusal[] {
   if (c.orchestration.trainer.engine !== 'torch') return [];
   const why = 'is not supported with orchestration.trainer.engine "torch"';
   const out: TorchRefusal[] = [];
-  if (c.algorithm.lora !== undefined) {
+  if (c.algorithm.lora !== undefined && c.model.init !== undefined) {
     out.push({
-      path: ['algorithm', 'lora'],
-      message: `${why} (the torch trainer trains full parameters only; remove it or use engine "onnx")`,
+      path: ['model', 'init'],
+      message: `with algorithm.lora ${why} (the torch trainer loads a LoRA run's frozen base from model.dir or model.checkpoint and cannot rebuild the seeded weights model.init makes; use a model.dir or model.checkpoint base, or engine "onnx")`,
     });
   }
   if (c.orchestration.devices.trainer !== 'cpu') {

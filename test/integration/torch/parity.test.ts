@@ -2,7 +2,7 @@
  * The PyTorch trainer (trainers/torch) against the ONNX trainer (core/train PolicyUpdater): the same scored
  * batch and the same weights through both, in float64, for every advantage estimator, KL placement and
  * estimator, KL schedule, loss aggregation, clip-higher and dual-clip, entropy bonus and LR schedule the run
- * config allows; two RL steps each, each of two mini-batches of two micro-batches (4 AdamW steps). The torch
+ * config allows, and LoRA (adapters trained on a frozen base); two RL steps each, each of two mini-batches of two micro-batches (4 AdamW steps). The torch
  * side runs under FSDP2 with one rank and with two gloo ranks (each rank gets one micro-batch). Loss,
  * every metric, and the final weights and AdamW moments must agree within 1e-6 relative. One case again in
  * float32 (the ONNX trainer's production dtype): loss and metrics within 1e-4; the weights' largest
@@ -20,6 +20,7 @@ import { INSTALL_HINT, torchEnv, torchVenvBin } from './venv.ts';
 import { initOptimizerState, type HostTensor, type OptimizerState } from '../../../core/graph/index.ts';
 import { makeQwen2Config, qwen2ConfigToJsonText } from '../../../core/model/config.ts';
 import { initQwen2Weights, qwen2Parameters } from '../../../core/model/parameters.ts';
+import { initLoraWeights, loraParameters } from '../../../core/model/lora.ts';
 import { parseRlAlgorithmConfig, type RlAlgorithmConfigInput } from '../../../core/config/rl.ts';
 import { advantageEstimators } from '../../../core/rl/advantages.ts';
 import { klCoefAt } from '../../../core/rl/klSchedule.ts';
@@ -82,6 +83,16 @@ const CASES: Record<string, RlAlgorithmConfigInput> = {
     shuffle: false,
     optimizer: { lr: 4e-3 },
   },
+  // LoRA (adapters on four of the seven linears; A and B both non-zero, so both get gradients from step 1).
+  loraGrpoTokenMeanK3: {
+    advantage: { estimator: 'grpo' },
+    lossAgg: 'token-mean',
+    kl: { placement: 'loss', estimator: 'k3', coef: 0.05 },
+    clip: { low: 0.2, high: 0.28, dualClip: 3 },
+    entropyCoef: 0.01,
+    lora: { rank: 2, alpha: 6, targetModules: ['q_proj', 'v_proj', 'up_proj', 'down_proj'] },
+    optimizer: { lr: 3e-2, weightDecay: 0.1 },
+  },
   reinforceBaselineSeqMeanTokenMean: {
     advantage: { estimator: 'reinforceBaseline' },
     lossAgg: 'seq-mean-token-mean',
@@ -138,16 +149,31 @@ async function runOnnx(
   const algo = parseRlAlgorithmConfig({ ...input, miniBatchSize: 4, microBatchSize: 2 });
   const rows = await scoredRows(algo.advantage.estimator);
   const weights = initQwen2Weights(config, 3);
+  const asDtype = (x: Float32Array) => (dtype === 'float64' ? Float64Array.from(x) : x);
   const params: Record<string, HostTensor> = {};
   for (const p of qwen2Parameters(config))
-    params[p.name] = {
-      data: dtype === 'float64' ? Float64Array.from(weights.get(p.name)!) : weights.get(p.name)!,
-      dims: [...p.shape],
-    };
+    params[p.name] = { data: asDtype(weights.get(p.name)!), dims: [...p.shape] };
+  // LoRA: the adapters are the trained state; the base is fed frozen (in the graph's dtype).
+  const adapters: Record<string, HostTensor> = {};
+  if (algo.lora) {
+    let seed = 29;
+    const r = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const init = initLoraWeights(config, algo.lora, 5);
+    for (const p of loraParameters(config, algo.lora)) {
+      let b = init.get(p.name)!;
+      // PEFT starts B at zero; a non-zero B makes A's gradient non-zero from the first step.
+      if (p.name.endsWith('lora_B.weight')) b = b.map(() => Math.fround((r() - 0.5) * 0.2));
+      adapters[p.name] = { data: asDtype(b), dims: [...p.shape] };
+    }
+  }
+  const base = algo.lora
+    ? new Map(Object.entries(params).map(([k, t]) => [k, t.data as unknown as Float32Array]))
+    : undefined;
+  const trained = algo.lora ? adapters : params;
   const updater = await PolicyUpdater.create(config, algo, {}, dtype);
-  // The update overwrites the state's arrays in place; `params` stays the initial weights written below.
+  // The update overwrites the state's arrays in place; `trained` stays the initial values written below.
   let state = initOptimizerState(
-    Object.fromEntries(Object.entries(params).map(([k, t]) => [k, { data: t.data.slice(), dims: t.dims }])),
+    Object.fromEntries(Object.entries(trained).map(([k, t]) => [k, { data: t.data.slice(), dims: t.dims }])),
   );
   const metrics: UpdateMetrics[] = [];
   const totalSteps = 3;
@@ -166,14 +192,14 @@ async function runOnnx(
     maxLength: 6,
   }));
   for (const ctx of steps) {
-    const r = await updater.update(state, rows, ctx);
+    const r = await updater.update(state, rows, ctx, base);
     state = r.state;
     metrics.push(...r.metrics);
   }
   const caseDir = join(dir, name);
   mkdirSync(caseDir);
   writeFileSync(join(caseDir, 'config.json'), qwen2ConfigToJsonText(config));
-  writeF64Safetensors(join(caseDir, 'initial.safetensors'), params);
+  writeF64Safetensors(join(caseDir, 'initial.safetensors'), { ...params, ...adapters });
   writeFileSync(join(caseDir, 'case.json'), JSON.stringify({ dtype, algorithm: algo, rows, steps }));
   // The ONNX side's results beside the inputs: PARITY_KEEP=1 keeps the folder for a closer look.
   writeFileSync(join(caseDir, 'onnx.json'), JSON.stringify({ step: state.step, metrics }));

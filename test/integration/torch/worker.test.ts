@@ -8,10 +8,14 @@
  *   sha256) and the TypeScript reader loads the torch-written weights and AdamW state, within float32
  *   rounding of run B's;
  * - run A's step 3 on the ONNX trainer reloads the torch checkpoint (torch → ONNX) and trains on it.
+ * The same again for a LoRA run (adapters on a frozen base read from model.dir): the checkpoints hold
+ * `adapter/` (PEFT files and the base reference) and the adapters' moments, and each engine resumes the other's.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
@@ -19,10 +23,12 @@ import { prepareRun } from '../../../activities/prepareRun.ts';
 import { checkpoint } from '../../../activities/checkpoint.ts';
 import { dropWarmTrainerState, updatePolicy } from '../../../activities/updatePolicy.ts';
 import { readCheckpointState } from '../../../activities/trainerState.ts';
-import { rolloutKey } from '../../../activities/runtime.ts';
+import { initialModel, loraBaseModel, rolloutKey } from '../../../activities/runtime.ts';
 import type { RawRunConfig, UpdatePolicyInput, UpdatePolicyOutput } from '../../../activities/types.ts';
 import { openStore, verifyCheckpoint } from '../../../core/store/index.ts';
 import type { RolloutRow } from '../../../core/train/rolloutBatch.ts';
+import { writeModelDir } from '../../../core/model/modelDir.ts';
+import { parseRunConfig } from '../../../core/config/run.ts';
 import { startHarness, tinyRunConfig, uniqueQueues, type Harness } from '../orchestration/harness.ts';
 import { startTorchWorker, stopTorchWorker } from './torchWorker.ts';
 
@@ -54,13 +60,15 @@ function rows(step: number): RolloutRow[] {
   });
 }
 
-test('the torch worker serves updatePolicy: same metrics as the ONNX trainer, checkpoints each engine resumes', async () => {
+/** Runs A (torch, then ONNX at step 3) and B (ONNX) of one config; `extra` overrides the tiny run's fields. */
+async function torchAgainstOnnx(label: string, extra: Partial<RawRunConfig> = {}): Promise<void> {
   const queues = uniqueQueues('torch');
-  const id = `torch-${process.pid}-${Date.now().toString(36)}`;
+  const id = `torch-${label}-${process.pid}-${Date.now().toString(36)}`;
   const configOf = (runId: string): RawRunConfig =>
     tinyRunConfig(runId, `s3://orchestration/${id}`, queues, {
       steps: 3,
       algorithm: { miniBatchSize: 8, microBatchSize: 2, optimizer: { lr: 1e-2 }, kl: { placement: 'none' } },
+      ...extra,
     });
   const runs = { torch: configOf(`${id}-a`), onnx: configOf(`${id}-b`) };
   const plans = { torch: await prepareRun(runs.torch), onnx: await prepareRun(runs.onnx) };
@@ -126,8 +134,14 @@ test('the torch worker serves updatePolicy: same metrics as the ONNX trainer, ch
   assert.ok('manifest' in verified, `torch checkpoint 2: ${'problem' in verified ? verified.problem : ''}`);
   const onnxVerified = await verifyCheckpoint(store, runs.onnx.runId, 2);
   assert.ok('manifest' in onnxVerified);
-  const mine = await readCheckpointState(store, verified.manifest);
-  const theirs = await readCheckpointState(store, onnxVerified.manifest);
+  const names = (m: typeof verified) => ('manifest' in m ? m.manifest.objects.map((o) => o.name) : []);
+  assert.deepEqual(names(verified), names(onnxVerified), 'the same checkpoint files');
+  // A LoRA checkpoint is read against the run's base model and adapter spec.
+  const parsed = parseRunConfig(runs.torch);
+  const spec = parsed.algorithm.lora;
+  const lora = spec ? { base: await loraBaseModel(parsed), spec } : undefined;
+  const mine = await readCheckpointState(store, verified.manifest, lora);
+  const theirs = await readCheckpointState(store, onnxVerified.manifest, lora);
   assert.equal(mine.state.step, theirs.state.step);
   let worst = 0;
   for (const [name, t] of Object.entries(theirs.state.params)) {
@@ -142,7 +156,29 @@ test('the torch worker serves updatePolicy: same metrics as the ONNX trainer, ch
   const c = await onnxUpdate(await inputOf('torch', 3));
   assert.equal(c.reloaded, true);
   assert.ok(Number.isFinite(c.metrics.loss));
-  console.log(JSON.stringify({ weightMaxAbsDiffAfter2Steps: worst }));
+  console.log(JSON.stringify({ label, weightMaxAbsDiffAfter2Steps: worst }));
   worker.shutdown();
   await running;
+  await stopTorchWorker(torch);
+}
+
+test('the torch worker serves updatePolicy: same metrics as the ONNX trainer, checkpoints each engine resumes', async () => {
+  await torchAgainstOnnx('full');
+});
+
+test('LoRA on the torch worker: the adapters train as on the ONNX trainer, in the same checkpoint files', async () => {
+  // The frozen base from a model directory on the workers' disk (the torch trainer does not rebuild model.init).
+  const tiny = parseRunConfig(tinyRunConfig('lora-base', 's3://orchestration/unused', uniqueQueues('torch')));
+  const dir = join(mkdtempSync(join(tmpdir(), 'reasonloop-torch-lora-')), 'base');
+  writeModelDir(dir, await initialModel(tiny));
+  await torchAgainstOnnx('lora', {
+    model: { dir },
+    algorithm: {
+      miniBatchSize: 8,
+      microBatchSize: 2,
+      optimizer: { lr: 1e-2 },
+      kl: { placement: 'none' },
+      lora: { rank: 4, alpha: 8, targetModules: ['q_proj', 'v_proj', 'down_proj'] },
+    },
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * orchestration.trainer.engine: "onnx" by default; "torch" with a field the torch trainer cannot honour
- * (LoRA, a CUDA trainer) is refused naming the field, by the parser and by `reasonloop train --check`,
+ * (a LoRA run on a model.init base, a CUDA trainer) is refused naming the field, by the parser and by `reasonloop train --check`,
  * before anything is written; the engine is not part of the run's identity (it may change on resume).
  */
 import assert from 'node:assert/strict';
@@ -59,7 +59,7 @@ describe('orchestration.trainer.engine', () => {
     ]);
   });
 
-  it('with "torch", refuses algorithm.lora and a cuda trainer, naming each field; "onnx" takes both', () => {
+  it('with "torch", refuses LoRA on a model.init base and a cuda trainer, naming each field; "onnx" takes both', () => {
     const lora = { miniBatchSize: 4, microBatchSize: 2, lora: { rank: 4 } };
     const issues = issuesOf(
       run({ algorithm: lora, orchestration: { trainer: { engine: 'torch' }, devices: { trainer: 'cuda' } } }),
@@ -67,7 +67,7 @@ describe('orchestration.trainer.engine', () => {
     assert.equal(issues.length, 2, issues.join('\n'));
     assert.match(
       issues[0],
-      /^run\.algorithm\.lora is not supported with orchestration\.trainer\.engine "torch" \(.*full parameters/,
+      /^run\.model\.init with algorithm\.lora is not supported with orchestration\.trainer\.engine "torch" \(.*model\.dir or model\.checkpoint/,
     );
     assert.match(
       issues[1],
@@ -76,7 +76,14 @@ describe('orchestration.trainer.engine', () => {
     assert.deepEqual(issuesOf(run({ algorithm: lora, orchestration: { devices: { trainer: 'cuda' } } })), []);
   });
 
-  it('`reasonloop train --check` refuses a torch run with LoRA before it touches the store', async () => {
+  it('with "torch", takes LoRA on a model.dir or model.checkpoint base', () => {
+    const lora = { miniBatchSize: 4, microBatchSize: 2, lora: { rank: 4 } };
+    const torch = { trainer: { engine: 'torch' as const } };
+    for (const model of [{ dir: '/models/qwen' }, { checkpoint: { runId: 'base', step: 0 } }])
+      assert.deepEqual(issuesOf(run({ model, algorithm: lora, orchestration: torch })), []);
+  });
+
+  it('`reasonloop train --check` refuses a torch LoRA run on a model.init base before it touches the store', async () => {
     const store = join(DIR, 'store-lora');
     const file = join(DIR, 'lora.json');
     writeFileSync(
@@ -93,7 +100,10 @@ describe('orchestration.trainer.engine', () => {
     );
     const r = await capture(['train', '--config', file, '--check']);
     assert.equal(r.code, 1, r.out);
-    assert.match(r.err, /run\.algorithm\.lora is not supported with orchestration\.trainer\.engine "torch"/);
+    assert.match(
+      r.err,
+      /run\.model\.init with algorithm\.lora is not supported with orchestration\.trainer\.engine "torch"/,
+    );
     assert.deepEqual(existsSync(store) ? readdirSync(store) : [], [], 'nothing written to the store');
   });
 
