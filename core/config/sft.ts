@@ -69,6 +69,21 @@ export const sftSectionSchema = z.strictObject({
   solutions: solutionsDataSchema.optional(),
 });
 
+/**
+ * An RL run's orchestration settings without `trainer`: the SFT steps run on the TypeScript trainer only
+ * (the torch trainer serves updatePolicy, not sftSteps). An RL config's `trainer.engine: "torch"` copied
+ * into an SFT config is refused with the reason, rather than as an unknown key or, were it accepted, an
+ * activity on a queue no worker serves.
+ */
+const sftOrchestrationSchema = orchestrationSchema.extend({
+  trainer: z
+    .never({
+      error:
+        'is an RL run setting: SFT steps run on the TypeScript trainer only (the torch trainer serves updatePolicy, not sftSteps); remove it',
+    })
+    .optional(),
+});
+
 export const sftConfigSchema = z
   .strictObject({
     runId: runId(),
@@ -84,7 +99,7 @@ export const sftConfigSchema = z
     task: mathTaskSchema,
     sft: sftSectionSchema.prefault({}),
     store: storeSchema,
-    orchestration: orchestrationSchema.prefault({}),
+    orchestration: sftOrchestrationSchema.prefault({}),
   })
   .superRefine((c, ctx) => {
     checkCosineHorizon(c.sft.optimizer, c.steps, ctx, 'sft.optimizer');

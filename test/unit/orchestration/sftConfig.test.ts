@@ -30,6 +30,12 @@ function issuesOf(raw: unknown): string[] {
 }
 
 describe('sft config', () => {
+  it('refuses orchestration.trainer (engine "torch" included) with the reason: SFT runs on the TypeScript trainer', () => {
+    assert.deepEqual(issuesOf(valid({ orchestration: { trainer: { engine: 'torch' } } })), [
+      'sft.orchestration.trainer is an RL run setting: SFT steps run on the TypeScript trainer only (the torch trainer serves updatePolicy, not sftSteps); remove it',
+    ]);
+  });
+
   it('a minimal config gets the defaults', () => {
     const c = parseSftConfig(valid());
     assert.equal(c.sft.batchSize, 32);
