@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import type { Qwen2Config } from '../../core/model/config.ts';
 import { qwen2Parameters } from '../../core/model/parameters.ts';
@@ -27,6 +27,7 @@ import {
 } from '../../core/store/index.ts';
 import type { RolloutRow } from '../../core/train/rolloutBatch.ts';
 import { SHARED_TEST_BUCKET, stackDown, stackUp } from '../../infra/sharedStack.ts';
+import { activityRoundTrips } from './roundTrips.ts';
 import type { TorchUpdateInput, TorchUpdateOutput } from './torchHopWorkflow.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -43,33 +44,6 @@ export interface TorchHop {
   workerStepMs: number[];
   /** Step 1's own time: reloading the step-0 checkpoint from S3 plus the update. */
   coldStepMs: number;
-}
-
-type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
-type HistoryEvent = NonNullable<History['events']>[number];
-
-function eventMs(e: HistoryEvent): number {
-  const t = e.eventTime;
-  if (!t) throw new Error(`history event ${String(e.eventId)} has no time`);
-  return Number(String(t.seconds ?? 0)) * 1000 + (t.nanos ?? 0) / 1e6;
-}
-
-/** Per activity, in order: [scheduled, started, result seen by the workflow] times in ms. */
-export function activityRoundTrips(history: History): { scheduled: number; started: number; seen: number }[] {
-  const events = history.events ?? [];
-  const out: { scheduled: number; started: number; seen: number }[] = [];
-  let open: { scheduled: number; started: number; completed: boolean } | undefined;
-  for (const e of events) {
-    if (e.activityTaskScheduledEventAttributes)
-      open = { scheduled: eventMs(e), started: NaN, completed: false };
-    else if (e.activityTaskStartedEventAttributes && open) open.started = eventMs(e);
-    else if (e.activityTaskCompletedEventAttributes && open) open.completed = true;
-    else if (e.workflowTaskStartedEventAttributes && open?.completed) {
-      out.push({ scheduled: open.scheduled, started: open.started, seen: eventMs(e) });
-      open = undefined;
-    }
-  }
-  return out;
 }
 
 /** The step-0 checkpoint a run's prepareRun would write for full-parameter training: weights, zero moments. */
