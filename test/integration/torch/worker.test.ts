@@ -8,7 +8,8 @@
  *   sha256) and the TypeScript reader loads the torch-written weights and AdamW state, within float32
  *   rounding of run B's;
  * - run A's step 3 on the ONNX trainer reloads the torch checkpoint (torch → ONNX) and trains on it.
- * The same again for a LoRA run (adapters on a frozen base read from model.dir): the checkpoints hold
+ * The same again for a LoRA run (adapters on a frozen base read from model.dir, and again from another
+ * run's checkpoint, model.checkpoint): the checkpoints hold
  * `adapter/` (PEFT files and the base reference) and the adapters' moments, and each engine resumes the other's.
  */
 import { after, before, test } from 'node:test';
@@ -60,10 +61,18 @@ function rows(step: number): RolloutRow[] {
   });
 }
 
-/** Runs A (torch, then ONNX at step 3) and B (ONNX) of one config; `extra` overrides the tiny run's fields. */
-async function torchAgainstOnnx(label: string, extra: Partial<RawRunConfig> = {}): Promise<void> {
+/**
+ * Runs A (torch, then ONNX at step 3) and B (ONNX) of one config; `extra` overrides the tiny run's fields,
+ * `setUp` gets the store URL first (to write what the runs' model source names).
+ */
+async function torchAgainstOnnx(
+  label: string,
+  extra: Partial<RawRunConfig> = {},
+  setUp?: (storeUrl: string) => Promise<void>,
+): Promise<void> {
   const queues = uniqueQueues('torch');
   const id = `torch-${label}-${process.pid}-${Date.now().toString(36)}`;
+  await setUp?.(`s3://orchestration/${id}`);
   const configOf = (runId: string): RawRunConfig =>
     tinyRunConfig(runId, `s3://orchestration/${id}`, queues, {
       steps: 3,
@@ -166,19 +175,27 @@ test('the torch worker serves updatePolicy: same metrics as the ONNX trainer, ch
   await torchAgainstOnnx('full');
 });
 
+const LORA_ALGORITHM = {
+  miniBatchSize: 8,
+  microBatchSize: 2,
+  optimizer: { lr: 1e-2 },
+  kl: { placement: 'none' as const },
+  lora: { rank: 4, alpha: 8, targetModules: ['q_proj' as const, 'v_proj' as const, 'down_proj' as const] },
+};
+
 test('LoRA on the torch worker: the adapters train as on the ONNX trainer, in the same checkpoint files', async () => {
   // The frozen base from a model directory on the workers' disk (the torch trainer does not rebuild model.init).
   const tiny = parseRunConfig(tinyRunConfig('lora-base', 's3://orchestration/unused', uniqueQueues('torch')));
   const dir = join(mkdtempSync(join(tmpdir(), 'reasonloop-torch-lora-')), 'base');
   writeModelDir(dir, await initialModel(tiny));
-  await torchAgainstOnnx('lora', {
-    model: { dir },
-    algorithm: {
-      miniBatchSize: 8,
-      microBatchSize: 2,
-      optimizer: { lr: 1e-2 },
-      kl: { placement: 'none' },
-      lora: { rank: 4, alpha: 8, targetModules: ['q_proj', 'v_proj', 'down_proj'] },
-    },
-  });
+  await torchAgainstOnnx('lora', { model: { dir }, algorithm: LORA_ALGORITHM });
+});
+
+test("LoRA on the torch worker with its base from another run's checkpoint (model.checkpoint)", async () => {
+  await torchAgainstOnnx(
+    'lora-checkpoint',
+    { model: { checkpoint: { runId: 'lora-base', step: 0 } }, algorithm: LORA_ALGORITHM },
+    // The base: a full-parameter run's step-0 checkpoint (whole weights) in the same store.
+    async (url) => void (await prepareRun(tinyRunConfig('lora-base', url, uniqueQueues('torch')))),
+  );
 });
