@@ -110,6 +110,7 @@ export async function prepareRun(raw: RawRunConfig): Promise<RlRunPlan> {
     heartbeatTimeoutSeconds: config.orchestration.heartbeatTimeoutSeconds,
     taskQueues: routedTaskQueues(config.orchestration.taskQueues, config.orchestration.devices),
     ...(config.orchestration.trainer.engine === 'torch' ? { trainerEngine: 'torch' as const } : {}),
+    ...(config.orchestration.fusedStep ? { fusedStep: true as const } : {}),
     rejected,
     hyperParameters: {
       base: baseHyperParameters(config),

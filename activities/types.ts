@@ -47,6 +47,11 @@ export interface RunPlan {
    * before the field existed, which the workflow's recorded histories hold.
    */
   trainerEngine?: Exclude<TrainerEngine, 'onnx'>;
+  /**
+   * orchestration.fusedStep, present only when true: a step's reference log-probs, scoring, update and
+   * checkpoint run as one trainStep activity on the trainer. Absent in plans made before the field existed.
+   */
+  fusedStep?: true;
   /** Newer checkpoints that failed verification and were skipped, with why. */
   rejected: { step: number; reason: string }[];
   /** Evaluate every `every` steps: `config` is the evaluation config but for its model (the step's checkpoint). */
@@ -170,4 +175,33 @@ export interface CheckpointOutput {
   weightsSha256: string;
   /** Wall seconds of this activity (also in the step's metrics log as `timing/checkpoint`). */
   seconds: number;
+}
+
+/** A whole step after sampling, on the trainer (orchestration.fusedStep): what the workflow would pass apart. */
+export interface TrainStepInput {
+  /** The step's config (overrides written in): what the reference, scoring and update compute with. */
+  config: RawRunConfig;
+  /** The run's config as given, which the checkpoint records (as checkpoint's own `config`). */
+  runConfig: RawRunConfig;
+  /** The run's identity (prepareRun's configHash): the warm state's key. */
+  configHash: string;
+  step: number;
+  /** The step's sampling shards, every round, in order: their keys and summaries (for the metrics). */
+  shards: SampleRolloutsOutput[];
+  /** Sampling rounds the shards cover (dynamic-sampling refill); absent = 1. */
+  rounds?: number;
+  /** The run has a KL term: the reference's log-probs first (RunPlan.referenceLogProbs). */
+  referenceLogProbs: boolean;
+  /** The run refills (rollout.maxRefillRounds > 0): the metrics record the refill counts. */
+  refill: boolean;
+  /** The data cursor after the step, which the checkpoint records. */
+  cursor: Cursor;
+  /** Metrics the checkpoint records beside the step's own (the hyper-parameter overrides in force). */
+  extraMetrics: Record<string, number>;
+}
+
+export interface TrainStepOutput {
+  /** The step's metrics (without extraMetrics), as the separate activities' workflow assembles them. */
+  metrics: Record<string, number>;
+  checkpoint: CheckpointOutput;
 }

@@ -1,8 +1,8 @@
 /**
  * Worker roles, one per task queue: `workflow` (the workflows, prepareRun and prepareSft on the workflow
  * queue), `rollout` (sampleRollouts, evaluateModel, filterShard), `cpu` (scoreRollouts and the difficulty
- * filter's plan and write steps), `trainer` (referenceLogProbs, updatePolicy, checkpoint, sftSteps,
- * trainerQueue). A trainer also polls a queue of its own (activities/trainerQueue.ts),
+ * filter's plan and write steps), `trainer` (referenceLogProbs, updatePolicy, checkpoint, trainStep — a
+ * step after sampling in one activity, orchestration.fusedStep —, sftSteps, trainerQueue). A trainer also polls a queue of its own (activities/trainerQueue.ts),
  * where rlTraining sends the updates of the runs whose state it holds. A dev worker runs all four in one
  * process; production runs each role where its hardware is. A worker's `device` applies to its rollout and
  * trainer roles: on cuda they poll the `…-gpu` queues (docs/gpu.md); workflow and cpu roles stay on the CPU.
@@ -26,6 +26,7 @@ import {
   scoreRollouts,
   sftSteps,
   trainerQueueActivity,
+  trainStep,
   uniqueTrainerQueue,
   updatePolicy,
   writeDifficultyFilter,
@@ -68,7 +69,7 @@ const ACTIVITIES: Record<
 > = {
   rollout: { sampleRollouts, evaluateModel, filterShard },
   cpu: { scoreRollouts, planDifficultyFilter, writeDifficultyFilter },
-  trainer: { referenceLogProbs, updatePolicy, checkpoint, sftSteps },
+  trainer: { referenceLogProbs, updatePolicy, checkpoint, trainStep, sftSteps },
 };
 
 /**
@@ -93,7 +94,7 @@ export function queueOf(
 }
 
 /** What the trainer's own queue serves: the activities rlTraining sends where its state is warm. */
-const OWN_QUEUE_ACTIVITIES = { updatePolicy, checkpoint };
+const OWN_QUEUE_ACTIVITIES = { updatePolicy, checkpoint, trainStep };
 
 /**
  * Creates one Temporal worker per role, and for a trainer a second one on its own queue; run them with

@@ -6,18 +6,20 @@
  * setHyperParameters (workflows/hyperParameters.ts) changes hyper-parameters from the next step that has
  * not started sampling; the trainer activities go to one trainer worker while it lives
  * (workflows/stickyTrainer.ts); with orchestration.trainer.engine "torch", updatePolicy goes to the PyTorch
- * trainer workers and checkpoint to the TypeScript ones.
+ * trainer workers and checkpoint to the TypeScript ones. With orchestration.fusedStep, everything after
+ * sampling (reference log-probs, scoring, update, checkpoint) is one trainStep activity on that trainer:
+ * two server round trips per step instead of four or five.
  */
 import { ParentClosePolicy, patched, proxyActivities, startChild } from '@temporalio/workflow';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import { evaluation } from './evaluation.ts';
 import type * as activities from '../activities/index.ts';
-import type { Cursor, RawRunConfig, SampleRolloutsOutput } from '../activities/types.ts';
+import type { Cursor, RawRunConfig } from '../activities/types.ts';
 import type { TrainingResult } from './definitions.ts';
 import { hyperParameterMetrics, withHyperParameters } from '../core/config/hyperParameters.ts';
 import { hyperParameterControl } from './hyperParameters.ts';
-import { stepTimingMetrics } from '../core/metrics/stepTiming.ts';
+import { stepMetrics } from '../core/metrics/stepMetrics.ts';
 import { stickyTrainer } from './stickyTrainer.ts';
 import { torchTrainerQueue } from '../core/config/taskQueues.ts';
 import { MODEL_PASS_TIMEOUT, prepareOptions, RETRY } from './activityOptions.ts';
@@ -60,28 +62,19 @@ async function startEvaluation(
   return workflowId;
 }
 
-/** Tool use of a step (only when a response called a tool): calls and errors per response, sandbox time. */
-function toolMetricsOf(shards: SampleRolloutsOutput[]): Record<string, number> {
-  const sum = (f: (s: SampleRolloutsOutput) => number) => shards.reduce((n, s) => n + f(s), 0);
-  const calls = sum((s) => s.toolCalls ?? 0);
-  if (calls === 0) return {};
-  const responses = Math.max(
-    1,
-    sum((s) => s.responses),
-  );
-  return {
-    toolCallsPerResponse: calls / responses,
-    toolErrorsPerResponse: sum((s) => s.toolErrors ?? 0) / responses,
-    sandboxSeconds: sum((s) => s.sandboxMs ?? 0) / 1000,
-  };
-}
-
 /**
  * Marks histories made by code that routes a torch-engine run's updatePolicy to the torch trainers: one
  * recorded before (where a plan saying "torch" could only have come from a newer activity worker, and the
  * updates went to the TypeScript trainer) replays the way it ran.
  */
 export const TORCH_TRAINER_PATCH = 'torch-trainer-engine';
+
+/**
+ * Marks histories made by code that runs a fusedStep run's step after sampling as one trainStep activity;
+ * one recorded before (where a plan with fusedStep could only have come from a newer activity worker)
+ * replays as it ran, with the separate activities.
+ */
+export const FUSED_STEP_PATCH = 'fused-train-step';
 
 export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}): Promise<TrainingResult> {
   const status = trainingStatus(carry);
@@ -114,11 +107,13 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
     taskQueue: plan.taskQueues.trainer,
   });
   const torch = plan.trainerEngine === 'torch' && patched(TORCH_TRAINER_PATCH);
-  const { updatePolicy, checkpoint } = stickyTrainer(status, {
+  const { updatePolicy, checkpoint, trainStep } = stickyTrainer(status, {
     sharedQueue: plan.taskQueues.trainer,
     heartbeatSeconds: plan.heartbeatTimeoutSeconds,
     ...(torch ? { torchQueue: torchTrainerQueue(plan.taskQueues.trainer) } : {}),
   });
+  // Only a plan that asks for it calls patched(): the histories of every other run hold no marker.
+  const fused = plan.fusedStep === true && patched(FUSED_STEP_PATCH);
 
   let cursor: Cursor = plan.cursor;
   let weightsSha256 = plan.weightsSha256;
@@ -147,73 +142,67 @@ export async function rlTraining(config: RawRunConfig, carry: TrainingCarry = {}
       rounds++;
     }
     const nextCursor = shards[shards.length - 1].nextCursor;
-    status.phase = 'scoring';
-    const batch = {
-      config: stepConfig,
-      step,
-      shardKeys: shards.map((s) => s.key),
-      ...(rounds > 1 ? { rounds } : {}),
-    };
-    // A run with a KL term: the reference's log-probs first, on the trainer's device (verl's ref worker
-    // group); scoreRollouts reads them. Histories from before the patch scored them inside scoreRollouts.
-    const reference =
-      plan.referenceLogProbs && patched(REFERENCE_ON_TRAINER_PATCH)
-        ? await referenceLogProbs(batch)
-        : undefined;
-    const scored = await scoreRollouts({ ...batch, ...(reference ? { referenceKey: reference.key } : {}) });
-    status.phase = 'updating';
-    const update = await updatePolicy({
-      config: stepConfig,
-      configHash: plan.configHash,
-      step,
-      scoredKey: scored.key,
-    });
-    const metrics = {
-      ...update.metrics,
-      meanTaskReward: scored.meanTaskReward,
-      meanReward: scored.meanReward,
-      accuracy: scored.accuracy,
-      keptFraction: scored.keptFraction,
-      klToReference: scored.klToReference,
-      completionRatio: scored.completionRatio,
-      // Present only when the run recomputes old log-probs: earlier histories carry no such field.
-      ...(scored.oldLogprobDiffMean !== undefined
-        ? { oldLogprobDiffMean: scored.oldLogprobDiffMean, oldLogprobDiffMax: scored.oldLogprobDiffMax! }
-        : {}),
-      ...toolMetricsOf(shards),
-      ...(scored.baseline
-        ? { baselineValue: scored.baseline.value, baselineCount: scored.baseline.count }
-        : {}),
-      meanResponseLength:
-        shards.reduce((n, s) => n + s.meanResponseLength * s.responses, 0) /
-        Math.max(
-          1,
-          shards.reduce((n, s) => n + s.responses, 0),
-        ),
-      maxResponseLength: Math.max(0, ...shards.map((s) => s.maxResponseLength ?? 0)),
-      // verl's response_length/clip_ratio: responses cut at rollout.maxNewTokens.
-      clipRatio: 1 - scored.completionRatio,
-      ...(plan.maxRefillRounds
-        ? { refillRounds: rounds - 1, groupsWithSignal: scored.groupsWithSignal ?? kept() }
-        : {}),
-      ...stepTimingMetrics({
-        sampleSeconds: shards.map((s) => s.seconds ?? 0),
-        scoreSeconds: scored.seconds ?? 0,
+    // The overrides in force for the next step travel with the checkpoint: a resumed run keeps them (those
+    // accepted while the checkpoint is written, or while trainStep runs, only from the next checkpoint).
+    const overrideMetrics = () => hyperParameterMetrics(hyperParameters.overrides());
+    let metrics: Record<string, number>;
+    let saved: { weightsSha256: string; seconds?: number };
+    if (fused) {
+      // orchestration.fusedStep: reference, scoring, update and checkpoint in one trainer activity.
+      status.phase = 'updating';
+      const done = await trainStep({
+        config: stepConfig,
+        runConfig: config,
+        configHash: plan.configHash,
+        step,
+        shards,
+        ...(rounds > 1 ? { rounds } : {}),
+        referenceLogProbs: plan.referenceLogProbs === true,
+        refill: (plan.maxRefillRounds ?? 0) > 0,
+        cursor: nextCursor,
+        extraMetrics: overrideMetrics(),
+      });
+      metrics = done.metrics;
+      saved = done.checkpoint;
+    } else {
+      status.phase = 'scoring';
+      const batch = {
+        config: stepConfig,
+        step,
+        shardKeys: shards.map((s) => s.key),
+        ...(rounds > 1 ? { rounds } : {}),
+      };
+      // A run with a KL term: the reference's log-probs first, on the trainer's device (verl's ref worker
+      // group); scoreRollouts reads them. Histories from before the patch scored them inside scoreRollouts.
+      const reference =
+        plan.referenceLogProbs && patched(REFERENCE_ON_TRAINER_PATCH)
+          ? await referenceLogProbs(batch)
+          : undefined;
+      const scored = await scoreRollouts({ ...batch, ...(reference ? { referenceKey: reference.key } : {}) });
+      status.phase = 'updating';
+      const update = await updatePolicy({
+        config: stepConfig,
+        configHash: plan.configHash,
+        step,
+        scoredKey: scored.key,
+      });
+      metrics = stepMetrics({
+        shards,
+        scored,
+        update,
         ...(reference ? { referenceSeconds: reference.seconds } : {}),
-        updateSeconds: update.seconds ?? 0,
-        promptTokens: shards.reduce((n, s) => n + (s.promptTokens ?? 0), 0),
-        responseTokens: shards.reduce((n, s) => n + s.meanResponseLength * s.responses, 0),
-      }),
-    };
-    status.phase = 'checkpointing';
-    const saved = await checkpoint({
-      config,
-      step,
-      objects: update.objects,
-      cursor: nextCursor,
-      // The overrides in force for the next step travel with the checkpoint: a resumed run keeps them.
-      metrics: { ...metrics, ...hyperParameterMetrics(hyperParameters.overrides()) },
-    });
+        rounds,
+        refill: (plan.maxRefillRounds ?? 0) > 0,
+      });
+      status.phase = 'checkpointing';
+      saved = await checkpoint({
+        config,
+        step,
+        objects: update.objects,
+        cursor: nextCursor,
+        metrics: { ...metrics, ...overrideMetrics() },
+      });
+    }
 
     if (plan.evaluation && step % plan.evaluation.every === 0) {
       (status.evaluations ??= []).push(await startEvaluation(plan.runId, step, plan.evaluation.config));

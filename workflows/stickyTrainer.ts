@@ -15,7 +15,7 @@ import type { TrainerQueueActivity } from '../activities/trainerQueue.ts';
 import { MODEL_PASS_TIMEOUT, ONE_ATTEMPT, RETRY, STORE_WORK_TIMEOUT } from './activityOptions.ts';
 import type { TrainingStatus } from './definitions.ts';
 
-type TrainerActivities = Pick<typeof activities, 'updatePolicy' | 'checkpoint'>;
+type TrainerActivities = Pick<typeof activities, 'updatePolicy' | 'checkpoint' | 'trainStep'>;
 
 /**
  * Own queues tried in a row for one call before it goes to the shared queue, where any trainer serves it
@@ -50,16 +50,16 @@ export interface StickyTrainerOptions {
   torchQueue?: string;
 }
 
-/** Timeouts of updatePolicy (a model pass) and checkpoint (store work), on any queue. */
+/** Timeouts of updatePolicy and trainStep (model passes) and checkpoint (store work), on any queue. */
 function timeoutsOf(activity: keyof TrainerActivities, heartbeatSeconds: number) {
   return {
-    startToCloseTimeout: activity === 'updatePolicy' ? MODEL_PASS_TIMEOUT : STORE_WORK_TIMEOUT,
+    startToCloseTimeout: activity === 'checkpoint' ? STORE_WORK_TIMEOUT : MODEL_PASS_TIMEOUT,
     heartbeatTimeout: `${heartbeatSeconds} seconds`,
   };
 }
 
 /**
- * updatePolicy and checkpoint, routed to the worker whose own queue is `status.trainerQueue` (picked on
+ * updatePolicy and checkpoint (or trainStep, both and the step's scoring in one), routed to the worker whose own queue is `status.trainerQueue` (picked on
  * the first call, and again whenever that worker is gone).
  *
  * One attempt per own queue: a trainer killed inside an update costs one heartbeat timeout, then a new
@@ -87,6 +87,11 @@ export function stickyTrainer(status: TrainingStatus, options: StickyTrainerOpti
       taskQueue: options.sharedQueue,
       retry: RETRY,
     }).checkpoint,
+    trainStep: proxyActivities<TrainerActivities>({
+      ...timeoutsOf('trainStep', heartbeatSeconds),
+      taskQueue: options.sharedQueue,
+      retry: RETRY,
+    }).trainStep,
   };
   const own = new Map<string, TrainerActivities>();
   const on = (queue: string): TrainerActivities => {
@@ -102,6 +107,7 @@ export function stickyTrainer(status: TrainingStatus, options: StickyTrainerOpti
       proxies = {
         updatePolicy: onQueue('updatePolicy').updatePolicy,
         checkpoint: onQueue('checkpoint').checkpoint,
+        trainStep: onQueue('trainStep').trainStep,
       };
       own.set(queue, proxies);
     }
@@ -124,5 +130,7 @@ export function stickyTrainer(status: TrainingStatus, options: StickyTrainerOpti
   return {
     updatePolicy: (input) => onTrainer((a) => a.updatePolicy(input)),
     checkpoint: (input) => (torchQueue ? shared.checkpoint(input) : onTrainer((a) => a.checkpoint(input))),
+    // orchestration.fusedStep, which the config allows with the TypeScript trainer only (no torchQueue).
+    trainStep: (input) => onTrainer((a) => a.trainStep(input)),
   };
 }

@@ -159,6 +159,15 @@ export const runOrchestrationSchema = orchestrationSchema.extend({
    * checkpoints.
    */
   trainer: trainerSchema.prefault({}),
+  /**
+   * Run each step's reference log-probs, scoring, update and checkpoint as one activity (`trainStep`) on
+   * the trainer that holds the run's state: two server round trips per step (sampling, then that) instead
+   * of four or five, which is what the orchestration overhead of a small model's step is made of
+   * (docs/benchmarks.md, bench:orchestration). The trainer then scores, so it needs what the cpu role
+   * does — the task's data and verifier (it already reads the task for the reference log-probs). The same
+   * numbers either way. The TypeScript trainer only (trainer.engine "onnx"). May change on resume.
+   */
+  fusedStep: flag().default(false),
 });
 
 export const runConfigSchema = z
@@ -191,6 +200,14 @@ export const runConfigSchema = z
   .superRefine((c, ctx) => {
     checkCosineHorizon(c.algorithm.optimizer, c.steps, ctx, 'algorithm.optimizer');
     checkTrainerEngine(c, ctx);
+    if (c.orchestration.fusedStep && c.orchestration.trainer.engine !== 'onnx') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['orchestration', 'fusedStep'],
+        message: `needs orchestration.trainer.engine "onnx": the ${c.orchestration.trainer.engine} trainer serves updatePolicy only`,
+        input: c.orchestration.fusedStep,
+      });
+    }
     checkRolloutEngine(c, ctx);
     const batch = c.rollout.promptsPerStep * c.rollout.n;
     if (c.algorithm.miniBatchSize > batch || batch % c.algorithm.miniBatchSize !== 0) {

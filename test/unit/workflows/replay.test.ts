@@ -12,6 +12,8 @@
  * These three were recorded before referenceLogProbs: their steps score the reference inside
  * scoreRollouts. rlTraining-reference-log-probs.json (two plain steps) was recorded after it: the
  * `reference-log-probs-on-trainer` patch marker, then referenceLogProbs before each scoreRollouts.
+ * rlTraining-fused-step.json (3 steps, orchestration.fusedStep): the `fused-train-step` patch marker,
+ * then one trainStep after each step's sampling.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ const HISTORIES = [
   'rlTraining-trainer-failover.json',
   'rlTraining-torch-engine.json',
   'rlTraining-reference-log-probs.json',
+  'rlTraining-fused-step.json',
 ];
 
 /** Bundling the workflows with webpack takes seconds on a loaded 2-core machine. */
