@@ -3,8 +3,10 @@
  * with the local folder store on a private Temporal dev server (infra/'s settings), the workers of
  * workers/workers.ts in this process; every activity execution is timed inside the worker, and the
  * overhead is the step's wall time minus the time some activity was computing
- * (bench/orchestration/timing.ts). Two sizes: the tests' tiny model, then the demo's. Prints, as the last
- * line (the demo size), {"bench":"orchestration","stepMs":…,"overheadMs":…,"overheadPct":…}. Targets:
+ * (bench/orchestration/timing.ts). Two sizes: the tests' tiny model, then the demo's, each step in separate
+ * activities; then the demo's with orchestration.fusedStep (a step after sampling in one trainer
+ * activity). Prints, as the last line (the demo size, fused, beside the separate activities' figure),
+ * {"bench":"orchestration","stepMs":…,"overheadMs":…,"overheadPct":…,"separateOverheadPct":…}. Targets:
  * overheadPct ≤ 2 at the demo size, ≤ 50 ms per activity hop.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -27,7 +29,7 @@ import { createWorkers, WORKFLOWS_PATH } from '../workers/workers.ts';
 import { hopBreakdown, type HopBreakdown } from './orchestration/history.ts';
 import { trivialHopMs } from './orchestration/referenceHop.ts';
 import { activityTiming, orchestrationTiming, type ActivitySpan } from './orchestration/timing.ts';
-import { DEMO, TINY, type Workload } from './orchestration/workloads.ts';
+import { DEMO, DEMO_FUSED, TINY, type Workload } from './orchestration/workloads.ts';
 
 /** The issue's targets. */
 const MAX_OVERHEAD_PCT_AT_DEMO_SIZE = 2;
@@ -113,8 +115,8 @@ const clientConnection = await Connection.connect({ address: server.address });
 try {
   const client = new Client({ connection: clientConnection });
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
-  let last: ReturnType<typeof orchestrationTiming> | undefined;
-  for (const workload of [TINY, DEMO]) {
+  const timings = new Map<Workload['name'], ReturnType<typeof orchestrationTiming>>();
+  for (const workload of [TINY, DEMO, DEMO_FUSED]) {
     const load = loadavg()[0];
     // Just before the run, on the same server: what a hop costs with nothing in the activities.
     const floorMs = await trivialHopMs(connection, client);
@@ -130,8 +132,8 @@ try {
         `  server's history: ${s.activities} activities, activity schedule-to-start ` +
         `${round(s.activityScheduleToStartMs)} ms, workflow task schedule-to-start ` +
         `${round(s.workflowTaskScheduleToStartMs)} ms, workflow task ${round(s.workflowTaskRunMs)} ms\n` +
-        `  mean hop before: ${Object.entries(t.hopMsBefore)
-          .map(([activity, ms]) => `${activity} ${round(ms)} ms`)
+        `  mean hop before (hops/step): ${Object.entries(t.hopMsBefore)
+          .map(([activity, ms]) => `${activity} ${round(ms)} ms (${round(t.hopsPerStepBefore[activity], 1)})`)
           .join(', ')}`,
     );
     console.log(
@@ -148,8 +150,10 @@ try {
         load: round(load),
       }),
     );
-    last = t;
+    timings.set(workload.name, t);
   }
+  const fused = timings.get('demo-fused')!;
+  const separate = timings.get('demo')!;
   console.log(
     `target at the demo size: overheadPct ≤ ${MAX_OVERHEAD_PCT_AT_DEMO_SIZE}` +
       (loadavg()[0] > cores ? ` (note: load above ${cores} cores; hops include scheduling delay)` : ''),
@@ -157,9 +161,12 @@ try {
   console.log(
     JSON.stringify({
       bench: 'orchestration',
-      stepMs: round(last!.stepMs),
-      overheadMs: round(last!.overheadMs),
-      overheadPct: round(last!.overheadPct, 2),
+      fusedStep: true,
+      stepMs: round(fused.stepMs),
+      overheadMs: round(fused.overheadMs),
+      overheadPct: round(fused.overheadPct, 2),
+      hopMs: round(fused.hopMs),
+      separateOverheadPct: round(separate.overheadPct, 2),
     }),
   );
 } finally {

@@ -32,7 +32,12 @@ export interface OrchestrationTiming {
   maxHopMs: number;
   /** Mean hop before each activity type (the one that ends the idle gap), e.g. `{ scoreRollouts: 41 }`. */
   hopMsBefore: Record<string, number>;
+  /** Hops before each activity type per step, e.g. `{ sampleRollouts: 1, trainerQueue: 0.1 }`. */
+  hopsPerStepBefore: Record<string, number>;
 }
+
+/** The activities that end a step by committing its checkpoint: checkpoint, or trainStep (fusedStep). */
+export const STEP_ENDS: readonly string[] = ['checkpoint', 'trainStep'];
 
 /** Merges overlapping spans (parallel shards) into disjoint intervals, in time order. */
 export function mergeSpans(
@@ -56,13 +61,13 @@ function median(values: readonly number[]): number {
 
 /**
  * The measured window runs from the end of prepareRun (the run is planned, the first step is next) to the
- * end of the last checkpoint: it holds exactly the run's steps, each ending when its checkpoint is written.
+ * end of the last checkpoint (or trainStep, which ends with it): it holds exactly the run's steps, each ending when its checkpoint is written.
  * Every idle gap in it — before each activity or group of parallel activities — is one hop.
  */
 export function orchestrationTiming(spans: readonly ActivitySpan[]): OrchestrationTiming {
   const prepared = spans.filter((s) => s.activity === 'prepareRun').at(-1);
   if (!prepared) throw new Error('no prepareRun among the timed activities: the run was not measured');
-  const checkpoints = spans.filter((s) => s.activity === 'checkpoint' && s.start >= prepared.end);
+  const checkpoints = spans.filter((s) => STEP_ENDS.includes(s.activity) && s.start >= prepared.end);
   const steps = new Set(checkpoints.map((s) => s.step)).size;
   if (steps === 0) throw new Error('no checkpoint after prepareRun: the run made no step');
   const windowStart = prepared.end;
@@ -92,6 +97,7 @@ export function orchestrationTiming(spans: readonly ActivitySpan[]): Orchestrati
     hopMsBefore: Object.fromEntries(
       [...before].map(([activity, g]) => [activity, g.reduce((a, b) => a + b, 0) / g.length]),
     ),
+    hopsPerStepBefore: Object.fromEntries([...before].map(([activity, g]) => [activity, g.length / steps])),
   };
 }
 

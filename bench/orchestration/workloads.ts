@@ -9,7 +9,7 @@ import { DEFAULT_DEMO, DEMO_MODEL, demoConfigs } from '../../demo/configs.ts';
 export const BENCH_STEPS = 10;
 
 export interface Workload {
-  name: 'tiny' | 'demo';
+  name: 'tiny' | 'demo' | 'demo-fused';
   describe: string;
   config(runId: string, storeUrl: string, queues: BenchQueues): RunConfigInput;
 }
@@ -73,5 +73,19 @@ export const DEMO: Workload = {
       model: DEMO_MODEL,
       orchestration: { ...rl.orchestration, taskQueues: { ...queues } },
     };
+  },
+};
+
+/**
+ * The demo's run with orchestration.fusedStep: reference log-probs, scoring, update and checkpoint of a
+ * step as one trainer activity, so a step makes two server round trips (sampling, then that) instead of
+ * five. The same numbers as DEMO (test/integration/orchestration/fusedStep.test.ts).
+ */
+export const DEMO_FUSED: Workload = {
+  name: 'demo-fused',
+  describe: 'the same with orchestration.fusedStep (a step after sampling in one trainer activity)',
+  config: (runId, storeUrl, queues) => {
+    const config = DEMO.config(runId, storeUrl, queues);
+    return { ...config, orchestration: { ...config.orchestration, fusedStep: true } };
   },
 };

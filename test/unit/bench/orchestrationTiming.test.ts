@@ -67,6 +67,31 @@ describe('orchestrationTiming', () => {
       updatePolicy: 15,
       checkpoint: 15,
     });
+    assert.deepEqual(t.hopsPerStepBefore, {
+      sampleRollouts: 1,
+      scoreRollouts: 1,
+      updatePolicy: 1,
+      checkpoint: 1,
+    });
+  });
+
+  it('a fused step (orchestration.fusedStep) ends with its trainStep: two hops a step', () => {
+    const spans = [
+      span('prepareRun', 0, 100),
+      span('sampleRollouts', 110, 200, 1),
+      span('sampleRollouts', 110, 205, 1),
+      span('trainStep', 215, 300, 1),
+      span('sampleRollouts', 320, 400, 2),
+      span('sampleRollouts', 320, 400, 2),
+      span('trainStep', 420, 500, 2),
+    ];
+    const t = orchestrationTiming(spans);
+    assert.equal(t.steps, 2);
+    assert.equal(t.stepMs, 200);
+    assert.equal(t.overheadMs, 30);
+    assert.equal(t.hops, 4);
+    assert.deepEqual(t.hopMsBefore, { sampleRollouts: 15, trainStep: 15 });
+    assert.deepEqual(t.hopsPerStepBefore, { sampleRollouts: 1, trainStep: 1 });
   });
 
   it('a run that was not measured is an error, not a zero', () => {
