@@ -26,8 +26,8 @@ import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
 import { startTemporalDevServer } from '../infra/stack.ts';
 import type { TrainingResult } from '../workflows/definitions.ts';
 import { createWorkers, WORKFLOWS_PATH } from '../workers/workers.ts';
-import { hopBreakdown, type HopBreakdown } from './orchestration/history.ts';
-import { trivialHopMs } from './orchestration/referenceHop.ts';
+import { hopBreakdown, hopSegments, type HopBreakdown, type HopSegments } from './orchestration/history.ts';
+import { trivialHop } from './orchestration/referenceHop.ts';
 import { activityTiming, orchestrationTiming, type ActivitySpan } from './orchestration/timing.ts';
 import { DEMO, DEMO_FUSED, TINY, type Workload } from './orchestration/workloads.ts';
 
@@ -69,7 +69,11 @@ async function timeRun(
   client: Client,
   bundle: WorkflowBundle,
   storeUrl: string,
-): Promise<{ spans: ActivitySpan[]; server: HopBreakdown }> {
+): Promise<{
+  spans: ActivitySpan[];
+  server: HopBreakdown;
+  segments: Record<string, HopSegments & { hops: number }>;
+}> {
   const base = `bench-orch-${workload.name}-${Date.now().toString(36)}`;
   const queues = {
     workflow: `${base}-wf`,
@@ -97,7 +101,12 @@ async function timeRun(
     const result: TrainingResult = await run.result();
     if (result.step !== config.steps)
       throw new Error(`${workload.name}: the run ended at step ${result.step}`);
-    return { spans, server: hopBreakdown(await run.fetchHistory()) };
+    const history = await run.fetchHistory();
+    return {
+      spans,
+      server: hopBreakdown(history),
+      segments: hopSegments(history, spans, performance.timeOrigin),
+    };
   } finally {
     for (const w of workers) w.shutdown();
     await running;
@@ -119,8 +128,9 @@ try {
   for (const workload of [TINY, DEMO, DEMO_FUSED]) {
     const load = loadavg()[0];
     // Just before the run, on the same server: what a hop costs with nothing in the activities.
-    const floorMs = await trivialHopMs(connection, client);
-    const { spans, server: s } = await timeRun(workload, connection, client, bundle, storeDir);
+    const floor = await trivialHop(connection, client);
+    const floorMs = floor.hopMs;
+    const { spans, server: s, segments } = await timeRun(workload, connection, client, bundle, storeDir);
     const t = orchestrationTiming(spans);
     console.log(
       `${workload.name}: ${workload.describe}\n` +
@@ -131,7 +141,18 @@ try {
         `workflow, same server, just before); 1-min load ${load.toFixed(1)} on ${cores} cores\n` +
         `  server's history: ${s.activities} activities, activity schedule-to-start ` +
         `${round(s.activityScheduleToStartMs)} ms, workflow task schedule-to-start ` +
-        `${round(s.workflowTaskScheduleToStartMs)} ms, workflow task ${round(s.workflowTaskRunMs)} ms\n` +
+        `${round(s.workflowTaskScheduleToStartMs)} ms, workflow task ${round(s.workflowTaskRunMs)} ms ` +
+        `(the trivial workflow's: ${round(floor.server.activityScheduleToStartMs)}, ` +
+        `${round(floor.server.workflowTaskScheduleToStartMs)}, ${round(floor.server.workflowTaskRunMs)} ms)\n` +
+        `  a hop, by the activity it leads to (result reported → workflow task picked up → its turn done → ` +
+        `next activity called):\n` +
+        Object.entries(segments)
+          .map(
+            ([activity, g]) =>
+              `    → ${activity}: ${round(g.reportMs)} + ${round(g.workflowTaskWaitMs)} + ` +
+              `${round(g.workflowTaskRunMs)} + ${round(g.dispatchMs)} ms (${g.hops} hops)\n`,
+          )
+          .join('') +
         `  mean hop before (hops/step): ${Object.entries(t.hopMsBefore)
           .map(([activity, ms]) => `${activity} ${round(ms)} ms (${round(t.hopsPerStepBefore[activity], 1)})`)
           .join(', ')}`,

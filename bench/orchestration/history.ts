@@ -61,3 +61,78 @@ export function hopBreakdown(history: History): HopBreakdown {
     workflowTaskRunMs: mean(workflowRuns),
   };
 }
+
+/** One hop, from the end of an activity to the start of the next one it led to, split where the server saw it. */
+export interface HopSegments {
+  /** The activity function returned → ActivityTaskCompleted: encoding the result, the completion RPC. */
+  reportMs: number;
+  /** → WorkflowTaskStarted: the workflow task scheduled and picked up by the workflow worker. */
+  workflowTaskWaitMs: number;
+  /** → WorkflowTaskCompleted: the workflow's turn, its commands back at the server. */
+  workflowTaskRunMs: number;
+  /** ActivityTaskScheduled → the next activity function called: matching, the poll's answer, decoding. */
+  dispatchMs: number;
+}
+
+/** The mean of each segment of the hops that lead to each activity type (a hop's first activity only). */
+export function hopSegments(
+  history: History,
+  spans: readonly { activity: string; activityId?: string; start: number; end: number }[],
+  timeOrigin: number,
+): Record<string, HopSegments & { hops: number }> {
+  const events = history.events ?? [];
+  const byId = new Map(events.map((e) => [idOf(e.eventId), e]));
+  const scheduledByActivityId = new Map(
+    events
+      .filter((e) => e.activityTaskScheduledEventAttributes)
+      .map((e) => [e.activityTaskScheduledEventAttributes!.activityId ?? '', e]),
+  );
+  const spanByActivityId = new Map(spans.filter((s) => s.activityId).map((s) => [s.activityId!, s]));
+  // The first activity each workflow task scheduled (parallel shards: the one that started first).
+  const firstByTask = new Map<string, { span: (typeof spans)[number]; scheduled: HistoryEvent }>();
+  for (const span of spans) {
+    const scheduled = span.activityId ? scheduledByActivityId.get(span.activityId) : undefined;
+    if (!scheduled) continue;
+    const task = idOf(scheduled.activityTaskScheduledEventAttributes!.workflowTaskCompletedEventId);
+    const seen = firstByTask.get(task);
+    if (!seen || span.start < seen.span.start) firstByTask.set(task, { span, scheduled });
+  }
+  const sums = new Map<string, HopSegments & { hops: number }>();
+  for (const [task, { span, scheduled }] of firstByTask) {
+    const completed = byId.get(task)?.workflowTaskCompletedEventAttributes;
+    const taskScheduled = completed && byId.get(idOf(completed.scheduledEventId));
+    const taskStarted = completed && byId.get(idOf(completed.startedEventId));
+    // The event that made the task: the previous activity's completion, right before it was scheduled.
+    const trigger = taskScheduled && byId.get(String(Number(taskScheduled.eventId) - 1));
+    const before = trigger?.activityTaskCompletedEventAttributes;
+    const prevScheduled = before && byId.get(idOf(before.scheduledEventId));
+    const prevId = prevScheduled?.activityTaskScheduledEventAttributes?.activityId;
+    const prev = prevId ? spanByActivityId.get(prevId) : undefined;
+    if (!prev || !taskStarted || !trigger) continue;
+    const s = sums.get(span.activity) ?? {
+      reportMs: 0,
+      workflowTaskWaitMs: 0,
+      workflowTaskRunMs: 0,
+      dispatchMs: 0,
+      hops: 0,
+    };
+    s.reportMs += eventMs(trigger) - (timeOrigin + prev.end);
+    s.workflowTaskWaitMs += eventMs(taskStarted) - eventMs(trigger);
+    s.workflowTaskRunMs += eventMs(byId.get(task)!) - eventMs(taskStarted);
+    s.dispatchMs += timeOrigin + span.start - eventMs(scheduled);
+    s.hops++;
+    sums.set(span.activity, s);
+  }
+  return Object.fromEntries(
+    [...sums].map(([activity, s]) => [
+      activity,
+      {
+        reportMs: s.reportMs / s.hops,
+        workflowTaskWaitMs: s.workflowTaskWaitMs / s.hops,
+        workflowTaskRunMs: s.workflowTaskRunMs / s.hops,
+        dispatchMs: s.dispatchMs / s.hops,
+        hops: s.hops,
+      },
+    ]),
+  );
+}

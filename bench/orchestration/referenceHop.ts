@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { bundleWorkflowCode, Worker, type NativeConnection } from '@temporalio/worker';
 import * as activities from '../hops/activities.ts';
+import { hopBreakdown, type HopBreakdown } from './history.ts';
 
 /** Sequential activities per run; bench:hops skips the first ~10, which are fast even untuned (DESIGN.md §4). */
 const ACTIVITIES = 25;
@@ -19,7 +20,11 @@ function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-export async function trivialHopMs(connection: NativeConnection, client: Client): Promise<number> {
+/** The median hop of the trivial workflow, and its history's server-side waits. */
+export async function trivialHop(
+  connection: NativeConnection,
+  client: Client,
+): Promise<{ hopMs: number; server: HopBreakdown }> {
   const bundle = await bundleWorkflowCode({
     workflowsPath: fileURLToPath(new URL('../hops/workflow.ts', import.meta.url)),
     logger: quiet,
@@ -30,5 +35,6 @@ export async function trivialHopMs(connection: NativeConnection, client: Client)
     client.workflow.execute('hops', { taskQueue, workflowId: taskQueue, args: [ACTIVITIES] }),
   );
   const gaps = times.slice(1).map((t, i) => t - times[i]);
-  return median(gaps.slice(WARM_UP));
+  const history = await client.workflow.getHandle(taskQueue).fetchHistory();
+  return { hopMs: median(gaps.slice(WARM_UP)), server: hopBreakdown(history) };
 }

@@ -8,8 +8,11 @@ import type { ActivityInterceptorsFactory } from '@temporalio/worker';
 /** One activity execution as the worker ran it, timed inside the process (performance.now()). */
 export interface ActivitySpan {
   activity: string;
+  /** The activity's id in its workflow's history (ActivityTaskScheduled's activityId). */
+  activityId?: string;
   /** The RL step the activity worked on (from its input); undefined for prepareRun. */
   step?: number;
+  /** performance.now() milliseconds; performance.timeOrigin + these are the epoch times history events use. */
   start: number;
   end: number;
 }
@@ -116,6 +119,7 @@ export function activityTiming(record: (span: ActivitySpan) => void): ActivityIn
           const step = (input.args[0] as { step?: unknown } | undefined)?.step;
           record({
             activity: ctx.info.activityType,
+            activityId: ctx.info.activityId,
             ...(typeof step === 'number' ? { step } : {}),
             start,
             end: performance.now(),

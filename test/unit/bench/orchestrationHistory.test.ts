@@ -1,7 +1,10 @@
-/** bench:orchestration's server-side cross-check: task waits read from a workflow history. */
+/**
+ * bench:orchestration's server-side cross-check: task waits read from a workflow history, and each hop split
+ * at the events the server recorded.
+ */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { hopBreakdown } from '../../../bench/orchestration/history.ts';
+import { hopBreakdown, hopSegments } from '../../../bench/orchestration/history.ts';
 
 type History = Parameters<typeof hopBreakdown>[0];
 
@@ -36,5 +39,45 @@ it('averages the schedule-to-start of activity and workflow tasks and the workfl
     activityScheduleToStartMs: 10,
     workflowTaskScheduleToStartMs: 20,
     workflowTaskRunMs: 30,
+  });
+});
+
+it('hopSegments: splits the hop from one activity to the next at the events the server recorded', () => {
+  const history = {
+    events: [
+      at(1, 1_000, { workflowTaskScheduledEventAttributes: {} }),
+      at(2, 1_001, { workflowTaskStartedEventAttributes: { scheduledEventId: '1' } }),
+      at(3, 1_002, {
+        workflowTaskCompletedEventAttributes: { scheduledEventId: '1', startedEventId: '2' },
+      }),
+      at(4, 1_002, {
+        activityTaskScheduledEventAttributes: {
+          activityId: '1',
+          activityType: { name: 'sampleRollouts' },
+          workflowTaskCompletedEventId: '3',
+        },
+      }),
+      at(5, 1_050, { activityTaskCompletedEventAttributes: { scheduledEventId: '4' } }),
+      at(6, 1_050, { workflowTaskScheduledEventAttributes: {} }),
+      at(7, 1_060, { workflowTaskStartedEventAttributes: { scheduledEventId: '6' } }),
+      at(8, 1_075, {
+        workflowTaskCompletedEventAttributes: { scheduledEventId: '6', startedEventId: '7' },
+      }),
+      at(9, 1_075, {
+        activityTaskScheduledEventAttributes: {
+          activityId: '2',
+          activityType: { name: 'trainStep' },
+          workflowTaskCompletedEventId: '8',
+        },
+      }),
+    ],
+  } as unknown as History;
+  const spans = [
+    { activity: 'sampleRollouts', activityId: '1', start: 1_010, end: 1_046 },
+    { activity: 'trainStep', activityId: '2', start: 1_082, end: 1_200 },
+  ];
+  // The first activity had no activity before it: only the hop to trainStep is split.
+  assert.deepEqual(hopSegments(history, spans, 0), {
+    trainStep: { reportMs: 4, workflowTaskWaitMs: 10, workflowTaskRunMs: 15, dispatchMs: 7, hops: 1 },
   });
 });
