@@ -143,7 +143,7 @@ try {
         `${round(s.activityScheduleToStartMs)} ms, workflow task schedule-to-start ` +
         `${round(s.workflowTaskScheduleToStartMs)} ms, workflow task ${round(s.workflowTaskRunMs)} ms ` +
         `(the trivial workflow's: ${round(floor.server.activityScheduleToStartMs)}, ` +
-        `${round(floor.server.workflowTaskScheduleToStartMs)}, ${round(floor.server.workflowTaskRunMs)} ms)\n` +
+        `${round(floor.server.workflowTaskScheduleToStartMs)}, ${round(floor.server.workflowTaskRunMs)} ms); workflow task timeouts ${s.workflowTaskTimeouts}, activity retries ${s.activityRetries}\n` +
         `  a hop, by the activity it leads to (result reported → workflow task picked up → its turn done → ` +
         `next activity called):\n` +
         Object.entries(segments)

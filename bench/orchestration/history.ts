@@ -17,6 +17,12 @@ export interface HopBreakdown {
   workflowTaskScheduleToStartMs: number;
   /** Mean WorkflowTaskStarted → WorkflowTaskCompleted: the workflow code's turn plus the round trip. */
   workflowTaskRunMs: number;
+  /**
+   * Workflow tasks that timed out (a sticky worker that did not answer within the sticky schedule-to-start
+   * timeout, or a turn past start-to-close: each costs seconds) and activity attempts that failed or timed out.
+   */
+  workflowTaskTimeouts: number;
+  activityRetries: number;
 }
 
 /** An event's time in milliseconds (the seconds are a protobuf Long or a number). */
@@ -59,6 +65,12 @@ export function hopBreakdown(history: History): HopBreakdown {
     activityScheduleToStartMs: mean(activityWaits),
     workflowTaskScheduleToStartMs: mean(workflowWaits),
     workflowTaskRunMs: mean(workflowRuns),
+    workflowTaskTimeouts: events.filter((e) => e.workflowTaskTimedOutEventAttributes).length,
+    // Attempts that failed before the recorded one: ActivityTaskStarted records its attempt number.
+    activityRetries: events.reduce(
+      (n, e) => n + Math.max(0, (e.activityTaskStartedEventAttributes?.attempt ?? 1) - 1),
+      0,
+    ),
   };
 }
 

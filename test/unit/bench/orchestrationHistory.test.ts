@@ -39,7 +39,24 @@ it('averages the schedule-to-start of activity and workflow tasks and the workfl
     activityScheduleToStartMs: 10,
     workflowTaskScheduleToStartMs: 20,
     workflowTaskRunMs: 30,
+    workflowTaskTimeouts: 0,
+    activityRetries: 0,
   });
+});
+
+it('counts workflow task timeouts and the activity attempts that failed before the recorded one', () => {
+  const history = {
+    events: [
+      at(1, 1000, { workflowTaskScheduledEventAttributes: {} }),
+      at(2, 1001, { workflowTaskStartedEventAttributes: { scheduledEventId: 1 } }),
+      at(3, 11001, { workflowTaskTimedOutEventAttributes: { scheduledEventId: 1, startedEventId: 2 } }),
+      at(4, 11002, { activityTaskScheduledEventAttributes: {} }),
+      at(5, 15000, { activityTaskStartedEventAttributes: { scheduledEventId: 4, attempt: 3 } }),
+    ],
+  } as unknown as History;
+  const b = hopBreakdown(history);
+  assert.equal(b.workflowTaskTimeouts, 1);
+  assert.equal(b.activityRetries, 2);
 });
 
 it('hopSegments: splits the hop from one activity to the next at the events the server recorded', () => {
