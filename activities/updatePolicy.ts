@@ -15,7 +15,8 @@ import { PolicyUpdater } from '../core/train/policyUpdate.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
 import { parsedConfig } from './parsedConfig.ts';
-import { loraBaseModel, memo, modelConfig, runStore, sessionConfig, verifiedManifest } from './runtime.ts';
+import { memo, modelConfig, modelFiles, runStore, sessionConfig, verifiedManifest } from './runtime.ts';
+import { trainerBaseWeights } from './loraBaseWeights.ts';
 import { requireDeviceKind } from './workerDevice.ts';
 import { deviceKey } from '../core/graph/device.ts';
 import { reduceMetrics } from '../core/metrics/reduce.ts';
@@ -58,7 +59,7 @@ async function stateAt(
   const manifest = await verifiedManifest(store, config.runId, step);
   const lora = config.algorithm.lora;
   // LoRA: the checkpoint holds the adapters; the architecture files come from the run's base model.
-  const loraRead = lora && { base: withoutWeights(await loraBaseModel(config)), spec: lora };
+  const loraRead = lora && { base: await modelFiles(config), spec: lora };
   const { model, state } = await readCheckpointState(store, manifest, loraRead);
   const base = withoutWeights(model);
   return { w: { configHash: hash, step, state, base }, reloaded: true };
@@ -95,6 +96,9 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
   const { w, reloaded } = await stateAt(config, hash, input.step - 1);
   // The update overwrites the state's arrays in place: until it has finished, the warm copy is no step's.
   warm = undefined;
+  const lora = config.algorithm.lora;
+  // The frozen base of a LoRA run, fed to every step; loaded once per worker (loraBaseWeights.ts).
+  const baseWeights = lora && (await trainerBaseWeights(config));
   peaks.end(reloaded ? 'reload' : 'warm');
   heartbeat({ phase: 'loaded' });
   const rows = JSON.parse(new TextDecoder().decode(await store.get(input.scoredKey))) as RolloutRow[];
@@ -107,9 +111,6 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
   );
   peaks.end('prepare');
   const rlStep = input.step - 1;
-  const lora = config.algorithm.lora;
-  // The frozen base of a LoRA run, fed to every step; loaded once per worker (runtime.ts).
-  const baseWeights = lora && (await loraBaseModel(config)).weights;
   const { state, metrics } = await updater.update(
     w.state,
     rows,

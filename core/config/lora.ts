@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { ALL_LINEAR, LORA_TARGET_MODULES, type LoraTargetModule } from '../model/lora.ts';
 import { positive, positiveInt, probability } from './rules.ts';
+import { weightDtypeSchema } from './sampling.ts';
 
 export const loraConfigSchema = z.strictObject({
   /** r: the adapters' inner dimension. */
@@ -39,6 +40,14 @@ export const loraConfigSchema = z.strictObject({
       });
       return [...new Set(t)] as LoraTargetModule[];
     }),
+  /**
+   * The trainer's copy of the frozen base: "float16" holds its matrices at 2 bytes per value, each cast
+   * to float32 inside the layer that uses it (needs gradientCheckpointing, whose per-layer backward re-makes
+   * the casts); norms, biases, adapters, gradients and moments stay float32. The base is rounded to half
+   * once; the update is then the float32 one on that rounded base. Unset: float32 (absent from a run's
+   * identity, as before it existed).
+   */
+  baseDtype: weightDtypeSchema(),
 });
 
 export type LoraConfig = z.output<typeof loraConfigSchema>;

@@ -4,6 +4,7 @@
  * formulas are written out in docs/model.md ("Memory estimate") and compared there with measured peaks.
  */
 import type { Qwen2Config } from '../model/config.ts';
+import { elementCount, layerPrefix, qwen2Parameters } from '../model/parameters.ts';
 
 export const FLOAT32_BYTES = 4;
 /** Node, onnxruntime's code and arenas before any tensor: measured ≈ 0.2 GB for a worker at rest. */
@@ -12,6 +13,29 @@ export const RUNTIME_BASE_BYTES = 200e6;
 /** Weights: P values. Half-precision matrices (rollout.weightDtype float16) are a second copy at 2 bytes. */
 export function weightBytes(parameters: number, halfCopy = false): number {
   return parameters * FLOAT32_BYTES + (halfCopy ? parameters * 2 : 0);
+}
+
+/**
+ * A frozen LoRA base held with its matrices at half precision (algorithm.lora.baseDtype float16):
+ * 2 bytes per matrix value (the embedding, the projections, an untied LM head), 4 per norm or bias value.
+ */
+export function halfBaseBytes(config: Qwen2Config): number {
+  return qwen2Parameters(config).reduce(
+    (sum, p) => sum + elementCount(p.shape) * (p.shape.length === 2 ? 2 : FLOAT32_BYTES),
+    0,
+  );
+}
+
+/**
+ * The float32 casts a half base is used through: the LM head's [vocab, hidden] for the log-probs (forward
+ * and backward), and one layer's matrices at a time, with the half copies its recomputed backward reads
+ * them through (core/graph/recompute.ts).
+ */
+export function halfBaseCastBytes(config: Qwen2Config): number {
+  const layer = qwen2Parameters(config)
+    .filter((p) => p.name.startsWith(`${layerPrefix(0)}.`) && p.shape.length === 2)
+    .reduce((sum, p) => sum + elementCount(p.shape), 0);
+  return (config.vocabSize * config.hiddenSize + layer) * FLOAT32_BYTES + layer * 2;
 }
 
 /** AdamW's first and second moments: 2 P values. */

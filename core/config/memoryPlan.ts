@@ -79,6 +79,7 @@ export function memoryPlan(
         chunkTokens: chunk,
         recompute: run.algorithm.gradientCheckpointing,
         lora: run.algorithm.lora,
+        baseDtype: run.algorithm.lora?.baseDtype,
       }),
     ),
   ];

@@ -8,12 +8,15 @@
  */
 import type { Qwen2Config } from '../model/config.ts';
 import { loraParameterCount, type LoraSpec } from '../model/lora.ts';
+import type { WeightDtype } from '../model/weightDtype.ts';
 import { qwen2ParameterCount } from '../model/parameters.ts';
 import type { MemoryTerm } from './memoryPlan.ts';
 import {
   activationBytes,
   adamStateBytes,
   FLOAT32_BYTES,
+  halfBaseBytes,
+  halfBaseCastBytes,
   logitsBlockBytes,
   RUNTIME_BASE_BYTES,
   weightBytes,
@@ -28,6 +31,8 @@ export interface TrainerShape {
   /** Per-layer recomputation (algorithm.gradientCheckpointing). */
   recompute: boolean;
   lora?: LoraSpec;
+  /** algorithm.lora.baseDtype: the frozen base's matrices at 2 bytes ("float16") or 4 (absent). */
+  baseDtype?: WeightDtype;
 }
 
 /**
@@ -73,8 +78,14 @@ export function trainerTerms(config: Qwen2Config, s: TrainerShape): MemoryTerm[]
     backward >= copy
       ? `backward: kept ${fmt(saved)} + layer ${fmt(layer)} + logits ${fmt(logits)} + embedding grads ${fmt(embedding)} GB`
       : `the gradients' copy back from onnxruntime (> backward ${fmt(backward)} GB)`;
+  const halfBase = s.lora !== undefined && s.baseDtype === 'float16';
   return [
-    { name: s.lora ? 'weights (frozen base)' : 'weights', bytes: weightBytes(params) },
+    halfBase
+      ? { name: 'weights (frozen base, float16 matrices)', bytes: halfBaseBytes(config) }
+      : { name: s.lora ? 'weights (frozen base)' : 'weights', bytes: weightBytes(params) },
+    ...(halfBase
+      ? [{ name: 'float32 casts of the base (LM head, one layer)', bytes: halfBaseCastBytes(config) }]
+      : []),
     ...(s.lora ? [{ name: `LoRA adapters (${trained.toLocaleString('en-US')})`, bytes: trained * 4 }] : []),
     { name: 'gradients (running sum)', bytes: trained * FLOAT32_BYTES },
     { name: 'AdamW m, v', bytes: adamStateBytes(trained) },

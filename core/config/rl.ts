@@ -201,6 +201,17 @@ export const rlAlgorithmSchema = z
         input: c.advantage.gamma,
       });
     }
+    if (c.lora?.baseDtype === 'float16' && !c.gradientCheckpointing) {
+      // Without per-layer recomputation the backward would keep every layer's float32 cast of the base
+      // from the forward: more memory than the float32 base, not less.
+      ctx.addIssue({
+        code: 'custom',
+        path: ['lora', 'baseDtype'],
+        message:
+          'float16 needs gradientCheckpointing: true (each layer re-makes its float32 casts in the backward)',
+        input: c.lora.baseDtype,
+      });
+    }
   });
 
 /** The parsed section, defaults filled in. */

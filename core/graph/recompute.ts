@@ -18,6 +18,11 @@
  * segment differentiated just before to what the barrier waits for: onnxruntime orders nodes depth-first
  * from the graph outputs, and would otherwise compute every weight gradient last (only the clipping norm
  * reads them), keeping each segment's recomputed activations alive until then.
+ *
+ * Half-precision inputs of the graph (a LoRA trainer's frozen base stored at 2 bytes per value) are read
+ * through the same barrier: the float32 casts a layer makes of its weights are then re-made in its
+ * backward, so only the layer at hand holds float32 copies; without this the forward's casts, functions
+ * of no segment input, would be kept until the backward — every layer's at once.
  */
 import { Graph, GraphError } from './graph.ts';
 import type { Node, Value } from './graph.ts';
@@ -72,20 +77,29 @@ export function segmentsOf(g: Graph): readonly RecomputeSegment[] {
 export function afterBarrier(x: Value, after: readonly Value[]): Value {
   if (after.length === 0)
     throw new GraphError(`afterBarrier: ${x.name} needs at least one value to wait for`);
-  const ready = after
+  return where(readyAfter(after), x, x);
+}
+
+/** A bool that exists once every `after` has been computed (always true: each sum equals itself). */
+function readyAfter(after: readonly Value[]): Value {
+  return after
     .map((a) => {
       const s = sumAll(a);
       return equal(s, s);
     })
     .reduce((c, d) => and(c, d));
-  return where(ready, x, x);
+}
+
+/** A graph input stored at half precision (frozen weights): re-read through the barrier in a copy. */
+function isHalfInput(v: Value): boolean {
+  return v.producer === undefined && v.dtype === 'float16';
 }
 
 /**
- * Re-emits the nodes of `segment` that depend on its inputs, reading the inputs through `afterBarrier`
- * on `after` (the upstream gradients of the segment's outputs). Returns the copy of each recomputed
- * value by original; values not downstream of the inputs (functions of parameters, shapes) are absent
- * and their originals are used as they are.
+ * Re-emits the nodes of `segment` that depend on its inputs or read a half-precision graph input, reading
+ * those through `afterBarrier` on `after` (the upstream gradients of the segment's outputs). Returns the
+ * copy of each recomputed value by original; values downstream of neither (functions of float32
+ * parameters, shapes) are absent and their originals are used as they are.
  */
 export function recomputeSegment(
   g: Graph,
@@ -94,13 +108,14 @@ export function recomputeSegment(
 ): Map<Value, Value> {
   const copies = new Map<Value, Value>();
   g.scope(`${segment.name}.recompute`, () => {
-    for (const x of segment.inputs)
-      copies.set(
-        x,
-        g.scope('barrier', () => afterBarrier(x, after)),
-      );
+    if (after.length === 0)
+      throw new GraphError(`recompute "${segment.name}": needs at least one value to wait for`);
+    const ready = g.scope('barrier', () => readyAfter(after));
+    const barred = (x: Value) => g.scope('barrier', () => where(ready, x, x));
+    for (const x of segment.inputs) copies.set(x, barred(x));
     for (const node of g.nodes.slice(segment.start, segment.end)) {
       const reads = [...node.inputs, ...(node.implicitInputs ?? [])];
+      for (const v of reads) if (isHalfInput(v) && !copies.has(v)) copies.set(v, barred(v));
       if (!reads.some((v) => copies.has(v))) continue;
       if (Object.values(node.attrs).some((a) => a.kind === 'graph'))
         throw new GraphError(

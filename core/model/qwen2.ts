@@ -12,9 +12,11 @@ import type { WeightDtype } from './weightDtype.ts';
 import type { Qwen2Config } from './config.ts';
 import { EMBED_TOKENS, FINAL_NORM, LM_HEAD, layerPrefix, qwen2Parameters } from './parameters.ts';
 import { declareLoraInputs } from './loraGraph.ts';
-import { loraNames, type LoraSpec } from './lora.ts';
+import type { LoraSpec } from './lora.ts';
+import { isMatrixWeight, linear, loraLinear, type HalfWeightUse } from './linear.ts';
 
 export { WEIGHT_DTYPES, type WeightDtype } from './weightDtype.ts';
+export { isMatrixWeight, linear, loraLinear, upcastWeight, type HalfWeightUse } from './linear.ts';
 
 /**
  * Additive score for masked positions. HF uses finfo(float32).min; any value whose exp underflows to 0
@@ -45,6 +47,8 @@ export function declareQwen2Inputs(
   dtype: DType = 'float32',
   batch: Dim = 'batch',
   seq: Dim = 'seq',
+  /** "float16": the matrices are half-precision inputs (a trainer's frozen LoRA base, fed as stored). */
+  weightDtype: WeightDtype = 'float32',
 ) {
   const inputs: Qwen2Inputs = {
     inputIds: g.input('input_ids', 'int64', [batch, seq]),
@@ -52,7 +56,10 @@ export function declareQwen2Inputs(
     positionIds: g.input('position_ids', 'int64', [batch, seq]),
   };
   const params = new Map<string, Value>();
-  for (const p of qwen2Parameters(config)) params.set(p.name, g.input(p.name, dtype, p.shape));
+  for (const p of qwen2Parameters(config)) {
+    const half = weightDtype === 'float16' && isMatrixWeight(p.shape);
+    params.set(p.name, g.input(p.name, half ? 'float16' : dtype, p.shape));
+  }
   return { inputs, params };
 }
 
@@ -60,34 +67,6 @@ export function declareQwen2Inputs(
 export function rmsNorm(x: Value, weight: Value, eps: number): Value {
   const variance = op.reduceMean(op.mul(x, x), [-1], true);
   return op.mul(weight, op.mul(x, op.reciprocal(op.sqrt(op.add(variance, eps)))));
-}
-
-/**
- * nn.Linear: x · Wᵀ (+ b), with W stored [out, in] as in HF checkpoints. A float16 W takes x at half
- * precision and gives the product back in x's dtype: the GPU's half GEMM accumulates in float32, and
- * reading half the bytes per weight is what a bandwidth-bound decode step gains.
- */
-export function linear(x: Value, weight: Value, bias?: Value): Value {
-  const half = weight.dtype === 'float16' && x.dtype !== 'float16';
-  const product = op.matmul(half ? op.cast(x, 'float16') : x, op.transposeLast2(weight));
-  const y = half ? op.cast(product, x.dtype) : product;
-  return bias ? op.add(y, bias) : y;
-}
-
-/**
- * The Linear at `path` (its `.weight`, `.bias` if any): with LoRA adapters for it among the parameters,
- * PEFT's `base_layer(x) + lora_B(lora_A(x)) · scaling` (no dropout: it is refused at config time).
- */
-export function loraLinear(x: Value, params: Map<string, Value>, path: string, scaling?: number): Value {
-  const y = linear(x, params.get(`${path}.weight`)!, params.get(`${path}.bias`));
-  const a = params.get(loraNames.a(path));
-  if (!a || scaling === undefined) return y;
-  return op.add(y, op.mul(linear(linear(x, a), params.get(loraNames.b(path))!), scaling));
-}
-
-/** The matrices among the parameters: what `WeightDtype` "float16" stores at half precision. */
-export function isMatrixWeight(shape: readonly number[]): boolean {
-  return shape.length === 2;
 }
 
 /** cos and sin of the rotary angles, [batch, 1, seq, headDim], from position ids (rope "default" type). */
@@ -169,6 +148,8 @@ export interface AttentionContext {
   fresh: KvCache;
   /** LoRA's alpha / r when adapters are among the parameters (lora_A/lora_B of a Linear add its branch). */
   loraScaling?: number;
+  /** How the layers' float16 matrices are used (linear). */
+  halfUse?: HalfWeightUse;
 }
 
 function selfAttention(
@@ -179,7 +160,7 @@ function selfAttention(
   ctx: AttentionContext,
 ): Value {
   const proj = (n: string, input: Value) =>
-    loraLinear(input, params, `${layerPrefix(i)}.self_attn.${n}`, ctx.loraScaling);
+    loraLinear(input, params, `${layerPrefix(i)}.self_attn.${n}`, ctx.loraScaling, ctx.halfUse);
   const [b, t] = x.shape;
   const q = applyRotary(splitHeads(proj('q_proj', x), c.numAttentionHeads, c.headDim), ctx.cos, ctx.sin);
   let k = applyRotary(splitHeads(proj('k_proj', x), c.numKeyValueHeads, c.headDim), ctx.cos, ctx.sin);
@@ -203,9 +184,9 @@ function selfAttention(
 }
 
 /** Qwen2MLP: down_proj(silu(gate_proj(x)) · up_proj(x)). */
-function mlp(x: Value, params: Map<string, Value>, i: number, loraScaling?: number): Value {
+function mlp(x: Value, params: Map<string, Value>, i: number, ctx: AttentionContext): Value {
   const proj = (n: string, input: Value) =>
-    loraLinear(input, params, `${layerPrefix(i)}.mlp.${n}`, loraScaling);
+    loraLinear(input, params, `${layerPrefix(i)}.mlp.${n}`, ctx.loraScaling, ctx.halfUse);
   const gate = proj('gate_proj', x);
   const silu = op.mul(gate, op.sigmoid(gate));
   return proj('down_proj', op.mul(silu, proj('up_proj', x)));
@@ -224,7 +205,7 @@ function decoderLayer(
     op.add(x, selfAttention(norm('input_layernorm', x), params, i, c, ctx)),
   );
   return x.graph.scope(`layers.${i}.mlp`, () =>
-    op.add(h, mlp(norm('post_attention_layernorm', h), params, i, ctx.loraScaling)),
+    op.add(h, mlp(norm('post_attention_layernorm', h), params, i, ctx)),
   );
 }
 
@@ -239,6 +220,8 @@ export function qwen2Hidden(
   past?: KvCache,
   /** LoRA's alpha / r: the adapters in `params` (see loraGraph.ts) add their branch, scaled by it. */
   loraScaling?: number,
+  /** How float16 matrices are used (linear); the embedding is gathered at half and cast either way. */
+  halfUse: HalfWeightUse = 'half',
 ): { hidden: Value; present: KvCache; fresh: KvCache } {
   const embed = params.get(EMBED_TOKENS)!;
   // Half-precision weights: the activations are float32 all the same.
@@ -256,6 +239,7 @@ export function qwen2Hidden(
     present: { keys: [], values: [] },
     fresh: { keys: [], values: [] },
     loraScaling,
+    halfUse,
   };
   // Each layer is a recomputation segment from its input: a backward built with `recompute` keeps only
   // the layers' inputs from the forward pass (marking alone changes nothing in the graph).

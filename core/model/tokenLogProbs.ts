@@ -8,7 +8,8 @@
 import { Graph, op } from '../graph/index.ts';
 import type { DType, Value } from '../graph/index.ts';
 import type { Qwen2Config } from './config.ts';
-import { declareQwen2Inputs, lmHeadWeight, linear, qwen2Hidden } from './qwen2.ts';
+import { declareQwen2Inputs, lmHeadWeight, linear, qwen2Hidden, upcastWeight } from './qwen2.ts';
+import type { HalfWeightUse } from './qwen2.ts';
 
 /** log softmax(logits)[target] along the last axis: [..., V] and [...] int64 → [...]. */
 export function gatherLogProbs(logProbs: Value, targets: Value): Value {
@@ -63,6 +64,11 @@ export interface TokenLogProbsOptions {
   chunkTokens?: number;
   /** LoRA's alpha / r when `params` holds adapters (loraGraph.ts). */
   loraScaling?: number;
+  /**
+   * How float16 matrices are used (qwen2.ts linear). With "upcast" the LM head's float32 cast is one
+   * [vocab, hidden] block that lives through the log-probs' forward and backward.
+   */
+  halfUse?: HalfWeightUse;
 }
 
 /** The forward graph of per-token log-probs (inputs as buildQwen2Logits, plus a `temperature` scalar). */
@@ -89,20 +95,22 @@ export function tokenLogProbs(
   temperature: Value,
   opts: TokenLogProbsOptions = {},
 ): { logProbs: Value; entropy: Value } {
-  const { hidden } = qwen2Hidden(inputs, params, config, undefined, opts.loraScaling);
+  const { hidden } = qwen2Hidden(inputs, params, config, undefined, opts.loraScaling, opts.halfUse);
   const scoring = op.slice(hidden, [0], [-1], [1]); // positions 0 … seq−2 predict tokens 1 … seq−1
   const nextTokens = () => op.slice(inputs.inputIds, [1], [op.SLICE_END], [1]);
   if (opts.chunkTokens)
     return graph.scope('logprobs', () =>
       op.chunkedTokenLogProbs(
         scoring,
-        lmHeadWeight(params, config),
+        opts.halfUse === 'upcast'
+          ? upcastWeight(lmHeadWeight(params, config), scoring.dtype)
+          : lmHeadWeight(params, config),
         nextTokens(),
         temperature,
         opts.chunkTokens!,
       ),
     );
-  const logits = op.div(linear(scoring, lmHeadWeight(params, config)), temperature);
+  const logits = op.div(linear(scoring, lmHeadWeight(params, config), undefined, opts.halfUse), temperature);
   const logProbs = graph.scope('logprobs', () => op.logSoftmax(logits, -1));
   const targets = nextTokens();
   return { logProbs: gatherLogProbs(logProbs, targets), entropy: entropyFromLogProbs(logProbs) };

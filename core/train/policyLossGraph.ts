@@ -10,6 +10,7 @@ import type { Qwen2Config } from '../model/config.ts';
 import { declareQwen2Inputs } from '../model/qwen2.ts';
 import { declareLoraInputs } from '../model/loraGraph.ts';
 import type { LoraSpec } from '../model/lora.ts';
+import type { WeightDtype } from '../model/weightDtype.ts';
 import { tokenLogProbs } from '../model/tokenLogProbs.ts';
 import type { LossAggMode } from '../rl/aggregation.ts';
 import type { KlEstimatorName } from '../rl/kl.ts';
@@ -28,6 +29,8 @@ export interface PolicyLossOptions {
   chunkTokens?: number;
   /** LoRA: the adapters are the trainable parameters; the base weights stay inputs with no gradient. */
   lora?: LoraSpec;
+  /** LoRA's frozen base matrices as float16 inputs, each cast to float32 where a layer uses it. */
+  baseDtype?: WeightDtype;
 }
 
 /** Names of the per-token and scalar inputs the packer (rolloutBatch.ts) fills. */
@@ -65,12 +68,16 @@ export interface PolicyLossGraph {
 export function buildPolicyLoss(config: Qwen2Config, opts: PolicyLossOptions): PolicyLossGraph {
   const dtype = opts.dtype ?? 'float32';
   const graph = new Graph('policyLoss');
-  const { inputs, params } = declareQwen2Inputs(graph, config, dtype);
+  if (opts.baseDtype === 'float16' && !opts.lora)
+    throw new Error('policy loss: a float16 base is for LoRA only (full training updates every weight)');
+  const weightDtype = opts.baseDtype ?? 'float32';
+  const { inputs, params } = declareQwen2Inputs(graph, config, dtype, 'batch', 'seq', weightDtype);
   const lora = opts.lora && declareLoraInputs(graph, config, opts.lora, params, dtype);
   const temperature = graph.input(lossInputs.temperature, dtype, []);
   const { logProbs, entropy } = tokenLogProbs(graph, inputs, params, config, temperature, {
     chunkTokens: opts.chunkTokens,
     loraScaling: lora?.scaling,
+    halfUse: 'upcast',
   });
   const { loss, metrics } = actorLossOnTokens(graph, logProbs, entropy, opts);
   return { graph, loss, params: lora ? lora.adapters : [...params.values()], metrics };

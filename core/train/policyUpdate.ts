@@ -16,6 +16,7 @@ import type { RolloutRow } from './rolloutBatch.ts';
 import { TrainSteps } from './trainSteps.ts';
 import type { LoraSpec } from '../model/lora.ts';
 import { weightFeeds } from '../model/weightFeeds.ts';
+import type { WeightDtype } from '../model/weightDtype.ts';
 
 /** What one optimizer step reports (verl's actor metrics). */
 export interface UpdateMetrics {
@@ -63,7 +64,9 @@ type Algo = Pick<
   | 'kl'
   | 'lossAggMaxLength'
 > &
-  Partial<Pick<RlAlgorithmConfig, 'logProbChunkTokens' | 'gradientCheckpointing'>> & { lora?: LoraSpec };
+  Partial<Pick<RlAlgorithmConfig, 'logProbChunkTokens' | 'gradientCheckpointing'>> & {
+    lora?: LoraSpec & { baseDtype?: WeightDtype };
+  };
 
 export class PolicyUpdater {
   private constructor(
@@ -91,6 +94,7 @@ export class PolicyUpdater {
       entropyBonus: algo.entropyCoef !== 0,
       chunkTokens: logProbChunkTokens(algo.logProbChunkTokens, config.vocabSize),
       lora: algo.lora,
+      baseDtype: algo.lora?.baseDtype,
     };
     const recompute = algo.gradientCheckpointing ?? false;
     const steps = new TrainSteps(
@@ -108,17 +112,17 @@ export class PolicyUpdater {
    * Runs every optimizer step of one rollout batch; returns the state, updated in place (its arrays are
    * overwritten: a caller that needs the old values copies them first), and one metrics record per step.
    * With LoRA the state holds the adapters (and their moments) only, and `base` the frozen weights, fed
-   * as they are to every step.
+   * as they are to every step (with lora.baseDtype float16, matrices as halfWeights holds them).
    */
   async update(
     state: OptimizerState,
     rows: readonly RolloutRow[],
     ctx: UpdateContext,
-    base?: Map<string, Float32Array>,
+    base?: ReadonlyMap<string, Float32Array | Uint16Array>,
   ): Promise<{ state: OptimizerState; metrics: UpdateMetrics[] }> {
     const a = this.algo;
     if (a.lora && !base) throw new Error('PolicyUpdater: LoRA needs the base weights');
-    const frozen: Feeds = a.lora ? weightFeeds(this.config, base!) : {};
+    const frozen: Feeds = a.lora ? weightFeeds(this.config, base!, a.lora.baseDtype) : {};
     const plan = planUpdate({
       batchSize: rows.length,
       miniBatchSize: Math.min(a.miniBatchSize, rows.length),

@@ -36,3 +36,20 @@ test('algorithm.lora: rank, alpha, dropout and module names are checked, each er
   for (const [lora, message] of bad)
     assert.throws(() => parseRlAlgorithmConfig({ lora }), message, JSON.stringify(lora));
 });
+
+test('algorithm.lora.baseDtype: absent by default (float32); float16 needs gradientCheckpointing', () => {
+  assert.equal(parseRlAlgorithmConfig({ lora: { rank: 8 } }).lora!.baseDtype, undefined);
+  const half = parseRlAlgorithmConfig({
+    gradientCheckpointing: true,
+    lora: { rank: 8, baseDtype: 'float16' },
+  });
+  assert.equal(half.lora!.baseDtype, 'float16');
+  assert.throws(
+    () => parseRlAlgorithmConfig({ lora: { rank: 8, baseDtype: 'float16' } }),
+    /algorithm\.lora\.baseDtype float16 needs gradientCheckpointing: true/,
+  );
+  assert.throws(
+    () => parseRlAlgorithmConfig({ gradientCheckpointing: true, lora: { rank: 8, baseDtype: 'bfloat16' } }),
+    /algorithm\.lora\.baseDtype must be one of "float32", "float16" \(got "bfloat16"\)/,
+  );
+});
