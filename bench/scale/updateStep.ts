@@ -6,15 +6,26 @@
  * The same batch goes to PyTorch (bench_scale_torch.py) through `writeTorchBatch`. Last stdout line:
  * {"updateSeconds":…,"checkpointSeconds":…,"checkpointBytes":…,"peakRssGB":…,"loss":…,"gradNorm":…,…}
  *
- *   node --import tsx bench/scale/updateStep.ts --model DIR [--lora-rank 16] [--rows 16] [--micro 4]
- *     [--prompt 64] [--response 256] [--threads 2] [--no-recompute]
+ *   node --import tsx bench/scale/updateStep.ts --model DIR [--lora-rank 16] [--lora-base-dtype float16]
+ *     [--rows 16] [--micro 4] [--prompt 64] [--response 256] [--threads 2] [--no-recompute]
+ *
+ * `--lora-base-dtype float16` holds the frozen base's matrices at half precision, read tensor by tensor
+ * as the trainer worker reads them (algorithm.lora.baseDtype).
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initOptimizerState } from '../../core/graph/index.ts';
-import { loadModelDir, writeModelDir, type QwenModelDir } from '../../core/model/modelDir.ts';
+import {
+  loadModelDir,
+  loadModelDirFiles,
+  writeModelDir,
+  type QwenModelDir,
+} from '../../core/model/modelDir.ts';
+import { openParameterReaders } from '../../core/model/parameterReaders.ts';
+import { halfWeights } from '../../core/model/weightFeeds.ts';
+import type { WeightDtype } from '../../core/model/weightDtype.ts';
 import { initLoraWeights, loraParameterCount, loraParameters, type LoraSpec } from '../../core/model/lora.ts';
 import { writePeftAdapter } from '../../core/model/peftAdapter.ts';
 import { writeShardedSafetensors } from '../../core/model/safetensorsShards.ts';
@@ -29,6 +40,8 @@ import { torchBatch } from '../torchBatch.ts';
 export interface UpdateStepOptions {
   model: string;
   loraRank: number;
+  /** The LoRA base's precision (float32 when absent). */
+  loraBaseDtype?: WeightDtype;
   rows: number;
   micro: number;
   prompt: number;
@@ -108,10 +121,22 @@ function writeStateFiles(model: QwenModelDir, state: OptimizerState, lora?: Lora
   }
 }
 
+/** The base with float16 matrices, read one tensor at a time (activities/loraBaseWeights.ts). */
+function halfBase(dir: string, config: QwenModelDir['config']) {
+  const readers = openParameterReaders(dir, config);
+  try {
+    return halfWeights(config, (name) => readers.read(name));
+  } finally {
+    readers.close();
+  }
+}
+
 export async function runUpdateStep(o: UpdateStepOptions) {
   const t0 = performance.now();
   const lora =
-    o.loraRank > 0 ? { rank: o.loraRank, alpha: LORA_ALPHA, targetModules: 'all-linear' } : undefined;
+    o.loraRank > 0
+      ? { rank: o.loraRank, alpha: LORA_ALPHA, targetModules: 'all-linear', baseDtype: o.loraBaseDtype }
+      : undefined;
   const algo = parseRlAlgorithmConfig({
     kl: { placement: 'none' },
     lossAgg: 'token-mean',
@@ -122,9 +147,10 @@ export async function runUpdateStep(o: UpdateStepOptions) {
     gradientCheckpointing: o.recompute,
     ...(lora ? { lora } : {}),
   });
-  const model = loadModelDir(o.model);
+  const half = lora !== undefined && o.loraBaseDtype === 'float16';
+  const model = half ? { ...loadModelDirFiles(o.model), weights: new Map() } : loadModelDir(o.model);
   const config = model.config;
-  const base = lora ? model.weights : undefined;
+  const base = half ? halfBase(o.model, config) : lora ? model.weights : undefined;
   const trained = algo.lora ? initLoraWeights(config, algo.lora, 0) : model.weights;
   const shapes = algo.lora ? loraParameters(config, algo.lora) : qwen2Parameters(config);
   const state = initOptimizerState(
@@ -169,6 +195,7 @@ export function parseUpdateStepArgs(argv: string[]): UpdateStepOptions {
     options: {
       model: { type: 'string' },
       'lora-rank': { type: 'string', default: '0' },
+      'lora-base-dtype': { type: 'string' },
       rows: { type: 'string', default: '16' },
       micro: { type: 'string', default: '4' },
       prompt: { type: 'string', default: '64' },
@@ -181,6 +208,7 @@ export function parseUpdateStepArgs(argv: string[]): UpdateStepOptions {
   return {
     model: values.model,
     loraRank: Number(values['lora-rank']),
+    loraBaseDtype: values['lora-base-dtype'] as WeightDtype | undefined,
     rows: Number(values.rows),
     micro: Number(values.micro),
     prompt: Number(values.prompt),

@@ -25,7 +25,7 @@ import { parseRunConfig } from '../../../core/config/run.ts';
 const store = mkdtempSync(join(tmpdir(), 'lora-resume-'));
 after(() => rmSync(store, { recursive: true, force: true }));
 
-const configOf = (runId: string) => ({
+const configOf = (runId: string, halfBase = false) => ({
   runId,
   seed: 3,
   steps: 2,
@@ -49,14 +49,20 @@ const configOf = (runId: string) => ({
     miniBatchSize: 8,
     microBatchSize: 4,
     optimizer: { lr: 5e-2 },
-    lora: { rank: 2, alpha: 4, targetModules: ['q_proj', 'v_proj', 'down_proj'] },
+    lora: {
+      rank: 2,
+      alpha: 4,
+      targetModules: ['q_proj', 'v_proj', 'down_proj'],
+      ...(halfBase ? { baseDtype: 'float16' as const } : {}),
+    },
+    ...(halfBase ? { gradientCheckpointing: true } : {}),
   },
   store: { url: store },
 });
 
 /** Steps 1 and 2; `dropBeforeStep2` forgets the warm trainer state so step 2 reloads step 1's checkpoint. */
-async function run(runId: string, dropBeforeStep2: boolean): Promise<UpdatePolicyOutput[]> {
-  const config = configOf(runId);
+async function run(runId: string, dropBeforeStep2: boolean, halfBase = false): Promise<UpdatePolicyOutput[]> {
+  const config = configOf(runId, halfBase);
   const env = new MockActivityEnvironment();
   const plan = (await env.run(prepareRun, config)) as RunPlan;
   let cursor = plan.cursor;
@@ -122,4 +128,20 @@ it('checkpoints adapters only and resumes them bit for bit', async () => {
       .sort(),
     'the sampled policy is the base with exactly the adapted matrices merged',
   );
+});
+
+it('with a float16 base (lora.baseDtype) the adapters train and resume bit for bit too', async () => {
+  const warm = await run('lora-half-warm', false, true);
+  const cold = await run('lora-half-cold', true, true);
+  assert.equal(cold[1].reloaded, true);
+  for (const step of [0, 1])
+    for (const o of warm[step].objects) {
+      const same = cold[step].objects.find((c) => c.name === o.name)!;
+      assert.equal(same.sha256, o.sha256, `step ${step + 1} ${o.name}`);
+    }
+  // The float32 run's adapters differ: its base is not rounded to half.
+  const float32 = await run('lora-float32', false);
+  const adapters = (u: UpdatePolicyOutput[]) =>
+    u[1].objects.find((o) => o.name.endsWith('.safetensors'))!.sha256;
+  assert.notEqual(adapters(warm), adapters(float32));
 });
