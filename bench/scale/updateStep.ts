@@ -161,7 +161,10 @@ export async function runUpdateStep(o: UpdateStepOptions) {
   // trained parameter that every later step pays.
   for (const t of [...Object.values(state.m), ...Object.values(state.v)]) (t.data as Float32Array).fill(0);
   const loadSeconds = (performance.now() - t0) / 1000;
+  // The high-water marks so far: which phase the step's peak belongs to (load, compile, update).
+  const loadPeakRssGB = gb(process.resourceUsage().maxRSS * 1024);
   const updater = await PolicyUpdater.create(config, algo, { intraOpThreads: o.threads });
+  const preparePeakRssGB = gb(process.resourceUsage().maxRSS * 1024);
   const rows = benchRows(o, config.vocabSize);
   const t1 = performance.now();
   const { metrics } = await updater.update(
@@ -183,6 +186,8 @@ export async function runUpdateStep(o: UpdateStepOptions) {
     checkpointSeconds: Math.round(checkpointSeconds * 10) / 10,
     checkpointBytes,
     peakRssGB: gb(process.resourceUsage().maxRSS * 1024),
+    loadPeakRssGB,
+    preparePeakRssGB,
     loss: metrics[0].loss,
     gradNorm: metrics[0].gradNorm,
   };

@@ -90,7 +90,11 @@ const u32 = new Uint32Array(f32.buffer);
  */
 export function float16Bits(value: number): number {
   f32[0] = value;
-  const x = u32[0];
+  return float16BitsOf(u32[0]);
+}
+
+/** float16Bits of a float32 given as its bits (what toFloat16 reads straight from the array's memory). */
+function float16BitsOf(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   const mant = x & 0x7fffff;
@@ -115,10 +119,11 @@ export function float16Bits(value: number): number {
   return sign | h;
 }
 
-/** float32 values as binary16 bits. */
+/** float32 values as binary16 bits (read as their bits: no number round trip per value). */
 export function toFloat16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = float16Bits(values[i]);
+  for (let i = 0; i < bits.length; i++) out[i] = float16BitsOf(bits[i]);
   return out;
 }
 
