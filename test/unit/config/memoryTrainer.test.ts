@@ -68,6 +68,14 @@ const MEASURED: {
     shape: shape(shapeConfig('qwen2.5-1.5b'), 2, 128, true, 16),
     peakGB: 7.36,
   },
+  {
+    what: 'the same with the frozen base at float16 (lora.baseDtype)',
+    command:
+      'node --import tsx bench/scale/updateStep.ts --model DIR --rows 4 --micro 2 --prompt 32 --response 96 --lora-rank 16 --lora-base-dtype float16 (/usr/bin/time %M 6,057,652 KB)',
+    config: shapeConfig('qwen2.5-1.5b'),
+    shape: { ...shape(shapeConfig('qwen2.5-1.5b'), 2, 128, true, 16), baseDtype: 'float16' },
+    peakGB: 6.2,
+  },
 ];
 
 for (const m of MEASURED) {
