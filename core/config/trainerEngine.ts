@@ -20,7 +20,7 @@ export const trainerSchema = z.strictObject({
 /** The parts of a run config the torch trainer's support depends on. */
 export interface TorchTrainerShape {
   model: { init?: unknown };
-  algorithm: { lora?: unknown };
+  algorithm: { lora?: { baseDtype?: string } };
   orchestration: { trainer: { engine: TrainerEngine }; devices: { trainer: string } };
 }
 
@@ -33,7 +33,7 @@ export interface TorchRefusal {
 
 /**
  * What the torch trainer does not do today (trainers/torch: AdamW on the CPU with gloo ranks): a LoRA run
- * whose base is `model.init` (the trainer loads a LoRA run's frozen base itself, from `model.dir` or
+ * whose base is `model.init` or held at float16 (`lora.baseDtype`; the trainer loads a LoRA run's frozen base itself, from `model.dir` or
  * `model.checkpoint`, and cannot rebuild the seeded weights core/model makes), and a CUDA trainer (its
  * worker takes `--device cpu` only). Everything else an RL config says — every advantage estimator, KL
  * placement, estimator and schedule, loss aggregation, clip-higher, dual-clip, the entropy bonus, epochs ×
@@ -49,6 +49,13 @@ export function torchTrainerRefusals(c: TorchTrainerShape): TorchRefusal[] {
     out.push({
       path: ['model', 'init'],
       message: `with algorithm.lora ${why} (the torch trainer loads a LoRA run's frozen base from model.dir or model.checkpoint and cannot rebuild the seeded weights model.init makes; use a model.dir or model.checkpoint base, or engine "onnx")`,
+    });
+  }
+  if (c.algorithm.lora?.baseDtype === 'float16') {
+    out.push({
+      path: ['algorithm', 'lora', 'baseDtype'],
+      message: `float16 ${why} (the torch trainer holds its frozen base as loaded; the half-precision base is the ONNX trainer's)`,
+      input: c.algorithm.lora.baseDtype,
     });
   }
   if (c.orchestration.devices.trainer !== 'cpu') {

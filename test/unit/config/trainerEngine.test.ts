@@ -83,6 +83,20 @@ describe('orchestration.trainer.engine', () => {
       assert.deepEqual(issuesOf(run({ model, algorithm: lora, orchestration: torch })), []);
   });
 
+  it('with "torch", refuses a float16 LoRA base (lora.baseDtype) naming the field; "onnx" takes it', () => {
+    const algorithm = {
+      miniBatchSize: 4,
+      microBatchSize: 2,
+      gradientCheckpointing: true,
+      lora: { rank: 4, baseDtype: 'float16' as const },
+    };
+    const model = { dir: '/models/qwen' };
+    assert.deepEqual(issuesOf(run({ model, algorithm, orchestration: { trainer: { engine: 'torch' } } })), [
+      'run.algorithm.lora.baseDtype float16 is not supported with orchestration.trainer.engine "torch" (the torch trainer holds its frozen base as loaded; the half-precision base is the ONNX trainer\'s) (got "float16")',
+    ]);
+    assert.deepEqual(issuesOf(run({ model, algorithm })), []);
+  });
+
   it('`reasonloop train --check` refuses a torch LoRA run on a model.init base before it touches the store', async () => {
     const store = join(DIR, 'store-lora');
     const file = join(DIR, 'lora.json');
