@@ -63,6 +63,19 @@ export async function checkpointPolicy(
   return { weights, lora: { spec, adapters, config }, release };
 }
 
+/** The adapters of checkpoint `step` of a LoRA run, and their spec; any other checkpoint is an error. */
+export async function checkpointLoraAdapters(
+  store: ObjectStore,
+  runId: string,
+  step: number,
+): Promise<{ spec: LoraSpec; adapters: Map<string, Float32Array> }> {
+  const manifest = await checkpointManifest(store, runId, step);
+  if (!isLoraCheckpoint(manifest.objects))
+    throw new Error(`checkpoint ${step} of run ${runId} holds no adapters: not a LoRA run's`);
+  const { spec, adapters } = await checkpointAdapters(store, manifest);
+  return { spec, adapters };
+}
+
 /** The adapters of a LoRA checkpoint and the base they adapt (a few MB: read through a temp folder). */
 async function checkpointAdapters(
   store: ObjectStore,

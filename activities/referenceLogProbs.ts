@@ -12,7 +12,8 @@ import { parseRunConfig, type RunConfig } from '../core/config/run.ts';
 import { deviceKey, type Device } from '../core/graph/device.ts';
 import { referenceStepAt } from '../core/rl/klSchedule.ts';
 import { ResponseScorer } from '../core/train/responseLogProbs.ts';
-import { checkpointPolicyArrays } from './checkpointPolicy.ts';
+import { checkpointLoraAdapters, checkpointPolicyArrays } from './checkpointPolicy.ts';
+import { trainerBaseWeights } from './loraBaseWeights.ts';
 import { parsedConfig } from './parsedConfig.ts';
 import { memo, modelConfig, rolloutKey, runStore, runTask, sessionConfig } from './runtime.ts';
 import type { RolloutRecord } from './sampleRollouts.ts';
@@ -49,6 +50,8 @@ export async function checkpointLogProbsOf(
   records: readonly RolloutRecord[],
   device: Device,
 ): Promise<number[][]> {
+  if (config.algorithm.lora?.baseDtype === 'float16')
+    return halfBaseLogProbs(config, checkpoint, records, device);
   const chunk = config.algorithm.logProbChunkTokens;
   const model = await modelConfig(config);
   const scorer = await memo(
@@ -67,6 +70,40 @@ export async function checkpointLogProbsOf(
   } finally {
     policy.release();
   }
+}
+
+/**
+ * A LoRA run with a float16 base (lora.baseDtype) scores as its trainer computes: the trainer's half base
+ * (loraBaseWeights.ts, shared with the update on a trainer worker) and the checkpoint's adapters unmerged,
+ * so the reference of step 0 is exactly the trainer's starting policy and no float32 copy of the base is
+ * read for scoring.
+ */
+async function halfBaseLogProbs(
+  config: RunConfig,
+  checkpoint: number,
+  records: readonly RolloutRecord[],
+  device: Device,
+): Promise<number[][]> {
+  const lora = config.algorithm.lora!;
+  const model = await modelConfig(config);
+  const chunk = config.algorithm.logProbChunkTokens;
+  const scorer = await memo(
+    scorers,
+    JSON.stringify([config.model, config.orchestration, chunk, deviceKey(device), lora]),
+    () =>
+      ResponseScorer.create(model, sessionConfig(config, device), chunk, {
+        lora,
+        weightDtype: lora.baseDtype,
+      }),
+  );
+  const { adapters } = await checkpointLoraAdapters(runStore(config), config.runId, checkpoint);
+  return scorer.logProbs(
+    await trainerBaseWeights(config),
+    records.map((r) => ({ promptIds: r.promptIds, responseIds: r.tokens })),
+    config.rollout.temperature,
+    SCORER_BATCH,
+    adapters,
+  );
 }
 
 /** The step's reference log-probs, read back as referenceLogProbs stored them. */

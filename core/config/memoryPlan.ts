@@ -9,6 +9,8 @@ import { logProbChunkTokens } from '../model/tokenLogProbs.ts';
 import { trainerTerms } from './memoryTrainer.ts';
 import {
   forwardWorkingBytes,
+  halfBaseBytes,
+  halfBaseCastBytes,
   kvCacheBytes,
   logitsBlockBytes,
   RUNTIME_BASE_BYTES,
@@ -53,6 +55,8 @@ export function memoryPlan(
   const rolloutRows = Math.ceil((run.rollout.promptsPerStep * run.rollout.n) / run.rollout.shards);
   const micro = run.algorithm.microBatchSize;
   const half = run.rollout.weightDtype === 'float16';
+  // A LoRA run's float16 base is what its scorer feeds too (activities/referenceLogProbs.ts).
+  const halfBase = run.algorithm.lora?.baseDtype === 'float16';
   return [
     role('rollout', [
       { name: 'weights', bytes: weightBytes(params, half) },
@@ -64,7 +68,12 @@ export function memoryPlan(
       { name: 'logits (last position)', bytes: logitsBlockBytes(rolloutRows, model.vocabSize, 0, false) },
     ]),
     role('reference scorer', [
-      { name: 'weights', bytes: weightBytes(params) },
+      ...(halfBase
+        ? [
+            { name: 'weights (LoRA base, float16 matrices)', bytes: halfBaseBytes(model) },
+            { name: 'float32 casts of the base (LM head, one layer)', bytes: halfBaseCastBytes(model) },
+          ]
+        : [{ name: 'weights', bytes: weightBytes(params) }]),
       {
         name: `activations (${SCORER_ROWS} rows × ${length} tokens)`,
         bytes: forwardWorkingBytes(model, SCORER_ROWS, length),

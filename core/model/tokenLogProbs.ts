@@ -10,6 +10,9 @@ import type { DType, Value } from '../graph/index.ts';
 import type { Qwen2Config } from './config.ts';
 import { declareQwen2Inputs, lmHeadWeight, linear, qwen2Hidden, upcastWeight } from './qwen2.ts';
 import type { HalfWeightUse } from './qwen2.ts';
+import { declareLoraInputs } from './loraGraph.ts';
+import type { LoraSpec } from './lora.ts';
+import type { WeightDtype } from './weightDtype.ts';
 
 /** log softmax(logits)[target] along the last axis: [..., V] and [...] int64 → [...]. */
 export function gatherLogProbs(logProbs: Value, targets: Value): Value {
@@ -71,16 +74,30 @@ export interface TokenLogProbsOptions {
   halfUse?: HalfWeightUse;
 }
 
+/** What the scoring graph takes besides the float32 weights (a LoRA trainer's view of its policy). */
+export interface FrozenBaseOptions {
+  /** LoRA adapters as inputs beside the weights (loraGraph.ts): each adapted Linear adds its branch. */
+  lora?: LoraSpec;
+  /** "float16": the matrices are half-precision inputs, each cast to float32 where used ("upcast"). */
+  weightDtype?: WeightDtype;
+}
+
 /** The forward graph of per-token log-probs (inputs as buildQwen2Logits, plus a `temperature` scalar). */
 export function buildTokenLogProbs(
   config: Qwen2Config,
   dtype: DType = 'float32',
-  opts: TokenLogProbsOptions = {},
+  opts: Omit<TokenLogProbsOptions, 'loraScaling' | 'halfUse'> & FrozenBaseOptions = {},
 ): TokenLogProbsGraph {
   const graph = new Graph('qwen2TokenLogProbs');
-  const { inputs, params } = declareQwen2Inputs(graph, config, dtype);
+  const weightDtype = opts.weightDtype ?? 'float32';
+  const { inputs, params } = declareQwen2Inputs(graph, config, dtype, 'batch', 'seq', weightDtype);
+  const loraScaling = opts.lora && declareLoraInputs(graph, config, opts.lora, params, dtype).scaling;
   const temperature = graph.input('temperature', dtype, []);
-  const { logProbs, entropy } = tokenLogProbs(graph, inputs, params, config, temperature, opts);
+  const { logProbs, entropy } = tokenLogProbs(graph, inputs, params, config, temperature, {
+    chunkTokens: opts.chunkTokens,
+    loraScaling,
+    halfUse: weightDtype === 'float16' ? 'upcast' : 'half',
+  });
   graph.output(logProbs, 'logprobs');
   graph.output(entropy, 'entropy');
   return { graph, params, logProbs, entropy };

@@ -6,7 +6,8 @@ import { Executable } from '../graph/index.ts';
 import type { SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import { buildTokenLogProbs, logProbChunkTokens } from '../model/tokenLogProbs.ts';
-import type { LogProbChunkSetting } from '../model/tokenLogProbs.ts';
+import type { FrozenBaseOptions, LogProbChunkSetting } from '../model/tokenLogProbs.ts';
+import { loraFeeds } from '../model/loraGraph.ts';
 import { weightFeeds } from '../model/weightFeeds.ts';
 import { packSequences } from './rolloutBatch.ts';
 
@@ -19,27 +20,42 @@ export class ResponseScorer {
   private constructor(
     private readonly config: Qwen2Config,
     private readonly exec: Executable,
+    private readonly frozen: FrozenBaseOptions,
   ) {}
 
-  /** `chunk`: the trainer's `logProbChunkTokens` (the vocabulary-wide step in token chunks). */
+  /**
+   * `chunk`: the trainer's `logProbChunkTokens` (the vocabulary-wide step in token chunks). `frozen`: a LoRA
+   * trainer's policy as it computes it — the adapters unmerged beside the base, the base at `weightDtype`
+   * (lora.baseDtype) — so that its scores are the trainer's own.
+   */
   static async create(
     config: Qwen2Config,
     session: SessionConfig = {},
     chunk?: LogProbChunkSetting,
+    frozen: FrozenBaseOptions = {},
   ): Promise<ResponseScorer> {
     const chunkTokens = logProbChunkTokens(chunk, config.vocabSize);
-    const graph = buildTokenLogProbs(config, 'float32', { chunkTokens }).graph;
-    return new ResponseScorer(config, await Executable.compile(graph, session));
+    const graph = buildTokenLogProbs(config, 'float32', { chunkTokens, ...frozen }).graph;
+    return new ResponseScorer(config, await Executable.compile(graph, session), frozen);
   }
 
-  /** log softmax(logits/T) of every response token, per row; `batchSize` rows per forward pass. */
+  /**
+   * log softmax(logits/T) of every response token, per row; `batchSize` rows per forward pass. A scorer
+   * built with `frozen.lora` takes the adapters too, and `weights` holds the base as halfWeights does.
+   */
   async logProbs(
-    weights: Map<string, Float32Array>,
+    weights: ReadonlyMap<string, Float32Array | Uint16Array>,
     rows: readonly ScoredSequence[],
     temperature: number,
     batchSize = 16,
+    adapters?: ReadonlyMap<string, Float32Array>,
   ): Promise<number[][]> {
-    const feedsW = weightFeeds(this.config, weights);
+    const { lora, weightDtype } = this.frozen;
+    if (lora && !adapters) throw new Error('ResponseScorer: a LoRA scorer needs the adapters');
+    const feedsW = {
+      ...weightFeeds(this.config, weights, weightDtype),
+      ...(lora ? loraFeeds(this.config, lora, adapters!) : {}),
+    };
     const out: number[][] = [];
     for (let start = 0; start < rows.length; start += batchSize) {
       const chunk = rows.slice(start, start + batchSize);

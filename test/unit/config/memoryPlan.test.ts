@@ -105,6 +105,8 @@ test('reasonloop plan counts a LoRA base at 2 bytes per matrix value with lora.b
   // At this shape the tied embedding (0.54 GB in float32) is a quarter of the model: the LM head's cast
   // takes back much of the saving (0.35 GB of 1.98); at 1.5B's the saving is 1.9 GB of 6.17.
   assert.ok(saved > 0.3e9, `saves ${saved / 1e9} GB`);
+  const scorer = (run: typeof plain) => memoryPlan(config, run).find((r) => r.role === 'reference scorer')!;
+  assert.equal(scorer(plain).total - scorer(half).total, saved, 'the scorer feeds the same half base');
 });
 
 test("per role: the trainer holds 16 bytes per parameter plus a micro-batch's peak; the roles sum their terms", () => {

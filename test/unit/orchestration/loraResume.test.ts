@@ -61,8 +61,14 @@ const configOf = (runId: string, halfBase = false) => ({
 });
 
 /** Steps 1 and 2; `dropBeforeStep2` forgets the warm trainer state so step 2 reloads step 1's checkpoint. */
-async function run(runId: string, dropBeforeStep2: boolean, halfBase = false): Promise<UpdatePolicyOutput[]> {
-  const config = configOf(runId, halfBase);
+async function run(
+  runId: string,
+  dropBeforeStep2: boolean,
+  halfBase = false,
+  algorithm: Record<string, unknown> = {},
+): Promise<UpdatePolicyOutput[]> {
+  const plain = configOf(runId, halfBase);
+  const config = { ...plain, algorithm: { ...plain.algorithm, ...algorithm } };
   const env = new MockActivityEnvironment();
   const plan = (await env.run(prepareRun, config)) as RunPlan;
   let cursor = plan.cursor;
@@ -144,4 +150,13 @@ it('with a float16 base (lora.baseDtype) the adapters train and resume bit for b
   const adapters = (u: UpdatePolicyOutput[]) =>
     u[1].objects.find((o) => o.name.endsWith('.safetensors'))!.sha256;
   assert.notEqual(adapters(warm), adapters(float32));
+});
+
+it('with a float16 base the reference and recomputed old log-probs are the trainer’s own: KL 0 and ratio 1 at step 1', async () => {
+  // One optimizer step per RL step, so step 1's metrics are those of the policy the scores came from.
+  const algorithm = { miniBatchSize: 16, kl: { placement: 'loss', coef: 0.1 }, recomputeOldLogprobs: true };
+  const [step1] = await run('lora-half-kl', false, true, algorithm);
+  assert.equal(step1.metrics.klLoss, 0, 'the step-0 reference is the rounded base the trainer starts from');
+  assert.equal(step1.metrics.approxKl, 0, 'old log-probs recomputed on the trainer’s own policy');
+  assert.equal(step1.metrics.clipFracHigh, 0);
 });

@@ -129,3 +129,26 @@ test("the backward re-makes each layer's float32 casts of the base; it keeps non
 function lossOpts() {
   return { clip: { low: 0.2, high: 0.2 }, aggMode: 'token-mean' as const, entropyBonus: false };
 }
+
+test('a scorer built for the float16 base scores as the float32 one on the rounded base, adapters unmerged', async () => {
+  const base = initQwen2Weights(config, 3);
+  const half = halfWeights(config, (name) => base.get(name)!);
+  const rounded = roundedBase(half);
+  // Adapters with B ≠ 0, as a checkpoint after some steps holds them.
+  const adapters = initLoraWeights(config, spec, 9);
+  for (const p of loraParameters(config, spec))
+    if (p.name.endsWith('lora_B.weight'))
+      adapters.get(p.name)!.forEach((_, i, b) => (b[i] = 0.01 * Math.sin(i)));
+  const rows = [
+    { promptIds: [1, 2, 3], responseIds: [4, 5, 6] },
+    { promptIds: [7], responseIds: [8, 9, 10, 11] },
+  ];
+  const lora = { lora: spec };
+  const f32 = await ResponseScorer.create(config, {}, 0, lora);
+  const f16 = await ResponseScorer.create(config, {}, 0, { ...lora, weightDtype: 'float16' });
+  const want = await f32.logProbs(rounded, rows, 0.9, 16, adapters);
+  assert.deepEqual(await f16.logProbs(half, rows, 0.9, 16, adapters), want);
+  const onBase = await f32.logProbs(base, rows, 0.9, 16, adapters);
+  assert.notDeepEqual(onBase, want, 'the rounding shows in the scores');
+  await assert.rejects(f16.logProbs(half, rows, 0.9), /a LoRA scorer needs the adapters/);
+});
