@@ -4,6 +4,7 @@
  * normal approximation, which ignores that responses to one problem are correlated — so single-seed
  * intervals are too narrow, and the report says so).
  */
+import { quantile95 } from '../core/metrics/seedInterval.ts';
 import type { Finding } from './arms.ts';
 
 export interface SeedResult {
@@ -24,13 +25,7 @@ export interface Estimate {
   df: number;
 }
 
-/** Two-sided 95% quantiles of Student's t for 1–9 degrees of freedom (then ≈ normal). */
-const T95 = [NaN, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262];
-const Z95 = 1.96;
-
-export function quantile95(df: number): number {
-  return Number.isFinite(df) && df < T95.length ? T95[df] : Z95;
-}
+export { quantile95 };
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
