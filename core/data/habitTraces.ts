@@ -97,3 +97,28 @@ export function habitTrace(p: SyntheticProblem, seed: number, index: number, rat
   const sum = /\\boxed\{(\d+)\}$/.exec(text)![1];
   return { habit, text, correct: sum === p.answer };
 }
+
+/**
+ * Habit rates from `name=value` pairs separated by commas (e.g. "direct=0.3,directErrorRate=1"), each
+ * replacing that rate of `base`: how a command line states a teacher. Unknown names and bad values fail.
+ */
+export function parseHabitRates(text: string, base: HabitRates = DEFAULT_HABIT_RATES): HabitRates {
+  const rates: HabitRates = { ...base };
+  for (const pair of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const m = /^(\w+)=(.+)$/.exec(pair);
+    if (!m) throw new Error(`habit rate "${pair}" must be name=value`);
+    const [, name, value] = m;
+    if (!(name in base)) {
+      throw new Error(`unknown habit rate "${name}" (one of ${Object.keys(base).join(', ')})`);
+    }
+    const x = Number(value);
+    if (value.trim() === '' || !Number.isFinite(x))
+      throw new Error(`habit rate ${name} must be a number (got ${value})`);
+    rates[name as keyof HabitRates] = x;
+  }
+  checkHabitRates(rates);
+  return rates;
+}

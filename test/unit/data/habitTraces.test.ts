@@ -5,7 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_HABIT_RATES, habitText, habitTrace, type Habit } from '../../../core/data/habitTraces.ts';
+import {
+  DEFAULT_HABIT_RATES,
+  habitText,
+  habitTrace,
+  parseHabitRates,
+  type Habit,
+} from '../../../core/data/habitTraces.ts';
 import { generateTasks } from '../../../core/data/synthetic.ts';
 import { countReflectionWords } from '../../../core/reward/lengthStrategies.ts';
 import { verifyAnswer } from '../../../core/reward/verify/verifyAnswer.ts';
@@ -89,4 +95,21 @@ test('bad rates and problems that are not sums are refused naming what is wrong'
   assert.throws(() => habitTrace(p, 1, 0, { ...DEFAULT_HABIT_RATES, workedErrorRate: 2 }), /workedErrorRate/);
   const product = { id: 'y', problem: 'Compute $12 \\times 34$.', answer: '408' };
   assert.throws(() => habitText(product, 'worked', false), /sum of two non-negative numbers/);
+});
+
+test('parseHabitRates: name=value pairs replace the base rates, the rest stay', () => {
+  assert.deepEqual(parseHabitRates('directErrorRate=1, checked=0.2'), {
+    ...DEFAULT_HABIT_RATES,
+    directErrorRate: 1,
+    checked: 0.2,
+  });
+  assert.deepEqual(parseHabitRates(''), DEFAULT_HABIT_RATES);
+});
+
+test('parseHabitRates: unknown names, bad values and impossible mixes are refused', () => {
+  assert.throws(() => parseHabitRates('direkt=0.3'), /unknown habit rate "direkt"/);
+  assert.throws(() => parseHabitRates('direct'), /must be name=value/);
+  assert.throws(() => parseHabitRates('direct=abc'), /direct must be a number/);
+  assert.throws(() => parseHabitRates('direct=1.5'), /direct must be in \[0, 1\]/);
+  assert.throws(() => parseHabitRates('direct=0.6,checked=0.6'), /at most 1/);
 });
