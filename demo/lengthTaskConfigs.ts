@@ -8,6 +8,7 @@
 import type { EvaluationConfigInput } from '../core/config/evaluation.ts';
 import type { RunConfigInput } from '../core/config/run.ts';
 import type { SftConfigInput } from '../core/config/sft.ts';
+import type { HabitRates } from '../core/data/habitTraces.ts';
 import { DEFAULT_DEMO, DEMO_MODEL, demoConfigs, type DemoOptions } from './configs.ts';
 
 export interface LengthTaskOptions extends DemoOptions {
@@ -15,6 +16,14 @@ export interface LengthTaskOptions extends DemoOptions {
   digits: number;
   /** GRPO steps between held-out evaluations. */
   evalEvery: number;
+  /**
+   * Added to every seed of the run (model init, SFT and its teacher's draws, GRPO, evaluation sampling):
+   * 0 is the single run documented in docs/study.md; others are the independent repeats an interval needs.
+   * The problems (training and held-out) stay the same.
+   */
+  seed: number;
+  /** The habit teacher's rates; absent: its defaults (core/data/habitTraces.ts). */
+  habits?: HabitRates;
 }
 
 /**
@@ -30,6 +39,7 @@ export const DEFAULT_LENGTH_TASK: Omit<LengthTaskOptions, 'prefix' | 'storeUrl'>
   rlSteps: 20,
   evalEvery: 5,
   evalSamples: 2,
+  seed: 0,
 };
 
 /**
@@ -69,23 +79,34 @@ export function lengthTaskConfigs(o: LengthTaskOptions): LengthTaskConfigs {
   const task = { ...demo.sft.task, data };
   const init = DEMO_MODEL.init;
   const model = {
-    init: { ...init, config: { ...init.config, maxPositionEmbeddings: positionsFor(o.digits) } },
+    init: {
+      ...init,
+      seed: init.seed + o.seed,
+      config: { ...init.config, maxPositionEmbeddings: positionsFor(o.digits) },
+    },
   };
   // The habit teacher replaces the careless one (traceErrorRate has no say on this task).
   const { traceErrorRate: _careless, ...sftSection } = demo.sft.sft ?? {};
-  const sft: SftConfigInput = { ...demo.sft, model, task, sft: sftSection };
+  const sft: SftConfigInput = {
+    ...demo.sft,
+    seed: demo.sft.seed + o.seed,
+    model,
+    task,
+    sft: o.habits ? { ...sftSection, habits: o.habits } : sftSection,
+  };
   const heldOut = { ...task, data: { ...data, split: 'heldOut' as const, heldOutSize: o.heldOutProblems } };
   // The paper's sampled evaluation: T = 0.6, top-p 0.95, pass@1 averaged over the samples.
   const sampling = { temperature: 0.6, topP: 0.95, samples: o.evalSamples, maxNewTokens };
   const rl: RunConfigInput = {
     ...demo.rl,
+    seed: demo.rl.seed + o.seed,
     task,
     rollout: { ...demo.rl.rollout, maxNewTokens },
     evaluation: { every: o.evalEvery, task: heldOut, sampling },
   };
   const sftEval: EvaluationConfigInput = {
     evalId: `${o.prefix}-sft-sampled`,
-    seed: 3,
+    seed: 3 + o.seed,
     model: { checkpoint: { runId: sft.runId, step: o.sftSteps } },
     task: heldOut,
     sampling,

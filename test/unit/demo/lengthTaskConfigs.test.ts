@@ -39,3 +39,18 @@ for (const digits of [2, 3, 4]) {
     );
   });
 }
+
+test('a seed moves every seed of the run and leaves the problems; habits reach the teacher', () => {
+  const base = { ...DEFAULT_LENGTH_TASK, prefix: 'lt', storeUrl: '/tmp/unused' };
+  const [a, b] = [lengthTaskConfigs(base), lengthTaskConfigs({ ...base, seed: 2, habits: undefined })];
+  const initSeed = (c: typeof a) => (c.sft.model as { init: { seed: number } }).init.seed;
+  assert.equal(initSeed(b), initSeed(a) + 2);
+  assert.equal(b.sft.seed, a.sft.seed! + 2);
+  assert.equal(b.rl.seed, a.rl.seed! + 2);
+  assert.equal(b.sftEval.seed, a.sftEval.seed! + 2);
+  assert.deepEqual(b.sft.task, a.sft.task);
+  assert.deepEqual(b.sftEval.task, a.sftEval.task);
+  assert.equal(parseSftConfig(a.sft).sft.habits, undefined);
+  const habits = { direct: 0.3, checked: 0.15, directErrorRate: 1, workedErrorRate: 0.2 };
+  assert.deepEqual(parseSftConfig(lengthTaskConfigs({ ...base, habits }).sft).sft.habits, habits);
+});
