@@ -15,7 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from .lora import TARGET_MODULES, LoraSpec
-from .state_files import OPTIMIZER_GROUP, check_single_file, files_by_group, save_float32, with_moments, write_moments
+from .state_files import OPTIMIZER_GROUP, files_by_group, save_float32, with_moments, write_moments
 from .trainer_state import FullState
 
 ADAPTER_GROUP = "adapter"
@@ -53,7 +53,6 @@ def write_lora_state_dir(directory: Path, spec: LoraSpec, base_ref: dict[str, An
     adapter = directory / ADAPTER_GROUP
     adapter.mkdir(parents=True)
     tensors = {PEFT_PREFIX + k: t.detach().to(torch.float32).contiguous() for k, t in state.params.items()}
-    check_single_file("adapters", tensors)
     save_float32(tensors, adapter / ADAPTER_WEIGHTS_FILE, {})
     config = peft_adapter_config(spec, base_ref["model"].get("dir"))
     (adapter / ADAPTER_CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")

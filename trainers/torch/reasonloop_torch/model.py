@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from transformers import Qwen2Config, Qwen2ForCausalLM
+
+from .sharded_safetensors import read_sharded
 
 
 def build_qwen2(config_path: Path, dtype: torch.dtype, device: torch.device | str = "cpu") -> Qwen2ForCausalLM:
@@ -63,20 +64,9 @@ def _rope_in_model_dtype(model: Qwen2ForCausalLM, config: Qwen2Config) -> None:
 
 
 def read_weights(model_dir: Path) -> dict[str, torch.Tensor]:
-    """Every tensor of model.safetensors, or of the shards model.safetensors.index.json names."""
-    single = model_dir / "model.safetensors"
-    if single.exists():
-        return load_file(str(single))
-    index = model_dir / "model.safetensors.index.json"
-    if not index.exists():
-        raise FileNotFoundError(f"{model_dir}: neither model.safetensors nor model.safetensors.index.json")
-    import json
-
-    files = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-    out: dict[str, torch.Tensor] = {}
-    for f in files:
-        out.update(load_file(str(model_dir / f)))
-    return out
+    """Every tensor (as float32) of model.safetensors, or of the shards model.safetensors.index.json names,
+    checked against the index as core/model/safetensorsShards.ts reads them."""
+    return read_sharded(model_dir, "model")[0]
 
 
 def load_weights(model: Qwen2ForCausalLM, weights: dict[str, torch.Tensor]) -> None:

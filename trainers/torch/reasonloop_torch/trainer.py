@@ -26,9 +26,10 @@ from .policy_update import UpdateContext, UpdateSettings, make_optimizer, update
 from .run_config import lr_schedule_of, unsupported_options, with_defaults
 from .schedules import kl_coef_at, lr_at
 from .sharding import shard_model
-from .state_files import OPTIMIZER_GROUP, WEIGHTS_GROUP, config_json_of, read_state_dir, write_state_dir
+from .state_files import (OPTIMIZER_GROUP, WEIGHTS_GROUP, config_json_of, join_state_writes, read_state_dir,
+                          write_state_dir)
 from .store import ObjectStore, open_store
-from .trainer_state import gather_state, load_frozen, load_state
+from .trainer_state import LiveState, gather_state, load_frozen, load_state
 
 
 class PermanentError(Exception):
@@ -143,19 +144,23 @@ class Trainer:
             max_length=config["rollout"]["maxNewTokens"])
         records = update(warm.model, warm.optimizer, rows, UpdateSettings.from_algorithm(algo), ctx, torch.float32)
         on_progress("updated")
-        full = gather_state(warm.model, warm.optimizer)
+        # A LoRA run's adapters are small: gathered whole. Full weights are gathered a tensor at a time as
+        # rank 0 writes them (every rank joins each gather), so no rank holds the whole state.
+        state = gather_state(warm.model, warm.optimizer) if warm.lora else LiveState(warm.model, warm.optimizer)
         self.warm = Warm(request["configHash"], step, warm.model, warm.optimizer, warm.base_dir, warm.lora)
         objects = None
         if self.rank == 0:
             out = self.scratch / f"write-{step}-{time.monotonic_ns()}"
-            files = (write_lora_state_dir(out, warm.lora, base_reference(config), full) if warm.lora
-                     else write_state_dir(out, warm.base_dir, full))
+            files = (write_lora_state_dir(out, warm.lora, base_reference(config), state) if warm.lora
+                     else write_state_dir(out, warm.base_dir, state))
             objects = []
             for f in files:
                 name = f.relative_to(out).as_posix()
                 stored = store.upload(checkpoint_key(config["runId"], step, name), f)
                 objects.append({"name": name, "size": stored.size, "sha256": stored.sha256})
-        del full
+        elif not warm.lora:
+            join_state_writes(state)
+        del state
         dist.barrier()
         if self.rank != 0:
             return None

@@ -7,10 +7,28 @@ collective: every rank calls these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
 from .sharding import full_tensor, shard_like
+
+#: What a state file holds of a trained tensor: its value, or AdamW's first or second moment.
+KINDS = ("param", "m", "v")
+
+
+class StateSource(Protocol):
+    """A state as the checkpoint writer reads it: tensor by tensor, full and float32 on the CPU."""
+    #: AdamW steps taken so far (the next is step + 1).
+    step: int
+
+    def entries(self) -> list[tuple[str, tuple[int, ...]]]:
+        """The trained tensors' names and shapes, in HF state-dict order (which decides shard splits)."""
+        ...
+
+    def tensor(self, kind: str, name: str) -> torch.Tensor:
+        """The full float32 `kind` ("param", "m" or "v") of `name`."""
+        ...
 
 
 @dataclass
@@ -20,6 +38,44 @@ class FullState:
     params: dict[str, torch.Tensor]
     m: dict[str, torch.Tensor]
     v: dict[str, torch.Tensor]
+
+    def entries(self) -> list[tuple[str, tuple[int, ...]]]:
+        return [(name, tuple(t.shape)) for name, t in self.params.items()]
+
+    def tensor(self, kind: str, name: str) -> torch.Tensor:
+        group = {"param": self.params, "m": self.m, "v": self.v}[kind]
+        t = group.get(name)
+        return torch.zeros_like(self.params[name]) if t is None else t
+
+
+class LiveState:
+    """The state of a (possibly FSDP2-sharded) model and its optimizer, each tensor gathered when the
+    writer asks for it: a collective, so every rank asks for the same tensors in the same order
+    (state_files.join_state_writes on the ranks that write nothing), and at most one full tensor exists
+    at a time, whatever the model's size. Moments are zeros for a parameter AdamW has not stepped yet."""
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        self.named = trained_parameters(model)
+        self.optimizer = optimizer
+        steps = [s["step"] for s in (optimizer.state.get(p, {}) for p in self.named.values()) if "step" in s]
+        self.step = int(steps[0].item()) if steps else 0
+
+    def entries(self) -> list[tuple[str, tuple[int, ...]]]:
+        return [(name, tuple(p.shape)) for name, p in self.named.items()]
+
+    def tensor(self, kind: str, name: str) -> torch.Tensor:
+        p = self.named[name]
+        if kind == "param":
+            return _cpu_float32(full_tensor(p.detach()))
+        s = self.optimizer.state.get(p, {})
+        if "exp_avg" not in s:
+            return torch.zeros(tuple(p.shape), dtype=torch.float32)
+        return _cpu_float32(full_tensor(s["exp_avg" if kind == "m" else "exp_avg_sq"]))
+
+
+def _cpu_float32(t: torch.Tensor) -> torch.Tensor:
+    """What a checkpoint holds: float32 on the CPU, whatever device or dtype the tensor lives in."""
+    return t.to(device="cpu", dtype=torch.float32)
 
 
 def trained_parameters(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
