@@ -1,7 +1,8 @@
 /**
  * orchestration.trainer.engine: "onnx" by default; "torch" with a field the torch trainer cannot honour
- * (a LoRA run on a model.init base, a CUDA trainer) is refused naming the field, by the parser and by `reasonloop train --check`,
+ * (a LoRA run on a model.init base, devices.trainer "cuda") is refused naming the field, by the parser and by `reasonloop train --check`,
  * before anything is written; the engine is not part of the run's identity (it may change on resume).
+ * orchestration.trainer.mixedPrecision "bf16" is taken with "torch" only.
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -71,9 +72,22 @@ describe('orchestration.trainer.engine', () => {
     );
     assert.match(
       issues[1],
-      /^run\.orchestration\.devices\.trainer is not supported with orchestration\.trainer\.engine "torch" \(.*CPU only.*\(got "cuda"\)$/,
+      /^run\.orchestration\.devices\.trainer is not supported with orchestration\.trainer\.engine "torch" \(.*its worker's --device flag.*\(got "cuda"\)$/,
     );
     assert.deepEqual(issuesOf(run({ algorithm: lora, orchestration: { devices: { trainer: 'cuda' } } })), []);
+  });
+
+  it('mixedPrecision "bf16" is taken with "torch", refused by name with "onnx"; nothing else is a precision', () => {
+    const torch = run({ orchestration: { trainer: { engine: 'torch', mixedPrecision: 'bf16' } } });
+    assert.equal(parseRunConfig(torch).orchestration.trainer.mixedPrecision, 'bf16');
+    assert.equal(parseRunConfig(run()).orchestration.trainer.mixedPrecision, undefined);
+    assert.deepEqual(issuesOf(run({ orchestration: { trainer: { mixedPrecision: 'bf16' } } })), [
+      'run.orchestration.trainer.mixedPrecision applies to orchestration.trainer.engine "torch" only (the ONNX trainer trains in float32); remove it or set engine "torch" (got "bf16")',
+    ]);
+    assert.deepEqual(
+      issuesOf(run({ orchestration: { trainer: { engine: 'torch', mixedPrecision: 'fp16' as 'bf16' } } })),
+      ['run.orchestration.trainer.mixedPrecision must be one of "bf16" (got "fp16")'],
+    );
   });
 
   it('with "torch", takes LoRA on a model.dir or model.checkpoint base', () => {

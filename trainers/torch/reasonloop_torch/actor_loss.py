@@ -115,7 +115,7 @@ def actor_loss(logprobs: torch.Tensor, entropy: torch.Tensor, old_logprobs: torc
     loss = pg
     if spec.entropy_coef != 0:
         loss = loss - spec.entropy_coef * entropy_agg
-    kl = torch.zeros((), dtype=pg.dtype)
+    kl = torch.zeros((), dtype=pg.dtype, device=pg.device)
     if spec.kl_estimator is not None:
         if ref_logprobs is None:
             raise ValueError("actor_loss: the KL loss needs refLogprobs")

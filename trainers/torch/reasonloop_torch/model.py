@@ -92,6 +92,8 @@ def token_logprobs(model: torch.nn.Module, input_ids: torch.Tensor, attention_ma
     """log softmax(logits/T) of token t+1 at position t, and the entropy there: [B, S − 1] each."""
     logits = model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                    use_cache=False).logits[:, :-1, :]
+    # Under bf16 mixed precision the logits come in bfloat16: the softmax is taken in float32 at least.
+    logits = logits.to(_compute_dtype(logits.dtype))
     logp = torch.log_softmax(logits / temperature, dim=-1)
     chosen = logp.gather(-1, input_ids[:, 1:].unsqueeze(-1)).squeeze(-1)
     entropy = -(torch.exp(logp) * logp).sum(-1)

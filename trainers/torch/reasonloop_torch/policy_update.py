@@ -21,7 +21,7 @@ import torch.distributed as dist
 from .actor_loss import ActorLossSpec, ClipParams, actor_loss, loss_normalizer
 from .batch_plan import mini_batches, plan_update
 from .model import token_logprobs
-from .rollout_batch import loss_token_count, pack_rows
+from .rollout_batch import PackedRows, loss_token_count, pack_rows
 
 #: The order of the metric sums all-reduced across ranks.
 SUM_NAMES = ("loss", "pg_loss", "entropy", "kl_loss", "tokens", "clip_high_sum", "clip_low_sum",
@@ -100,10 +100,18 @@ def clip_and_norm(model: torch.nn.Module, max_grad_norm: float | None) -> float:
     return float(_full(norm).item())
 
 
+def on_device(packed: PackedRows, device: torch.device) -> PackedRows:
+    """The packed rows where the model's (local shards of) parameters are: the CPU, or this rank's GPU."""
+    if device.type == "cpu":
+        return packed
+    return PackedRows(**{k: None if v is None else v.to(device) for k, v in vars(packed).items()})
+
+
 def update(model: torch.nn.Module, optimizer: torch.optim.Optimizer, rows: Sequence[dict[str, Any]],
            settings: UpdateSettings, ctx: UpdateContext, dtype: torch.dtype) -> list[dict[str, float]]:
     """Every optimizer step of one rollout batch; one metrics record per step (core/train UpdateMetrics)."""
     rank, world = _rank_world()
+    device = next(model.parameters()).device
     n = len(rows)
     plan = plan_update(n, min(settings.mini_batch_size, n), min(settings.micro_batch_size, n), settings.epochs,
                        ctx.seed, ctx.step, settings.shuffle)
@@ -117,10 +125,10 @@ def update(model: torch.nn.Module, optimizer: torch.optim.Optimizer, rows: Seque
         mine = group[rank::world]
         rounds = math.ceil(len(group) / world)
         optimizer.zero_grad(set_to_none=True)
-        sums = torch.zeros(len(SUM_NAMES), dtype=torch.float64)
+        sums = torch.zeros(len(SUM_NAMES), dtype=torch.float64, device=device)
         for k in range(rounds):
             micro, weight = (mine[k], 1.0) if k < len(mine) else (group[0], 0.0)
-            packed = pack_rows([rows[r] for r in micro.rows], dtype, with_ref)
+            packed = on_device(pack_rows([rows[r] for r in micro.rows], dtype, with_ref), device)
             logp, entropy = token_logprobs(model, packed.input_ids, packed.attention_mask, packed.position_ids,
                                            ctx.temperature)
             loss, metrics = actor_loss(logp, entropy, packed.old_logprobs, packed.advantages, packed.loss_mask,

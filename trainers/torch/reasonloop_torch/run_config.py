@@ -39,6 +39,11 @@ def unsupported_options(config: dict[str, Any]) -> list[str]:
     return out
 
 
+def mixed_precision_of(config: dict[str, Any]) -> str | None:
+    """orchestration.trainer.mixedPrecision ("bf16"), or None: the model computes in float32."""
+    return config.get("orchestration", {}).get("trainer", {}).get("mixedPrecision")
+
+
 def lr_schedule_of(config: dict[str, Any]) -> dict[str, Any]:
     """activities/updatePolicy.ts lrScheduleOf: the cosine ends at decaySteps, else at the run's steps."""
     o = config["algorithm"]["optimizer"]

@@ -1,6 +1,6 @@
 """FSDP2 over the ranks torchrun started: the process group (NCCL on CUDA, gloo on the CPU), `fully_shard`
-per decoder layer and once at the root, gradients summed across ranks, and the moves between full
-tensors (what checkpoints hold) and each rank's shards."""
+per decoder layer and once at the root (optionally with bf16 mixed precision), gradients summed across
+ranks, and the moves between full tensors (what checkpoints hold) and each rank's shards."""
 
 from __future__ import annotations
 
@@ -10,8 +10,26 @@ from datetime import timedelta
 import torch
 import torch.distributed as dist
 from torch.distributed.device_mesh import init_device_mesh
-from torch.distributed.fsdp import FSDPModule, fully_shard
+from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 from torch.distributed.tensor import DTensor, distribute_tensor
+
+
+def device_problem(device: str) -> str | None:
+    """Why this process cannot train on `device`, or None."""
+    if device == "cuda" and not torch.cuda.is_available():
+        return ("--device cuda, but torch sees no CUDA device (torch.cuda.is_available() is False: no GPU, no "
+                f"driver, or a CPU-only torch build {torch.__version__}); use --device cpu or a GPU machine")
+    return None
+
+
+def use_device(device: str) -> None:
+    """Deterministic kernels (a restarted trainer repeats the same update bit for bit) on this rank's
+    device: under CUDA its own GPU (LOCAL_RANK), chosen before NCCL starts, and the cuBLAS workspace
+    setting deterministic cuBLAS needs."""
+    if device == "cuda":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    torch.use_deterministic_algorithms(True)
 
 
 def init_ranks(device_type: str = "cpu", timeout_s: float = 600) -> tuple[int, int]:
@@ -55,13 +73,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def shard_model(model: torch.nn.Module, device_type: str = "cpu") -> torch.nn.Module:
-    """fully_shard each decoder layer, then the root (embeddings, final norm, lm_head); gradients are
-    summed across ranks because each rank's loss is already normalised over the whole mini-batch."""
+#: orchestration.trainer.mixedPrecision: the dtype layers compute in (parameters, activations, gathers).
+MIXED_PRECISION_DTYPES = {"bf16": torch.bfloat16}
+
+
+def mixed_precision_policy(mixed_precision: str | None) -> MixedPrecisionPolicy:
+    """None: everything in the parameters' dtype. "bf16": each layer's parameters all-gathered and used in
+    bfloat16 for forward and backward, gradients reduced in float32 and the sharded parameters, AdamW's
+    moments and the checkpoints kept float32."""
+    if mixed_precision is None:
+        return MixedPrecisionPolicy()
+    if mixed_precision not in MIXED_PRECISION_DTYPES:
+        raise ValueError(f"mixed precision {mixed_precision!r}: only {', '.join(MIXED_PRECISION_DTYPES)} (or none)")
+    return MixedPrecisionPolicy(param_dtype=MIXED_PRECISION_DTYPES[mixed_precision], reduce_dtype=torch.float32)
+
+
+def shard_model(model: torch.nn.Module, device_type: str = "cpu", mixed_precision: str | None = None) -> torch.nn.Module:
+    """fully_shard each decoder layer, then the root (embeddings, final norm, lm_head), which moves the
+    parameters to the mesh's device (this rank's GPU under CUDA); gradients are summed across ranks
+    because each rank's loss is already normalised over the whole mini-batch."""
     mesh = init_device_mesh(device_type, (dist.get_world_size(),))
+    policy = mixed_precision_policy(mixed_precision)
     for layer in model.model.layers:  # type: ignore[attr-defined]
-        fully_shard(layer, mesh=mesh)
-    fully_shard(model, mesh=mesh)
+        fully_shard(layer, mesh=mesh, mp_policy=policy)
+    fully_shard(model, mesh=mesh, mp_policy=policy)
     for module in model.modules():
         if isinstance(module, FSDPModule):
             module.set_gradient_divide_factor(1.0)

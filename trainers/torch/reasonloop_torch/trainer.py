@@ -23,7 +23,7 @@ from .lora import LoraSpec, adapter_names, add_lora
 from .manifest import checkpoint_key, manifest_key, manifest_problem
 from .model import build_qwen2, read_weights
 from .policy_update import UpdateContext, UpdateSettings, make_optimizer, update
-from .run_config import lr_schedule_of, unsupported_options, with_defaults
+from .run_config import lr_schedule_of, mixed_precision_of, unsupported_options, with_defaults
 from .schedules import kl_coef_at, lr_at
 from .sharding import shard_model
 from .state_files import (OPTIMIZER_GROUP, WEIGHTS_GROUP, config_json_of, join_state_writes, read_state_dir,
@@ -110,7 +110,7 @@ class Trainer:
                                                                     lora))
         else:
             state = read_state_dir(folder)
-        model = shard_model(model, self.device_type)
+        model = shard_model(model, self.device_type, mixed_precision_of(config))
         if config["algorithm"].get("gradientCheckpointing"):
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         optimizer = make_optimizer(model, config["algorithm"]["optimizer"])

@@ -2,6 +2,9 @@
 
   torchrun --nproc-per-node N -m reasonloop_torch.worker [--task-queue reasonloop-trainer] [--device cpu|cuda]
 
+--device cpu: gloo ranks; --device cuda: NCCL ranks, one GPU each (LOCAL_RANK), FSDP2 moving each rank's
+shards to its GPU and the state gathered back to the CPU, float32, for the checkpoint.
+
 Rank 0 polls `<task queue>-torch` (and its own queue, for the trainerQueue routing) with the Python SDK,
 broadcasts each activity's input to every rank over a gloo group kept for commands, computes its own
 part and heartbeats; the other ranks wait for commands and compute theirs. TEMPORAL_ADDRESS and
@@ -26,7 +29,7 @@ from typing import Any, Iterator
 import torch
 import torch.distributed as dist
 
-from .sharding import init_ranks
+from .sharding import device_problem, init_ranks, use_device
 from .trainer import PermanentError, Trainer
 
 #: Appended to the run's trainer queue: only torch trainers poll it.
@@ -191,13 +194,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m reasonloop_torch.worker")
     parser.add_argument("--task-queue", default="reasonloop-trainer",
                         help="the run's orchestration.taskQueues.trainer; the worker polls it + '-torch'")
-    parser.add_argument("--device", choices=("cpu",), default="cpu",
-                        help="cpu (gloo); CUDA (NCCL) is not wired up yet")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cpu (gloo ranks) or cuda (NCCL ranks, one GPU each: LOCAL_RANK)")
     args = parser.parse_args()
-    torch.use_deterministic_algorithms(True)
+    problem = device_problem(args.device)
+    if problem:
+        parser.exit(2, f"reasonloop_torch.worker: {problem}\n")
+    use_device(args.device)
     rank, _ = init_ranks(args.device)
-    if args.device == "cuda":
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     group = dist.new_group(backend="gloo", timeout=COMMAND_TIMEOUT)
     trainer = Trainer(rank, args.device)
     try:
