@@ -4,11 +4,12 @@ as core/model writes them), and the per-token log-probs and entropies the loss n
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Mapping
 
 import torch
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
-from .sharded_safetensors import read_sharded
+from .sharded_safetensors import ShardedTensors
 
 
 def build_qwen2(config_path: Path, dtype: torch.dtype, device: torch.device | str = "cpu") -> Qwen2ForCausalLM:
@@ -63,13 +64,13 @@ def _rope_in_model_dtype(model: Qwen2ForCausalLM, config: Qwen2Config) -> None:
     rotary.forward = forward  # type: ignore[method-assign]
 
 
-def read_weights(model_dir: Path) -> dict[str, torch.Tensor]:
-    """Every tensor (as float32) of model.safetensors, or of the shards model.safetensors.index.json names,
-    checked against the index as core/model/safetensorsShards.ts reads them."""
-    return read_sharded(model_dir, "model")[0]
+def read_weights(model_dir: Path) -> Mapping[str, torch.Tensor]:
+    """The tensors of model.safetensors, or of the shards model.safetensors.index.json names (checked
+    against the index), each read as float32 when asked for."""
+    return ShardedTensors(model_dir, "model")
 
 
-def load_weights(model: Qwen2ForCausalLM, weights: dict[str, torch.Tensor]) -> None:
+def load_weights(model: Qwen2ForCausalLM, weights: Mapping[str, torch.Tensor]) -> None:
     """Copies HF-named tensors into the module, refusing missing or extra names (a tied lm_head is absent)."""
     expected = set(trained_names(model))
     got = set(weights)

@@ -15,7 +15,7 @@ import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import torch
 from safetensors import safe_open
@@ -152,29 +152,56 @@ def safetensors_files(directory: Path, stem: str) -> dict[str, set[str] | None]:
     return {single.name: None}
 
 
-def read_sharded(directory: Path, stem: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Every tensor of a `<stem>` checkpoint (sharded or not) as float32, checked against the index, and
-    the metadata of its first file (readShardedSafetensors; its reader takes the step from that file)."""
-    out: dict[str, torch.Tensor] = {}
-    found_in: dict[str, str] = {}
-    metadata: dict[str, str] | None = None
-    for file, listed in safetensors_files(directory, stem).items():
-        path = directory / file
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: missing (listed in {shard_index_file_name(stem)})")
-        with safe_open(str(path), framework="pt") as f:
-            if metadata is None:
-                metadata = dict(f.metadata() or {})
-            keys = set(f.keys())
-            for name in sorted(listed or ()):
-                if name not in keys:
-                    raise ValueError(f"{file}: tensor {name} is missing ({shard_index_file_name(stem)} places it here)")
-            for name in f.keys():
-                if name in found_in:
-                    raise ValueError(f"{file}: tensor {name} is also in {found_in[name]}")
-                found_in[name] = file
-                out[name] = f.get_tensor(name).to(torch.float32)
-    return out, metadata or {}
+class ShardedTensors(Mapping[str, torch.Tensor]):
+    """The tensors of a `<stem>` checkpoint (sharded or not) by name, each read from its file as float32
+    when asked for (so a state is loaded into a model's shards a tensor at a time, never whole). Opening
+    checks the index against the files' headers, as readShardedSafetensors does."""
+
+    def __init__(self, directory: Path, stem: str) -> None:
+        self.file_of: dict[str, Path] = {}
+        self.metadata: dict[str, str] | None = None
+        for file, listed in safetensors_files(directory, stem).items():
+            path = directory / file
+            if not path.exists():
+                raise FileNotFoundError(f"{path}: missing (listed in {shard_index_file_name(stem)})")
+            with safe_open(str(path), framework="pt") as f:
+                if self.metadata is None:
+                    self.metadata = dict(f.metadata() or {})
+                keys = list(f.keys())
+            for name in sorted((listed or set()) - set(keys)):
+                raise ValueError(f"{file}: tensor {name} is missing ({shard_index_file_name(stem)} places it here)")
+            for name in keys:
+                if name in self.file_of:
+                    raise ValueError(f"{file}: tensor {name} is also in {self.file_of[name].name}")
+                self.file_of[name] = path
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        with safe_open(str(self.file_of[name]), framework="pt") as f:
+            return f.get_tensor(name).to(torch.float32)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.file_of)
+
+    def __len__(self) -> int:
+        return len(self.file_of)
+
+
+class Prefixed(Mapping[str, torch.Tensor]):
+    """The tensors of `tensors` named `<prefix><name>`, by `<name>` (AdamW's `m.` and `v.` moments)."""
+
+    def __init__(self, tensors: Mapping[str, torch.Tensor], prefix: str) -> None:
+        self.tensors = tensors
+        self.prefix = prefix
+        self.names = [k[len(prefix):] for k in tensors if k.startswith(prefix)]
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.tensors[self.prefix + name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
 
 
 def is_weights_file(name: str, stem: str) -> bool:

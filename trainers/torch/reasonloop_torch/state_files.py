@@ -11,12 +11,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Mapping
 
 import torch
 
 from .model import read_weights
-from .sharded_safetensors import (DEFAULT_MAX_SHARD_BYTES, is_weights_file, plan_shards, read_sharded, write_float32_file,
-                                  write_order, write_sharded)
+from .sharded_safetensors import (DEFAULT_MAX_SHARD_BYTES, Prefixed, ShardedTensors, is_weights_file, plan_shards,
+                                  write_float32_file, write_order, write_sharded)
 from .trainer_state import FullState, StateSource
 
 WEIGHTS_GROUP = "weights"
@@ -34,23 +35,20 @@ def save_float32(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[st
     write_float32_file(path, [(n, tuple(t.shape)) for n, t in tensors.items()], tensors.__getitem__, metadata)
 
 
-def read_moments(opt: Path) -> tuple[int, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """The step count and AdamW's moments (float32, by parameter name) of an `optimizer/` folder."""
-    tensors, metadata = read_sharded(opt, OPTIMIZER_STEM)
-    m: dict[str, torch.Tensor] = {}
-    v: dict[str, torch.Tensor] = {}
-    for key, t in tensors.items():
-        kind, _, name = key.partition(".")
-        if kind not in ("m", "v"):
-            raise ValueError(f"{opt}: tensor {key} is neither m.<name> nor v.<name>")
-        (m if kind == "m" else v)[name] = t
-    step = metadata.get(STEP_METADATA, "")
+def read_moments(opt: Path) -> tuple[int, Mapping[str, torch.Tensor], Mapping[str, torch.Tensor]]:
+    """The step count and AdamW's moments (float32, by parameter name, each read when asked for) of an
+    `optimizer/` folder."""
+    tensors = ShardedTensors(opt, OPTIMIZER_STEM)
+    strays = [k for k in tensors if not k.startswith(("m.", "v."))]
+    if strays:
+        raise ValueError(f"{opt}: tensor {strays[0]} is neither m.<name> nor v.<name>")
+    step = (tensors.metadata or {}).get(STEP_METADATA, "")
     if not step.isdigit():
         raise ValueError(f"{opt}: no valid {STEP_METADATA} metadata ({step!r})")
-    return int(step), m, v
+    return int(step), Prefixed(tensors, "m."), Prefixed(tensors, "v.")
 
 
-def with_moments(opt: Path, params: dict[str, torch.Tensor]) -> FullState:
+def with_moments(opt: Path, params: Mapping[str, torch.Tensor]) -> FullState:
     """`params` with the moments and step count of the `optimizer/` folder `opt`, every one present."""
     step, m, v = read_moments(opt)
     missing = sorted(set(params) - set(m) | set(params) - set(v))
@@ -60,7 +58,8 @@ def with_moments(opt: Path, params: dict[str, torch.Tensor]) -> FullState:
 
 
 def read_state_dir(directory: Path) -> FullState:
-    """Weights and moments (float32) of a checkpoint folder holding `weights/` and `optimizer/`."""
+    """Weights and moments (float32, each read when asked for) of a checkpoint folder holding `weights/`
+    and `optimizer/`."""
     return with_moments(directory / OPTIMIZER_GROUP, read_weights(directory / WEIGHTS_GROUP))
 
 

@@ -115,7 +115,7 @@ class Trainer:
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         optimizer = make_optimizer(model, config["algorithm"]["optimizer"])
         if lora:
-            load_frozen(model, {k: v.to(torch.float32) for k, v in read_weights(base_dir).items()})
+            load_frozen(model, read_weights(base_dir))
         load_state(model, optimizer, state)
         return Warm(config_hash, step, model, optimizer, base_dir, lora), True
 

@@ -7,7 +7,7 @@ collective: every rank calls these."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Mapping, Protocol
 
 import torch
 
@@ -35,9 +35,10 @@ class StateSource(Protocol):
 class FullState:
     #: AdamW steps taken so far (the next is step + 1).
     step: int
-    params: dict[str, torch.Tensor]
-    m: dict[str, torch.Tensor]
-    v: dict[str, torch.Tensor]
+    #: By name; a state read from files reads each tensor when asked for (sharded_safetensors.ShardedTensors).
+    params: Mapping[str, torch.Tensor]
+    m: Mapping[str, torch.Tensor]
+    v: Mapping[str, torch.Tensor]
 
     def entries(self) -> list[tuple[str, tuple[int, ...]]]:
         return [(name, tuple(t.shape)) for name, t in self.params.items()]
@@ -85,18 +86,21 @@ def trained_parameters(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
 
 def gather_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> FullState:
     """The full state on every rank; moments are zeros for a parameter AdamW has not stepped yet."""
-    out = FullState(step=0, params={}, m={}, v={})
+    params: dict[str, torch.Tensor] = {}
+    m: dict[str, torch.Tensor] = {}
+    v: dict[str, torch.Tensor] = {}
+    step = 0
     for name, p in trained_parameters(model).items():
-        out.params[name] = full_tensor(p.detach())
+        params[name] = full_tensor(p.detach())
         s = optimizer.state.get(p, {})
         if "exp_avg" in s:
-            out.m[name] = full_tensor(s["exp_avg"])
-            out.v[name] = full_tensor(s["exp_avg_sq"])
-            out.step = int(s["step"].item())
+            m[name] = full_tensor(s["exp_avg"])
+            v[name] = full_tensor(s["exp_avg_sq"])
+            step = int(s["step"].item())
         else:
-            out.m[name] = torch.zeros_like(out.params[name])
-            out.v[name] = torch.zeros_like(out.params[name])
-    return out
+            m[name] = torch.zeros_like(params[name])
+            v[name] = torch.zeros_like(params[name])
+    return FullState(step, params, m, v)
 
 
 def load_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: FullState) -> None:
@@ -117,7 +121,7 @@ def load_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: 
             }
 
 
-def load_frozen(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> None:
+def load_frozen(model: torch.nn.Module, weights: Mapping[str, torch.Tensor]) -> None:
     """Copies a LoRA run's base weights into the frozen parameters (every one, by name; a tied lm_head
     is absent from both)."""
     frozen = {name: p for name, p in model.named_parameters() if not p.requires_grad}

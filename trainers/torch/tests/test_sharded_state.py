@@ -15,7 +15,7 @@ from transformers import Qwen2Config
 from reasonloop_torch.model import build_qwen2
 from reasonloop_torch.sharded_safetensors import plan_shards, shard_index_file_name
 from reasonloop_torch.state_files import (OPTIMIZER_GROUP, STEP_METADATA, WEIGHTS_GROUP, join_state_writes,
-                                          read_state_dir, save_float32, write_state_dir)
+                                          read_moments, read_state_dir, save_float32, write_state_dir)
 from reasonloop_torch.trainer_state import LiveState, gather_state
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -123,3 +123,19 @@ def test_huggingface_shard_rule():
     assert (plan.total_size, plan.total_parameters) == (5600, 1400)
     index = json.loads(json.dumps(plan.weight_map))
     assert index == {"a": plan.files[1][0], "b": plan.files[1][0], "big": plan.files[0][0], "c": plan.files[2][0]}
+
+
+def test_a_checkpoint_that_contradicts_its_index_is_refused_by_name(tmp_path):
+    base, model, optimizer = stepped_model(tmp_path)
+    write_state_dir(tmp_path / "out", base, LiveState(model, optimizer), MAX_SHARD_BYTES)
+    index_path = tmp_path / "out" / WEIGHTS_GROUP / shard_index_file_name("model")
+    index = json.loads(index_path.read_text())
+    shards = sorted(set(index["weight_map"].values()))
+    elsewhere = next(f for f in shards if f != index["weight_map"]["model.norm.weight"])
+    index["weight_map"]["model.norm.weight"] = elsewhere
+    index_path.write_text(json.dumps(index))
+    with pytest.raises(ValueError, match="tensor model.norm.weight is missing"):
+        read_state_dir(tmp_path / "out")
+    (tmp_path / "out" / OPTIMIZER_GROUP / "state-00002-of-00028.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="state-00002-of-00028.safetensors: missing"):
+        read_moments(tmp_path / "out" / OPTIMIZER_GROUP)
