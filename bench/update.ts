@@ -22,6 +22,8 @@ import type { HostTensor } from '../core/graph/index.ts';
 import { qwen2Parameters } from '../core/model/parameters.ts';
 import { parseRlAlgorithmConfig } from '../core/config/rl.ts';
 import { PolicyUpdater } from '../core/train/policyUpdate.ts';
+import { emptyStepTimings, type StepTimings } from '../core/train/trainSteps.ts';
+import { profileStep, type RunProfile } from './update/breakdown.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
 import { uniformAt } from '../core/random.ts';
 import { ensureRolloutWorkload } from './rollout/workload.ts';
@@ -57,30 +59,53 @@ function batchRows(vocab: number): RolloutRow[] {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function ours(threads: number, rows: RolloutRow[]) {
-  const w = ensureRolloutWorkload();
-  const algo = parseRlAlgorithmConfig({
+function algoConfig() {
+  return parseRlAlgorithmConfig({
     kl: { placement: 'none' },
     lossAgg: 'token-mean',
     miniBatchSize: SEQUENCES,
     microBatchSize: SEQUENCES,
     optimizer: { lr: LR },
   });
-  const updater = await PolicyUpdater.create(w.config, algo, { intraOpThreads: threads });
+}
+
+/** Our step's parts (UpdateContext.timings), per step: the mean over the timed steps. */
+type Parts = StepTimings & { otherMs: number };
+
+async function ours(threads: number, rows: RolloutRow[]) {
+  const w = ensureRolloutWorkload();
+  const updater = await PolicyUpdater.create(w.config, algoConfig(), { intraOpThreads: threads });
   const params: Record<string, HostTensor> = {};
   for (const p of qwen2Parameters(w.config)) params[p.name] = { data: w.weights.get(p.name)!, dims: p.shape };
   let state = initOptimizerState(params);
   const times: number[] = [];
+  const parts: StepTimings[] = [];
   let loss = NaN;
   let gradNorm = NaN;
   for (let i = 0; i < STEPS; i++) {
+    const timings = emptyStepTimings();
     const t0 = performance.now();
-    const r = await updater.update(state, rows, { seed: 0, step: i, temperature: 1, lr: LR, klCoef: 0 });
+    const r = await updater.update(state, rows, {
+      seed: 0,
+      step: i,
+      temperature: 1,
+      lr: LR,
+      klCoef: 0,
+      timings,
+    });
     times.push(performance.now() - t0);
+    parts.push(timings);
     if (i === 0) [loss, gradNorm] = [r.metrics[0].loss, r.metrics[0].gradNorm];
     state = r.state;
   }
-  return { threads, stepMs: median(times.slice(1)), loss, gradNorm };
+  // The first step is left out of both: it pays one-time allocations.
+  const timed = parts.slice(1);
+  const mean = (k: keyof StepTimings) => timed.reduce((s, t) => s + t[k], 0) / timed.length;
+  const keys = Object.keys(timed[0]) as (keyof StepTimings)[];
+  const stepParts = Object.fromEntries(keys.map((k) => [k, mean(k)])) as unknown as Parts;
+  const meanStep = times.slice(1).reduce((a, b) => a + b, 0) / timed.length;
+  stepParts.otherMs = meanStep - keys.reduce((s, k) => s + stepParts[k], 0);
+  return { threads, stepMs: median(times.slice(1)), loss, gradNorm, parts: stepParts };
 }
 
 function torch(threads: number, rows: RolloutRow[]) {
@@ -166,16 +191,19 @@ if (mode === '--engine' && process.argv[3] === 'torch') {
   const t = Number(process.argv[3] ?? 1);
   const r = await ours(t, rows);
   console.log(JSON.stringify({ ...r, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+} else if (mode === '--profile') {
+  // Its own process: the profiling session and the MatMul timings add nothing to the step's peak RSS.
+  const t = Number(process.argv[3] ?? 1);
+  console.log(JSON.stringify(await profileStep(workload.config, algoConfig(), workload.weights, rows, t)));
 } else {
   // Each of our thread counts runs in its own process so peak RSS is per configuration.
   const self = fileURLToPath(import.meta.url);
-  const oursRuns = [1, 2].map((t) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--ours-only', String(t)], {
-      encoding: 'utf8',
-    });
-    if (r.status !== 0) throw new Error(`our side (${t} threads) failed: ${r.stderr}`);
+  const child = (args: string[], what: string) => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', self, ...args], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${what} failed: ${r.stderr}`);
     return JSON.parse(r.stdout.trim().split('\n').pop()!);
-  });
+  };
+  const oursRuns = [1, 2].map((t) => child(['--ours-only', String(t)], `our side (${t} threads)`));
   const torchRuns = [1, 2].map((t) => torch(t, rows));
   for (const r of oursRuns)
     console.log(
@@ -194,19 +222,62 @@ if (mode === '--engine' && process.argv[3] === 'torch') {
     console.log(
       `WARNING: first-step losses differ (ours ${best.loss}, PyTorch ${bestTorch.loss}): not the same computation`,
     );
+  const profile = child(['--profile', String(best.threads)], 'the profiling run') as RunProfile;
+  const parts = best.parts as Parts;
+  const gemmEfficiency = profile.gemmRooflineMs / best.stepMs;
+  printBreakdown(best.threads, best.stepMs, parts, profile);
   const round = (x: number) => Math.round(x * 10) / 10;
+  const ratio = (x: number) => Math.round(x * 100) / 100;
   console.log(
     JSON.stringify({
       bench: 'update',
       stepMs: round(best.stepMs),
       torchStepMs: bestTorch ? round(bestTorch.stepMs) : null,
-      vsTorch: bestTorch ? Math.round((bestTorch.stepMs / best.stepMs) * 100) / 100 : null,
+      vsTorch: bestTorch ? ratio(bestTorch.stepMs / best.stepMs) : null,
       params: workload.parameterCount,
       tokens: SEQUENCES * (PROMPT + RESPONSE),
       threads: best.threads,
       torchThreads: bestTorch?.threads ?? null,
       peakRssMb: Math.round(best.peakRssMb),
       torchPeakRssMb: bestTorch ? Math.round(bestTorch.peakRssMb!) : null,
+      rssVsTorch: bestTorch ? ratio(best.peakRssMb / bestTorch.peakRssMb!) : null,
+      gemmEfficiency: ratio(gemmEfficiency),
+      gemmGflop: round(profile.gemmFlops / 1e9),
+      gemmMs: round(profile.gemmRooflineMs),
+      breakdownMs: {
+        ...Object.fromEntries(Object.entries(parts).map(([k, v]) => [k.replace(/Ms$/, ''), round(v)])),
+        ortModelRun: round(profile.modelRunMs),
+        binding: round(profile.wallMs - profile.modelRunMs),
+        kernelMatMul: round(profile.byOp['MatMul/Gemm'] ?? 0),
+      },
     }),
   );
+}
+
+/** The step's parts (host timings from the timed steps, ORT's from the profiling run), one line each. */
+function printBreakdown(threads: number, stepMs: number, parts: Parts, p: RunProfile) {
+  const ms = (x: number) => `${x.toFixed(0).padStart(6)} ms`;
+  const pct = (x: number, of: number) => `${((100 * x) / of).toFixed(1).padStart(5)}%`;
+  const line = (label: string, x: number, of = stepMs) =>
+    console.log(`  ${label.padEnd(58)} ${ms(x)} ${pct(x, of)}`);
+  console.log(`breakdown of our step (${threads} threads, mean of the timed steps; % of the median step):`);
+  line('onnxruntime runs (forward + backward + accumulation + binding)', parts.runMs);
+  line('AdamW on the host (parameters and moments in place)', parts.adamwMs);
+  line('global gradient norm (clipping) on the host', parts.normMs);
+  line('zeroed gradient sums allocated', parts.zeroMs);
+  line('rows packed into feeds (ids, masks, old log-probs, advantages)', parts.packMs);
+  line('other (plan, metrics, between the parts)', parts.otherMs);
+  console.log(`inside one onnxruntime run (profiling session; % of its wall time):`);
+  line('session.run wall time', p.wallMs, p.wallMs);
+  line('binding: feeds wrapped, outputs (the gradients) copied to JS', p.wallMs - p.modelRunMs, p.wallMs);
+  line('ORT model_run outside kernels (allocation, scheduling)', p.modelRunMs - p.kernelMs, p.wallMs);
+  const ops = Object.entries(p.byOp).sort((a, b) => b[1] - a[1]);
+  for (const [opName, t] of ops.slice(0, 8)) line(`kernels: ${opName}`, t, p.wallMs);
+  const rest = ops.slice(8).reduce((s, [, t]) => s + t, 0);
+  line(`kernels: ${ops.length - 8 > 0 ? ops.length - 8 : 0} other op types`, rest, p.wallMs);
+  console.log(
+    `matmuls: ${(p.gemmFlops / 1e9).toFixed(1)} GFLOP; at onnxruntime's MatMul rate on each shape alone ${p.gemmRooflineMs.toFixed(0)} ms → gemmEfficiency ${(p.gemmRooflineMs / stepMs).toFixed(2)}`,
+  );
+  for (const s of p.shapes)
+    console.log(`  ${s.shape.padEnd(24)} ×${String(s.count).padStart(3)}  ${s.gflopPerS} GFLOP/s`);
 }

@@ -47,6 +47,12 @@ export function clipCoefficient(norm: number, maxNorm: number | null, f: Round =
   return Math.min(f(f(maxNorm) / f(norm + f(CLIP_NORM_EPS))), 1);
 }
 
+/** Where adamwInPlace's time goes, added to across calls (core/train/trainSteps.ts StepTimings). */
+export interface AdamWTimings {
+  normMs: number;
+  adamwMs: number;
+}
+
 /**
  * One AdamW step (t = `step`, 1-based) of every parameter, in place: p, m and v are overwritten; `grads`
  * are read only. Gradients are multiplied by `gradScale`, then clipped to the global norm. Returns the
@@ -59,10 +65,13 @@ export function adamwInPlace(
   grads: Record<string, HostTensor>,
   { step, lr, gradScale = 1 }: { step: number; lr: number; gradScale?: number },
   options: HostAdamWOptions = {},
+  timings?: AdamWTimings,
 ): number {
+  const t0 = performance.now();
   const cfg = { ...ADAMW_DEFAULTS, ...options.adamw };
   const f = roundingOf(Object.values(params)[0]);
   const norm = globalGradNorm(grads, gradScale);
+  const t1 = performance.now();
   const maxNorm = options.maxGradNorm === undefined ? 1.0 : options.maxGradNorm;
   const coef = clipCoefficient(norm, maxNorm, f);
   const scale = f(gradScale);
@@ -95,6 +104,10 @@ export function adamwInPlace(
       mm[i] = m1;
       vv[i] = v1;
     }
+  }
+  if (timings) {
+    timings.normMs += t1 - t0;
+    timings.adamwMs += performance.now() - t1;
   }
   return norm;
 }

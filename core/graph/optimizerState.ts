@@ -5,7 +5,7 @@
 import type { HostArray } from './dtype.ts';
 import type { Executable, Feeds, HostTensor } from './session.ts';
 import { names } from './trainStep.ts';
-import { adamwInPlace, type HostAdamWOptions } from './hostAdamW.ts';
+import { adamwInPlace, type AdamWTimings, type HostAdamWOptions } from './hostAdamW.ts';
 
 export interface OptimizerState {
   /** Optimizer steps taken so far (the next step is step + 1, AdamW's t). */
@@ -177,6 +177,7 @@ export function applyGradsInPlace(
   lr: number,
   options: HostAdamWOptions,
   gradScale = 1,
+  timings?: AdamWTimings,
 ): StepResult {
   const gradNorm = adamwInPlace(
     state.params,
@@ -185,6 +186,7 @@ export function applyGradsInPlace(
     grads,
     { step: state.step + 1, lr, gradScale },
     options,
+    timings,
   );
   state.step += 1;
   return { state, loss: NaN, gradNorm, metrics: {} };

@@ -13,7 +13,7 @@ import { lossNormalizer } from '../rl/lossGraph.ts';
 import { buildPolicyLoss, lossInputs, lossMetrics } from './policyLossGraph.ts';
 import { lossTokenCount, packRows } from './rolloutBatch.ts';
 import type { RolloutRow } from './rolloutBatch.ts';
-import { TrainSteps } from './trainSteps.ts';
+import { TrainSteps, type StepTimings } from './trainSteps.ts';
 import type { LoraSpec } from '../model/lora.ts';
 import { weightFeeds } from '../model/weightFeeds.ts';
 import type { WeightDtype } from '../model/weightDtype.ts';
@@ -49,6 +49,8 @@ export interface UpdateContext {
   maxLength?: number;
   /** Told before each micro-batch runs (an activity heartbeats with it). */
   onMicroBatch?: (done: number, total: number) => void;
+  /** Each optimizer step's time per part is added here (bench:update's breakdown). */
+  timings?: StepTimings;
 }
 
 type Algo = Pick<
@@ -68,6 +70,20 @@ type Algo = Pick<
     lora?: LoraSpec & { baseDtype?: WeightDtype };
   };
 
+/** The policy loss graph's options for an algorithm config (bench:update profiles the same graph). */
+export function policyLossOptions(config: Qwen2Config, algo: Algo, dtype: DType = 'float32') {
+  return {
+    dtype,
+    clip: algo.clip,
+    aggMode: algo.lossAgg,
+    klLoss: algo.kl.placement === 'loss' ? { estimator: algo.kl.estimator } : undefined,
+    entropyBonus: algo.entropyCoef !== 0,
+    chunkTokens: logProbChunkTokens(algo.logProbChunkTokens, config.vocabSize),
+    lora: algo.lora,
+    baseDtype: algo.lora?.baseDtype,
+  };
+}
+
 export class PolicyUpdater {
   private constructor(
     private readonly config: Qwen2Config,
@@ -86,16 +102,7 @@ export class PolicyUpdater {
     session: SessionConfig = {},
     dtype: DType = 'float32',
   ): Promise<PolicyUpdater> {
-    const lossOpts = {
-      dtype,
-      clip: algo.clip,
-      aggMode: algo.lossAgg,
-      klLoss: algo.kl.placement === 'loss' ? { estimator: algo.kl.estimator } : undefined,
-      entropyBonus: algo.entropyCoef !== 0,
-      chunkTokens: logProbChunkTokens(algo.logProbChunkTokens, config.vocabSize),
-      lora: algo.lora,
-      baseDtype: algo.lora?.baseDtype,
-    };
+    const lossOpts = policyLossOptions(config, algo, dtype);
     const recompute = algo.gradientCheckpointing ?? false;
     const steps = new TrainSteps(
       () => ({ ...buildPolicyLoss(config, lossOpts), recompute }),
@@ -176,6 +183,7 @@ export class PolicyUpdater {
           return feedsOf(micros[k].rows);
         },
         ctx.lr,
+        ctx.timings,
       );
       state = result.state;
       const tokens = sums[lossMetrics.tokens] || 1;

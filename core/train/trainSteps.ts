@@ -16,6 +16,27 @@ import type {
   TrainGraphSpec,
 } from '../graph/index.ts';
 
+/**
+ * Where optimizer steps' wall time goes, summed over the steps it is passed to (bench:update prints it).
+ * `runMs` is onnxruntime's share: forward, backward and the gradient accumulation, plus the binding's
+ * wrapping of the feeds and copying of the outputs.
+ */
+export interface StepTimings {
+  /** Packing rows into feeds (token ids, masks, old log-probs, advantages): the caller's `feedsOf`. */
+  packMs: number;
+  /** The zeroed gradient sums allocated at the start of each step. */
+  zeroMs: number;
+  runMs: number;
+  /** The global gradient norm (clipping), on the host. */
+  normMs: number;
+  /** AdamW's update of parameters and moments, on the host. */
+  adamwMs: number;
+}
+
+export function emptyStepTimings(): StepTimings {
+  return { packMs: 0, zeroMs: 0, runMs: 0, normMs: 0, adamwMs: 0 };
+}
+
 /** AdamW and gradient clipping as the run configs spell them. */
 export interface AdamWOptions {
   betas: readonly [number, number];
@@ -63,24 +84,36 @@ export class TrainSteps {
    * One AdamW step on the summed gradients of `count` micro-batches (`feedsOf(i)` packs the i-th when its
    * turn comes). `state` is updated in place and returned. The loss and every scalar metric come back summed
    * over the micro-batches; the loss graphs normalise by the whole batch, so the sums are the batch's values.
+   * `timings`, when given, has this step's time per part added to it.
    */
   async step(
     state: OptimizerState,
     count: number,
     feedsOf: (i: number) => Feeds,
     lr: number,
+    timings?: StepTimings,
   ): Promise<{ result: StepResult; sums: Record<string, number> }> {
     const gradStep = await this.gradStep();
+    let t = performance.now();
+    const lap = (part: keyof StepTimings) => {
+      const now = performance.now();
+      if (timings) timings[part] += now - t;
+      t = now;
+    };
     // Allocated per step and dropped after it: a warm trainer between steps holds no gradients.
     const acc = zeroGrads(state.params);
+    lap('zeroMs');
     const sums: Record<string, number> = {};
     let loss = 0;
     for (let i = 0; i < count; i++) {
-      const r = await runGradStepInto(gradStep, state.params, feedsOf(i), acc);
+      const feeds = feedsOf(i);
+      lap('packMs');
+      const r = await runGradStepInto(gradStep, state.params, feeds, acc);
+      lap('runMs');
       loss += r.loss;
       for (const [k, v] of Object.entries(r.metrics)) sums[k] = (sums[k] ?? 0) + v;
     }
-    const result = applyGradsInPlace(state, acc, lr, this.adamw);
+    const result = applyGradsInPlace(state, acc, lr, this.adamw, 1, timings);
     result.loss = loss;
     return { result, sums };
   }
