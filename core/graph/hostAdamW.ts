@@ -3,12 +3,14 @@
  * optimizer step at real sizes, where the graph form (adamw.ts) would hold the old state, the new state
  * onnxruntime allocates and the copy onnxruntime-node hands back — three sets of 12 bytes per parameter —
  * at once. Each element follows adamw.ts's operations in float32 (every intermediate rounded with
- * Math.fround, which for +, −, ×, ÷ and √ gives the IEEE float32 result), so the update is the graph's;
- * only the global norm differs in rounding: it is summed in float64 here, in float32 by onnxruntime.
+ * Math.fround, which for +, −, ×, ÷ and √ gives the IEEE float32 result; in one fused WebAssembly SIMD
+ * pass, adamwSimd.ts, with the same values), so the update is the graph's; only the global norm differs
+ * in rounding: it is summed in float64 here, in float32 by onnxruntime.
  * Float64Array states (the float64 parity graphs) are updated in double precision, unrounded.
  */
 import { ADAMW_DEFAULTS, CLIP_NORM_EPS, type AdamWConfig } from './adamw.ts';
 import type { HostTensor } from './session.ts';
+import { adamwFloat32Simd, type AdamWConstants } from './adamwSimd.ts';
 
 export interface HostAdamWOptions {
   adamw?: Partial<AdamWConfig>;
@@ -56,7 +58,8 @@ export interface AdamWTimings {
 /**
  * One AdamW step (t = `step`, 1-based) of every parameter, in place: p, m and v are overwritten; `grads`
  * are read only. Gradients are multiplied by `gradScale`, then clipped to the global norm. Returns the
- * norm before clipping.
+ * norm before clipping. Float32 states go through the fused SIMD pass (adamwSimd.ts) where the runtime has
+ * WebAssembly SIMD, through the loop below otherwise: the same values either way.
  */
 export function adamwInPlace(
   params: Record<string, HostTensor>,
@@ -73,41 +76,63 @@ export function adamwInPlace(
   const norm = globalGradNorm(grads, gradScale);
   const t1 = performance.now();
   const maxNorm = options.maxGradNorm === undefined ? 1.0 : options.maxGradNorm;
-  const coef = clipCoefficient(norm, maxNorm, f);
-  const scale = f(gradScale);
+  const lr32 = f(lr);
   const b1 = f(cfg.beta1);
   const b2 = f(cfg.beta2);
-  const oneMinusB1 = f(1 - cfg.beta1);
-  const oneMinusB2 = f(1 - cfg.beta2);
-  const eps = f(cfg.eps);
-  const lr32 = f(lr);
   const bc1 = f(1 - f(Math.pow(b1, f(step))));
-  const sqrtBc2 = f(Math.sqrt(f(1 - f(Math.pow(b2, f(step))))));
-  const stepSize = f(lr32 / bc1);
+  const base = {
+    gradScale: f(gradScale),
+    // Multiplying by 1 (no clipping, no scale, no decay) leaves a float32 value as it is: no branches needed.
+    clipCoef: clipCoefficient(norm, maxNorm, f),
+    beta1: b1,
+    beta2: b2,
+    oneMinusBeta1: f(1 - cfg.beta1),
+    oneMinusBeta2: f(1 - cfg.beta2),
+    eps: f(cfg.eps),
+    sqrtBc2: f(Math.sqrt(f(1 - f(Math.pow(b2, f(step)))))),
+    stepSize: f(lr32 / bc1),
+  };
   for (const [name, pt] of Object.entries(params)) {
     const g = grads[name]?.data as Float32Array | Float64Array | undefined;
     if (!g) throw new Error(`adamwInPlace: no gradient for parameter ${name}`);
-    const p = pt.data as Float32Array | Float64Array;
-    const mm = m[name].data as Float32Array | Float64Array;
-    const vv = v[name].data as Float32Array | Float64Array;
     const decay = cfg.weightDecay !== 0 && !options.noDecay?.(name);
-    const keep = decay ? f(1 - f(lr32 * f(cfg.weightDecay))) : 1;
-    const clipped = coef !== 1;
-    for (let i = 0; i < p.length; i++) {
-      let gi = scale === 1 ? g[i] : f(g[i] * scale);
-      if (clipped) gi = f(gi * coef);
-      const m1 = f(f(mm[i] * b1) + f(gi * oneMinusB1));
-      const v1 = f(f(vv[i] * b2) + f(f(gi * gi) * oneMinusB2));
-      const denom = f(f(f(Math.sqrt(v1)) / sqrtBc2) + eps);
-      const decayed = decay ? f(p[i] * keep) : p[i];
-      p[i] = f(decayed - f(stepSize * f(m1 / denom)));
-      mm[i] = m1;
-      vv[i] = v1;
-    }
+    const c = { ...base, keep: decay ? f(1 - f(lr32 * f(cfg.weightDecay))) : 1 };
+    const [p, mm, vv] = [pt.data, m[name].data, v[name].data];
+    if (p instanceof Float32Array)
+      adamwFloat32(p, mm as Float32Array, vv as Float32Array, g as Float32Array, c);
+    else adamwFloat64(p as Float64Array, mm as Float64Array, vv as Float64Array, g as Float64Array, c);
   }
   if (timings) {
     timings.normMs += t1 - t0;
     timings.adamwMs += performance.now() - t1;
   }
   return norm;
+}
+
+/** Float32 arrays: the SIMD pass, else each operation rounded to float32 (Math.fround). */
+function adamwFloat32(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, c: AdamWConstants) {
+  if (adamwFloat32Simd(p, m, v, g, c)) return;
+  const fr = Math.fround;
+  for (let i = 0; i < p.length; i++) {
+    const gi = fr(fr(g[i] * c.gradScale) * c.clipCoef);
+    const m1 = fr(fr(m[i] * c.beta1) + fr(gi * c.oneMinusBeta1));
+    const v1 = fr(fr(v[i] * c.beta2) + fr(fr(gi * gi) * c.oneMinusBeta2));
+    const denom = fr(fr(fr(Math.sqrt(v1)) / c.sqrtBc2) + c.eps);
+    p[i] = fr(fr(p[i] * c.keep) - fr(c.stepSize * fr(m1 / denom)));
+    m[i] = m1;
+    v[i] = v1;
+  }
+}
+
+/** Float64 arrays (the parity graphs): the same operations in double precision, unrounded. */
+function adamwFloat64(p: Float64Array, m: Float64Array, v: Float64Array, g: Float64Array, c: AdamWConstants) {
+  for (let i = 0; i < p.length; i++) {
+    const gi = g[i] * c.gradScale * c.clipCoef;
+    const m1 = m[i] * c.beta1 + gi * c.oneMinusBeta1;
+    const v1 = v[i] * c.beta2 + gi * gi * c.oneMinusBeta2;
+    const denom = Math.sqrt(v1) / c.sqrtBc2 + c.eps;
+    p[i] = p[i] * c.keep - c.stepSize * (m1 / denom);
+    m[i] = m1;
+    v[i] = v1;
+  }
 }
