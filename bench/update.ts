@@ -278,6 +278,7 @@ function printBreakdown(threads: number, stepMs: number, parts: Parts, p: RunPro
   console.log(
     `matmuls: ${(p.gemmFlops / 1e9).toFixed(1)} GFLOP; at onnxruntime's MatMul rate on each shape alone ${p.gemmRooflineMs.toFixed(0)} ms → gemmEfficiency ${(p.gemmRooflineMs / stepMs).toFixed(2)}`,
   );
+  console.log('  each shape: batch×M×K×N (b: B batched too), kernels of that shape in the run, MatMul alone');
   for (const s of p.shapes)
     console.log(`  ${s.shape.padEnd(24)} ×${String(s.count).padStart(3)}  ${s.gflopPerS} GFLOP/s`);
 }

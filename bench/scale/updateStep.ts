@@ -4,7 +4,7 @@
  * GRPO batch of `rows` × (`prompt` + `response`) tokens cut into micro-batches, log-probs in token chunks,
  * per-layer recomputation, then the trainer state written as checkpoint files (streamed, tensor by tensor).
  * The same batch goes to PyTorch (bench_scale_torch.py) through `writeTorchBatch`. Last stdout line:
- * {"updateSeconds":…,"checkpointSeconds":…,"checkpointBytes":…,"peakRssGB":…,"loss":…,"gradNorm":…,…}
+ * {"updateSeconds":…,"checkpointSeconds":…,"checkpointBytes":…,"updatePartsSeconds":{…},"peakRssGB":…,"loss":…,…}
  *
  *   node --import tsx bench/scale/updateStep.ts --model DIR [--lora-rank 16] [--lora-base-dtype float16]
  *     [--rows 16] [--micro 4] [--prompt 64] [--response 256] [--threads 2] [--no-recompute]
@@ -32,6 +32,7 @@ import { writeShardedSafetensors } from '../../core/model/safetensorsShards.ts';
 import { qwen2ParameterCount, qwen2Parameters } from '../../core/model/parameters.ts';
 import { parseRlAlgorithmConfig } from '../../core/config/rl.ts';
 import { PolicyUpdater } from '../../core/train/policyUpdate.ts';
+import { emptyStepTimings } from '../../core/train/trainSteps.ts';
 import type { RolloutRow } from '../../core/train/rolloutBatch.ts';
 import { uniformAt } from '../../core/random.ts';
 import type { OptimizerState } from '../../core/graph/index.ts';
@@ -166,11 +167,12 @@ export async function runUpdateStep(o: UpdateStepOptions) {
   const updater = await PolicyUpdater.create(config, algo, { intraOpThreads: o.threads });
   const preparePeakRssGB = gb(process.resourceUsage().maxRSS * 1024);
   const rows = benchRows(o, config.vocabSize);
+  const timings = emptyStepTimings();
   const t1 = performance.now();
   const { metrics } = await updater.update(
     state,
     rows,
-    { seed: 0, step: 0, temperature: 1, lr: LR, klCoef: 0 },
+    { seed: 0, step: 0, temperature: 1, lr: LR, klCoef: 0, timings },
     base,
   );
   const updateSeconds = (performance.now() - t1) / 1000;
@@ -185,6 +187,10 @@ export async function runUpdateStep(o: UpdateStepOptions) {
     updateSeconds: Math.round(updateSeconds * 10) / 10,
     checkpointSeconds: Math.round(checkpointSeconds * 10) / 10,
     checkpointBytes,
+    // Where the update's seconds went (onnxruntime's runs, the host's norm and AdamW, …: StepTimings).
+    updatePartsSeconds: Object.fromEntries(
+      Object.entries(timings).map(([k, ms]) => [k.replace(/Ms$/, ''), Math.round(ms / 100) / 10]),
+    ),
     peakRssGB: gb(process.resourceUsage().maxRSS * 1024),
     loadPeakRssGB,
     preparePeakRssGB,
