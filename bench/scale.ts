@@ -10,7 +10,11 @@
  * {"bench":"scale","models":[{"name":…,"params":…,"peakRssGB":…,"updateSeconds":…,"torchUpdateSeconds":…,
  *   "updateVsTorch":…,"torchPeakRssGB":…,"rssVsTorch":…},…]}
  *
+ * `updateVsTorch` holds PyTorch's step against the `update` phase of our updatePolicy (forward, backward and
+ * AdamW: the same work); `updateSeconds` is the whole activity, reading and writing the state included.
+ *
  *   npm run bench:scale [-- --shapes qwen2.5-0.5b,qwen2.5-1.5b] [--max-new-tokens 256] [--no-torch]
+ *     [--lora-base-dtype float16|float32]   (the LoRA base's frozen matrices; default float16)
  *     [--state-dir DIR]   (the stack's folder, wiped at start; default under the cache)
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -30,9 +34,13 @@ const { values } = parseArgs({
     shapes: { type: 'string', default: 'qwen2.5-0.5b,qwen2.5-1.5b' },
     'max-new-tokens': { type: 'string', default: '256' },
     'no-torch': { type: 'boolean', default: false },
+    'lora-base-dtype': { type: 'string', default: 'float16' },
     'state-dir': { type: 'string' },
   },
 });
+const loraBaseDtype = values['lora-base-dtype'];
+if (loraBaseDtype !== 'float16' && loraBaseDtype !== 'float32')
+  throw new Error(`--lora-base-dtype: float16 or float32, not ${loraBaseDtype}`);
 const MODELS: Record<string, { lora?: { rank: number } }> = {
   'qwen2.5-0.5b': {},
   'qwen2.5-1.5b': { lora: { rank: 16 } },
@@ -65,7 +73,7 @@ function report(name: string, e: EndToEndResult, planGB: number, torch: TorchUpd
   );
   for (const s of e.steps)
     console.log(
-      `  step ${s.step}: sample ${round(s.sampleSeconds, 1)} s, score ${round(s.scoreSeconds, 1)} s, update ${round(s.updateSeconds, 1)} s; trainer peak RSS by phase (GB) ${Object.entries(
+      `  step ${s.step}: sample ${round(s.sampleSeconds, 1)} s, score ${round(s.scoreSeconds, 1)} s, update ${round(s.updateSeconds, 1)} s (of which the step ${round(s.updateStepSeconds, 1)} s); trainer peak RSS by phase (GB) ${Object.entries(
         s.updatePeaksGB,
       )
         .map(([phase, gb]) => `${phase} ${round(gb)}`)
@@ -96,7 +104,7 @@ try {
     const options: EndToEndOptions = {
       name,
       modelDir: dir,
-      lora: spec.lora,
+      lora: spec.lora && { ...spec.lora, baseDtype: loraBaseDtype },
       storeUrl: `s3://${SHARED_TEST_BUCKET}/scale`,
       env: stack.env,
       logDir: join(stateDir, 'logs'),
@@ -104,8 +112,10 @@ try {
       samples: SAMPLES,
       maxNewTokens: Number(values['max-new-tokens']),
       microBatchSize: MICRO_BATCH,
-      // Above the longest single onnxruntime run (one micro-batch of the 1.5B update on a loaded machine).
-      heartbeatTimeoutSeconds: 600,
+      // Above the longest single onnxruntime run (one micro-batch: ≈ 40 s for the 0.5B update on the quiet
+      // machine, several times that under load), and short enough that the update the killed trainer had
+      // been handed is retried soon: the server learns of the death only when no heartbeat comes.
+      heartbeatTimeoutSeconds: 240,
     };
     const e = await runEndToEnd(options);
     const run = parseRunConfig(runConfig(options, 'plan'));
@@ -126,14 +136,17 @@ try {
     const ok = torch.filter((t): t is Exclude<TorchUpdate, { error: string }> => !('error' in t));
     const same = ok.find((t) => t.mode === 'checkpointing');
     const update = e.steps[0]?.updateSeconds ?? NaN;
+    const updateStep = e.steps[0]?.updateStepSeconds ?? NaN;
     models.push({
       name,
       params: qwen2ParameterCount(config),
       completed: e.completed,
       peakRssGB: round(e.peakRssGB.trainer),
+      ...(spec.lora ? { loraBaseDtype } : {}),
       updateSeconds: round(update, 1),
+      updateStepSeconds: round(updateStep, 1),
       torchUpdateSeconds: same ? same.seconds : null,
-      updateVsTorch: same ? round(same.seconds / update) : null,
+      updateVsTorch: same ? round(same.seconds / updateStep) : null,
       torchPeakRssGB: same ? same.peakRssGB : null,
       rssVsTorch: same ? round(e.peakRssGB.trainer / same.peakRssGB) : null,
       planVsPeak: round(planGB / e.peakRssGB.trainer),

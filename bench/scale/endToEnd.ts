@@ -20,7 +20,7 @@ import { startNode, startWorker, type BenchProcess } from './processes.ts';
 export interface EndToEndOptions {
   name: string;
   modelDir: string;
-  lora?: Pick<LoraConfig, 'rank'>;
+  lora?: Pick<LoraConfig, 'rank' | 'baseDtype'>;
   storeUrl: string;
   env: Record<string, string>;
   logDir: string;
@@ -37,6 +37,11 @@ export interface StepPhases {
   sampleSeconds: number;
   scoreSeconds: number;
   updateSeconds: number;
+  /**
+   * Seconds of the update itself inside updatePolicy (its `update` phase: forward, backward and AdamW over
+   * the step's micro-batches), without reading or writing the state: the work PyTorch's step does.
+   */
+  updateStepSeconds: number;
   /** The trainer's peak RSS (GB) per phase of updatePolicy (its `memory/trainer_peak_rss_gb/…` metrics). */
   updatePeaksGB: Record<string, number>;
 }
@@ -82,7 +87,7 @@ export function runConfig(o: EndToEndOptions, runId: string) {
       logProbChunkTokens: 'auto',
       gradientCheckpointing: true,
       optimizer: { lr: 1e-6 },
-      ...(o.lora ? { lora: { rank: o.lora.rank, alpha: 2 * o.lora.rank } } : {}),
+      ...(o.lora ? { lora: { rank: o.lora.rank, alpha: 2 * o.lora.rank, baseDtype: o.lora.baseDtype } } : {}),
     },
     store: { url: o.storeUrl },
     // Every role's onnxruntime sessions on both cores, as the update-step bench and PyTorch run: the
@@ -97,6 +102,7 @@ function phasesOf(m: CheckpointManifest): StepPhases {
     sampleSeconds: m.metrics['timing/sample'] ?? NaN,
     scoreSeconds: m.metrics['timing/score'] ?? NaN,
     updateSeconds: m.metrics['timing/update'] ?? NaN,
+    updateStepSeconds: m.metrics['timing/trainer_phase/update'] ?? NaN,
     updatePeaksGB: Object.fromEntries(
       Object.entries(m.metrics)
         .filter(([k]) => k.startsWith('memory/trainer_peak_rss_gb/'))

@@ -129,8 +129,9 @@ async function torchAgainstOnnx(
       `step ${step}: the same files`,
     );
     for (const [name, value] of Object.entries(b.metrics)) {
-      // The ONNX trainer's process memory (memory/trainer_peak_rss_gb/…): the torch worker reports none.
-      if (name.startsWith('memory/')) continue;
+      // The ONNX trainer's process memory and phase seconds (memory/trainer_peak_rss_gb/…,
+      // timing/trainer_phase/…): the torch worker reports neither.
+      if (name.startsWith('memory/') || name.startsWith('timing/trainer_phase/')) continue;
       const d = Math.abs(a.metrics[name] - value) / Math.max(Math.abs(value), 1e-6);
       assert.ok(d <= METRIC_TOLERANCE, `step ${step} ${name}: torch ${a.metrics[name]}, onnx ${value}`);
     }

@@ -20,5 +20,12 @@ it(
     assert.ok(allocating >= quiet + 0.35, `allocating ${allocating} GB vs quiet ${quiet} GB`);
     assert.equal(metrics['memory/trainer_peak_rss_gb'], Math.max(quiet, allocating));
     assert.equal(block[block.length - 1], 1);
+    const [quietSeconds, allocatingSeconds] = ['quiet', 'allocating'].map(
+      (phase) => metrics[`timing/trainer_phase/${phase}`]!,
+    );
+    assert.ok(
+      quietSeconds! >= 0 && allocatingSeconds! > 0,
+      `phase seconds ${quietSeconds}, ${allocatingSeconds}`,
+    );
   },
 );
