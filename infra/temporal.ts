@@ -16,6 +16,19 @@ export const TRANSFER_PROCESSOR_MAX_POLL_RPS = 10_000;
 export const DEV_SERVER_DYNAMIC_CONFIG: Readonly<Record<string, string | number | boolean>> = {
   'history.transferProcessorMaxPollRPS': TRANSFER_PROCESSOR_MAX_POLL_RPS,
 };
+/**
+ * SQLite pragmas of the dev server's database file. The CLI opens a file database with SQLite's defaults
+ * (a rollback journal, synchronous FULL): every commit syncs the journal and the database to disk, and a
+ * hop makes about five commits (activity completed, workflow task started and completed, activity
+ * started), serialised on the server's one connection. With a write-ahead log and synchronous NORMAL a
+ * commit appends to the log without a sync (SQLite syncs it at checkpoints): a commit still survives the
+ * server process being killed (the tests' kill -9 and restarts), not the machine losing power — a dev
+ * stack's trade (docs/benchmarks.md, bench:orchestration).
+ */
+export const DEV_SERVER_SQLITE_PRAGMAS: Readonly<Record<string, string>> = {
+  journal_mode: 'wal',
+  synchronous: 'normal',
+};
 /** First start creates the SQLite schema; 60 s leaves room for a loaded 2-core CI machine. */
 export const TEMPORAL_READY_TIMEOUT_MS = 60_000;
 /** One health probe may take this long before it counts as "not yet". */
@@ -38,6 +51,8 @@ export interface TemporalDevServerOptions {
   stateDir?: string;
   /** Dynamic config values; replaces DEV_SERVER_DYNAMIC_CONFIG when given (`{}` = the server's defaults). */
   dynamicConfig?: Record<string, string | number | boolean>;
+  /** SQLite pragmas of the database file; replaces DEV_SERVER_SQLITE_PRAGMAS when given (`{}` = SQLite's defaults). */
+  sqlitePragmas?: Record<string, string>;
   /** Extra namespaces to create besides `default`. */
   namespaces?: string[];
   /** Outlive this process (the test command's shared stack). */
@@ -51,6 +66,8 @@ export interface TemporalDevServer {
   /** host:port for `Connection.connect({ address })` and `temporal --address`. */
   address: string;
   port: number;
+  /** Where the server's own Prometheus metrics are served (`http://127.0.0.1:<metricsPort>/metrics`). */
+  metricsPort: number;
   uiUrl: string | undefined;
   namespace: string;
   dbFile: string;
@@ -72,6 +89,7 @@ export interface TemporalDevServerArgs {
   dbFile: string;
   namespaces: string[];
   dynamicConfig: Record<string, string | number | boolean>;
+  sqlitePragmas: Record<string, string>;
 }
 
 /** The `temporal server start-dev` command line: loopback only, every port explicit, fast hops. */
@@ -83,6 +101,9 @@ export function temporalDevServerArgs(a: TemporalDevServerArgs): string[] {
   else args.push('--ui-port', String(a.uiPort), '--ui-ip', LOOPBACK);
   for (const [key, value] of Object.entries(a.dynamicConfig)) {
     args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
+  }
+  for (const [pragma, value] of Object.entries(a.sqlitePragmas)) {
+    args.push('--sqlite-pragma', `${pragma}=${value}`);
   }
   for (const namespace of a.namespaces) args.push('--namespace', namespace);
   args.push('--log-level', 'warn');
@@ -129,6 +150,7 @@ export async function startTemporalDevServer(
     dbFile: resolve(options.dbFile ?? join(stateDir, 'temporal.sqlite')),
     namespaces: options.namespaces ?? [],
     dynamicConfig: options.dynamicConfig ?? { ...DEV_SERVER_DYNAMIC_CONFIG },
+    sqlitePragmas: options.sqlitePragmas ?? { ...DEV_SERVER_SQLITE_PRAGMAS },
   };
   const address = `${LOOPBACK}:${args.port}`;
   const logFile = join(stateDir, `temporal-${args.port}.log`);
@@ -152,6 +174,7 @@ export async function startTemporalDevServer(
   const server: TemporalDevServer = {
     address,
     port: args.port,
+    metricsPort: args.metricsPort,
     uiUrl: args.uiPort ? `http://${LOOPBACK}:${args.uiPort}` : undefined,
     namespace: DEFAULT_NAMESPACE,
     dbFile: args.dbFile,

@@ -15,7 +15,7 @@ import { temporalTargetFromEnv } from '../../../client/connection.ts';
 const scratch = mkdtemp(join(tmpdir(), 'reasonloop-infra-'));
 after(async () => rm(await scratch, { recursive: true, force: true }));
 
-it('temporalDevServerArgs: loopback, every port pinned, SQLite file, headless, fast-hop dynamic config', () => {
+it('temporalDevServerArgs: loopback, every port pinned, SQLite file and its pragmas, headless, fast-hop dynamic config', () => {
   const args = temporalDevServerArgs({
     port: 7233,
     httpPort: 7243,
@@ -24,6 +24,7 @@ it('temporalDevServerArgs: loopback, every port pinned, SQLite file, headless, f
     dbFile: '/data/t.sqlite',
     namespaces: ['eval'],
     dynamicConfig: { 'history.transferProcessorMaxPollRPS': 10000 },
+    sqlitePragmas: { journal_mode: 'wal', synchronous: 'normal' },
   });
   assert.deepEqual(args, [
     'server',
@@ -41,6 +42,10 @@ it('temporalDevServerArgs: loopback, every port pinned, SQLite file, headless, f
     '--headless',
     '--dynamic-config-value',
     'history.transferProcessorMaxPollRPS=10000',
+    '--sqlite-pragma',
+    'journal_mode=wal',
+    '--sqlite-pragma',
+    'synchronous=normal',
     '--namespace',
     'eval',
     '--log-level',
@@ -54,10 +59,12 @@ it('temporalDevServerArgs: loopback, every port pinned, SQLite file, headless, f
     dbFile: 'f',
     namespaces: [],
     dynamicConfig: { 'some.string': 'x' },
+    sqlitePragmas: {},
   });
   assert.ok(withUi.join(' ').includes('--ui-port 8233 --ui-ip 127.0.0.1'));
   assert.ok(!withUi.includes('--headless'));
   assert.ok(withUi.includes('some.string="x"'), 'values are JSON, as the CLI expects');
+  assert.ok(!withUi.includes('--sqlite-pragma'), 'no pragmas given: SQLite defaults');
 });
 
 it('versitygwArgs: loopback port, quiet, posix backend on the data folder', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { access } from 'node:fs/promises';
 import { Client, Connection } from '@temporalio/client';
 import { after, before, describe, it } from 'node:test';
 import { isPortOpen, startTemporalDevServer, type TemporalDevServer } from '../../../infra/stack.ts';
@@ -32,7 +33,9 @@ describe('Temporal dev server from infra/ (started from nothing)', () => {
     );
   });
 
-  it('keeps workflows across a graceful restart and a kill -9 on the same SQLite file', async () => {
+  it('keeps workflows across a graceful restart and a kill -9 on the same SQLite file (write-ahead log, synchronous NORMAL)', async () => {
+    // The pragmas took: a database in WAL mode has its log beside it.
+    await access(`${server.dbFile}-wal`);
     const workflowId = `infra-restart-${Date.now()}`;
     const open = async () => {
       const connection = await Connection.connect({ address: server.address, connectTimeout: '5s' });
