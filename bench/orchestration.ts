@@ -26,10 +26,13 @@ import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
 import { startTemporalDevServer } from '../infra/stack.ts';
 import type { TrainingResult } from '../workflows/definitions.ts';
 import { createWorkers, WORKFLOWS_PATH } from '../workers/workers.ts';
+import { pauseMsWithin, recordGcPauses } from './orchestration/gcPauses.ts';
 import { hopBreakdown, hopSegments, type HopBreakdown, type HopSegments } from './orchestration/history.ts';
 import { trivialHop } from './orchestration/referenceHop.ts';
+import { persistenceBetween, readPersistence } from './orchestration/serverMetrics.ts';
 import { activityTiming, orchestrationTiming, type ActivitySpan } from './orchestration/timing.ts';
 import { DEMO, DEMO_FUSED, TINY, type Workload } from './orchestration/workloads.ts';
+import { benchOptions } from './orchestration/options.ts';
 
 /** The issue's targets. */
 const MAX_OVERHEAD_PCT_AT_DEMO_SIZE = 2;
@@ -115,9 +118,10 @@ async function timeRun(
 
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
+const options = benchOptions(process.argv.slice(2));
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 const cores = availableParallelism();
-const server = await startTemporalDevServer({});
+const server = await startTemporalDevServer(options.sqliteDefaults ? { sqlitePragmas: {} } : {});
 const storeDir = await mkdtemp(join(tmpdir(), 'reasonloop-bench-orch-'));
 const connection = await NativeConnection.connect({ address: server.address });
 const clientConnection = await Connection.connect({ address: server.address });
@@ -125,13 +129,18 @@ try {
   const client = new Client({ connection: clientConnection });
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
   const timings = new Map<Workload['name'], ReturnType<typeof orchestrationTiming>>();
-  for (const workload of [TINY, DEMO, DEMO_FUSED]) {
+  for (const workload of [TINY, DEMO, DEMO_FUSED].filter((w) => options.sizes.includes(w.name))) {
     const load = loadavg()[0];
     // Just before the run, on the same server: what a hop costs with nothing in the activities.
     const floor = await trivialHop(connection, client);
     const floorMs = floor.hopMs;
+    const gc = recordGcPauses();
+    const persistedBefore = await readPersistence(server.metricsPort);
     const { spans, server: s, segments } = await timeRun(workload, connection, client, bundle, storeDir);
+    const persisted = persistenceBetween(persistedBefore, await readPersistence(server.metricsPort));
+    gc.stop();
     const t = orchestrationTiming(spans);
+    const gcMsPerHop = pauseMsWithin(gc.pauses, t.gaps) / t.hops;
     console.log(
       `${workload.name}: ${workload.describe}\n` +
         `  ${t.steps} steps: ${round(t.stepMs)} ms/step, compute ${round(t.computeMs)} ms, overhead ` +
@@ -150,12 +159,17 @@ try {
           .map(
             ([activity, g]) =>
               `    → ${activity}: ${round(g.reportMs)} + ${round(g.workflowTaskWaitMs)} + ` +
-              `${round(g.workflowTaskRunMs)} + ${round(g.dispatchMs)} ms (${g.hops} hops)\n`,
+              `${round(g.workflowTaskRunMs)} + ${round(g.dispatchMs)} ms (of the dispatch, the server's ` +
+              `match ${round(g.dispatchServerMs)} ms; ${g.hops} hops)\n`,
           )
           .join('') +
         `  mean hop before (hops/step): ${Object.entries(t.hopMsBefore)
           .map(([activity, ms]) => `${activity} ${round(ms)} ms (${round(t.hopsPerStepBefore[activity], 1)})`)
-          .join(', ')}`,
+          .join(', ')}\n` +
+        `  this process's main thread during a hop: busy ${round(t.loopBusyMsPerHop ?? NaN)} ms, of it GC ` +
+        `${round(gcMsPerHop)} ms; the server's persistence (${options.sqliteDefaults ? 'SQLite defaults' : 'WAL, synchronous NORMAL'}): ` +
+        `${round((persisted.seconds * 1000) / t.steps)} ms in ${round(persisted.operations / t.steps)} calls per step ` +
+        `(the whole run's, heartbeats and other writes during the activities included)`,
     );
     console.log(
       JSON.stringify({
@@ -168,28 +182,34 @@ try {
         hopMs: round(t.hopMs),
         medianHopMs: round(t.medianHopMs),
         trivialHopMs: round(floorMs),
+        loopBusyMsPerHop: round(t.loopBusyMsPerHop ?? NaN),
+        gcMsPerHop: round(gcMsPerHop),
+        persistenceMsPerStep: round((persisted.seconds * 1000) / t.steps),
         load: round(load),
       }),
     );
     timings.set(workload.name, t);
   }
-  const fused = timings.get('demo-fused')!;
-  const separate = timings.get('demo')!;
-  console.log(
-    `target at the demo size: overheadPct ≤ ${MAX_OVERHEAD_PCT_AT_DEMO_SIZE}` +
-      (loadavg()[0] > cores ? ` (note: load above ${cores} cores; hops include scheduling delay)` : ''),
-  );
-  console.log(
-    JSON.stringify({
-      bench: 'orchestration',
-      fusedStep: true,
-      stepMs: round(fused.stepMs),
-      overheadMs: round(fused.overheadMs),
-      overheadPct: round(fused.overheadPct, 2),
-      hopMs: round(fused.hopMs),
-      separateOverheadPct: round(separate.overheadPct, 2),
-    }),
-  );
+  const fused = timings.get('demo-fused');
+  const separate = timings.get('demo');
+  // The summary needs both demo runs (a --sizes run without them prints each run's line only).
+  if (fused && separate) {
+    console.log(
+      `target at the demo size: overheadPct ≤ ${MAX_OVERHEAD_PCT_AT_DEMO_SIZE}` +
+        (loadavg()[0] > cores ? ` (note: load above ${cores} cores; hops include scheduling delay)` : ''),
+    );
+    console.log(
+      JSON.stringify({
+        bench: 'orchestration',
+        fusedStep: true,
+        stepMs: round(fused.stepMs),
+        overheadMs: round(fused.overheadMs),
+        overheadPct: round(fused.overheadPct, 2),
+        hopMs: round(fused.hopMs),
+        separateOverheadPct: round(separate.overheadPct, 2),
+      }),
+    );
+  }
 } finally {
   await clientConnection.close();
   await connection.close();

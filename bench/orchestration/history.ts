@@ -84,6 +84,11 @@ export interface HopSegments {
   workflowTaskRunMs: number;
   /** ActivityTaskScheduled → the next activity function called: matching, the poll's answer, decoding. */
   dispatchMs: number;
+  /**
+   * The server's part of dispatchMs: ActivityTaskScheduled → ActivityTaskStarted (the task matched to a
+   * waiting poll and its start recorded); the rest is the answer reaching the worker and the function.
+   */
+  dispatchServerMs: number;
 }
 
 /** The mean of each segment of the hops that lead to each activity type (a hop's first activity only). */
@@ -100,6 +105,11 @@ export function hopSegments(
       .map((e) => [e.activityTaskScheduledEventAttributes!.activityId ?? '', e]),
   );
   const spanByActivityId = new Map(spans.filter((s) => s.activityId).map((s) => [s.activityId!, s]));
+  const startedByScheduledId = new Map(
+    events
+      .filter((e) => e.activityTaskStartedEventAttributes)
+      .map((e) => [idOf(e.activityTaskStartedEventAttributes!.scheduledEventId), e]),
+  );
   // The first activity each workflow task scheduled (parallel shards: the one that started first).
   const firstByTask = new Map<string, { span: (typeof spans)[number]; scheduled: HistoryEvent }>();
   for (const span of spans) {
@@ -120,18 +130,21 @@ export function hopSegments(
     const prevScheduled = before && byId.get(idOf(before.scheduledEventId));
     const prevId = prevScheduled?.activityTaskScheduledEventAttributes?.activityId;
     const prev = prevId ? spanByActivityId.get(prevId) : undefined;
-    if (!prev || !taskStarted || !trigger) continue;
+    const activityStarted = startedByScheduledId.get(idOf(scheduled.eventId));
+    if (!prev || !taskStarted || !trigger || !activityStarted) continue;
     const s = sums.get(span.activity) ?? {
       reportMs: 0,
       workflowTaskWaitMs: 0,
       workflowTaskRunMs: 0,
       dispatchMs: 0,
+      dispatchServerMs: 0,
       hops: 0,
     };
     s.reportMs += eventMs(trigger) - (timeOrigin + prev.end);
     s.workflowTaskWaitMs += eventMs(taskStarted) - eventMs(trigger);
     s.workflowTaskRunMs += eventMs(byId.get(task)!) - eventMs(taskStarted);
     s.dispatchMs += timeOrigin + span.start - eventMs(scheduled);
+    s.dispatchServerMs += eventMs(activityStarted) - eventMs(scheduled);
     s.hops++;
     sums.set(span.activity, s);
   }
@@ -143,6 +156,7 @@ export function hopSegments(
         workflowTaskWaitMs: s.workflowTaskWaitMs / s.hops,
         workflowTaskRunMs: s.workflowTaskRunMs / s.hops,
         dispatchMs: s.dispatchMs / s.hops,
+        dispatchServerMs: s.dispatchServerMs / s.hops,
         hops: s.hops,
       },
     ]),

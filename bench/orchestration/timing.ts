@@ -15,6 +15,13 @@ export interface ActivitySpan {
   /** performance.now() milliseconds; performance.timeOrigin + these are the epoch times history events use. */
   start: number;
   end: number;
+  /**
+   * The main thread's event loop: milliseconds it had spent busy (performance.eventLoopUtilization().active,
+   * since the process started) at the span's start and end. Between two activities, the difference is what
+   * this process's main thread did during the hop — every activation and poll answer passes through it.
+   */
+  loopActiveStart?: number;
+  loopActiveEnd?: number;
 }
 
 export interface OrchestrationTiming {
@@ -37,6 +44,13 @@ export interface OrchestrationTiming {
   hopMsBefore: Record<string, number>;
   /** Hops before each activity type per step, e.g. `{ sampleRollouts: 1, trainerQueue: 0.1 }`. */
   hopsPerStepBefore: Record<string, number>;
+  /** Each hop's interval (performance.now() milliseconds), in time order. */
+  gaps: { start: number; end: number }[];
+  /**
+   * Mean milliseconds per hop the main thread's event loop was busy (loopActiveStart/End); undefined when
+   * a span lacks them.
+   */
+  loopBusyMsPerHop?: number;
 }
 
 /** The activities that end a step by committing its checkpoint: checkpoint, or trainStep (fusedStep). */
@@ -77,7 +91,18 @@ export function orchestrationTiming(spans: readonly ActivitySpan[]): Orchestrati
   const windowEnd = Math.max(...checkpoints.map((s) => s.end));
   const inWindow = spans.filter((s) => s !== prepared && s.start >= windowStart && s.end <= windowEnd);
   const busy = mergeSpans(inWindow);
-  const gaps = busy.map((b, i) => b.start - (i === 0 ? windowStart : busy[i - 1].end));
+  const gapIntervals = busy.map((b, i) => ({ start: i === 0 ? windowStart : busy[i - 1].end, end: b.start }));
+  const gaps = gapIntervals.map((g) => g.end - g.start);
+  // The loop's busy time at each gap's ends: from the span that ended it and the span that ended the gap.
+  const loopAt = (t: number, side: 'start' | 'end') =>
+    [prepared, ...inWindow].find((s) => s[side] === t)?.[
+      side === 'start' ? 'loopActiveStart' : 'loopActiveEnd'
+    ];
+  const loopBusy = gapIntervals.map((g) => {
+    const from = loopAt(g.start, 'end');
+    const to = loopAt(g.end, 'start');
+    return from === undefined || to === undefined ? undefined : to - from;
+  });
   const before = new Map<string, number[]>();
   busy.forEach((b, i) => {
     const next = inWindow.find((s) => s.start === b.start)!.activity;
@@ -101,6 +126,10 @@ export function orchestrationTiming(spans: readonly ActivitySpan[]): Orchestrati
       [...before].map(([activity, g]) => [activity, g.reduce((a, b) => a + b, 0) / g.length]),
     ),
     hopsPerStepBefore: Object.fromEntries([...before].map(([activity, g]) => [activity, g.length / steps])),
+    gaps: gapIntervals,
+    ...(loopBusy.every((b) => b !== undefined)
+      ? { loopBusyMsPerHop: loopBusy.reduce((a, b) => a + b, 0) / loopBusy.length }
+      : {}),
   };
 }
 
@@ -112,17 +141,22 @@ export function activityTiming(record: (span: ActivitySpan) => void): ActivityIn
   return (ctx) => ({
     inbound: {
       async execute(input, next) {
+        const loopActiveStart = performance.eventLoopUtilization().active;
         const start = performance.now();
         try {
           return await next(input);
         } finally {
+          const end = performance.now();
+          const loopActiveEnd = performance.eventLoopUtilization().active;
           const step = (input.args[0] as { step?: unknown } | undefined)?.step;
           record({
             activity: ctx.info.activityType,
             activityId: ctx.info.activityId,
             ...(typeof step === 'number' ? { step } : {}),
             start,
-            end: performance.now(),
+            end,
+            loopActiveStart,
+            loopActiveEnd,
           });
         }
       },

@@ -87,6 +87,9 @@ it('hopSegments: splits the hop from one activity to the next at the events the 
           workflowTaskCompletedEventId: '8',
         },
       }),
+      // Written to the history when the activity ends, with the time it started.
+      at(10, 1_005, { activityTaskStartedEventAttributes: { scheduledEventId: '4' } }),
+      at(11, 1_078, { activityTaskStartedEventAttributes: { scheduledEventId: '9' } }),
     ],
   } as unknown as History;
   const spans = [
@@ -95,6 +98,13 @@ it('hopSegments: splits the hop from one activity to the next at the events the 
   ];
   // The first activity had no activity before it: only the hop to trainStep is split.
   assert.deepEqual(hopSegments(history, spans, 0), {
-    trainStep: { reportMs: 4, workflowTaskWaitMs: 10, workflowTaskRunMs: 15, dispatchMs: 7, hops: 1 },
+    trainStep: {
+      reportMs: 4,
+      workflowTaskWaitMs: 10,
+      workflowTaskRunMs: 15,
+      dispatchMs: 7,
+      dispatchServerMs: 3,
+      hops: 1,
+    },
   });
 });

@@ -94,6 +94,32 @@ describe('orchestrationTiming', () => {
     assert.deepEqual(t.hopsPerStepBefore, { sampleRollouts: 1, trainStep: 1 });
   });
 
+  it("the main thread's busy time per hop: the loop-active counter from the end of one span to the start of the next", () => {
+    const at = (s: ActivitySpan, loopActiveStart: number, loopActiveEnd: number): ActivitySpan => ({
+      ...s,
+      loopActiveStart,
+      loopActiveEnd,
+    });
+    const spans = [
+      at(span('prepareRun', 0, 100), 0, 50),
+      // two shards: the gap after them starts where the later one ended (205), whose counter reads 150
+      at(span('sampleRollouts', 110, 200, 1), 54, 140),
+      at(span('sampleRollouts', 110, 205, 1), 54, 150),
+      at(span('trainStep', 215, 300, 1), 158, 240),
+    ];
+    const t = orchestrationTiming(spans);
+    assert.deepEqual(t.gaps, [
+      { start: 100, end: 110 },
+      { start: 205, end: 215 },
+    ]);
+    // (54 − 50) and (158 − 150)
+    assert.equal(t.loopBusyMsPerHop, 6);
+    assert.equal(
+      orchestrationTiming(spans.map((s) => ({ ...s, loopActiveStart: undefined }))).loopBusyMsPerHop,
+      undefined,
+    );
+  });
+
   it('a run that was not measured is an error, not a zero', () => {
     assert.throws(() => orchestrationTiming([span('checkpoint', 0, 1, 1)]), /no prepareRun/);
     assert.throws(() => orchestrationTiming([span('prepareRun', 0, 1)]), /no checkpoint after prepareRun/);
@@ -114,6 +140,10 @@ describe('activityTiming', () => {
       /boom/,
     );
     assert.equal(await execute('trainerQueue', [], async () => 'q'), 'q');
+    assert.ok(
+      spans.every((s) => s.loopActiveEnd! >= s.loopActiveStart!),
+      'the loop counter only grows',
+    );
     assert.deepEqual(
       spans.map((s) => [s.activity, s.step, s.end >= s.start]),
       [
