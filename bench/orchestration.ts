@@ -7,7 +7,9 @@
  * activities; then the demo's with orchestration.fusedStep (a step after sampling in one trainer
  * activity). Prints, as the last line (the demo size, fused, beside the separate activities' figure),
  * {"bench":"orchestration","stepMs":…,"overheadMs":…,"overheadPct":…,"separateOverheadPct":…}. Targets:
- * overheadPct ≤ 2 at the demo size, ≤ 50 ms per activity hop.
+ * overheadPct ≤ 2 at the demo size, ≤ 50 ms per activity hop. Options (bench/orchestration/options.ts):
+ * `--sizes tiny,demo,demo-fused` runs some sizes only (the last line needs both demo runs);
+ * `--sqlite-defaults` starts the server with SQLite's own pragmas instead of infra/'s.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
