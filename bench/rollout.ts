@@ -15,7 +15,9 @@
  * On cuda our side draws `--decode-chunk N` tokens per session run (default 16, core/generate/decodeLoop.ts)
  * and the same graph at one token per run is timed in the same rounds. On cpu `--decode-chunk N` switches
  * our side from the host sampler to that in-graph path. `--weight-dtype float16` gives our side
- * half-precision matrices and loads the PyTorch model as float16 (the bound counts those bytes).
+ * half-precision matrices and loads the PyTorch model as float16 (the bound counts those bytes). On cpu,
+ * either setting is then compared with the default Generator on the same seed (bench/rollout/exactness.ts):
+ * the rows whose tokens still equal the default's and the log-probs' largest difference.
  *
  * `--engine openai` measures instead the RL run's server path (`rollout.engine.kind: "openai"`) against
  * the in-process Generator on the CPU, with the HTTP overhead per token (bench/rollout/openaiEngine.ts).
@@ -27,6 +29,7 @@ import { DEFAULT_CUDA_DECODE_CHUNK, Generator } from '../core/generate/generator
 import { isMatrixWeight, WEIGHT_DTYPES, type WeightDtype } from '../core/model/qwen2.ts';
 import { elementCount, qwen2Parameters } from '../core/model/parameters.ts';
 import { breakdownJson, formatBreakdown, measureBreakdown } from './rollout/breakdown.ts';
+import { exactnessVsDefault, formatExactness } from './rollout/exactness.ts';
 import { benchOpenaiEngine } from './rollout/openaiEngine.ts';
 import { createOurSide, rolloutRequests, type OurSide } from './rollout/ours.ts';
 import { median, type RolloutSide, type SideName, type Unavailable } from './rollout/side.ts';
@@ -255,6 +258,13 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(breakdownJson(breakdown)));
     }
 
+    // Other settings than the default: do they still give the default's tokens and log-probs?
+    const exactness =
+      args.decodeChunk !== undefined || half
+        ? await exactnessVsDefault(workload, bestOurs.side as OurSide)
+        : undefined;
+    if (exactness) console.log(formatExactness(exactness));
+
     const vsTorch = bestTorch ? bestOurs.tokensPerSec / bestTorch.tokensPerSec : null;
     const vsJs = bestJs ? bestOurs.tokensPerSec / bestJs.tokensPerSec : null;
     const verdict = (ratio: number | null, target: number) =>
@@ -278,6 +288,10 @@ async function main(): Promise<void> {
         torchThreads: bestTorch?.side.threads ?? null,
         transformersJsThreads: bestJs?.side.threads ?? null,
         loadAverage1m: [loadBefore[0], loadAfter[0]],
+        // null: our side ran the defaults, the reference itself.
+        decodeChunk: args.decodeChunk ?? null,
+        sameTokenRowsVsDefault: exactness ? exactness.sameTokenRows : null,
+        maxLogprobDiffVsDefault: exactness ? Number(exactness.maxLogprobDiff.toPrecision(3)) : null,
       }),
     );
   } finally {

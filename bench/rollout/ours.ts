@@ -25,8 +25,11 @@ export function checkFullLength(out: readonly Generation[], side: string): void 
 }
 
 export interface OurSide extends RolloutSide {
-  /** Tokens of the latest run and its seed: the instrumented copy of the loop must reproduce them. */
-  last?: { seed: number; tokens: number[][] };
+  /**
+   * The latest run's seed, tokens (the instrumented copy of the loop must reproduce them) and generations
+   * (compared with the default Generator's when our side runs other settings).
+   */
+  last?: { seed: number; tokens: number[][]; generations: Generation[] };
 }
 
 export async function createOurSide(
@@ -53,7 +56,7 @@ export async function createOurSide(
       const out = await generator.generate(requests, rolloutOptions(seed));
       const seconds = (performance.now() - start) / 1000;
       checkFullLength(out, `ours (${threads} threads)`);
-      side.last = { seed, tokens: out.map((g) => g.tokens) };
+      side.last = { seed, tokens: out.map((g) => g.tokens), generations: out };
       return seconds;
     },
   };
