@@ -125,7 +125,10 @@ export async function profileStep(
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     enableCpuMemArena: false,
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    extra: {
+      session: { intra_op: { allow_spinning: '0' } },
+      optimization: { disable_specified_optimizers: 'ConstantFolding' },
+    },
     enableProfiling: true,
     profileFilePrefix: join(dir, 'update'),
   });

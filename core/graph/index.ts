@@ -16,6 +16,7 @@ export * from './trainStep.ts';
 export * from './optimizerState.ts';
 export * from './serialize.ts';
 export * from './session.ts';
+export { collectGarbage } from './collectGarbage.ts';
 export { definedOps, NOT_DIFFERENTIABLE } from './ops/registry.ts';
 export * as op from './ops/builders.ts';
 export * from './device.ts';

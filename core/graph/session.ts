@@ -31,6 +31,13 @@ export interface SessionConfig {
    * peak would otherwise stay resident between steps (docs/model.md, "Memory estimate").
    */
   memoryArena?: boolean;
+  /**
+   * onnxruntime's ConstantFolding pass. Off, nodes whose inputs are all constants run at each run instead of
+   * once at load. The trainer turns it off: its gradient graph starts two [vocab, hidden] sums from zeros
+   * (ConstantOfShape), which folding would make initializers held for the session's life, built through
+   * twice their size at load (docs/model.md, "Memory estimate"). The same kernels compute the values.
+   */
+  constantFolding?: boolean;
 }
 
 export const DEFAULT_SESSION_CONFIG: Required<SessionConfig> = {
@@ -39,6 +46,7 @@ export const DEFAULT_SESSION_CONFIG: Required<SessionConfig> = {
   optimization: 'all',
   device: CPU_DEVICE,
   memoryArena: true,
+  constantFolding: true,
 };
 
 export interface HostTensor {
@@ -62,7 +70,8 @@ function sessionOptions(
   // Constant folding would turn each Transpose(W) → MatMul into a second, transposed copy of W in memory;
   // without it onnxruntime fuses the pair into one MatMul on W transposed and pre-packs W (from the mapped
   // file, or its copy of the caller's arrays): one copy fewer (docs/benchmarks.md, bench:load).
-  if (weightsApart) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
+  if (weightsApart || !cfg.constantFolding)
+    extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
   return withDevice(
     {
       intraOpNumThreads: cfg.intraOpThreads,
@@ -167,7 +176,7 @@ export class Executable {
         : serializeWeightsApart(graph);
     const hash = createHash('sha256').update(bytes);
     for (const m of inMemory) hash.update(m.data);
-    const key = `${hash.digest('hex')}${external ? `:${filesKey(external.files)}` : ''}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}:arena=${cfg.memoryArena}`;
+    const key = `${hash.digest('hex')}${external ? `:${filesKey(external.files)}` : ''}:${cfg.intraOpThreads}:${cfg.allowSpinning}:${cfg.optimization}:${deviceKey(cfg.device)}:arena=${cfg.memoryArena}:fold=${cfg.constantFolding}`;
     let entry = cache.get(key);
     if (!entry) {
       // Before the CUDA provider creates its cuBLAS handles, which read the TF32 switch.

@@ -5,10 +5,18 @@
  * parameters, one of moments and one of gradients (docs/model.md, "Memory estimate"), whatever the
  * micro-batching. The graph is compiled on first use.
  */
-import { Executable, applyGradsInPlace, buildGradStep, runGradStepInto, zeroGrads } from '../graph/index.ts';
+import {
+  Executable,
+  applyGradsInPlace,
+  buildGradStep,
+  collectGarbage,
+  runGradStepInto,
+  zeroGrads,
+} from '../graph/index.ts';
 import type {
   Feeds,
   HostAdamWOptions,
+  HostTensor,
   OptimizerSpec,
   OptimizerState,
   SessionConfig,
@@ -19,7 +27,7 @@ import type {
 /**
  * Where optimizer steps' wall time goes, summed over the steps it is passed to (bench:update prints it).
  * `runMs` is onnxruntime's share: forward, backward and the gradient accumulation, plus the binding's
- * wrapping of the feeds and copying of the outputs.
+ * wrapping of the feeds and copying of the outputs, and the collection of that copy (large models).
  */
 export interface StepTimings {
   /** Packing rows into feeds (token ids, masks, old log-probs, advantages): the caller's `feedsOf`. */
@@ -62,9 +70,25 @@ function hostAdamW(o: AdamWOptions): HostAdamWOptions {
   };
 }
 
-/** The trainers' sessions run without onnxruntime's CPU arena: the backward's peak is not kept resident. */
+/**
+ * The trainers' sessions run without onnxruntime's CPU arena (the backward's peak is not kept resident)
+ * and without constant folding (the gradient sums' zeros would be held as [vocab, hidden] initializers).
+ */
 export function trainerSession(session: SessionConfig): SessionConfig {
-  return { memoryArena: false, ...session };
+  return { memoryArena: false, constantFolding: false, ...session };
+}
+
+/** Trained tensors from this size up have their gradients' garbage collected as soon as it is garbage. */
+export const COLLECT_GRADIENTS_BYTES = 64 * 2 ** 20;
+
+/**
+ * Whether a step over these parameters collects garbage after each run and at its end: small models
+ * (tests, toy runs) skip it, where a collection's milliseconds cost more than the copies it frees.
+ */
+export function collectsGarbage(params: Record<string, HostTensor>): boolean {
+  let bytes = 0;
+  for (const t of Object.values(params)) bytes += t.data.byteLength;
+  return bytes >= COLLECT_GRADIENTS_BYTES;
 }
 
 export class TrainSteps {
@@ -93,6 +117,22 @@ export class TrainSteps {
     lr: number,
     timings?: StepTimings,
   ): Promise<{ result: StepResult; sums: Record<string, number> }> {
+    const large = collectsGarbage(state.params);
+    const out = await this.accumulateAndApply(state, count, feedsOf, lr, large, timings);
+    // The step's gradient sums are garbage now: given back before the next step's backward or the
+    // checkpoint's write, rather than whenever V8 next collects.
+    if (large) collectGarbage();
+    return out;
+  }
+
+  private async accumulateAndApply(
+    state: OptimizerState,
+    count: number,
+    feedsOf: (i: number) => Feeds,
+    lr: number,
+    large: boolean,
+    timings?: StepTimings,
+  ): Promise<{ result: StepResult; sums: Record<string, number> }> {
     const gradStep = await this.gradStep();
     let t = performance.now();
     const lap = (part: keyof StepTimings) => {
@@ -109,6 +149,9 @@ export class TrainSteps {
       const feeds = feedsOf(i);
       lap('packMs');
       const r = await runGradStepInto(gradStep, state.params, feeds, acc);
+      // onnxruntime-node handed back a copy of the sums it wrote into `acc`, dropped at once: collected
+      // now, not under the next micro-batch's backward (collectGarbage.ts).
+      if (large) collectGarbage();
       lap('runMs');
       loss += r.loss;
       for (const [k, v] of Object.entries(r.metrics)) sums[k] = (sums[k] ?? 0) + v;
