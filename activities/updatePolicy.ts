@@ -22,7 +22,7 @@ import { deviceKey } from '../core/graph/device.ts';
 import { reduceMetrics } from '../core/metrics/reduce.ts';
 import { readCheckpointState, storeStateFiles, withStateFiles } from './trainerState.ts';
 import type { UpdatePolicyInput, UpdatePolicyOutput } from './types.ts';
-import { phasePeaks } from './phasePeaks.ts';
+import { phasePeaks } from '../core/metrics/phasePeaks.ts';
 import { heartbeat } from '@temporalio/activity';
 
 /** The warm copy: one run's state after `step` steps, with the model dir's non-weight files. */

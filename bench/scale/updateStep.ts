@@ -4,7 +4,11 @@
  * GRPO batch of `rows` × (`prompt` + `response`) tokens cut into micro-batches, log-probs in token chunks,
  * per-layer recomputation, then the trainer state written as checkpoint files (streamed, tensor by tensor).
  * The same batch goes to PyTorch (bench_scale_torch.py) through `writeTorchBatch`. Last stdout line:
- * {"updateSeconds":…,"checkpointSeconds":…,"checkpointBytes":…,"updatePartsSeconds":{…},"peakRssGB":…,"loss":…,…}
+ * {"updateSeconds":…,"checkpointSeconds":…,"checkpointBytes":…,"updatePartsSeconds":{…},"peakRssGB":…,
+ *  "phasePeakRssGB":{"load":…,"prepare":…,"update":…,"write":…},"loss":…,…}
+ * The phases are updatePolicy's (core/metrics/phasePeaks.ts: the kernel's high-water mark, reset between
+ * phases), `load` standing for its `reload`; peakRssGB is the largest. The resets lower what the process's
+ * own maxRSS, and so /usr/bin/time's %M, report: read peakRssGB.
  *
  *   node --import tsx bench/scale/updateStep.ts --model DIR [--lora-rank 16] [--lora-base-dtype float16]
  *     [--rows 16] [--micro 4] [--prompt 64] [--response 256] [--threads 2] [--no-recompute]
@@ -37,6 +41,7 @@ import type { RolloutRow } from '../../core/train/rolloutBatch.ts';
 import { uniformAt } from '../../core/random.ts';
 import type { OptimizerState } from '../../core/graph/index.ts';
 import { torchBatch } from '../torchBatch.ts';
+import { phasePeaks } from '../../core/metrics/phasePeaks.ts';
 
 export interface UpdateStepOptions {
   model: string;
@@ -132,8 +137,17 @@ function halfBase(dir: string, config: QwenModelDir['config']) {
   }
 }
 
+/** Each phase's peak in GB (2 decimals) from phasePeaks' metrics; undefined where /proc has none. */
+function phaseGB(metrics: Record<string, number>): Record<string, number> | undefined {
+  const prefix = 'memory/trainer_peak_rss_gb/';
+  const entries = Object.entries(metrics).filter(([k]) => k.startsWith(prefix));
+  if (entries.length === 0) return undefined;
+  return Object.fromEntries(entries.map(([k, v]) => [k.slice(prefix.length), Math.round(v * 100) / 100]));
+}
+
 export async function runUpdateStep(o: UpdateStepOptions) {
   const t0 = performance.now();
+  const peaks = phasePeaks();
   const lora =
     o.loraRank > 0
       ? { rank: o.loraRank, alpha: LORA_ALPHA, targetModules: 'all-linear', baseDtype: o.loraBaseDtype }
@@ -162,11 +176,10 @@ export async function runUpdateStep(o: UpdateStepOptions) {
   // trained parameter that every later step pays.
   for (const t of [...Object.values(state.m), ...Object.values(state.v)]) (t.data as Float32Array).fill(0);
   const loadSeconds = (performance.now() - t0) / 1000;
-  // The high-water marks so far: which phase the step's peak belongs to (load, compile, update).
-  const loadPeakRssGB = gb(process.resourceUsage().maxRSS * 1024);
+  peaks.end('load');
   const updater = await PolicyUpdater.create(config, algo, { intraOpThreads: o.threads });
-  const preparePeakRssGB = gb(process.resourceUsage().maxRSS * 1024);
   const rows = benchRows(o, config.vocabSize);
+  peaks.end('prepare');
   const timings = emptyStepTimings();
   const t1 = performance.now();
   const { metrics } = await updater.update(
@@ -176,9 +189,12 @@ export async function runUpdateStep(o: UpdateStepOptions) {
     base,
   );
   const updateSeconds = (performance.now() - t1) / 1000;
+  peaks.end('update');
   const t2 = performance.now();
   const checkpointBytes = writeStateFiles(model, state, algo.lora);
   const checkpointSeconds = (performance.now() - t2) / 1000;
+  peaks.end('write');
+  const phasePeakRssGB = phaseGB(peaks.metrics('trainer'));
   return {
     params: qwen2ParameterCount(config),
     trainable: algo.lora ? loraParameterCount(config, algo.lora) : qwen2ParameterCount(config),
@@ -191,9 +207,10 @@ export async function runUpdateStep(o: UpdateStepOptions) {
     updatePartsSeconds: Object.fromEntries(
       Object.entries(timings).map(([k, ms]) => [k.replace(/Ms$/, ''), Math.round(ms / 100) / 10]),
     ),
-    peakRssGB: gb(process.resourceUsage().maxRSS * 1024),
-    loadPeakRssGB,
-    preparePeakRssGB,
+    peakRssGB: phasePeakRssGB
+      ? Math.max(...Object.values(phasePeakRssGB))
+      : gb(process.resourceUsage().maxRSS * 1024),
+    phasePeakRssGB,
     loss: metrics[0].loss,
     gradNorm: metrics[0].gradNorm,
   };

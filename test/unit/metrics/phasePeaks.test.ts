@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { it } from 'node:test';
-import { phasePeaks } from '../../../activities/phasePeaks.ts';
+import { phasePeaks } from '../../../core/metrics/phasePeaks.ts';
 
 it(
   'reports each phase its own peak RSS, from the kernel high-water mark',
