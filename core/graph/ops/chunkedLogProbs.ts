@@ -161,10 +161,13 @@ function chunkedBackward(a: BackwardArgs): Map<Value, Value> {
   const [rows, width] = a.h.shape;
   const carried = [];
   if (wantH) carried.push(matrixAccumulator(g, a.h.dtype, rows, width));
+  // The d lmHead sum starts as a [1, 1] zero that the first Gemm broadcasts as its C (the same +0 in every
+  // entry as a [V, H] of zeros): a [V, H] start would be held as the Loop's input for its whole run, a
+  // third [V, H] beside the sum carried in and the one coming out (docs/model.md, "Memory estimate").
   if (wantW)
     carried.push({
-      initial: zeros(g, a.lmHead.dtype, a.lmHead.shape),
-      bodyShape: a.lmHead.shape,
+      initial: zeros(g, a.lmHead.dtype, [1, 1]),
+      bodyShape: [g.freshName('lm_grad_rows'), g.freshName('lm_grad_cols')],
       finalShape: a.lmHead.shape,
     });
   const result = loop(

@@ -1,6 +1,7 @@
 /** Batched matrix multiply (numpy matmul semantics over rank ≥ 2) and its gradient; Gemm. */
 import type { Value } from '../graph.ts';
-import { broadcastShapes, dimEqual, dimProduct, formatShape } from '../dim.ts';
+import { broadcastShapes, dimEqual, dimProduct, formatShape, isSymbol } from '../dim.ts';
+import type { Dim } from '../dim.ts';
 import { defineOp } from './registry.ts';
 import type { InputGrad } from './registry.ts';
 import { apply, attr, intAttr, requireDtype } from './util.ts';
@@ -50,8 +51,12 @@ defineOp({
     const [m, k] = intAttr(attrs, 'transA', 0) ? [a.shape[1], a.shape[0]] : a.shape;
     const [k2, n] = intAttr(attrs, 'transB', 0) ? [b.shape[1], b.shape[0]] : b.shape;
     if (!dimEqual(k, k2)) throw new Error(`inner dimensions differ: ${k} vs ${k2}`);
-    if (c && !(c.rank === 2 && dimEqual(c.shape[0], m) && dimEqual(c.shape[1], n)))
-      throw new Error(`C is ${formatShape(c.shape)}, expected [${m},${n}]`);
+    // C broadcasts to [M, N] one way (ONNX Gemm); a symbolic dim of C is left to onnxruntime to check
+    // (a Loop-carried sum that starts as [1, 1] and is [M, N] from its first iteration on).
+    const fits = (d: Dim, want: Dim) =>
+      dimEqual(d, want) || d === 1 || (typeof d === 'string' && isSymbol(d));
+    if (c && !(c.rank === 2 && fits(c.shape[0], m) && fits(c.shape[1], n)))
+      throw new Error(`C is ${formatShape(c.shape)}, expected [${m},${n}] or one that broadcasts to it`);
     return [{ dtype: a.dtype, shape: [m, n] }];
   },
 });

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Executable, Graph, GraphError, grad, op } from '../../../core/graph/index.ts';
+import { Executable, Graph, GraphError, formatShape, grad, op } from '../../../core/graph/index.ts';
 import type { Value } from '../../../core/graph/index.ts';
 import { gatherLogProbs, entropyFromLogProbs } from '../../../core/model/tokenLogProbs.ts';
 import { gradCheck, input, int64, rand } from './gradcheck.ts';
@@ -124,4 +124,38 @@ test('bad operands and differentiating a Loop without a rule fail at build time'
       return true;
     },
   );
+});
+
+test('the d lmHead Loop starts from a [1, 1] zero, so no [V, H] input is held for its whole run', () => {
+  const g = new Graph('lmGradStart');
+  const hidden = g.input('hidden', 'float32', [B, S, H]);
+  const w = g.input('w', 'float32', [V, H]);
+  const { logProbs } = op.chunkedTokenLogProbs(hidden, w, targetsOf(g), g.scalar(1, 'float32'), 3);
+  grad(op.sumAll(logProbs), [w]);
+  const loops = g.nodes.filter((n) => n.op === 'Loop');
+  assert.equal(loops.length, 2, 'the forward Loop and the gradient Loop');
+  const carriedIn = loops[1].inputs.slice(2).map((v) => formatShape(v.shape));
+  assert.deepEqual(carriedIn, ['[1,1]']);
+  assert.ok(
+    !g.nodes.some((n) =>
+      n.outputs.some((o) => formatShape(o.shape) === `[${V},${H}]` && n.op === 'ConstantOfShape'),
+    ),
+  );
+});
+
+test('Gemm broadcasts a [1, 1] C to the same bits as a full one, and refuses a C that does not broadcast', async () => {
+  const g = new Graph('gemmC');
+  const a = g.input('a', 'float32', [5, 2]);
+  const b = g.input('b', 'float32', [5, 3]);
+  g.output(op.gemm(a, b, { transA: true, c: op.zeros(g, 'float32', [1, 1]) }), 'small');
+  g.output(op.gemm(a, b, { transA: true, c: op.zeros(g, 'float32', [2, 3]) }), 'full');
+  const exec = await Executable.compile(g);
+  const out = await exec.run({
+    a: { data: Float32Array.from(rand(10, 3, -1, 1)), dims: [5, 2] },
+    b: { data: Float32Array.from(rand(15, 4, -1, 1)), dims: [5, 3] },
+  });
+  await exec.release();
+  assert.deepEqual([...out.small.dims], [2, 3]);
+  assert.deepEqual(out.small.data, out.full.data);
+  assert.throws(() => op.gemm(a, b, { transA: true, c: op.zeros(g, 'float32', [3, 2]) }), /C is \[3,2\]/);
 });
