@@ -1,10 +1,10 @@
 /**
  * The trainer's memory, term by term, as the trainer of core/train holds it (TrainSteps): one set of
  * parameters (or, with LoRA, the frozen base fed as inputs and the adapters), AdamW's moments and the
- * running gradient sum — all of the trained tensors only — and at the peak of a micro-batch the larger of
- * two transients that never coexist: the backward's working set (what the forward kept, one layer's
- * backward, the logits block, the embedding's gradients) or, once it is freed, onnxruntime-node's copy of
- * the gradient outputs it hands back. docs/model.md ("Memory estimate") compares the sum with measured peaks.
+ * running gradient sum — all of the trained tensors only — and at the peak of a micro-batch the largest of
+ * what never coexists: the backward's working set in each of its three stretches (the log-probs' gradient
+ * Loop, the decoder layers, the embedding's end) or, once it is freed, onnxruntime-node's copy of the
+ * gradient outputs it hands back. docs/model.md ("Memory estimate") compares the sum with measured peaks.
  */
 import type { Qwen2Config } from '../model/config.ts';
 import { loraParameterCount, type LoraSpec } from '../model/lora.ts';
@@ -54,30 +54,40 @@ export function layerBackwardBytes(config: Qwen2Config, rows: number, length: nu
 }
 
 /**
- * The [vocab, hidden] gradients of a trained embedding: the lm_head gradient the chunked log-probs carry
- * through their loop (two while an iteration adds to it) and the embedding lookup's scattered gradient.
- * LoRA trains no embedding: 0.
+ * The backward's working set in each stretch, which follow one another (so the peak is the largest):
+ * - the log-probs' gradient Loop: what the forward kept, a logits block, and with a trained (tied)
+ *   embedding two [vocab, hidden] lm_head gradient sums, the one carried in and the one coming out;
+ * - each decoder layer's backward: what was kept, the layer, and the finished lm_head gradient;
+ * - the embedding's end: the lm_head gradient, the lookup's scattered gradient and their sum.
+ * LoRA trains no embedding: no [vocab, hidden] block in any stretch.
  */
-export function embeddingGradBytes(config: Qwen2Config, trained: boolean): number {
-  return trained ? 3 * config.vocabSize * config.hiddenSize * FLOAT32_BYTES : 0;
+export function backwardStretches(
+  config: Qwen2Config,
+  s: Pick<TrainerShape, 'rows' | 'length' | 'chunkTokens' | 'recompute' | 'lora'>,
+): { name: string; bytes: number }[] {
+  const vh = s.lora ? 0 : config.vocabSize * config.hiddenSize * FLOAT32_BYTES;
+  const saved = savedActivationBytes(config, s.rows, s.length, s.recompute);
+  const logits = logitsBlockBytes(s.rows * s.length, config.vocabSize, s.chunkTokens, true);
+  const layer = layerBackwardBytes(config, s.rows, s.length, s.recompute);
+  return [
+    { name: 'log-probs', bytes: saved + logits + 2 * vh },
+    { name: 'layers', bytes: saved + layer + vh },
+    { name: 'embedding', bytes: 3 * vh },
+  ];
 }
 
 /** The trainer's terms; with RUNTIME_BASE_BYTES their sum is its estimate. */
 export function trainerTerms(config: Qwen2Config, s: TrainerShape): MemoryTerm[] {
   const params = qwen2ParameterCount(config);
   const trained = s.lora ? loraParameterCount(config, s.lora) : params;
-  const tokens = s.rows * s.length;
-  const saved = savedActivationBytes(config, s.rows, s.length, s.recompute);
-  const layer = layerBackwardBytes(config, s.rows, s.length, s.recompute);
-  const logits = logitsBlockBytes(tokens, config.vocabSize, s.chunkTokens, true);
-  const embedding = embeddingGradBytes(config, !s.lora);
-  const backward = saved + layer + logits + embedding;
+  const stretches = backwardStretches(config, s);
+  const backward = stretches.reduce((a, b) => (b.bytes > a.bytes ? b : a));
   const copy = trained * FLOAT32_BYTES;
   const fmt = (b: number) => `${(b / 1e9).toFixed(2)}`;
   const transient =
-    backward >= copy
-      ? `backward: kept ${fmt(saved)} + layer ${fmt(layer)} + logits ${fmt(logits)} + embedding grads ${fmt(embedding)} GB`
-      : `the gradients' copy back from onnxruntime (> backward ${fmt(backward)} GB)`;
+    backward.bytes >= copy
+      ? `backward, ${stretches.map((t) => `${t.name} ${fmt(t.bytes)}`).join(' / ')} GB`
+      : `the gradients' copy back from onnxruntime (> backward ${fmt(backward.bytes)} GB)`;
   const halfBase = s.lora !== undefined && s.baseDtype === 'float16';
   return [
     halfBase
@@ -91,7 +101,7 @@ export function trainerTerms(config: Qwen2Config, s: TrainerShape): MemoryTerm[]
     { name: 'AdamW m, v', bytes: adamStateBytes(trained) },
     {
       name: `peak of a micro-batch (${s.rows} rows × ${s.length} tokens): ${transient}`,
-      bytes: Math.max(backward, copy),
+      bytes: Math.max(backward.bytes, copy),
     },
   ];
 }

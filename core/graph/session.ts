@@ -210,7 +210,8 @@ export class Executable {
    * `into` names outputs to be written into the caller's arrays (same dtype and size) instead of fresh ones:
    * onnxruntime computes them there. An `into` array may also be a feed when the output's only reader of that
    * feed is the node that writes it (an element-wise update such as acc + g). onnxruntime-node still hands
-   * back a copy of each such output; it is dropped here, so it lives only until the next collection.
+   * back a copy of each such output; it is dropped here, so it lives only until the next collection (which the
+   * trainer runs at once: collectGarbage.ts).
    */
   async run(
     feeds: Feeds,

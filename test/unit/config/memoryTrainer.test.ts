@@ -6,7 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { trainerEstimate, trainerTerms, type TrainerShape } from '../../../core/config/memoryTrainer.ts';
+import {
+  backwardStretches,
+  trainerEstimate,
+  trainerTerms,
+  type TrainerShape,
+} from '../../../core/config/memoryTrainer.ts';
+import { qwen2ParameterCount } from '../../../core/model/parameters.ts';
 import type { Qwen2Config } from '../../../core/model/config.ts';
 import { LORA_TARGET_MODULES } from '../../../core/model/lora.ts';
 import { shapeConfig } from '../../../core/model/testModelDir.ts';
@@ -95,5 +101,19 @@ test("LoRA: the frozen base counts once; gradients, moments and the copy back ar
   const bytes = (name: string) => terms.find((t) => t.name.startsWith(name))!.bytes;
   assert.equal(bytes('weights (frozen base)'), 1_543_714_304 * 4);
   assert.ok(bytes('gradients') < 100e6 && bytes('AdamW') < 200e6);
-  assert.match(terms.at(-1)!.name, /embedding grads 0\.00 GB/);
+  assert.match(terms.at(-1)!.name, /embedding 0\.00 GB/);
+});
+
+test('the backward peaks in its largest stretch, holding two [V, H] sums in the log-probs Loop and three at the end', () => {
+  const config = shapeConfig('qwen2.5-0.5b');
+  const vh = config.vocabSize * config.hiddenSize * 4;
+  const full = backwardStretches(config, shape(config, 4, 296, true));
+  const lora = backwardStretches(config, shape(config, 4, 296, true, 16));
+  const bytes = (s: typeof full, name: string) => s.find((t) => t.name === name)!.bytes;
+  assert.equal(bytes(full, 'log-probs') - bytes(lora, 'log-probs'), 2 * vh);
+  assert.equal(bytes(full, 'layers') - bytes(lora, 'layers'), vh);
+  assert.equal(bytes(full, 'embedding'), 3 * vh);
+  assert.equal(bytes(lora, 'embedding'), 0);
+  const terms = trainerTerms(config, shape(config, 4, 296, true));
+  assert.equal(terms.at(-1)!.bytes, Math.max(...full.map((t) => t.bytes), qwen2ParameterCount(config) * 4));
 });
