@@ -67,6 +67,14 @@ const MEASURED: {
     peakGB: 10.65,
   },
   {
+    what: 'Qwen2.5-0.5B shape, full AdamW, 16 rows × (40 + 256) in micro-batches of 4, recomputation',
+    command:
+      'node --import tsx bench/scale/updateStep.ts --model DIR --rows 16 --micro 4 --prompt 40 --response 256 (peakRssGB, 3 December 2026)',
+    config: shapeConfig('qwen2.5-0.5b'),
+    shape: shape(shapeConfig('qwen2.5-0.5b'), 4, 296, true),
+    peakGB: 11.46,
+  },
+  {
     what: 'Qwen2.5-1.5B shape, LoRA r16 on every linear layer, 4 rows × (32 + 96) in micro-batches of 2, recomputation',
     command:
       'node --import tsx bench/scale/updateStep.ts --model DIR --rows 4 --micro 2 --prompt 32 --response 96 --lora-rank 16',
