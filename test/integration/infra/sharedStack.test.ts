@@ -93,6 +93,10 @@ async function killBothServers(dir: string): Promise<SharedStackState> {
   for (const daemon of [state.temporal, state.s3]) process.kill(daemon.pid, 'SIGKILL');
   for (const daemon of [state.temporal, state.s3])
     assert.ok(await pollUntil(async () => !(await isOurProcess(daemon.pid, daemon.command)), 10_000, 100));
+  // The kernel drops a dying process's memory (its /proc cmdline reads empty) before its files, so a
+  // listening socket can outlive the check above for a moment: wait until no port answers.
+  for (const port of [...state.temporal.ports, ...state.s3.ports])
+    assert.ok(await pollUntil(async () => !(await isPortOpen(port)), 10_000, 50), `port ${port} closes`);
   return state;
 }
 
