@@ -11,7 +11,7 @@
  * own maxRSS, and so /usr/bin/time's %M, report: read peakRssGB.
  *
  *   node --import tsx bench/scale/updateStep.ts --model DIR [--lora-rank 16] [--lora-base-dtype float16]
- *     [--rows 16] [--micro 4] [--prompt 64] [--response 256] [--threads 2] [--no-recompute]
+ *     [--rows 16] [--micro 4] [--prompt 64] [--response 256] [--threads 2] [--no-recompute | --selective]
  *
  * `--lora-base-dtype float16` holds the frozen base's matrices at half precision, read tensor by tensor
  * as the trainer worker reads them (algorithm.lora.baseDtype).
@@ -53,7 +53,8 @@ export interface UpdateStepOptions {
   prompt: number;
   response: number;
   threads: number;
-  recompute: boolean;
+  /** algorithm.gradientCheckpointing: false, true (whole layers) or "selective". */
+  recompute: boolean | 'selective';
 }
 
 export const LR = 1e-6;
@@ -230,6 +231,7 @@ export function parseUpdateStepArgs(argv: string[]): UpdateStepOptions {
       response: { type: 'string', default: '256' },
       threads: { type: 'string', default: '2' },
       'no-recompute': { type: 'boolean', default: false },
+      selective: { type: 'boolean', default: false },
     },
   });
   if (typeof values.model !== 'string') throw new Error('--model DIR is required');
@@ -242,7 +244,7 @@ export function parseUpdateStepArgs(argv: string[]): UpdateStepOptions {
     prompt: Number(values.prompt),
     response: Number(values.response),
     threads: Number(values.threads),
-    recompute: !values['no-recompute'],
+    recompute: values['no-recompute'] ? false : values.selective ? 'selective' : true,
   };
 }
 

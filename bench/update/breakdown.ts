@@ -23,7 +23,7 @@ import {
   serialize,
   zeroGrads,
 } from '../../core/graph/index.ts';
-import type { Feeds, HostTensor } from '../../core/graph/index.ts';
+import type { Feeds, HostTensor, RecomputeGranularity } from '../../core/graph/index.ts';
 import type { Qwen2Config } from '../../core/model/config.ts';
 import type { RlAlgorithmConfig } from '../../core/config/rl.ts';
 import { lossNormalizer } from '../../core/rl/lossGraph.ts';
@@ -115,9 +115,10 @@ export async function profileStep(
   weights: Map<string, Float32Array>,
   rows: readonly RolloutRow[],
   threads: number,
+  recompute: boolean | RecomputeGranularity = false,
 ): Promise<RunProfile> {
   const loss = buildPolicyLoss(config, policyLossOptions(config, algo));
-  const graph = buildGradStep({ ...loss, recompute: false }, { accumulate: true });
+  const graph = buildGradStep({ ...loss, recompute }, { accumulate: true });
   const dir = mkdtempSync(join(tmpdir(), 'update-profile-'));
   const session = await ort.InferenceSession.create(serialize(graph), {
     intraOpNumThreads: threads,

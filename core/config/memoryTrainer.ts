@@ -28,8 +28,8 @@ export interface TrainerShape {
   length: number;
   /** Log-prob chunk tokens (0 = the whole [tokens, vocab] block). */
   chunkTokens: number;
-  /** Per-layer recomputation (algorithm.gradientCheckpointing). */
-  recompute: boolean;
+  /** Per-layer recomputation (algorithm.gradientCheckpointing): "selective" keeps the projections. */
+  recompute: boolean | 'selective';
   lora?: LoraSpec;
   /** algorithm.lora.baseDtype: the frozen base's matrices at 2 bytes ("float16") or 4 (absent). */
   baseDtype?: WeightDtype;
@@ -37,18 +37,38 @@ export interface TrainerShape {
 
 /**
  * What the forward keeps for the backward. Recomputing: each layer's input, plus the final norm's input
- * and output (the residual stream twice more); else every layer's values (activationBytes).
+ * and output (the residual stream twice more), and selectively each layer's kept projections; else every
+ * layer's values (activationBytes).
  */
-export function savedActivationBytes(config: Qwen2Config, rows: number, length: number, recompute: boolean) {
+export function savedActivationBytes(
+  config: Qwen2Config,
+  rows: number,
+  length: number,
+  recompute: boolean | 'selective',
+) {
   if (!recompute) return activationBytes(config, rows, length);
-  return (config.numHiddenLayers + 2) * rows * length * config.hiddenSize * FLOAT32_BYTES;
+  const residual = (config.numHiddenLayers + 2) * rows * length * config.hiddenSize * FLOAT32_BYTES;
+  return residual + (recompute === 'selective' ? keptProjectionBytes(config, rows, length) : 0);
+}
+
+/** Selective recomputation's kept values: every layer's q, k, v, o, gate and up outputs (qwen2.ts). */
+export function keptProjectionBytes(config: Qwen2Config, rows: number, length: number): number {
+  const q = config.numAttentionHeads * config.headDim;
+  const kv = config.numKeyValueHeads * config.headDim;
+  const width = q + 2 * kv + config.hiddenSize + 2 * config.intermediateSize;
+  return config.numHiddenLayers * rows * length * width * FLOAT32_BYTES;
 }
 
 /**
  * One decoder layer's backward: its values (recomputed, when recomputing) and their gradients, as many
  * again while the layer is differentiated.
  */
-export function layerBackwardBytes(config: Qwen2Config, rows: number, length: number, recompute: boolean) {
+export function layerBackwardBytes(
+  config: Qwen2Config,
+  rows: number,
+  length: number,
+  recompute: boolean | 'selective',
+) {
   const one = activationBytes({ ...config, numHiddenLayers: 1 }, rows, length);
   return (recompute ? 2 : 1) * one;
 }

@@ -42,6 +42,10 @@ export const seed = () => nonNegativeInt().max(MAX_SEED, { error: `must be an in
 
 export const flag = () => z.boolean({ error: 'must be true or false' });
 
+/** Per-layer recomputation: off, every layer's values (true), or all but its projections ("selective"). */
+export const gradientCheckpointingSchema = () =>
+  z.union([z.boolean(), z.literal('selective')], { error: 'must be true, false or "selective"' });
+
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { error: `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}` });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkCosineHorizon, optimizerConfigSchema } from './rl.ts';
-import { flag, nonNegativeInt, positiveInt, probability, runId, seed } from './rules.ts';
+import { flag, gradientCheckpointingSchema, nonNegativeInt, positiveInt, probability, runId, seed } from './rules.ts';
 import { modelSchema, orchestrationSchema, parseConfig, storeSchema } from './run.ts';
 import { mathTaskSchema } from './task.ts';
 import { TINY_VOCAB_SIZE } from '../model/tinyTokenizer.ts';
@@ -37,7 +37,7 @@ export const sftSectionSchema = z.strictObject({
     .union([nonNegativeInt(), z.literal('auto')], { error: 'must be a non-negative integer or "auto"' })
     .default('auto'),
   /** As algorithm.gradientCheckpointing of the RL config: recompute each layer's activations in the backward. */
-  gradientCheckpointing: flag().default(false),
+  gradientCheckpointing: gradientCheckpointingSchema().default(false),
   /**
    * Fraction of training problems whose worked solution forgets every carry (an imperfect teacher): the
    * model imitates the mistake, and RL with a verifier is what can remove it. 0 = a perfect teacher.

@@ -27,7 +27,7 @@ export const trainerSchema = z.strictObject({
 /** The parts of a run config the torch trainer's support depends on. */
 export interface TorchTrainerShape {
   model: { init?: unknown };
-  algorithm: { lora?: { baseDtype?: string } };
+  algorithm: { lora?: { baseDtype?: string }; gradientCheckpointing?: boolean | string };
   orchestration: {
     trainer: { engine: TrainerEngine; mixedPrecision?: string };
     devices: { trainer: string };
@@ -49,7 +49,7 @@ export interface TorchRefusal {
  * log-probs; the torch trainer's own device is its worker's `--device cpu|cuda`). `mixedPrecision` is
  * refused with any other engine. Everything else an RL config says — every advantage estimator, KL
  * placement, estimator and schedule, loss aggregation, clip-higher, dual-clip, the entropy bonus, epochs ×
- * mini-batches × micro-batches, the shuffle, the LR schedules, gradient checkpointing, LoRA adapters
+ * mini-batches × micro-batches, the shuffle, the LR schedules, gradient checkpointing (whole layers), LoRA adapters
  * (rank, alpha, target modules; dropout is 0 for both engines) — it honours as the ONNX trainer does
  * (test/integration/torch/parity.test.ts).
  */
@@ -77,6 +77,13 @@ export function torchTrainerRefusals(c: TorchTrainerShape): TorchRefusal[] {
       path: ['algorithm', 'lora', 'baseDtype'],
       message: `float16 ${why} (the torch trainer holds its frozen base as loaded; the half-precision base is the ONNX trainer's)`,
       input: c.algorithm.lora.baseDtype,
+    });
+  }
+  if (c.algorithm.gradientCheckpointing === 'selective') {
+    out.push({
+      path: ['algorithm', 'gradientCheckpointing'],
+      message: `"selective" ${why} (the torch trainer recomputes whole layers with torch.utils.checkpoint; use true, or engine "onnx")`,
+      input: c.algorithm.gradientCheckpointing,
     });
   }
   if (c.orchestration.devices.trainer !== 'cpu') {

@@ -12,13 +12,16 @@ import { NOT_DIFFERENTIABLE, opDef } from './ops/registry.ts';
 import { add } from './ops/elementwise.ts';
 import { zerosLike } from './ops/shape.ts';
 import { copyView, recomputeSegment, segmentsOf } from './recompute.ts';
-import type { RecomputeSegment } from './recompute.ts';
+import type { RecomputeGranularity, RecomputeSegment } from './recompute.ts';
 
 export interface GradOptions {
   /** Gradient of the loss (default 1; required when the loss is not a scalar). */
   seed?: Value;
-  /** Recompute the marked segments in the backward instead of keeping their activations. */
-  recompute?: boolean;
+  /**
+   * Recompute the marked segments in the backward instead of keeping their activations: all of each
+   * segment (`true` or 'full'), or all but the values the model kept (`'selective'`, recompute.ts).
+   */
+  recompute?: boolean | RecomputeGranularity;
 }
 
 export function grad(loss: Value, wrt: readonly Value[], opts: GradOptions = {}): Value[] {
@@ -63,7 +66,8 @@ export function grad(loss: Value, wrt: readonly Value[], opts: GradOptions = {})
       .flatMap((n) => n.outputs.map((o) => grads.get(o)))
       .filter((v): v is Value => v !== undefined);
     if (upstream.length > 0) {
-      const copies = recomputeSegment(g, segment, [...upstream, ...finished]);
+      const granularity = opts.recompute === 'selective' ? 'selective' : 'full';
+      const copies = recomputeSegment(g, segment, [...upstream, ...finished], granularity);
       for (let j = segment.end - 1; j >= segment.start; j--)
         backprop(nodes[j], copyView(nodes[j], copies), dependent, grads);
       finished = parameterGrads(nodes.slice(segment.start, segment.end), dependent, grads);

@@ -10,14 +10,22 @@
  *   with the same op, attributes and inputs — a plain copy would be merged back into the originals;
  * - a copy that may run as soon as its inputs exist could be scheduled during the forward pass and then
  *   held as long as the originals.
- * The copy therefore starts from `afterBarrier(input, gradients)`: the input passed through a `Where`
- * whose condition is computed from the upstream gradients of the segment's outputs. It equals the input
- * bit for bit, it is a value the forward never computes (so nothing downstream of it is a common
- * subexpression), and it cannot run before the backward has reached the segment — the ordering
+ * The copy therefore starts from `afterBarrier(input, gradients)`: the input passed through a Reshape to
+ * its own shape, that shape computed from a condition on the upstream gradients of the segment's outputs.
+ * It is the input's own buffer (onnxruntime's CPU Reshape aliases its input: no copy, where a `Where(c, x,
+ * x)` wrote one, 0.4 GB/s), it is a value the forward never computes (so nothing downstream of it is a
+ * common subexpression), and it cannot run before the backward has reached the segment — the ordering
  * PyTorch's checkpoint gets from its autograd engine. autodiff.ts adds the weight gradients of the
  * segment differentiated just before to what the barrier waits for: onnxruntime orders nodes depth-first
  * from the graph outputs, and would otherwise compute every weight gradient last (only the clipping norm
  * reads them), keeping each segment's recomputed activations alive until then.
+ *
+ * Selective recomputation (Megatron-LM's `recompute_granularity: selective`, PyTorch's selective activation
+ * checkpointing that saves matmul outputs): values a model marks with `keep` inside a segment — a layer's
+ * projections — stay alive from the forward as torch.utils.checkpoint's saved tensors would, and the copy
+ * reads them (through the same barrier) instead of re-running the matmuls that made them. The copy then
+ * re-runs only the cheap part of the layer: norms, rotary, attention's scores and the activations, which
+ * hold most of a layer's bytes and few of its FLOPs.
  *
  * Half-precision inputs of the graph (a LoRA trainer's frozen base stored at 2 bytes per value) are read
  * through the same barrier: the float32 casts a layer makes of its weights are then re-made in its
@@ -26,9 +34,9 @@
  */
 import { Graph, GraphError } from './graph.ts';
 import type { Node, Value } from './graph.ts';
-import { and, equal } from './ops/elementwise.ts';
+import { and, cast, equal, mul } from './ops/elementwise.ts';
 import { sumAll } from './ops/reduce.ts';
-import { where } from './ops/select.ts';
+import { apply, shapeAttr } from './ops/util.ts';
 
 export interface RecomputeSegment {
   readonly name: string;
@@ -37,10 +45,24 @@ export interface RecomputeSegment {
   /** The segment's nodes: graph.nodes[start, end). */
   readonly start: number;
   readonly end: number;
+  /** Values computed in the segment that selective recomputation keeps from the forward (`keep`). */
+  readonly kept: readonly Value[];
 }
 
+/** Full: every node of a segment is re-run. Selective: the values marked with `keep` are not. */
+export type RecomputeGranularity = 'full' | 'selective';
+
 const segments = new WeakMap<Graph, RecomputeSegment[]>();
-const open = new WeakSet<Graph>();
+const open = new WeakMap<Graph, Value[]>();
+
+/**
+ * Marks `v`, computed inside the segment being built, as kept from the forward under selective
+ * recomputation; returns `v`. Outside a segment (a decode graph, an unmarked model) it marks nothing.
+ */
+export function keep(v: Value): Value {
+  open.get(v.graph)?.push(v);
+  return v;
+}
 
 /**
  * Runs `build` and marks the nodes it appends as one recomputation segment named `name`, recomputed
@@ -53,14 +75,15 @@ export function checkpoint<T>(name: string, inputs: readonly Value[], build: () 
   for (const v of inputs)
     if (v.graph !== g) throw new GraphError(`checkpoint "${name}": input ${v.name} belongs to another graph`);
   if (open.has(g)) throw new GraphError(`checkpoint "${name}": segments cannot nest`);
-  open.add(g);
+  const kept: Value[] = [];
+  open.set(g, kept);
   const start = g.nodes.length;
   try {
     return build();
   } finally {
     open.delete(g);
     const list = segments.get(g) ?? [];
-    list.push({ name, inputs: [...inputs], start, end: g.nodes.length });
+    list.push({ name, inputs: [...inputs], start, end: g.nodes.length, kept });
     segments.set(g, list);
   }
 }
@@ -71,13 +94,19 @@ export function segmentsOf(g: Graph): readonly RecomputeSegment[] {
 }
 
 /**
- * `x`, unchanged, as a value that exists only once every `after` has been computed: Where(c, x, x) is x
- * whatever c is, and c (an Equal of a sum over each `after` with itself) reads all of them.
+ * `x`, unchanged, as a value that exists only once every `after` has been computed: x reshaped to
+ * Shape(x) · c, where c (an Equal of a sum over each `after` with itself, cast to 1) reads all of them.
  */
 export function afterBarrier(x: Value, after: readonly Value[]): Value {
   if (after.length === 0)
     throw new GraphError(`afterBarrier: ${x.name} needs at least one value to wait for`);
-  return where(readyAfter(after), x, x);
+  return passAfter(readyAfter(after), x);
+}
+
+/** `x` as a Reshape to its own shape that waits for `ready`: the same buffer, no copy. */
+function passAfter(ready: Value, x: Value): Value {
+  const shape = mul(apply('Shape', [x]), cast(ready, 'int64'));
+  return apply('Reshape', [x, shape], { _shape: shapeAttr(x.shape) });
 }
 
 /** A bool that exists once every `after` has been computed (always true: each sum equals itself). */
@@ -99,21 +128,27 @@ function isHalfInput(v: Value): boolean {
  * Re-emits the nodes of `segment` that depend on its inputs or read a half-precision graph input, reading
  * those through `afterBarrier` on `after` (the upstream gradients of the segment's outputs). Returns the
  * copy of each recomputed value by original; values downstream of neither (functions of float32
- * parameters, shapes) are absent and their originals are used as they are.
+ * parameters, shapes) are absent and their originals are used as they are. With `selective`, the
+ * segment's kept values are read through the barrier too and the nodes that made them are not re-emitted
+ * (what only they read is then dead and dropped when the graph is serialized).
  */
 export function recomputeSegment(
   g: Graph,
   segment: RecomputeSegment,
   after: readonly Value[],
+  granularity: RecomputeGranularity = 'full',
 ): Map<Value, Value> {
   const copies = new Map<Value, Value>();
   g.scope(`${segment.name}.recompute`, () => {
     if (after.length === 0)
       throw new GraphError(`recompute "${segment.name}": needs at least one value to wait for`);
     const ready = g.scope('barrier', () => readyAfter(after));
-    const barred = (x: Value) => g.scope('barrier', () => where(ready, x, x));
+    const barred = (x: Value) => g.scope('barrier', () => passAfter(ready, x));
     for (const x of segment.inputs) copies.set(x, barred(x));
+    const kept = new Set(granularity === 'selective' ? segment.kept : []);
+    for (const v of kept) copies.set(v, barred(v));
     for (const node of g.nodes.slice(segment.start, segment.end)) {
+      if (node.outputs.length > 0 && node.outputs.every((o) => kept.has(o))) continue;
       const reads = [...node.inputs, ...(node.implicitInputs ?? [])];
       for (const v of reads) if (isHalfInput(v) && !copies.has(v)) copies.set(v, barred(v));
       if (!reads.some((v) => copies.has(v))) continue;

@@ -8,6 +8,7 @@ import { Graph, GraphError } from './graph.ts';
 import type { Value } from './graph.ts';
 import type { Shape } from './dim.ts';
 import { grad } from './autodiff.ts';
+import type { RecomputeGranularity } from './recompute.ts';
 import { ADAMW_DEFAULTS, adamwUpdate, clipGradNorm } from './adamw.ts';
 import type { AdamWConfig } from './adamw.ts';
 import { add, mul } from './ops/elementwise.ts';
@@ -42,8 +43,8 @@ export interface TrainGraphSpec extends OptimizerSpec {
   params: Value[];
   /** Extra scalar outputs (metrics) computed by the forward pass. */
   metrics?: Record<string, Value>;
-  /** Recompute the graph's checkpointed segments in the backward (gradient checkpointing). */
-  recompute?: boolean;
+  /** Recompute the graph's checkpointed segments in the backward (gradient checkpointing): all or selective. */
+  recompute?: boolean | RecomputeGranularity;
 }
 
 function checkParams(graph: Graph, params: Value[]): void {

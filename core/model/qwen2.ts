@@ -4,7 +4,7 @@
  * post_attention_layernorm → SwiGLU MLP → residual) → norm → lm_head (tied to embed_tokens or not).
  * Parameters are graph inputs named exactly as the HF tensors, so a checkpoint's safetensors feed it as is.
  */
-import { Graph, checkpoint, isFileRegion, op, type FileRegion } from '../graph/index.ts';
+import { Graph, checkpoint, isFileRegion, keep, op, type FileRegion } from '../graph/index.ts';
 import { dimMul, dimSub } from '../graph/index.ts';
 import type { DType, Dim, Value } from '../graph/index.ts';
 import { toFloat16 } from '../graph/dtype.ts';
@@ -159,8 +159,10 @@ function selfAttention(
   c: Qwen2Config,
   ctx: AttentionContext,
 ): Value {
+  // Every projection is kept under selective recomputation (recompute.ts): its backward re-runs the
+  // attention around them, not the matmuls.
   const proj = (n: string, input: Value) =>
-    loraLinear(input, params, `${layerPrefix(i)}.self_attn.${n}`, ctx.loraScaling, ctx.halfUse);
+    keep(loraLinear(input, params, `${layerPrefix(i)}.self_attn.${n}`, ctx.loraScaling, ctx.halfUse));
   const [b, t] = x.shape;
   const q = applyRotary(splitHeads(proj('q_proj', x), c.numAttentionHeads, c.headDim), ctx.cos, ctx.sin);
   let k = applyRotary(splitHeads(proj('k_proj', x), c.numKeyValueHeads, c.headDim), ctx.cos, ctx.sin);
@@ -187,9 +189,11 @@ function selfAttention(
 function mlp(x: Value, params: Map<string, Value>, i: number, ctx: AttentionContext): Value {
   const proj = (n: string, input: Value) =>
     loraLinear(input, params, `${layerPrefix(i)}.mlp.${n}`, ctx.loraScaling, ctx.halfUse);
-  const gate = proj('gate_proj', x);
+  // gate and up are kept under selective recomputation; down's output only feeds the residual sum, which
+  // the backward never reads, so keeping it would hold bytes that save no work.
+  const gate = keep(proj('gate_proj', x));
   const silu = op.mul(gate, op.sigmoid(gate));
-  return proj('down_proj', op.mul(silu, proj('up_proj', x)));
+  return proj('down_proj', op.mul(silu, keep(proj('up_proj', x))));
 }
 
 function decoderLayer(

@@ -34,7 +34,7 @@ export interface SftUpdaterOptions {
   /** The NLL over the vocabulary in token chunks (tokenLogProbs.ts `logProbChunkTokens`); absent = auto. */
   logProbChunkTokens?: LogProbChunkSetting;
   /** Recompute each decoder layer's activations in the backward (gradient checkpointing); default false. */
-  gradientCheckpointing?: boolean;
+  gradientCheckpointing?: boolean | 'selective';
 }
 
 export interface SftStepMetrics {

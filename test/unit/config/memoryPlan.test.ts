@@ -15,6 +15,7 @@ import {
   weightBytes,
 } from '../../../core/config/memoryFormulas.ts';
 import { checkMemoryPlan, memoryPlan } from '../../../core/config/memoryPlan.ts';
+import { backwardStretches, keptProjectionBytes } from '../../../core/config/memoryTrainer.ts';
 import { parseRunConfig } from '../../../core/config/run.ts';
 import { capture } from '../cli/capture.ts';
 
@@ -107,6 +108,29 @@ test('reasonloop plan counts a LoRA base at 2 bytes per matrix value with lora.b
   assert.ok(saved > 0.3e9, `saves ${saved / 1e9} GB`);
   const scorer = (run: typeof plain) => memoryPlan(config, run).find((r) => r.role === 'reference scorer')!;
   assert.equal(scorer(plain).total - scorer(half).total, saved, 'the scorer feeds the same half base');
+});
+
+test('reasonloop plan counts the projections selective recomputation keeps: (q + 2kv + H + 2I) values per layer and token', () => {
+  const input = qwenRun(4, 256);
+  const at = (gradientCheckpointing: boolean | 'selective') =>
+    parseRunConfig({ ...input, algorithm: { ...input.algorithm, gradientCheckpointing } });
+  const full = at(true);
+  const config = makeQwen2Config({ ...full.model.init!.config });
+  const stretches = (run: typeof full) =>
+    backwardStretches(config, {
+      rows: run.algorithm.microBatchSize!,
+      length: 256 + 512,
+      chunkTokens: 0,
+      recompute: run.algorithm.gradientCheckpointing,
+    });
+  const kept = keptProjectionBytes(config, full.algorithm.microBatchSize!, 256 + 512);
+  // Qwen2.5-0.5B: q 896, k and v 128 each, o 896, gate and up 4,864 each, over 24 layers.
+  assert.equal(kept, 24 * full.algorithm.microBatchSize! * 768 * (896 + 2 * 128 + 896 + 2 * 4864) * 4);
+  const [selective, whole] = [stretches(at('selective')), stretches(full)];
+  for (let i = 0; i < 2; i++) assert.equal(selective[i].bytes - whole[i].bytes, kept, selective[i].name);
+  assert.equal(selective[2].bytes, whole[2].bytes, "the embedding's end holds no activation");
+  const trainer = (run: typeof full) => memoryPlan(config, run).find((r) => r.role === 'trainer')!.total;
+  assert.ok(trainer(at('selective')) > trainer(full));
 });
 
 test("per role: the trainer holds 16 bytes per parameter plus a micro-batch's peak; the roles sum their terms", () => {

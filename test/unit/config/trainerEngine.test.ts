@@ -111,6 +111,15 @@ describe('orchestration.trainer.engine', () => {
     assert.deepEqual(issuesOf(run({ model, algorithm })), []);
   });
 
+  it('with "torch", refuses selective recomputation naming the field; "onnx" takes it', () => {
+    const algorithm = { miniBatchSize: 4, microBatchSize: 2, gradientCheckpointing: 'selective' as const };
+    const model = { dir: '/models/qwen' };
+    assert.deepEqual(issuesOf(run({ model, algorithm, orchestration: { trainer: { engine: 'torch' } } })), [
+      'run.algorithm.gradientCheckpointing "selective" is not supported with orchestration.trainer.engine "torch" (the torch trainer recomputes whole layers with torch.utils.checkpoint; use true, or engine "onnx") (got "selective")',
+    ]);
+    assert.deepEqual(issuesOf(run({ model, algorithm })), []);
+  });
+
   it('`reasonloop train --check` refuses a torch LoRA run on a model.init base before it touches the store', async () => {
     const store = join(DIR, 'store-lora');
     const file = join(DIR, 'lora.json');

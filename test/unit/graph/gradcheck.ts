@@ -20,7 +20,7 @@ export interface GradCheckCase {
   feeds?: Feeds;
   out: Value;
   /** Build the backward with recomputation of the graph's checkpointed segments. */
-  recompute?: boolean;
+  recompute?: boolean | 'selective';
   /** Session options of the compiled graph (default: the engine's). */
   session?: SessionConfig;
 }

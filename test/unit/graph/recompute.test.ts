@@ -1,9 +1,10 @@
 /**
  * Activation recomputation (core/graph/recompute.ts) on the Qwen2 decoder, whose layers are marked as
  * segments: every parameter gradient equals the plain backward's bit for bit, at onnxruntime's lowest and
- * highest optimization levels, and so do LoRA adapters' when only they are trained; a float64 graph with
- * recomputation matches central finite differences; no backward node reads a layer's internal
- * activations; and the recomputed nodes survive onnxruntime's graph optimizer (its common-subexpression
+ * highest optimization levels, and so do LoRA adapters' when only they are trained, with whole layers
+ * recomputed or all but their projections (selective); a float64 graph with either matches central finite
+ * differences; no backward node reads a layer's internal activations; selective recomputation re-runs no
+ * projection; and the recomputed nodes survive onnxruntime's graph optimizer (its common-subexpression
  * elimination would merge plain copies into the originals).
  */
 import { test } from 'node:test';
@@ -80,7 +81,7 @@ for (const optimization of ['disabled', 'all'] as const) {
     const feeds = feedsFor(initQwen2Weights(config, 7));
     const results = [];
     let metrics = 0;
-    for (const recompute of [false, true]) {
+    for (const recompute of [false, true, 'selective'] as const) {
       const l = buildSftLoss(config);
       metrics = Object.keys(l.metrics).length;
       const exec = await Executable.compile(buildGradStep({ ...l, recompute }), {
@@ -89,7 +90,7 @@ for (const optimization of ['disabled', 'all'] as const) {
       results.push(await exec.run(feeds));
       await exec.release();
     }
-    const [plain, recomputed] = results;
+    const [plain, recomputed, selective] = results;
     const names = Object.keys(plain);
     const params = qwen2Parameters(config).length;
     assert.equal(names.length, 1 + metrics + params, 'the loss, the metrics, one gradient per parameter');
@@ -99,6 +100,7 @@ for (const optimization of ['disabled', 'all'] as const) {
         `${name} is not all zeros`,
       );
       assert.ok(bytes(plain[name]).equals(bytes(recomputed[name])), `${name} differs`);
+      assert.ok(bytes(plain[name]).equals(bytes(selective[name])), `${name} differs (selective)`);
     }
   });
 }
@@ -118,13 +120,13 @@ test('LoRA adapters as the only trainable inputs: their gradients with recomputa
   feeds.attention_mask = tokens([1, 1, 1, 1, 0, 1, 1, 1]);
   feeds.position_ids = tokens([0, 1, 2, 3, 0, 0, 1, 2]);
   const results = [];
-  for (const recompute of [false, true]) {
+  for (const recompute of [false, true, 'selective'] as const) {
     const f = buildQwen2Logits(config, 'float32', spec);
     const adapters = loraParameters(config, spec).map((p) => f.params.get(p.name)!);
     const grads = grad(op.sumAll(op.mul(f.logits, op.cos(f.logits))), adapters, { recompute });
     grads.forEach((gr, i) => f.graph.output(gr, `grad_${i}`));
     const copies = liveNodes(f.graph).filter((n) => n.name.includes('.recompute/')).length;
-    assert.equal(copies > 0, recompute, `${copies} recomputed nodes`);
+    assert.equal(copies > 0, recompute !== false, `${copies} recomputed nodes`);
     const exec = await Executable.compile(f.graph);
     results.push(await exec.run(feeds));
     await exec.release();
@@ -135,63 +137,66 @@ test('LoRA adapters as the only trainable inputs: their gradients with recomputa
       `${name} is not all zeros`,
     );
     assert.ok(bytes(results[0][name]).equals(bytes(results[1][name])), `${name} differs`);
+    assert.ok(bytes(results[0][name]).equals(bytes(results[2][name])), `${name} differs (selective)`);
   }
 });
 
-test('with recomputation, gradients of a float64 two-layer loss match central finite differences', async () => {
-  const tiny = makeQwen2Config({
-    vocabSize: 9,
-    hiddenSize: 8,
-    intermediateSize: 12,
-    numHiddenLayers: 2,
-    numAttentionHeads: 2,
-    numKeyValueHeads: 1,
+for (const recompute of [true, 'selective'] as const) {
+  test(`with recomputation (${recompute === true ? 'full' : recompute}), gradients of a float64 two-layer loss match central finite differences`, async () => {
+    const tiny = makeQwen2Config({
+      vocabSize: 9,
+      hiddenSize: 8,
+      intermediateSize: 12,
+      numHiddenLayers: 2,
+      numAttentionHeads: 2,
+      numKeyValueHeads: 1,
+    });
+    const weights = initQwen2Weights(tiny, 5);
+    const l = buildSftLoss(tiny, { dtype: 'float64', aggMode: 'seq-mean-token-mean' });
+    const small: SftRow[] = [
+      { promptIds: [1, 2, 3], responseIds: [4, 5, 6] },
+      { promptIds: [8], responseIds: [0, 7], lossMask: [true, false] },
+    ];
+    const packed = packSftRows(small);
+    const feeds: Feeds = {
+      ...packed,
+      [sftInputs.lossMask]: {
+        data: Float64Array.from(packed[sftInputs.lossMask].data as Float32Array),
+        dims: packed[sftInputs.lossMask].dims,
+      },
+      [sftInputs.lossNorm]: { data: new Float64Array([sftLossNorm(small, 'seq-mean-token-mean')]), dims: [] },
+    };
+    // One tensor of each kind inside both recomputed layers, and one outside them.
+    const checked = [
+      'model.layers.0.self_attn.q_proj.bias',
+      'model.layers.0.mlp.up_proj.weight',
+      'model.layers.1.self_attn.k_proj.weight',
+      'model.layers.1.input_layernorm.weight',
+      'model.embed_tokens.weight',
+    ];
+    let s = 3;
+    const jitter = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.4;
+    const wrt = [];
+    for (const p of l.params) {
+      // Biases start at zero and norms at one: perturbed so their gradients are generic.
+      const data = Float64Array.from(weights.get(p.name)!, (x) => x + jitter());
+      const dims = p.shape as number[];
+      if (checked.includes(p.name)) wrt.push({ value: p, data, dims });
+      else feeds[p.name] = { data, dims };
+    }
+    // Level "basic" (which includes common-subexpression elimination): at "extended" and above onnxruntime
+    // fuses the forward's x·sigmoid(x), now read by nothing else, into com.microsoft QuickGelu, which has
+    // no float64 kernel (the plain backward reads the sigmoid, so it never fuses there).
+    const errors = await gradCheck(l.graph, {
+      wrt,
+      feeds,
+      out: l.loss,
+      recompute,
+      session: { optimization: 'basic' },
+    });
+    errors.forEach((e, i) => assert.ok(e < GRAD_TOLERANCE, `${checked[i]}: relative error ${e}`));
   });
-  const weights = initQwen2Weights(tiny, 5);
-  const l = buildSftLoss(tiny, { dtype: 'float64', aggMode: 'seq-mean-token-mean' });
-  const small: SftRow[] = [
-    { promptIds: [1, 2, 3], responseIds: [4, 5, 6] },
-    { promptIds: [8], responseIds: [0, 7], lossMask: [true, false] },
-  ];
-  const packed = packSftRows(small);
-  const feeds: Feeds = {
-    ...packed,
-    [sftInputs.lossMask]: {
-      data: Float64Array.from(packed[sftInputs.lossMask].data as Float32Array),
-      dims: packed[sftInputs.lossMask].dims,
-    },
-    [sftInputs.lossNorm]: { data: new Float64Array([sftLossNorm(small, 'seq-mean-token-mean')]), dims: [] },
-  };
-  // One tensor of each kind inside both recomputed layers, and one outside them.
-  const checked = [
-    'model.layers.0.self_attn.q_proj.bias',
-    'model.layers.0.mlp.up_proj.weight',
-    'model.layers.1.self_attn.k_proj.weight',
-    'model.layers.1.input_layernorm.weight',
-    'model.embed_tokens.weight',
-  ];
-  let s = 3;
-  const jitter = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32 - 0.5) * 0.4;
-  const wrt = [];
-  for (const p of l.params) {
-    // Biases start at zero and norms at one: perturbed so their gradients are generic.
-    const data = Float64Array.from(weights.get(p.name)!, (x) => x + jitter());
-    const dims = p.shape as number[];
-    if (checked.includes(p.name)) wrt.push({ value: p, data, dims });
-    else feeds[p.name] = { data, dims };
-  }
-  // Level "basic" (which includes common-subexpression elimination): at "extended" and above onnxruntime
-  // fuses the forward's x·sigmoid(x), now read by nothing else, into com.microsoft QuickGelu, which has
-  // no float64 kernel (the plain backward reads the sigmoid, so it never fuses there).
-  const errors = await gradCheck(l.graph, {
-    wrt,
-    feeds,
-    out: l.loss,
-    recompute: true,
-    session: { optimization: 'basic' },
-  });
-  errors.forEach((e, i) => assert.ok(e < GRAD_TOLERANCE, `${checked[i]}: relative error ${e}`));
-});
+}
 
 test('no backward node reads a layer internal activation; every recomputed node waits for the layer output gradient', () => {
   const l = buildSftLoss(config);
@@ -212,11 +217,12 @@ test('no backward node reads a layer internal activation; every recomputed node 
     assert.ok(internal.length > 20, `${s.name}: ${internal.length} internal values`);
     for (const v of internal) assert.ok(!read.has(v), `${s.name}: the backward reads ${v.name}`);
   }
-  // Every recomputed node but the barriers' own descends from a barrier (a Where of the layer input with
-  // itself under a condition read from the gradient): none can run before the backward reaches its layer.
+  // Every recomputed node but the barriers' own descends from a barrier (the layer input reshaped to its
+  // own shape, computed under a condition read from the gradient): none can run before the backward
+  // reaches its layer.
   const recomputed = backward.filter((n) => n.name.includes('.recompute/'));
   const barrierNodes = recomputed.filter((n) => n.name.includes('.recompute/barrier/'));
-  const barriers = barrierNodes.filter((n) => n.op === 'Where' && n.inputs[1] === n.inputs[2]);
+  const barriers = barrierNodes.filter((n) => n.op === 'Reshape');
   assert.equal(barriers.length, segments.length, 'one barrier per layer');
   // Layer i's copy also waits for layer i + 1's weight gradients, which onnxruntime's depth-first order
   // would otherwise leave to the end (read only by the clipping norm), holding layer i + 1's copies.
@@ -238,6 +244,30 @@ test('no backward node reads a layer internal activation; every recomputed node 
       `${n.name} (${n.op}) could run before the backward reaches its layer`,
     );
     n.outputs.forEach((o) => waits.add(o));
+  }
+});
+
+test('selective recomputation re-runs no projection: the backward reads the kept q, k, v, o, gate, up and recomputes only what lies between them', () => {
+  const matmuls = (recompute: true | 'selective') => {
+    const l = buildSftLoss(config);
+    const g = buildGradStep({ ...l, recompute });
+    const recomputed = liveNodes(g).filter((n) => n.name.includes('.recompute/'));
+    return { g, recomputed, count: (op: string) => recomputed.filter((n) => n.op === op).length };
+  };
+  const full = matmuls(true);
+  const selective = matmuls('selective');
+  const layers = config.numHiddenLayers;
+  // Full: the 6 projections the backward needs re-run (down's output is read by nothing) and attention's
+  // two products; selective: attention's two products only.
+  assert.equal(full.count('MatMul'), layers * (6 + 2));
+  assert.equal(selective.count('MatMul'), layers * 2);
+  for (const s of segmentsOf(selective.g)) {
+    assert.equal(s.kept.length, 6, `${s.name} keeps its six projections`);
+    const barriers = selective.recomputed.filter(
+      (n) => n.name.startsWith(`${s.name}.recompute/barrier/`) && n.op === 'Reshape',
+    );
+    // The layer input and each kept value, each read through the barrier (the same buffer, no copy).
+    assert.deepEqual(new Set(barriers.map((n) => n.inputs[0])), new Set([...s.inputs, ...s.kept]));
   }
 });
 

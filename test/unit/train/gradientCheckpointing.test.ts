@@ -1,8 +1,9 @@
 /**
  * The trainers' gradientCheckpointing switch: with it, the RL update (one micro-batch, micro-batch
  * accumulation, log-probs in token chunks) and the SFT step end in the same parameters and optimizer
- * state, bit for bit, as without it — recomputation changes memory and time only; the config fields
- * default to false and reject non-booleans by name.
+ * state, bit for bit, as without it, whole layers recomputed (true) or all but their projections
+ * ("selective") — recomputation changes memory and time only; the config fields default to false and
+ * reject anything but true, false and "selective" by name.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -79,7 +80,7 @@ for (const [label, miniBatchSize, microBatchSize, logProbChunkTokens] of [
     const rows = rolloutRows(8);
     const results = [];
     const keys = [];
-    for (const gradientCheckpointing of [false, true]) {
+    for (const gradientCheckpointing of [false, true, 'selective'] as const) {
       const algo = parseRlAlgorithmConfig({
         kl: { placement: 'none' },
         optimizer: { lr: 1e-2 },
@@ -95,11 +96,13 @@ for (const [label, miniBatchSize, microBatchSize, logProbChunkTokens] of [
         await updater.update(initialState(), rows, { seed: 5, step: 2, temperature: 1, lr: 1e-2, klCoef: 0 }),
       );
     }
-    assert.notEqual(keys[0], keys[1], 'the recomputing graph is another graph');
-    const [plain, recomputed] = results;
+    assert.equal(new Set(keys).size, 3, 'each recomputing graph is another graph');
+    const [plain, recomputed, selective] = results;
     assert.equal(plain.metrics.length, 2);
     assert.deepEqual(recomputed.metrics, plain.metrics);
     assertSameState(plain.state, recomputed.state);
+    assert.deepEqual(selective.metrics, plain.metrics);
+    assertSameState(plain.state, selective.state);
   });
 }
 
@@ -112,22 +115,31 @@ test('SFT step with gradientCheckpointing: the same bits as without', async () =
   const optimizer = { betas: [0.9, 0.999] as const, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1.0 };
   const states = [];
   const keys = [];
-  for (const gradientCheckpointing of [false, true]) {
+  for (const gradientCheckpointing of [false, true, 'selective'] as const) {
     const updater = await SftUpdater.create(config, { optimizer, microBatchSize: 3, gradientCheckpointing });
     keys.push(await graphKey(updater));
     let state = initialState();
     for (let step = 0; step < 2; step++) state = (await updater.update(state, rows, { lr: 1e-2 })).state;
     states.push(state);
   }
-  assert.notEqual(keys[0], keys[1], 'the recomputing graph is another graph');
+  assert.equal(new Set(keys).size, 3, 'each recomputing graph is another graph');
   assertSameState(states[0], states[1]);
+  assertSameState(states[0], states[2]);
 });
 
-test('gradientCheckpointing defaults to false and must be a boolean', () => {
+test('gradientCheckpointing defaults to false and must be true, false or "selective"', () => {
   assert.equal(parseRlAlgorithmConfig({}).gradientCheckpointing, false);
   assert.equal(sftSectionSchema.parse({}).gradientCheckpointing, false);
+  assert.equal(
+    parseRlAlgorithmConfig({ gradientCheckpointing: 'selective' }).gradientCheckpointing,
+    'selective',
+  );
+  assert.equal(
+    sftSectionSchema.parse({ gradientCheckpointing: 'selective' }).gradientCheckpointing,
+    'selective',
+  );
   assert.throws(
     () => parseRlAlgorithmConfig({ gradientCheckpointing: 'yes' }),
-    /algorithm\.gradientCheckpointing must be true or false \(got "yes"\)/,
+    /algorithm\.gradientCheckpointing must be true, false or "selective" \(got "yes"\)/,
   );
 });
