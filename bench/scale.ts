@@ -15,6 +15,8 @@
  *
  *   npm run bench:scale [-- --shapes qwen2.5-0.5b,qwen2.5-1.5b] [--max-new-tokens 256] [--no-torch]
  *     [--lora-base-dtype float16|float32]   (the LoRA base's frozen matrices; default float16)
+ *     [--recompute full|selective]   (algorithm.gradientCheckpointing for the 0.5B run; default selective;
+ *                                     the LoRA runs recompute whole layers, as their float16 base needs)
  *     [--state-dir DIR]   (the stack's folder, wiped at start; default under the cache)
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -35,12 +37,16 @@ const { values } = parseArgs({
     'max-new-tokens': { type: 'string', default: '256' },
     'no-torch': { type: 'boolean', default: false },
     'lora-base-dtype': { type: 'string', default: 'float16' },
+    recompute: { type: 'string', default: 'selective' },
     'state-dir': { type: 'string' },
   },
 });
 const loraBaseDtype = values['lora-base-dtype'];
 if (loraBaseDtype !== 'float16' && loraBaseDtype !== 'float32')
   throw new Error(`--lora-base-dtype: float16 or float32, not ${loraBaseDtype}`);
+const recompute = values.recompute;
+if (recompute !== 'full' && recompute !== 'selective')
+  throw new Error(`--recompute: full or selective, not ${recompute}`);
 const MODELS: Record<string, { lora?: { rank: number } }> = {
   'qwen2.5-0.5b': {},
   'qwen2.5-1.5b': { lora: { rank: 16 } },
@@ -116,6 +122,7 @@ try {
       // machine, several times that under load), and short enough that the update the killed trainer had
       // been handed is retried soon: the server learns of the death only when no heartbeat comes.
       heartbeatTimeoutSeconds: 240,
+      recompute: spec.lora || recompute === 'full' ? true : 'selective',
     };
     const e = await runEndToEnd(options);
     const run = parseRunConfig(runConfig(options, 'plan'));
@@ -143,6 +150,7 @@ try {
       completed: e.completed,
       peakRssGB: round(e.peakRssGB.trainer),
       ...(spec.lora ? { loraBaseDtype } : {}),
+      recompute: options.recompute === true ? 'full' : options.recompute,
       updateSeconds: round(update, 1),
       updateStepSeconds: round(updateStep, 1),
       torchUpdateSeconds: same ? same.seconds : null,

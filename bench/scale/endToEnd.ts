@@ -30,6 +30,8 @@ export interface EndToEndOptions {
   microBatchSize: number;
   /** Heartbeat timeout, and so how long step 2 waits for the killed trainer before another takes it. */
   heartbeatTimeoutSeconds: number;
+  /** algorithm.gradientCheckpointing: whole layers (true) or all but their projections ("selective"). */
+  recompute: true | 'selective';
 }
 
 export interface StepPhases {
@@ -85,7 +87,7 @@ export function runConfig(o: EndToEndOptions, runId: string) {
       miniBatchSize: o.prompts * o.samples,
       microBatchSize: o.microBatchSize,
       logProbChunkTokens: 'auto',
-      gradientCheckpointing: true,
+      gradientCheckpointing: o.recompute,
       optimizer: { lr: 1e-6 },
       ...(o.lora ? { lora: { rank: o.lora.rank, alpha: 2 * o.lora.rank, baseDtype: o.lora.baseDtype } } : {}),
     },

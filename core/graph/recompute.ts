@@ -10,11 +10,10 @@
  *   with the same op, attributes and inputs — a plain copy would be merged back into the originals;
  * - a copy that may run as soon as its inputs exist could be scheduled during the forward pass and then
  *   held as long as the originals.
- * The copy therefore starts from `afterBarrier(input, gradients)`: the input passed through a Reshape to
- * its own shape, that shape computed from a condition on the upstream gradients of the segment's outputs.
- * It is the input's own buffer (onnxruntime's CPU Reshape aliases its input: no copy, where a `Where(c, x,
- * x)` wrote one, 0.4 GB/s), it is a value the forward never computes (so nothing downstream of it is a
- * common subexpression), and it cannot run before the backward has reached the segment — the ordering
+ * The copy therefore starts from `afterBarrier(input, gradients)`: the input passed through a `Where`
+ * whose condition is computed from the upstream gradients of the segment's outputs. It equals the input
+ * bit for bit, it is a value the forward never computes (so nothing downstream of it is a common
+ * subexpression), and it cannot run before the backward has reached the segment — the ordering
  * PyTorch's checkpoint gets from its autograd engine. autodiff.ts adds the weight gradients of the
  * segment differentiated just before to what the barrier waits for: onnxruntime orders nodes depth-first
  * from the graph outputs, and would otherwise compute every weight gradient last (only the clipping norm
@@ -34,9 +33,9 @@
  */
 import { Graph, GraphError } from './graph.ts';
 import type { Node, Value } from './graph.ts';
-import { and, cast, equal, mul } from './ops/elementwise.ts';
+import { and, equal } from './ops/elementwise.ts';
 import { sumAll } from './ops/reduce.ts';
-import { apply, shapeAttr } from './ops/util.ts';
+import { where } from './ops/select.ts';
 
 export interface RecomputeSegment {
   readonly name: string;
@@ -94,19 +93,15 @@ export function segmentsOf(g: Graph): readonly RecomputeSegment[] {
 }
 
 /**
- * `x`, unchanged, as a value that exists only once every `after` has been computed: x reshaped to
- * Shape(x) · c, where c (an Equal of a sum over each `after` with itself, cast to 1) reads all of them.
+ * `x`, unchanged, as a value that exists only once every `after` has been computed: Where(c, x, x) is x
+ * whatever c is, and c (an Equal of a sum over each `after` with itself) reads all of them. A Reshape of x
+ * to its own shape computed from c would alias x rather than copy it, but measured worse: the 0.5B
+ * update's peak rose 1.6 GB with it (docs/model.md, "Selective recomputation").
  */
 export function afterBarrier(x: Value, after: readonly Value[]): Value {
   if (after.length === 0)
     throw new GraphError(`afterBarrier: ${x.name} needs at least one value to wait for`);
-  return passAfter(readyAfter(after), x);
-}
-
-/** `x` as a Reshape to its own shape that waits for `ready`: the same buffer, no copy. */
-function passAfter(ready: Value, x: Value): Value {
-  const shape = mul(apply('Shape', [x]), cast(ready, 'int64'));
-  return apply('Reshape', [x, shape], { _shape: shapeAttr(x.shape) });
+  return where(readyAfter(after), x, x);
 }
 
 /** A bool that exists once every `after` has been computed (always true: each sum equals itself). */
@@ -143,7 +138,7 @@ export function recomputeSegment(
     if (after.length === 0)
       throw new GraphError(`recompute "${segment.name}": needs at least one value to wait for`);
     const ready = g.scope('barrier', () => readyAfter(after));
-    const barred = (x: Value) => g.scope('barrier', () => passAfter(ready, x));
+    const barred = (x: Value) => g.scope('barrier', () => where(ready, x, x));
     for (const x of segment.inputs) copies.set(x, barred(x));
     const kept = new Set(granularity === 'selective' ? segment.kept : []);
     for (const v of kept) copies.set(v, barred(v));

@@ -217,12 +217,11 @@ test('no backward node reads a layer internal activation; every recomputed node 
     assert.ok(internal.length > 20, `${s.name}: ${internal.length} internal values`);
     for (const v of internal) assert.ok(!read.has(v), `${s.name}: the backward reads ${v.name}`);
   }
-  // Every recomputed node but the barriers' own descends from a barrier (the layer input reshaped to its
-  // own shape, computed under a condition read from the gradient): none can run before the backward
-  // reaches its layer.
+  // Every recomputed node but the barriers' own descends from a barrier (a Where of the layer input with
+  // itself under a condition read from the gradient): none can run before the backward reaches its layer.
   const recomputed = backward.filter((n) => n.name.includes('.recompute/'));
   const barrierNodes = recomputed.filter((n) => n.name.includes('.recompute/barrier/'));
-  const barriers = barrierNodes.filter((n) => n.op === 'Reshape');
+  const barriers = barrierNodes.filter((n) => n.op === 'Where' && n.inputs[1] === n.inputs[2]);
   assert.equal(barriers.length, segments.length, 'one barrier per layer');
   // Layer i's copy also waits for layer i + 1's weight gradients, which onnxruntime's depth-first order
   // would otherwise leave to the end (read only by the clipping norm), holding layer i + 1's copies.
@@ -264,10 +263,10 @@ test('selective recomputation re-runs no projection: the backward reads the kept
   for (const s of segmentsOf(selective.g)) {
     assert.equal(s.kept.length, 6, `${s.name} keeps its six projections`);
     const barriers = selective.recomputed.filter(
-      (n) => n.name.startsWith(`${s.name}.recompute/barrier/`) && n.op === 'Reshape',
+      (n) => n.name.startsWith(`${s.name}.recompute/barrier/`) && n.op === 'Where',
     );
-    // The layer input and each kept value, each read through the barrier (the same buffer, no copy).
-    assert.deepEqual(new Set(barriers.map((n) => n.inputs[0])), new Set([...s.inputs, ...s.kept]));
+    // The layer input and each kept value, each read through the barrier.
+    assert.deepEqual(new Set(barriers.map((n) => n.inputs[1])), new Set([...s.inputs, ...s.kept]));
   }
 });
 
