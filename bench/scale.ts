@@ -15,8 +15,7 @@
  *
  *   npm run bench:scale [-- --shapes qwen2.5-0.5b,qwen2.5-1.5b] [--max-new-tokens 256] [--no-torch]
  *     [--lora-base-dtype float16|float32]   (the LoRA base's frozen matrices; default float16)
- *     [--recompute full|selective]   (algorithm.gradientCheckpointing for the 0.5B run; default selective;
- *                                     the LoRA runs recompute whole layers, as their float16 base needs)
+ *     [--recompute full|selective]   (algorithm.gradientCheckpointing true or "selective"; default selective)
  *     [--state-dir DIR]   (the stack's folder, wiped at start; default under the cache)
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -122,7 +121,7 @@ try {
       // machine, several times that under load), and short enough that the update the killed trainer had
       // been handed is retried soon: the server learns of the death only when no heartbeat comes.
       heartbeatTimeoutSeconds: 240,
-      recompute: spec.lora || recompute === 'full' ? true : 'selective',
+      recompute: recompute === 'full' ? true : 'selective',
     };
     const e = await runEndToEnd(options);
     const run = parseRunConfig(runConfig(options, 'plan'));

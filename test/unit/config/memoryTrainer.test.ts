@@ -34,7 +34,7 @@ const shape = (
   config: Qwen2Config,
   rows: number,
   length: number,
-  recompute: boolean,
+  recompute: boolean | 'selective',
   rank?: number,
 ): TrainerShape => ({
   rows,
@@ -73,6 +73,14 @@ const MEASURED: {
     config: shapeConfig('qwen2.5-0.5b'),
     shape: shape(shapeConfig('qwen2.5-0.5b'), 4, 296, true),
     peakGB: 11.46,
+  },
+  {
+    what: 'the same with selective recomputation (the projections kept)',
+    command:
+      'node --import tsx bench/scale/updateStep.ts --model DIR --rows 16 --micro 4 --prompt 40 --response 256 --selective (peakRssGB, 3 December 2026)',
+    config: shapeConfig('qwen2.5-0.5b'),
+    shape: shape(shapeConfig('qwen2.5-0.5b'), 4, 296, 'selective'),
+    peakGB: 12.53,
   },
   {
     what: 'Qwen2.5-1.5B shape, LoRA r16 on every linear layer, 4 rows × (32 + 96) in micro-batches of 2, recomputation',
