@@ -182,6 +182,7 @@ export async function runUpdateStep(o: UpdateStepOptions) {
   const rows = benchRows(o, config.vocabSize);
   peaks.end('prepare');
   const timings = emptyStepTimings();
+  const usage = process.resourceUsage();
   const t1 = performance.now();
   const { metrics } = await updater.update(
     state,
@@ -190,6 +191,7 @@ export async function runUpdateStep(o: UpdateStepOptions) {
     base,
   );
   const updateSeconds = (performance.now() - t1) / 1000;
+  const after = process.resourceUsage();
   peaks.end('update');
   const t2 = performance.now();
   const checkpointBytes = writeStateFiles(model, state, algo.lora);
@@ -203,6 +205,9 @@ export async function runUpdateStep(o: UpdateStepOptions) {
     loadSeconds: Math.round(loadSeconds * 10) / 10,
     updateSeconds: Math.round(updateSeconds * 10) / 10,
     checkpointSeconds: Math.round(checkpointSeconds * 10) / 10,
+    // Kernel time and page faults of the update: fresh pages the kernel zeroes count here, not as user time.
+    updateSysSeconds: Math.round((after.systemCPUTime - usage.systemCPUTime) / 1e5) / 10,
+    updateMinorFaults: after.minorPageFault - usage.minorPageFault,
     checkpointBytes,
     // Where the update's seconds went (onnxruntime's runs, the host's norm and AdamW, …: StepTimings).
     updatePartsSeconds: Object.fromEntries(

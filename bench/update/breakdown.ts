@@ -102,7 +102,9 @@ export interface RunProfile {
   gemmFlops: number;
   /** The run's matmuls at onnxruntime's own rate on each shape. */
   gemmRooflineMs: number;
-  shapes: { shape: string; count: number; gflopPerS: number }[];
+  shapes: { shape: string; count: number; gflopPerS: number; stepMs: number; stepGflopPerS: number }[];
+  /** The other kernels that took longest, by op type and output shape (the run's time outside matmuls). */
+  slowestOthers: { node: string; count: number; ms: number }[];
 }
 
 /**
@@ -164,25 +166,40 @@ export async function profileStep(
       e.cat === 'Node' && e.name.endsWith('_kernel_time') && e.ts >= last.ts && e.ts <= last.ts + last.dur,
   );
   const byOp: Record<string, number> = {};
-  const shapeCounts = new Map<string, { s: GemmShape; count: number }>();
+  const shapeCounts = new Map<string, { s: GemmShape; count: number; ms: number }>();
+  const others = new Map<string, { count: number; ms: number }>();
   for (const e of kernels) {
     const opName = e.args?.op_name ?? '?';
     const key = GEMM_OPS.has(opName) ? 'MatMul/Gemm' : opName;
     byOp[key] = (byOp[key] ?? 0) + e.dur / 1000;
-    if (!GEMM_OPS.has(opName)) continue;
+    if (!GEMM_OPS.has(opName)) {
+      const node = `${opName} ${JSON.stringify(dimsOf(e.args?.output_type_shape?.[0]))}`;
+      const entry = others.get(node) ?? { count: 0, ms: 0 };
+      entry.count++;
+      entry.ms += e.dur / 1000;
+      others.set(node, entry);
+      continue;
+    }
     const s = gemmShape(e);
-    const entry = shapeCounts.get(keyOf(s)) ?? { s, count: 0 };
+    const entry = shapeCounts.get(keyOf(s)) ?? { s, count: 0, ms: 0 };
     entry.count++;
+    entry.ms += e.dur / 1000;
     shapeCounts.set(keyOf(s), entry);
   }
   let gemmFlops = 0;
   let gemmRooflineMs = 0;
   const shapes: RunProfile['shapes'] = [];
-  for (const [shape, { s, count }] of shapeCounts) {
+  for (const [shape, { s, count, ms }] of shapeCounts) {
     const rate = await matmulRate(s, threads);
     gemmFlops += flops(s) * count;
     gemmRooflineMs += (flops(s) * count) / rate / 1e6;
-    shapes.push({ shape, count, gflopPerS: Math.round(rate) });
+    shapes.push({
+      shape,
+      count,
+      gflopPerS: Math.round(rate),
+      stepMs: Math.round(ms),
+      stepGflopPerS: Math.round((flops(s) * count) / ms / 1e6),
+    });
   }
   return {
     wallMs,
@@ -192,5 +209,9 @@ export async function profileStep(
     gemmFlops,
     gemmRooflineMs,
     shapes,
+    slowestOthers: [...others]
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 20)
+      .map(([node, { count, ms }]) => ({ node, count, ms: Math.round(ms) })),
   };
 }

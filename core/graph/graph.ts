@@ -272,7 +272,7 @@ export class Graph {
     opts: { outputNames?: string[]; implicitInputs?: readonly Value[] } = {},
   ): Value[] {
     const id = this.counter++;
-    const name = this.uniqueName([...this.scopes, `${op}_${id}`].join('/'));
+    let name = this.uniqueName([...this.scopes, `${op}_${id}`].join('/'));
     const def = opDef(op);
     if (!def) throw new GraphError(`node "${name}": unknown op "${op}"`);
     for (const [i, v] of inputs.entries()) {
@@ -290,6 +290,10 @@ export class Graph {
       const detail = inputs.map((v) => `${v.dtype}${formatShape(v.shape)}`).join(', ');
       throw new GraphError(`node "${name}" (${op}): ${(e as Error).message} [inputs: ${detail}]`);
     }
+    // A subgraph's counter is its own: `Op_7:0` may already name a value it captured from outside.
+    const base = name;
+    for (let i = 1; types.some((_, j) => !opts.outputNames?.[j] && this.names.has(`${name}:${j}`)); i++)
+      name = `${base}_${i}`;
     const outputs: Value[] = [];
     const node: Node = { id, name, op, inputs, outputs, attrs, implicitInputs: opts.implicitInputs };
     types.forEach((t, i) => {
