@@ -58,19 +58,7 @@ export function chunkedTokenLogProbs(
         return { carried: [concat([logpAcc, c.logp], 0), concat([entAcc, c.entropy], 0)], scans: [] };
       },
       grad: ([gLogp, gEnt], needs) =>
-        chunkedBackward({
-          h,
-          lmHead,
-          t,
-          temperature,
-          chunk,
-          trips,
-          gLogp,
-          gEnt,
-          needs,
-          scores,
-          logits: chunkLogits(h, lmHead, t, temperature, chunk),
-        }),
+        chunkedBackward({ h, lmHead, t, temperature, chunk, trips, gLogp, gEnt, needs }),
     },
     'chunked_logprobs',
   );
@@ -184,8 +172,6 @@ interface BackwardArgs {
   gLogp: Value | undefined;
   gEnt: Value | undefined;
   needs: (v: Value) => boolean;
-  scores: (iteration: Value) => ChunkScores;
-  logits: (iteration: Value) => ChunkLogits;
 }
 
 /** The gradient Loop: d hidden and/or d lmHead, only the terms whose upstream gradient exists. */
@@ -236,11 +222,11 @@ function chunkedBackward(a: BackwardArgs): Map<Value, Value> {
 function chunkLogitsGrad(a: BackwardArgs, iteration: Value): { h: Value; dz: Value } {
   const slice = (v: Value, k: Value['shape'][number]) => unsqueeze(chunkRows(v, iteration, a.chunk, k), [1]);
   if (!a.gEnt) {
-    const { h, t, z } = a.logits(iteration);
+    const { h, t, z } = chunkLogits(a.h, a.lmHead, a.t, a.temperature, a.chunk)(iteration);
     const gl = div(slice(a.gLogp!, h.shape[0]), a.temperature);
     return { h, dz: scatterElementsAdd(mul(softmax(z, -1), neg(gl)), t, gl, 1) };
   }
-  const c = a.scores(iteration);
+  const c = chunkScores(a.h, a.lmHead, a.t, a.temperature, a.chunk)(iteration);
   const k = c.h.shape[0];
   const gl = a.gLogp && div(slice(a.gLogp, k), a.temperature);
   const ge = div(slice(a.gEnt, k), a.temperature);
