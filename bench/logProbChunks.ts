@@ -2,7 +2,8 @@
  * `npm run bench:logprob-chunks`: one GRPO train step (forward, backward, clip, AdamW; PPO-clip with the
  * entropy bonus, so both log-probs and entropies are differentiated) at Qwen2.5's vocabulary (151,936,
  * tied embeddings) with a small hidden size, on 8 sequences × 512 tokens, with the log-prob step over the
- * vocabulary unchunked and in chunks (algorithm.logProbChunkTokens = auto → 441 tokens). Each variant runs
+ * vocabulary whole and split (algorithm.logProbChunkTokens = auto → slices of 4,748 words; a number N →
+ * chunks of N tokens). Each variant runs
  * in its own process, so each peak RSS is its own. Last line:
  * {"bench":"logprob-chunks","plainPeakRssGB":…,"chunkedPeakRssGB":…,"rssRatio":…,"plainStepSeconds":…,…}
  * Flags: --hidden N (64), --sequences N (8), --length N (512), --chunk N|auto (auto),
@@ -15,7 +16,7 @@ import { initOptimizerState } from '../core/graph/index.ts';
 import type { HostTensor } from '../core/graph/index.ts';
 import { makeQwen2Config } from '../core/model/config.ts';
 import { initQwen2Weights, qwen2Parameters } from '../core/model/parameters.ts';
-import { logProbChunkTokens } from '../core/model/tokenLogProbs.ts';
+import { logProbChunking } from '../core/model/tokenLogProbs.ts';
 import { parseRlAlgorithmConfig } from '../core/config/rl.ts';
 import { PolicyUpdater } from '../core/train/policyUpdate.ts';
 import type { RolloutRow } from '../core/train/rolloutBatch.ts';
@@ -87,7 +88,7 @@ async function runVariant(chunked: boolean) {
   });
   return {
     variant: chunked ? 'chunked' : 'plain',
-    chunkTokens: chunked ? logProbChunkTokens(chunk, VOCAB) : 0,
+    ...(chunked ? logProbChunking(chunk, VOCAB) : { chunkTokens: 0, vocabWidth: 0 }),
     stepSeconds: (performance.now() - t0) / 1000,
     loss: metrics[0].loss,
     entropy: metrics[0].entropy,
@@ -123,6 +124,7 @@ if (values.variant) {
       hidden,
       tokens: sequences * (length - 1),
       chunkTokens: chunked.chunkTokens,
+      vocabWidth: chunked.vocabWidth,
       plainPeakRssGB: +plain.peakRssGB.toFixed(2),
       chunkedPeakRssGB: +chunked.peakRssGB.toFixed(2),
       rssRatio: +(chunked.peakRssGB / plain.peakRssGB).toFixed(3),

@@ -1,8 +1,9 @@
 /**
  * One RL update step of a real-shape policy outside any workflow, in a process of its own so its peak RSS
  * is the step's: the model dir's weights (full-parameter AdamW, or LoRA adapters on the frozen base), a
- * GRPO batch of `rows` × (`prompt` + `response`) tokens cut into micro-batches, log-probs in token chunks,
- * per-layer recomputation, then the trainer state written as checkpoint files (streamed, tensor by tensor).
+ * GRPO batch of `rows` × (`prompt` + `response`) tokens cut into micro-batches, log-probs split as `auto`
+ * does (vocabulary slices at Qwen2.5's vocabulary), per-layer recomputation, then the trainer state
+ * written as checkpoint files (streamed, tensor by tensor).
  * The same batch goes to PyTorch (bench_scale_torch.py) through `writeTorchBatch`. Last stdout line:
  * {"updateSeconds":…,"checkpointSeconds":…,"checkpointBytes":…,"updatePartsSeconds":{…},"peakRssGB":…,
  *  "phasePeakRssGB":{"load":…,"prepare":…,"update":…,"write":…},"loss":…,…}

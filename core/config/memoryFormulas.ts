@@ -4,6 +4,7 @@
  * formulas are written out in docs/model.md ("Memory estimate") and compared there with measured peaks.
  */
 import type { Qwen2Config } from '../model/config.ts';
+import type { LogProbChunking } from '../model/tokenLogProbs.ts';
 import { elementCount, layerPrefix, qwen2Parameters } from '../model/parameters.ts';
 
 export const FLOAT32_BYTES = 4;
@@ -66,16 +67,18 @@ export function forwardWorkingBytes(config: Qwen2Config, sequences: number, leng
 
 /**
  * The [tokens, vocab] block of the log-probs: the logits, their log-softmax and (when training) its
- * gradient — 3 blocks — over `chunkTokens` tokens at a time when chunked (0 = all tokens at once).
+ * gradient — 3 blocks — over `chunkTokens` tokens at a time when chunked by tokens, over `vocabWidth`
+ * words at a time when sliced by the vocabulary (neither: all of it at once).
  */
 export function logitsBlockBytes(
   tokens: number,
   vocab: number,
-  chunkTokens: number,
+  chunking: LogProbChunking,
   training: boolean,
 ): number {
-  const rows = chunkTokens > 0 ? Math.min(tokens, chunkTokens) : tokens;
-  return (training ? 3 : 2) * rows * vocab * FLOAT32_BYTES;
+  const rows = chunking.chunkTokens > 0 ? Math.min(tokens, chunking.chunkTokens) : tokens;
+  const cols = chunking.vocabWidth > 0 ? Math.min(vocab, chunking.vocabWidth) : vocab;
+  return (training ? 3 : 2) * rows * cols * FLOAT32_BYTES;
 }
 
 /** The KV cache of sampling: keys and values per layer, [rows, kvHeads, length, headDim]. */

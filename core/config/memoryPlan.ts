@@ -5,7 +5,7 @@
  */
 import type { Qwen2Config } from '../model/config.ts';
 import { qwen2ParameterCount } from '../model/parameters.ts';
-import { logProbChunkTokens } from '../model/tokenLogProbs.ts';
+import { logProbChunking } from '../model/tokenLogProbs.ts';
 import { trainerTerms } from './memoryTrainer.ts';
 import {
   forwardWorkingBytes,
@@ -51,7 +51,7 @@ export function memoryPlan(
 ): RolePlan[] {
   const params = qwen2ParameterCount(model);
   const length = promptTokens + run.rollout.maxNewTokens;
-  const chunk = logProbChunkTokens(run.algorithm.logProbChunkTokens, model.vocabSize);
+  const chunking = logProbChunking(run.algorithm.logProbChunkTokens, model.vocabSize);
   const rolloutRows = Math.ceil((run.rollout.promptsPerStep * run.rollout.n) / run.rollout.shards);
   const micro = run.algorithm.microBatchSize;
   const half = run.rollout.weightDtype === 'float16';
@@ -65,7 +65,10 @@ export function memoryPlan(
         bytes: kvCacheBytes(model, rolloutRows, length),
       },
       { name: 'prefill activations', bytes: forwardWorkingBytes(model, rolloutRows, promptTokens) },
-      { name: 'logits (last position)', bytes: logitsBlockBytes(rolloutRows, model.vocabSize, 0, false) },
+      {
+        name: 'logits (last position)',
+        bytes: logitsBlockBytes(rolloutRows, model.vocabSize, { chunkTokens: 0, vocabWidth: 0 }, false),
+      },
     ]),
     role('reference scorer', [
       ...(halfBase
@@ -78,14 +81,17 @@ export function memoryPlan(
         name: `activations (${SCORER_ROWS} rows × ${length} tokens)`,
         bytes: forwardWorkingBytes(model, SCORER_ROWS, length),
       },
-      { name: 'logits block', bytes: logitsBlockBytes(SCORER_ROWS * length, model.vocabSize, chunk, false) },
+      {
+        name: 'logits block',
+        bytes: logitsBlockBytes(SCORER_ROWS * length, model.vocabSize, chunking, false),
+      },
     ]),
     role(
       'trainer',
       trainerTerms(model, {
         rows: micro,
         length,
-        chunkTokens: chunk,
+        chunking,
         recompute: run.algorithm.gradientCheckpointing,
         lora: run.algorithm.lora,
         baseDtype: run.algorithm.lora?.baseDtype,

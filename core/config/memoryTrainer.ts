@@ -9,6 +9,7 @@
 import type { Qwen2Config } from '../model/config.ts';
 import { loraParameterCount, type LoraSpec } from '../model/lora.ts';
 import type { WeightDtype } from '../model/weightDtype.ts';
+import type { LogProbChunking } from '../model/tokenLogProbs.ts';
 import { qwen2ParameterCount } from '../model/parameters.ts';
 import type { MemoryTerm } from './memoryPlan.ts';
 import {
@@ -26,8 +27,8 @@ export interface TrainerShape {
   /** Rows of one micro-batch and their padded length (prompt + response). */
   rows: number;
   length: number;
-  /** Log-prob chunk tokens (0 = the whole [tokens, vocab] block). */
-  chunkTokens: number;
+  /** How the log-probs split the [tokens, vocab] block (tokenLogProbs.ts logProbChunking). */
+  chunking: LogProbChunking;
   /** Per-layer recomputation (algorithm.gradientCheckpointing): "selective" keeps the projections. */
   recompute: boolean | 'selective';
   lora?: LoraSpec;
@@ -83,11 +84,11 @@ export function layerBackwardBytes(
  */
 export function backwardStretches(
   config: Qwen2Config,
-  s: Pick<TrainerShape, 'rows' | 'length' | 'chunkTokens' | 'recompute' | 'lora'>,
+  s: Pick<TrainerShape, 'rows' | 'length' | 'chunking' | 'recompute' | 'lora'>,
 ): { name: string; bytes: number }[] {
   const vh = s.lora ? 0 : config.vocabSize * config.hiddenSize * FLOAT32_BYTES;
   const saved = savedActivationBytes(config, s.rows, s.length, s.recompute);
-  const logits = logitsBlockBytes(s.rows * s.length, config.vocabSize, s.chunkTokens, true);
+  const logits = logitsBlockBytes(s.rows * s.length, config.vocabSize, s.chunking, true);
   const layer = layerBackwardBytes(config, s.rows, s.length, s.recompute);
   return [
     { name: 'log-probs', bytes: saved + logits + 2 * vh },

@@ -132,8 +132,10 @@ export const rlAlgorithmSchema = z
     /**
      * Tokens per chunk when the trainer computes log-probs and entropies over the vocabulary (the lm_head
      * product, log-softmax and gather fused per chunk, backward too), so a [tokens, vocab] float32 block
-     * never exists whole; 0 = unchunked. "auto": chunks of 256 MiB of logits (441 tokens at Qwen2.5's
-     * 151,936 words) for vocabularies of 32,768 words or more, unchunked below. Memory only, not the math.
+     * never exists whole; 0 = unchunked. "auto", for vocabularies of 32,768 words or more: slices of the
+     * vocabulary instead of token chunks (its largest divisor up to 4,800 words: 4,748 at Qwen2.5's 151,936),
+     * or, when it has no divisor from 1,024 up, chunks of 256 MiB of logits; unchunked below 32,768 words.
+     * Memory and speed only, not the math (tokenLogProbs.ts logProbChunking).
      */
     logProbChunkTokens: z
       .union([nonNegativeInt(), z.literal('auto')], { error: 'must be a non-negative integer or "auto"' })

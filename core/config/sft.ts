@@ -32,7 +32,7 @@ export const sftSectionSchema = z.strictObject({
   batchSize: positiveInt().default(32),
   /** Sequences per forward/backward pass (gradient accumulation when smaller than batchSize). */
   microBatchSize: positiveInt().optional(),
-  /** As algorithm.logProbChunkTokens of the RL config: the NLL over the vocabulary in token chunks. */
+  /** As algorithm.logProbChunkTokens of the RL config: the NLL over the vocabulary in chunks or slices. */
   logProbChunkTokens: z
     .union([nonNegativeInt(), z.literal('auto')], { error: 'must be a non-negative integer or "auto"' })
     .default('auto'),

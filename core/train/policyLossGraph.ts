@@ -27,6 +27,8 @@ export interface PolicyLossOptions {
   dtype?: DType;
   /** Tokens per chunk of the log-prob step over the vocabulary (core/model/tokenLogProbs.ts); 0 = whole. */
   chunkTokens?: number;
+  /** Words per slice of the vocabulary in that step (tokenLogProbs.ts logProbChunking); 0 = none. */
+  vocabWidth?: number;
   /** LoRA: the adapters are the trainable parameters; the base weights stay inputs with no gradient. */
   lora?: LoraSpec;
   /** LoRA's frozen base matrices as float16 inputs, each cast to float32 where a layer uses it. */
@@ -76,6 +78,7 @@ export function buildPolicyLoss(config: Qwen2Config, opts: PolicyLossOptions): P
   const temperature = graph.input(lossInputs.temperature, dtype, []);
   const { logProbs, entropy } = tokenLogProbs(graph, inputs, params, config, temperature, {
     chunkTokens: opts.chunkTokens,
+    vocabWidth: opts.vocabWidth,
     loraScaling: lora?.scaling,
     halfUse: 'upcast',
   });

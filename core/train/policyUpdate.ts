@@ -6,7 +6,7 @@
 import type { DType, Feeds, HostTensor, OptimizerState, SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
 import type { RlAlgorithmConfig } from '../config/rl.ts';
-import { logProbChunkTokens } from '../model/tokenLogProbs.ts';
+import { logProbChunking } from '../model/tokenLogProbs.ts';
 import { planUpdate } from '../rl/batchPlan.ts';
 import type { MicroBatch } from '../rl/batchPlan.ts';
 import { lossNormalizer } from '../rl/lossGraph.ts';
@@ -78,7 +78,7 @@ export function policyLossOptions(config: Qwen2Config, algo: Algo, dtype: DType 
     aggMode: algo.lossAgg,
     klLoss: algo.kl.placement === 'loss' ? { estimator: algo.kl.estimator } : undefined,
     entropyBonus: algo.entropyCoef !== 0,
-    chunkTokens: logProbChunkTokens(algo.logProbChunkTokens, config.vocabSize),
+    ...logProbChunking(algo.logProbChunkTokens, config.vocabSize),
     lora: algo.lora,
     baseDtype: algo.lora?.baseDtype,
   };

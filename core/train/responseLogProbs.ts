@@ -5,7 +5,7 @@
 import { Executable } from '../graph/index.ts';
 import type { SessionConfig } from '../graph/index.ts';
 import type { Qwen2Config } from '../model/config.ts';
-import { buildTokenLogProbs, logProbChunkTokens } from '../model/tokenLogProbs.ts';
+import { buildTokenLogProbs, logProbChunking } from '../model/tokenLogProbs.ts';
 import type { FrozenBaseOptions, LogProbChunkSetting } from '../model/tokenLogProbs.ts';
 import { loraFeeds } from '../model/loraGraph.ts';
 import { weightFeeds } from '../model/weightFeeds.ts';
@@ -24,9 +24,9 @@ export class ResponseScorer {
   ) {}
 
   /**
-   * `chunk`: the trainer's `logProbChunkTokens` (the vocabulary-wide step in token chunks). `frozen`: a LoRA
-   * trainer's policy as it computes it — the adapters unmerged beside the base, the base at `weightDtype`
-   * (lora.baseDtype) — so that its scores are the trainer's own.
+   * `chunk`: the trainer's `logProbChunkTokens` (how the vocabulary-wide step is split: logProbChunking).
+   * `frozen`: a LoRA trainer's policy as it computes it — the adapters unmerged beside the base, the base
+   * at `weightDtype` (lora.baseDtype) — so that its scores are the trainer's own.
    */
   static async create(
     config: Qwen2Config,
@@ -34,8 +34,8 @@ export class ResponseScorer {
     chunk?: LogProbChunkSetting,
     frozen: FrozenBaseOptions = {},
   ): Promise<ResponseScorer> {
-    const chunkTokens = logProbChunkTokens(chunk, config.vocabSize);
-    const graph = buildTokenLogProbs(config, 'float32', { chunkTokens, ...frozen }).graph;
+    const chunking = logProbChunking(chunk, config.vocabSize);
+    const graph = buildTokenLogProbs(config, 'float32', { ...chunking, ...frozen }).graph;
     return new ResponseScorer(config, await Executable.compile(graph, session), frozen);
   }
 

@@ -34,6 +34,8 @@ export interface SftLossOptions {
   dtype?: DType;
   /** Tokens per chunk of the log-prob step over the vocabulary (core/model/tokenLogProbs.ts); 0 = whole. */
   chunkTokens?: number;
+  /** Words per slice of the vocabulary in that step (tokenLogProbs.ts logProbChunking); 0 = none. */
+  vocabWidth?: number;
 }
 
 export interface SftLossGraph {
@@ -50,6 +52,7 @@ export function buildSftLoss(config: Qwen2Config, opts: SftLossOptions = {}): Sf
   const temperature = graph.scalar(SFT_TEMPERATURE, dtype);
   const { logProbs } = tokenLogProbs(graph, inputs, params, config, temperature, {
     chunkTokens: opts.chunkTokens,
+    vocabWidth: opts.vocabWidth,
   });
   const mask = graph.input(sftInputs.lossMask, dtype, logProbs.shape);
   const norm = graph.input(sftInputs.lossNorm, dtype, []);

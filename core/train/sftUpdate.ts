@@ -18,7 +18,7 @@ import {
 import type { SftRow } from './sftLossGraph.ts';
 import { TrainSteps, lazy } from './trainSteps.ts';
 import type { AdamWOptions } from './trainSteps.ts';
-import { logProbChunkTokens } from '../model/tokenLogProbs.ts';
+import { logProbChunking } from '../model/tokenLogProbs.ts';
 import type { LogProbChunkSetting } from '../model/tokenLogProbs.ts';
 
 export interface SftUpdaterOptions {
@@ -31,7 +31,7 @@ export interface SftUpdaterOptions {
   maxLength?: number;
   /** Token id that pads rows to the batch's longest (never scored). */
   padId?: number;
-  /** The NLL over the vocabulary in token chunks (tokenLogProbs.ts `logProbChunkTokens`); absent = auto. */
+  /** The NLL over the vocabulary in chunks or slices (tokenLogProbs.ts `logProbChunking`); absent = auto. */
   logProbChunkTokens?: LogProbChunkSetting;
   /** Recompute each decoder layer's activations in the backward (gradient checkpointing); default false. */
   gradientCheckpointing?: boolean | 'selective';
@@ -72,7 +72,7 @@ export class SftUpdater {
       );
     const lossOpts = {
       aggMode: opts.aggMode,
-      chunkTokens: logProbChunkTokens(opts.logProbChunkTokens, config.vocabSize),
+      ...logProbChunking(opts.logProbChunkTokens, config.vocabSize),
     };
     const recompute = opts.gradientCheckpointing ?? false;
     const steps = new TrainSteps(

@@ -11,3 +11,4 @@ export type { Operand } from './util.ts';
 export { dimValue, shapeTensor } from './util.ts';
 export * from './loop.ts';
 export * from './chunkedLogProbs.ts';
+export * from './vocabChunkedLogProbs.ts';

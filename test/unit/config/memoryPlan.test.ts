@@ -37,9 +37,11 @@ test('formulas by hand: weights, gradients, AdamW, activations, logits block, KV
   assert.equal(adamStateBytes(1000), 8000);
   // 2 layers × (3 rows × 5 tokens × (10·8 + 4·16) + 2 · 3 rows · 2 heads · 5²) × 4 bytes
   assert.equal(activationBytes(model, 3, 5), 2 * (15 * 144 + 2 * 3 * 2 * 25) * 4);
-  assert.equal(logitsBlockBytes(50, 100, 0, true), 3 * 50 * 100 * 4);
-  assert.equal(logitsBlockBytes(50, 100, 8, true), 3 * 8 * 100 * 4);
-  assert.equal(logitsBlockBytes(50, 100, 8, false), 2 * 8 * 100 * 4);
+  const split = (chunkTokens: number, vocabWidth = 0) => ({ chunkTokens, vocabWidth });
+  assert.equal(logitsBlockBytes(50, 100, split(0), true), 3 * 50 * 100 * 4);
+  assert.equal(logitsBlockBytes(50, 100, split(8), true), 3 * 8 * 100 * 4);
+  assert.equal(logitsBlockBytes(50, 100, split(8), false), 2 * 8 * 100 * 4);
+  assert.equal(logitsBlockBytes(50, 100, split(0, 25), true), 3 * 50 * 25 * 4);
   // keys + values × 2 layers × 3 rows × 1 kv head × 7 positions × head dim 4 × 4 bytes
   assert.equal(kvCacheBytes(model, 3, 7), 2 * 2 * 3 * 1 * 7 * 4 * 4);
 });
@@ -120,7 +122,7 @@ test('reasonloop plan counts the projections selective recomputation keeps: (q +
     backwardStretches(config, {
       rows: run.algorithm.microBatchSize!,
       length: 256 + 512,
-      chunkTokens: 0,
+      chunking: { chunkTokens: 0, vocabWidth: 0 },
       recompute: run.algorithm.gradientCheckpointing,
     });
   const kept = keptProjectionBytes(config, full.algorithm.microBatchSize!, 256 + 512);

@@ -16,7 +16,7 @@ import { qwen2ParameterCount } from '../../../core/model/parameters.ts';
 import type { Qwen2Config } from '../../../core/model/config.ts';
 import { LORA_TARGET_MODULES } from '../../../core/model/lora.ts';
 import { shapeConfig } from '../../../core/model/testModelDir.ts';
-import { logProbChunkTokens } from '../../../core/model/tokenLogProbs.ts';
+import { logProbChunking } from '../../../core/model/tokenLogProbs.ts';
 import { makeQwen2Config } from '../../../core/model/config.ts';
 
 /** bench-25m (bench/rollout/workload.ts's BENCH_25M). */
@@ -40,7 +40,7 @@ const shape = (
   rows,
   length,
   recompute,
-  chunkTokens: logProbChunkTokens('auto', config.vocabSize),
+  chunking: logProbChunking('auto', config.vocabSize),
   lora: rank ? { rank, alpha: 2 * rank, targetModules: [...LORA_TARGET_MODULES] } : undefined,
 });
 

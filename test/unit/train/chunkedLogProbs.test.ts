@@ -1,8 +1,9 @@
 /**
- * The trainers with the vocabulary-wide log-prob step in token chunks (algorithm.logProbChunkTokens):
- * on a tiny Qwen2, tied and untied lm_head, a chunk that does not divide the token count, the policy loss
- * (PPO-clip + KL loss + entropy bonus), the SFT loss and the reference scorer give the unchunked graph's
- * log-probs, entropies, loss, metrics and every parameter gradient, within float32 rounding.
+ * The trainers with the vocabulary-wide log-prob step in token chunks (algorithm.logProbChunkTokens) and
+ * in slices of the vocabulary (`auto` on a large vocabulary): on a tiny Qwen2, tied and untied lm_head, a
+ * chunk that does not divide the token count, the policy loss (PPO-clip + KL loss + entropy bonus), the SFT
+ * loss and the reference scorer give the unsplit graph's log-probs, entropies, loss, metrics and every
+ * parameter gradient, within float32 rounding.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import type { Feeds, HostTensor } from '../../../core/graph/index.ts';
 import { makeQwen2Config } from '../../../core/model/config.ts';
 import type { Qwen2Config } from '../../../core/model/config.ts';
 import { initQwen2Weights } from '../../../core/model/parameters.ts';
-import { logProbChunkTokens } from '../../../core/model/tokenLogProbs.ts';
+import { logProbChunking, vocabSliceWidth } from '../../../core/model/tokenLogProbs.ts';
 import { parseRlAlgorithmConfig } from '../../../core/config/rl.ts';
 import { buildPolicyLoss, lossInputs } from '../../../core/train/policyLossGraph.ts';
 import { buildSftLoss, packSftRows, sftInputs } from '../../../core/train/sftLossGraph.ts';
@@ -23,10 +24,16 @@ import { ResponseScorer } from '../../../core/train/responseLogProbs.ts';
 const TOLERANCE = 1e-5;
 /** 6 rows of 3 + up to 5 tokens: 6 × 7 = 42 scored positions, not a multiple of 5. */
 const CHUNK = 5;
+/** The two ways to split the [tokens, vocab] block: 5-token chunks, and three slices of 8 of the 24 words. */
+const SPLITS = [
+  { label: 'token chunks', chunkTokens: CHUNK, vocabWidth: 0 },
+  { label: 'vocabulary slices', chunkTokens: 0, vocabWidth: 8 },
+];
+const WHOLE = { chunkTokens: 0, vocabWidth: 0 };
 
 function tiny(tie: boolean): Qwen2Config {
   return makeQwen2Config({
-    vocabSize: 23,
+    vocabSize: 24,
     hiddenSize: 16,
     intermediateSize: 24,
     numHiddenLayers: 1,
@@ -84,51 +91,54 @@ async function gradOutputs(graph: Parameters<typeof Executable.compile>[0], feed
   return out;
 }
 
-for (const tie of [false, true]) {
-  test(`policy loss (tie ${tie}): chunked log-probs give the plain graph's loss, metrics and gradients`, async () => {
-    const config = tiny(tie);
-    const batch = rows(6, config.vocabSize);
+for (const tie of [false, true])
+  for (const split of SPLITS) {
+    test(`policy loss (tie ${tie}): log-probs in ${split.label} give the plain graph's loss, metrics and gradients`, async () => {
+      const config = tiny(tie);
+      const batch = rows(6, config.vocabSize);
+      const outs = [];
+      for (const { chunkTokens, vocabWidth } of [split, WHOLE]) {
+        const l = buildPolicyLoss(config, {
+          clip: parseRlAlgorithmConfig({}).clip,
+          aggMode: 'seq-mean-token-mean',
+          klLoss: { estimator: 'k3' },
+          entropyBonus: true,
+          chunkTokens,
+          vocabWidth,
+        });
+        const feeds: Feeds = {
+          ...packRows(batch, { withRef: true }),
+          [lossInputs.lossNorm]: scalar(6),
+          [lossInputs.temperature]: scalar(0.7),
+          [lossInputs.klCoef]: scalar(0.1),
+          [lossInputs.entropyCoef]: scalar(0.05),
+        };
+        const w = initQwen2Weights(config, 7);
+        for (const p of l.params) feeds[p.name] = { data: w.get(p.name)!, dims: p.shape as number[] };
+        outs.push(await gradOutputs(buildGradStep(l), feeds));
+      }
+      const worst = assertSameOutputs(outs[0], outs[1]);
+      const embedGrad = names.grad('model.embed_tokens.weight');
+      assert.ok(embedGrad in outs[0]);
+      // With tied weights embed_tokens gets both the lm_head and the embedding gradient: the sum is checked.
+      console.log(`policy loss, tie ${tie}, ${split.label}: worst relative error ${worst.toExponential(2)}`);
+    });
+  }
+
+for (const split of SPLITS)
+  test(`SFT loss: ${split.label} give the plain graph's loss and gradients`, async () => {
+    const config = tiny(true);
     const outs = [];
-    for (const chunkTokens of [CHUNK, 0]) {
-      const l = buildPolicyLoss(config, {
-        clip: parseRlAlgorithmConfig({}).clip,
-        aggMode: 'seq-mean-token-mean',
-        klLoss: { estimator: 'k3' },
-        entropyBonus: true,
-        chunkTokens,
-      });
-      const feeds: Feeds = {
-        ...packRows(batch, { withRef: true }),
-        [lossInputs.lossNorm]: scalar(6),
-        [lossInputs.temperature]: scalar(0.7),
-        [lossInputs.klCoef]: scalar(0.1),
-        [lossInputs.entropyCoef]: scalar(0.05),
-      };
+    for (const { chunkTokens, vocabWidth } of [split, WHOLE]) {
+      const l = buildSftLoss(config, { chunkTokens, vocabWidth });
+      const feeds: Feeds = { ...packSftRows(rows(6, config.vocabSize)), [sftInputs.lossNorm]: scalar(20) };
       const w = initQwen2Weights(config, 7);
       for (const p of l.params) feeds[p.name] = { data: w.get(p.name)!, dims: p.shape as number[] };
       outs.push(await gradOutputs(buildGradStep(l), feeds));
     }
     const worst = assertSameOutputs(outs[0], outs[1]);
-    const embedGrad = names.grad('model.embed_tokens.weight');
-    assert.ok(embedGrad in outs[0]);
-    // With tied weights embed_tokens gets both the lm_head and the embedding gradient: the sum is checked.
-    console.log(`policy loss, tie ${tie}: worst relative error ${worst.toExponential(2)}`);
+    console.log(`SFT loss, ${split.label}: worst relative error ${worst.toExponential(2)}`);
   });
-}
-
-test("SFT loss: chunked gives the plain graph's loss and gradients", async () => {
-  const config = tiny(true);
-  const outs = [];
-  for (const chunkTokens of [CHUNK, 0]) {
-    const l = buildSftLoss(config, { chunkTokens });
-    const feeds: Feeds = { ...packSftRows(rows(6, config.vocabSize)), [sftInputs.lossNorm]: scalar(20) };
-    const w = initQwen2Weights(config, 7);
-    for (const p of l.params) feeds[p.name] = { data: w.get(p.name)!, dims: p.shape as number[] };
-    outs.push(await gradOutputs(buildGradStep(l), feeds));
-  }
-  const worst = assertSameOutputs(outs[0], outs[1]);
-  console.log(`SFT loss: worst relative error ${worst.toExponential(2)}`);
-});
 
 test('the response scorer gives the same log-probs chunked and not', async () => {
   const config = tiny(false);
@@ -140,13 +150,20 @@ test('the response scorer gives the same log-probs chunked and not', async () =>
   assert.ok(e <= TOLERANCE, `relative error ${e}`);
 });
 
-test('logProbChunkTokens: auto chunks large vocabularies by 256 MiB of logits, numbers pass through', () => {
-  assert.equal(logProbChunkTokens('auto', 151_936), 441);
-  assert.equal(logProbChunkTokens(undefined, 151_936), 441);
-  assert.equal(logProbChunkTokens('auto', 32_000), 0);
-  assert.equal(logProbChunkTokens(0, 151_936), 0);
-  assert.equal(logProbChunkTokens(1024, 23), 1024);
-  assert.throws(() => logProbChunkTokens(-1, 23), /non-negative integer or "auto"/);
+test('logProbChunking: auto slices large vocabularies by their largest divisor ≤ 4,800 words, else chunks by 256 MiB of logits; numbers are token chunks', () => {
+  const slices = (vocabWidth: number) => ({ chunkTokens: 0, vocabWidth });
+  const chunks = (chunkTokens: number) => ({ chunkTokens, vocabWidth: 0 });
+  assert.deepEqual(logProbChunking('auto', 151_936), slices(4_748)); // Qwen2.5: 2⁷ · 1,187
+  assert.deepEqual(logProbChunking(undefined, 151_936), slices(4_748));
+  assert.deepEqual(logProbChunking('auto', 128_256), slices(4_008)); // Llama 3: 2⁸ · 3 · 167
+  assert.deepEqual(logProbChunking('auto', 32_000), chunks(0));
+  // A prime vocabulary has no slice in range: ⌊256 MiB / (4 · 65,537)⌋ = 1,023 tokens per chunk.
+  assert.equal(vocabSliceWidth(65_537), 0);
+  assert.deepEqual(logProbChunking('auto', 65_537), chunks(1_023));
+  assert.deepEqual(logProbChunking(0, 151_936), chunks(0));
+  assert.deepEqual(logProbChunking(441, 151_936), chunks(441));
+  assert.deepEqual(logProbChunking(1024, 23), chunks(1024));
+  assert.throws(() => logProbChunking(-1, 23), /non-negative integer or "auto"/);
   assert.equal(parseRlAlgorithmConfig({}).logProbChunkTokens, 'auto');
   assert.throws(() => parseRlAlgorithmConfig({ logProbChunkTokens: 2.5 as never }), /logProbChunkTokens/);
 });
