@@ -66,10 +66,25 @@ export function chunkedTokenLogProbs(
 }
 
 function checkOperands(hidden: Value, w: Value, targets: Value, temperature: Value, chunk: number): void {
+  if (!Number.isInteger(chunk) || chunk < 1)
+    throw new GraphError(`chunkedTokenLogProbs: chunk must be a positive integer (got ${chunk})`);
+  checkHeadOperands('chunkedTokenLogProbs', hidden, w, targets, temperature);
+}
+
+/**
+ * What every fused log-prob head needs of its operands (this op and vocabChunkedTokenLogProbs): float
+ * hidden [..., H], lmHead [V, H] and a scalar temperature of the same dtype, int64 targets shaped [...].
+ */
+export function checkHeadOperands(
+  op: string,
+  hidden: Value,
+  w: Value,
+  targets: Value,
+  temperature: Value,
+): void {
   const fail = (why: string) => {
-    throw new GraphError(`chunkedTokenLogProbs: ${why}`);
+    throw new GraphError(`${op}: ${why}`);
   };
-  if (!Number.isInteger(chunk) || chunk < 1) fail(`chunk must be a positive integer (got ${chunk})`);
   if (hidden.dtype !== 'float32' && hidden.dtype !== 'float64')
     fail(`hidden must be float32 or float64 (got ${hidden.dtype})`);
   if (w.dtype !== hidden.dtype || temperature.dtype !== hidden.dtype)

@@ -14,10 +14,11 @@
  * (of lp[target]) and ge (of H):  dz = p·(−gl − ge·(lp + H)) + gl·onehot; d(h/T) = dz·W, dW = dzᵀ·(h/T).
  */
 import type { Dim } from '../dim.ts';
-import { dimProduct, formatShape } from '../dim.ts';
+import { dimProduct } from '../dim.ts';
 import { GraphError } from '../graph.ts';
 import type { Value } from '../graph.ts';
 import { add, and, div, exp, greaterOrEqual, less, log, maximum, mul, neg, sub } from './elementwise.ts';
+import { checkHeadOperands } from './chunkedLogProbs.ts';
 import { gatherElements, scatterElementsAdd } from './gather.ts';
 import { loop } from './loop.ts';
 import { gemm, matmul } from './matmul.ts';
@@ -108,19 +109,7 @@ function checkOperands(hidden: Value, w: Value, targets: Value, temperature: Val
   const fail = (why: string): never => {
     throw new GraphError(`vocabChunkedTokenLogProbs: ${why}`);
   };
-  if (hidden.dtype !== 'float32' && hidden.dtype !== 'float64')
-    fail(`hidden must be float32 or float64 (got ${hidden.dtype})`);
-  if (w.dtype !== hidden.dtype || temperature.dtype !== hidden.dtype)
-    fail(
-      `lmHead (${w.dtype}) and temperature (${temperature.dtype}) must have hidden's dtype ${hidden.dtype}`,
-    );
-  if (hidden.rank < 2 || w.rank !== 2 || w.shape[1] !== hidden.shape[hidden.rank - 1])
-    fail(
-      `hidden ${formatShape(hidden.shape)} and lmHead ${formatShape(w.shape)} must be [..., H] and [V, H]`,
-    );
-  if (temperature.rank !== 0) fail(`temperature must be a scalar (got ${formatShape(temperature.shape)})`);
-  if (targets.dtype !== 'int64' || formatShape(targets.shape) !== formatShape(hidden.shape.slice(0, -1)))
-    fail(`targets ${targets.dtype}${formatShape(targets.shape)} must be int64 shaped like hidden without H`);
+  checkHeadOperands('vocabChunkedTokenLogProbs', hidden, w, targets, temperature);
   const vocab = w.shape[0];
   if (typeof vocab !== 'number') return fail(`lmHead's vocabulary ${String(vocab)} must be static`);
   if (!Number.isInteger(width) || width < 1 || vocab % width !== 0)
