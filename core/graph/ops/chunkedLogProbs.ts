@@ -112,7 +112,7 @@ function accumulator(g: Graph, dtype: Value['dtype'], rows: Dim) {
 }
 
 /** Rows [i·chunk, i·chunk + chunk) of x along axis 0, clamped to its end (ONNX Slice clamps). */
-function chunkRows(x: Value, iteration: Value, chunk: number, size: Dim): Value {
+export function chunkRows(x: Value, iteration: Value, chunk: number, size: Dim): Value {
   const g = iteration.graph;
   const start = unsqueeze(mul(iteration, g.scalar(chunk, 'int64')), [0]);
   const end = add(start, g.ints([chunk]));
@@ -155,7 +155,7 @@ function chunkLogits(h: Value, w: Value, t: Value, temperature: Value, chunk: nu
 }
 
 /** Σ_v a[r, v]·b[r, v] per row as a batched dot product: no [k, V] product is written. */
-function rowDot(a: Value, b: Value): Value {
+export function rowDot(a: Value, b: Value): Value {
   return squeeze(matmul(unsqueeze(a, [1]), unsqueeze(b, [2])), [1, 2]);
 }
 

@@ -18,13 +18,13 @@ import { dimProduct } from '../dim.ts';
 import { GraphError } from '../graph.ts';
 import type { Value } from '../graph.ts';
 import { add, and, div, exp, greaterOrEqual, less, log, maximum, mul, neg, sub } from './elementwise.ts';
-import { checkHeadOperands } from './chunkedLogProbs.ts';
+import { checkHeadOperands, chunkRows, rowDot } from './chunkedLogProbs.ts';
 import { gatherElements, scatterElementsAdd } from './gather.ts';
 import { loop } from './loop.ts';
-import { gemm, matmul } from './matmul.ts';
+import { gemm } from './matmul.ts';
 import { reduceMax, reduceSum } from './reduce.ts';
 import { where } from './select.ts';
-import { constantOfShape, reshape, SLICE_END, squeeze, unsqueeze, zeros } from './shape.ts';
+import { constantOfShape, reshape, SLICE_END, unsqueeze, zeros } from './shape.ts';
 import { apply, attr, shapeAttr } from './util.ts';
 
 export interface VocabChunkedTokenLogProbs {
@@ -74,7 +74,7 @@ export function vocabChunkedTokenLogProbs(
           carried: [
             mNew,
             add(mul(s, scale), reduceSum(e, [1], true)),
-            add(mul(a, scale), rowDot(e, z)),
+            add(mul(a, scale), unsqueeze(rowDot(e, z), [1])),
             add(zt, target.logit),
           ],
           scans: [],
@@ -140,17 +140,6 @@ interface SliceArgs {
   width: number;
 }
 
-/** Rows [i·width, (i + 1)·width) of the [V, H] matrix: a static-size slice. */
-function weightSlice(w: Value, iteration: Value, width: number): Value {
-  const g = iteration.graph;
-  const start = unsqueeze(mul(iteration, g.scalar(width, 'int64')), [0]);
-  return apply('Slice', [w, start, add(start, g.ints([width])), g.ints([0])], {
-    _begin: shapeAttr(['slice_start']),
-    _size: shapeAttr([width]),
-    _axes: attr.ints([0]),
-  });
-}
-
 /**
  * Where each token's target falls in this slice: its column (clamped to 0 when outside, so gathers and
  * scatters stay in bounds) and whether it is inside.
@@ -164,16 +153,11 @@ function targetInSlice(t: Value, iteration: Value, width: number) {
 
 /** One slice's logits z = (h/T)·W_sliceᵀ [rows, width], and the target's logit where it falls here (else 0). */
 function sliceLogits(a: SliceArgs, iteration: Value) {
-  const ws = weightSlice(a.w, iteration, a.width);
+  const ws = chunkRows(a.w, iteration, a.width, a.width);
   const z = gemm(a.hs, ws, { transB: true });
   const { inside, column } = targetInSlice(a.t, iteration, a.width);
   const zero = iteration.graph.scalar(0, z.dtype);
   return { ws, z, target: { inside, column, logit: where(inside, gatherElements(z, column, 1), zero) } };
-}
-
-/** Σ_v a[r, v]·b[r, v] per row, [rows, 1], as a batched dot product: no [rows, width] product is written. */
-function rowDot(a: Value, b: Value): Value {
-  return squeeze(matmul(unsqueeze(a, [1]), unsqueeze(b, [2])), [2]);
 }
 
 interface BackwardArgs extends SliceArgs {
@@ -182,9 +166,16 @@ interface BackwardArgs extends SliceArgs {
   /** [rows, 1] */
   lse: Value;
   entropy: Value;
+  /** Upstream gradients of the target's log-prob and of the entropy, [rows, 1] where they exist. */
   gl: Value | undefined;
   ge: Value | undefined;
   needs: (v: Value) => boolean;
+}
+
+/** The per-row part of dz, the same for every slice, so it is made once outside the Loop: −gl − ge·H. */
+function rowCoefficient(a: BackwardArgs): Value {
+  const entTerm = a.ge && neg(mul(a.ge, a.entropy));
+  return a.gl && entTerm ? sub(entTerm, a.gl) : (entTerm ?? neg(a.gl!));
 }
 
 /**
@@ -198,6 +189,7 @@ function vocabChunkedBackward(a: BackwardArgs): Map<Value, Value> {
   const wantW = a.needs(a.w);
   if ((!a.gl && !a.ge) || (!wantH && !wantW)) return out;
   const size = a.hs.shape[1];
+  const coef = rowCoefficient(a);
   const result = loop(
     g,
     {
@@ -212,7 +204,7 @@ function vocabChunkedBackward(a: BackwardArgs): Map<Value, Value> {
           ]
         : [],
       body: ({ iteration, carried }) => {
-        const { ws, dz } = sliceLogitsGrad(a, iteration);
+        const { ws, dz } = sliceLogitsGrad(a, coef, iteration);
         return {
           carried: wantH ? [gemm(dz, ws, { c: restate(carried[0], a.rows), beta: 1 })] : [],
           scans: wantW ? [gemm(dz, a.hs, { transA: true })] : [],
@@ -226,17 +218,13 @@ function vocabChunkedBackward(a: BackwardArgs): Map<Value, Value> {
   return out;
 }
 
-/** d z of one slice, its logits recomputed: p·(coef − ge·lp) + gl·onehot with per-row coef. */
-function sliceLogitsGrad(a: BackwardArgs, iteration: Value): { ws: Value; dz: Value } {
+/** d z of one slice, its logits recomputed: p·(coef − ge·lp) + gl·onehot. */
+function sliceLogitsGrad(a: BackwardArgs, coef: Value, iteration: Value): { ws: Value; dz: Value } {
   const { ws, z, target } = sliceLogits(a, iteration);
   const lp = sub(z, a.lse);
   const p = exp(lp);
-  const gl = a.gl && reshape(a.gl, [a.rows, 1]);
-  const ge = a.ge && reshape(a.ge, [a.rows, 1]);
-  const entTerm = ge && neg(mul(ge, a.entropy));
-  const coef = gl && entTerm ? sub(entTerm, gl) : (entTerm ?? neg(gl!));
-  const dz = ge ? mul(p, sub(coef, mul(ge, lp))) : mul(p, coef);
-  if (!gl) return { ws, dz };
-  const zero = iteration.graph.scalar(0, gl.dtype);
-  return { ws, dz: scatterElementsAdd(dz, target.column, where(target.inside, gl, zero), 1) };
+  const dz = a.ge ? mul(p, sub(coef, mul(a.ge, lp))) : mul(p, coef);
+  if (!a.gl) return { ws, dz };
+  const zero = iteration.graph.scalar(0, a.gl.dtype);
+  return { ws, dz: scatterElementsAdd(dz, target.column, where(target.inside, a.gl, zero), 1) };
 }
