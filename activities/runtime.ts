@@ -171,13 +171,18 @@ export function runTask(config: ModelSource & { task: TaskConfig }): Promise<Tas
   });
 }
 
-/** A verified checkpoint's manifest; a missing or corrupt one is retryable (the store may be catching up). */
+/**
+ * A verified checkpoint's manifest; a missing or corrupt one is retryable (the store may be catching up).
+ * `contents: false` checks the objects' sizes only, for a reader that hashes what it streams
+ * (readCheckpointState).
+ */
 export async function verifiedManifest(
   store: ObjectStore,
   runId: string,
   step: number,
+  options: { contents?: boolean } = {},
 ): Promise<CheckpointManifest> {
-  const result = await verifyCheckpoint(store, runId, step);
+  const result = await verifyCheckpoint(store, runId, step, options);
   if ('problem' in result) {
     throw new Error(`checkpoint ${step} of run ${runId} in ${store.location}: ${result.problem}`);
   }

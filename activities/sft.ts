@@ -186,7 +186,8 @@ async function sftStateAt(
   if (warm && warm.hash === hash && warm.step === step) return { w: warm, reloaded: false };
   warm = undefined; // dropped before the checkpoint's state is read: never two states at once
   const store = runStore(config);
-  const manifest = await verifiedManifest(store, config.runId, step);
+  // readCheckpointState checks every object's sha256 as it streams it: one download, not two.
+  const manifest = await verifiedManifest(store, config.runId, step, { contents: false });
   const { model, state } = await readCheckpointState(store, manifest);
   const { weights: _weights, ...base } = model;
   return { w: { hash, step, state, base }, reloaded: true };

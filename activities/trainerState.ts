@@ -2,28 +2,36 @@
  * The trainer's state as checkpoint files: the policy as an HF model directory (`weights/`, loadable by
  * transformers) and AdamW's moments with the step count as safetensors (`optimizer/state.safetensors`, or
  * shards `state-0000i-of-0000n.safetensors` with `state.safetensors.index.json` above the shard size).
- * Both are float32 written byte for byte, so a state read back is bit-identical to the one written. Files
- * are written and read one tensor at a time and streamed to and from the store, so no step handles a
- * whole file in one buffer (AdamW's moments alone are 8 bytes per parameter: 3.95 GB for 494M).
+ * Both are float32 written byte for byte, so a state read back is bit-identical to the one written. The
+ * files stream between the state's arrays and the store, one tensor at a time: no step handles a whole
+ * file in one buffer (AdamW's moments alone are 8 bytes per parameter: 3.95 GB for 494M) or writes one to
+ * the local disk (for 494M that was a 5.9 GB write and read per step).
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostTensor, OptimizerState } from '../core/graph/index.ts';
 import type { Qwen2Config } from '../core/model/config.ts';
-import { loadModelDir, writeModelDir, writeModelDirFrom, type QwenModelDir } from '../core/model/modelDir.ts';
-import { elementCount, qwen2Parameters } from '../core/model/parameters.ts';
-import { readSafetensorsHeader } from '../core/model/safetensors.ts';
 import {
+  collectWeights,
+  loadModelDirFiles,
+  streamedModelDir,
+  weightReadOptions,
+  WEIGHTS_STEM,
+  type QwenModelDir,
+} from '../core/model/modelDir.ts';
+import { elementCount, qwen2Parameters } from '../core/model/parameters.ts';
+import {
+  collectShards,
   DEFAULT_MAX_SHARD_SIZE,
-  readShardedSafetensors,
-  safetensorsFiles,
-  writeShardedSafetensors,
+  shardedSafetensorsFiles,
 } from '../core/model/safetensorsShards.ts';
+import type { StreamedFile } from '../core/model/safetensorsStream.ts';
 import {
   checkpointKey,
   objectsFromDirectory,
   OPTIMIZER_GROUP,
+  putObjectSource,
   WEIGHTS_GROUP,
   type CheckpointManifest,
   type CheckpointObjectSource,
@@ -39,6 +47,7 @@ import {
   writeAdapterGroup,
   type LoraStateFiles,
 } from './loraState.ts';
+import { isStoreError, restoredPart, streamShards } from './streamedCheckpoint.ts';
 import type { StoredObject } from './types.ts';
 
 /** Optimizer files are `state.safetensors`, or `state-0000i-of-0000n.safetensors` with an index. */
@@ -80,32 +89,14 @@ function trainedTensors(config: Qwen2Config, lora?: LoraSpec): { name: string; s
   return lora ? loraParameters(config, lora) : qwen2Parameters(config);
 }
 
-function writeOptimizerFiles(
-  dir: string,
-  config: Qwen2Config,
-  state: OptimizerState,
-  options: StateFileOptions,
-  lora?: LoraSpec,
-): void {
-  writeMomentFiles(
-    dir,
-    config,
-    state.step,
-    (kind, name) => state[kind][name].data as Float32Array,
-    options,
-    lora,
-  );
-}
-
 /** AdamW's moments m and v, interleaved per tensor in parameter order, with the step count in the metadata. */
-function writeMomentFiles(
-  dir: string,
+function momentFiles(
   config: Qwen2Config,
   step: number,
   moment: (kind: 'm' | 'v', name: string) => Float32Array,
   options: StateFileOptions,
   lora?: LoraSpec,
-): void {
+): CheckpointObjectSource[] {
   const tensors = trainedTensors(config, lora).flatMap((p) =>
     (['m', 'v'] as const).map((kind) => ({
       name: `${kind}.${p.name}`,
@@ -113,16 +104,22 @@ function writeMomentFiles(
       read: () => moment(kind, p.name),
     })),
   );
-  writeShardedSafetensors(dir, tensors, {
+  const files = shardedSafetensorsFiles(tensors, {
     stem: OPTIMIZER_STEM,
     maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE,
     metadata: { [STEP_METADATA]: String(step) },
   });
+  return inGroup(OPTIMIZER_GROUP, files);
+}
+
+/** Files made on demand as checkpoint sources named `<group>/<file>`. */
+function inGroup(group: string, files: readonly StreamedFile[]): CheckpointObjectSource[] {
+  return files.map((f) => ({ name: `${group}/${f.file}`, size: f.size, open: () => f.open() }));
 }
 
 /**
- * Step 0's files of a full-parameter run, written from `read` one tensor at a time with zero moments:
- * byte for byte what withStateFiles writes for stateFromWeights, without the model (4 bytes per
+ * Step 0's files of a full-parameter run, made from `read` one tensor at a time with zero moments as they
+ * upload: byte for byte what withStateFiles makes for stateFromWeights, without the model (4 bytes per
  * parameter) or its moments (8 more) ever in memory. `read`'s failures propagate unwrapped: they are the
  * source's (a wrong model directory), for the caller to name.
  */
@@ -132,45 +129,22 @@ export async function withInitialStateFiles<T>(
   use: (objects: CheckpointObjectSource[]) => Promise<T>,
   options: StateFileOptions = {},
 ): Promise<T> {
-  return inStateDir(WEIGHTS_GROUP, use, async (dir) => {
-    writeModelDirFrom(join(dir, WEIGHTS_GROUP), base, read, options);
-    await mkdir(join(dir, OPTIMIZER_GROUP), { recursive: true });
-    // One zero buffer of the largest tensor's size, viewed per tensor: nothing is allocated per moment.
-    const sizes = new Map(qwen2Parameters(base.config).map((p) => [p.name, elementCount(p.shape)]));
-    const zeros = new Float32Array(Math.max(...sizes.values()));
-    writeMomentFiles(
-      join(dir, OPTIMIZER_GROUP),
-      base.config,
-      0,
-      (_kind, name) => zeros.subarray(0, sizes.get(name)!),
-      options,
-    );
-  });
-}
-
-/** A temp dir that `write` fills with `policyGroup/` and `optimizer/`, handed to `use` as checkpoint sources. */
-async function inStateDir<T>(
-  policyGroup: string,
-  use: (objects: CheckpointObjectSource[]) => Promise<T>,
-  write: (dir: string) => Promise<void>,
-): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'reasonloop-state-'));
-  try {
-    await write(dir);
-    const objects = [
-      ...(await objectsFromDirectory(join(dir, policyGroup), policyGroup)),
-      ...(await objectsFromDirectory(join(dir, OPTIMIZER_GROUP), OPTIMIZER_GROUP)),
-    ];
-    return await use(objects);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  // One zero buffer of the largest tensor's size, viewed per tensor: nothing is allocated per moment.
+  const sizes = new Map(qwen2Parameters(base.config).map((p) => [p.name, elementCount(p.shape)]));
+  const zeros = new Float32Array(Math.max(...sizes.values()));
+  return use([
+    ...inGroup(WEIGHTS_GROUP, streamedModelDir(base, read, options)),
+    ...momentFiles(base.config, 0, (_kind, name) => zeros.subarray(0, sizes.get(name)!), options),
+  ]);
 }
 
 /**
- * Writes the state's files into a temp dir and hands their checkpoint sources to `use`; `base` supplies
- * the tokenizer and generation config of the model directory. With `lora` the state is the adapters':
- * they go to `adapter/` (loraState.ts) instead of `weights/`.
+ * The state's checkpoint sources, handed to `use`: the weights as an HF model directory (`base` supplies
+ * its tokenizer and generation config) and the moments, each file serialized from the state's arrays as
+ * it uploads, so nothing reaches the local disk. With `lora` the state is the adapters': they go to
+ * `adapter/` (loraState.ts), a few MB written through a temp dir, instead of `weights/`. The state is
+ * checked whole before the first byte goes out: a missing or misshapen tensor fails here, named, and not
+ * halfway through an upload.
  */
 export async function withStateFiles<T>(
   base: Omit<QwenModelDir, 'weights'>,
@@ -179,16 +153,45 @@ export async function withStateFiles<T>(
   options: StateFileOptions = {},
   lora?: LoraStateFiles,
 ): Promise<T> {
-  return inStateDir(lora ? ADAPTER_GROUP : WEIGHTS_GROUP, use, async (dir) => {
-    try {
-      if (lora) writeAdapterGroup(dir, base.config, state, lora);
-      else writeModelDir(join(dir, WEIGHTS_GROUP), { ...base, weights: weightsOf(state) }, options);
-      await mkdir(join(dir, OPTIMIZER_GROUP), { recursive: true });
-      writeOptimizerFiles(join(dir, OPTIMIZER_GROUP), base.config, state, options, lora?.spec);
-    } catch (error) {
-      throw unfixable(`writing the trainer state after optimizer step ${state.step}`, error);
+  try {
+    checkStateTensors(base.config, state, lora?.spec);
+  } catch (error) {
+    throw unfixable(`writing the trainer state after optimizer step ${state.step}`, error);
+  }
+  const tensor = (kind: 'params' | 'm' | 'v', name: string) => state[kind][name]!.data as Float32Array;
+  const moments = momentFiles(
+    base.config,
+    state.step,
+    (kind, name) => tensor(kind, name),
+    options,
+    lora?.spec,
+  );
+  if (!lora) {
+    const weights = streamedModelDir(base, (name) => tensor('params', name), options);
+    return use([...inGroup(WEIGHTS_GROUP, weights), ...moments]);
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'reasonloop-adapter-'));
+  try {
+    writeAdapterGroup(dir, base.config, state, lora);
+    return await use([...(await objectsFromDirectory(join(dir, ADAPTER_GROUP), ADAPTER_GROUP)), ...moments]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every trained tensor's parameter and moments present as float32 of its shape's size. */
+function checkStateTensors(config: Qwen2Config, state: OptimizerState, lora?: LoraSpec): void {
+  for (const p of trainedTensors(config, lora)) {
+    for (const kind of ['params', 'm', 'v'] as const) {
+      const data = state[kind][p.name]?.data;
+      if (!(data instanceof Float32Array)) throw new Error(`the state's ${kind} lack tensor ${p.name}`);
+      if (data.length !== elementCount(p.shape)) {
+        throw new Error(
+          `the state's ${kind} tensor ${p.name} has ${data.length} values but shape [${p.shape}]`,
+        );
+      }
     }
-  });
+  }
 }
 
 /** Streams state files into the store under a step's checkpoint prefix, each hashed as it uploads. */
@@ -200,9 +203,8 @@ export async function storeStateFiles(
 ): Promise<StoredObject[]> {
   const stored: StoredObject[] = [];
   for (const source of sources) {
-    if (!('file' in source)) throw new Error(`trainer state object ${source.name} is not a file`);
-    const { size, sha256 } = await store.putStream(checkpointKey(runId, step, source.name), source.file);
-    stored.push({ name: source.name, size, sha256 });
+    if ('bytes' in source) throw new Error(`trainer state object ${source.name} is not streamed`);
+    stored.push(await putObjectSource(store, checkpointKey(runId, step, source.name), source));
   }
   return stored;
 }
@@ -213,14 +215,37 @@ export interface LoraStateRead {
   spec: LoraSpec;
 }
 
+/** The groups whose safetensors stream between the store and memory (streamedCheckpoint.ts). */
+const STREAMED_GROUPS = [WEIGHTS_GROUP, OPTIMIZER_GROUP];
+
 /**
- * Reads a state back from a directory holding `weights/` (or with LoRA `adapter/`) and `optimizer/` as
- * written above. A LoRA state's `model.weights` is empty: the base weights are the run's, loaded apart.
+ * The trainer state of a verified checkpoint: the small files (configs, an index, LoRA's adapter
+ * directory) restored into a temp dir, the weights and moments streamed from the store straight into
+ * their arrays, each object's sha256 checked as it arrives. A LoRA state's `model.weights` is empty: the
+ * base weights are the run's, loaded apart. A malformed state is a non-retryable failure naming the
+ * checkpoint; the store's own failures stay retryable.
  */
-export function readStateDir(
+export async function readCheckpointState(
+  store: ObjectStore,
+  manifest: CheckpointManifest,
+  lora?: LoraStateRead,
+): Promise<{ model: QwenModelDir; state: OptimizerState }> {
+  const what = `checkpoint ${manifest.step} of run ${manifest.runId} in ${store.location}`;
+  return withRestored(store, restoredPart(manifest, STREAMED_GROUPS), '', async (dir) => {
+    try {
+      return await readState(store, manifest, dir, lora);
+    } catch (error) {
+      throw isStoreError(error) ? error : unfixable(what, error);
+    }
+  });
+}
+
+async function readState(
+  store: ObjectStore,
+  manifest: CheckpointManifest,
   dir: string,
   lora?: LoraStateRead,
-): { model: QwenModelDir; state: OptimizerState } {
+): Promise<{ model: QwenModelDir; state: OptimizerState }> {
   let model: QwenModelDir;
   let state: OptimizerState;
   if (lora) {
@@ -228,23 +253,36 @@ export function readStateDir(
     model = { ...lora.base, weights: new Map() };
     state = loraInitialState(lora.base.config, lora.spec, adapters);
   } else {
-    model = loadModelDir(join(dir, WEIGHTS_GROUP));
+    const weightsDir = join(dir, WEIGHTS_GROUP);
+    const files = loadModelDirFiles(weightsDir);
+    const shards = await streamShards(store, manifest, weightsDir, WEIGHTS_GROUP, WEIGHTS_STEM, (file) =>
+      weightReadOptions(files.config, file),
+    );
+    model = { ...files, weights: collectWeights(files.config, shards, (file) => `${WEIGHTS_GROUP}/${file}`) };
     // The moments are read below: zeros first would be a second 8 bytes per parameter for a moment.
     state = stateFromWeights(model.config, model.weights, false);
   }
-  const optimizerDir = join(dir, OPTIMIZER_GROUP);
-  const first = [...safetensorsFiles(optimizerDir, OPTIMIZER_STEM).keys()][0]!;
-  const step = Number(readSafetensorsHeader(join(optimizerDir, first)).metadata[STEP_METADATA]);
-  if (!Number.isSafeInteger(step) || step < 0) {
-    throw new Error(`${join(optimizerDir, first)}: no valid ${STEP_METADATA} metadata`);
-  }
   const specs = trainedTensors(model.config, lora?.spec);
   const shapes = new Map(specs.flatMap((p) => [`m.${p.name}`, `v.${p.name}`].map((n) => [n, p.shape])));
-  const moments = readShardedSafetensors(optimizerDir, OPTIMIZER_STEM, shapes);
+  const shards = await streamShards(
+    store,
+    manifest,
+    join(dir, OPTIMIZER_GROUP),
+    OPTIMIZER_GROUP,
+    OPTIMIZER_STEM,
+    () => ({
+      expectedShapes: shapes,
+    }),
+  );
+  const step = Number(shards[0]?.metadata[STEP_METADATA]);
+  if (!Number.isSafeInteger(step) || step < 0) {
+    throw new Error(`${OPTIMIZER_GROUP}/${shards[0]?.file}: no valid ${STEP_METADATA} metadata`);
+  }
+  const moments = collectShards(shards, OPTIMIZER_STEM);
   for (const p of specs) {
     const m = moments.get(`m.${p.name}`);
     const v = moments.get(`v.${p.name}`);
-    if (!m || !v) throw new Error(`${optimizerDir}: tensor m.${p.name} or v.${p.name} is missing`);
+    if (!m || !v) throw new Error(`${OPTIMIZER_GROUP}: tensor m.${p.name} or v.${p.name} is missing`);
     state.m[p.name] = { data: m, dims: [...p.shape] };
     state.v[p.name] = { data: v, dims: [...p.shape] };
   }
@@ -252,26 +290,12 @@ export function readStateDir(
   return { model, state };
 }
 
-/** The trainer state of a verified checkpoint, downloaded (sha256-checked) and read tensor by tensor. */
-export async function readCheckpointState(
-  store: ObjectStore,
-  manifest: CheckpointManifest,
-  lora?: LoraStateRead,
-): Promise<{ model: QwenModelDir; state: OptimizerState }> {
-  return withRestored(store, manifest, '', (dir) => {
-    try {
-      return readStateDir(dir, lora);
-    } catch (error) {
-      throw unfixable(`checkpoint ${manifest.step} of run ${manifest.runId} in ${store.location}`, error);
-    }
-  });
-}
-
 /**
  * A failure that a retry cannot fix becomes a non-retryable one naming what was being read or written.
- * Files reach these readers and writers verified (sha256) or freshly made from memory, so any error but
- * an operating-system one (disk full, I/O error: it has an errno code) recurs on every attempt: a shape
- * mismatch, a malformed file, a model too large to allocate.
+ * Bytes reach these readers verified (sha256) and writers freshly made from memory, so any error but an
+ * operating-system or a store one (disk full, I/O error: it has an errno code; a failed read, marked by
+ * streamedCheckpoint.ts) recurs on every attempt: a shape mismatch, a malformed file, a model too large to
+ * allocate.
  */
 function unfixable(what: string, error: unknown): unknown {
   if (!(error instanceof Error) || typeof (error as NodeJS.ErrnoException).code === 'string') return error;

@@ -56,7 +56,8 @@ async function stateAt(
   // Another run's or step's state is dropped before this one is read: never two states at once.
   warm = undefined;
   const store = runStore(config);
-  const manifest = await verifiedManifest(store, config.runId, step);
+  // readCheckpointState checks every object's sha256 as it streams it: one download, not two.
+  const manifest = await verifiedManifest(store, config.runId, step, { contents: false });
   const lora = config.algorithm.lora;
   // LoRA: the checkpoint holds the adapters; the architecture files come from the run's base model.
   const loraRead = lora && { base: await modelFiles(config), spec: lora };

@@ -8,13 +8,19 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseQwen2ConfigJson, qwen2ConfigToJson, type Qwen2Config } from './config.ts';
 import { LM_HEAD, qwen2Parameters } from './parameters.ts';
-import { readSafetensors } from './safetensors.ts';
-import { DEFAULT_MAX_SHARD_SIZE, safetensorsFiles, writeShardedSafetensors } from './safetensorsShards.ts';
+import { readSafetensors, type ReadSafetensorsOptions } from './safetensors.ts';
+import {
+  DEFAULT_MAX_SHARD_SIZE,
+  safetensorsFiles,
+  shardedSafetensorsFiles,
+  writeShardedSafetensors,
+} from './safetensorsShards.ts';
+import { bytesFile, type StreamedFile } from './safetensorsStream.ts';
 
 export const CONFIG_FILE = 'config.json';
 export const GENERATION_CONFIG_FILE = 'generation_config.json';
 /** Weight files are `model.safetensors`, or `model-0000i-of-0000n.safetensors` with an index. */
-const WEIGHTS_STEM = 'model';
+export const WEIGHTS_STEM = 'model';
 export const WEIGHTS_FILE = 'model.safetensors';
 export const WEIGHTS_INDEX_FILE = 'model.safetensors.index.json';
 export const TOKENIZER_FILE = 'tokenizer.json';
@@ -94,47 +100,76 @@ export function loadTokenizerFiles(dir: string, required: boolean): TokenizerFil
 
 /** Reads every parameter the config needs, checking names and shapes; errors name the file and tensor. */
 export function loadWeights(dir: string, config: Qwen2Config): Map<string, Float32Array> {
-  const specs = qwen2Parameters(config);
-  const expectedShapes = new Map(specs.map((s) => [s.name, s.shape]));
-  // A tied checkpoint may still carry lm_head.weight (a copy of the embedding); it is not a parameter.
-  const skippable = (name: string) =>
-    IGNORED_TENSOR_PATTERN.test(name) || (config.tieWordEmbeddings && name === LM_HEAD);
-  const weights = new Map<string, Float32Array>();
-  const foundIn = new Map<string, string>();
-  const files = safetensorsFiles(dir, WEIGHTS_STEM);
-  for (const [file, listed] of files) {
+  const files: WeightFile[] = [];
+  for (const [file, listed] of safetensorsFiles(dir, WEIGHTS_STEM)) {
     const path = join(dir, file);
     if (!existsSync(path)) throw new Error(`${path}: missing (listed in ${WEIGHTS_INDEX_FILE})`);
-    const tensors = readSafetensors(path, {
-      expectedShapes,
-      select: (name) => {
-        if (skippable(name)) return false;
-        if (!expectedShapes.has(name)) {
-          throw new Error(
-            `${file}: unexpected tensor ${name} (not a parameter of the Qwen2 model in config.json)`,
-          );
-        }
-        if (foundIn.has(name)) throw new Error(`${file}: tensor ${name} is also in ${foundIn.get(name)}`);
-        foundIn.set(name, file);
-        return true;
-      },
-    });
-    for (const [name, data] of tensors) weights.set(name, data);
-    if (listed) {
-      for (const name of listed) {
-        if (!skippable(name) && !tensors.has(name)) {
-          throw new Error(
-            `${file}: tensor ${name} is missing (${WEIGHTS_INDEX_FILE} places it in this file)`,
-          );
-        }
+    files.push({ file, listed, tensors: readSafetensors(path, weightReadOptions(config, file)) });
+  }
+  return collectWeights(config, files, (file) => join(dir, file));
+}
+
+/** One weight file as read: the tensors the index places in it (null: no index), and what it held. */
+export interface WeightFile {
+  file: string;
+  listed: Set<string> | null;
+  tensors: Map<string, Float32Array>;
+}
+
+/** A tied checkpoint may still carry lm_head.weight (a copy of the embedding); it is not a parameter. */
+function skippableTensor(config: Qwen2Config, name: string): boolean {
+  return IGNORED_TENSOR_PATTERN.test(name) || (config.tieWordEmbeddings && name === LM_HEAD);
+}
+
+/**
+ * How a weight file is read: the parameters' shapes required, buffers that are not parameters skipped,
+ * and an unknown tensor an error before its data is read.
+ */
+export function weightReadOptions(config: Qwen2Config, file: string): ReadSafetensorsOptions {
+  const expectedShapes = new Map(qwen2Parameters(config).map((s) => [s.name, s.shape]));
+  return {
+    expectedShapes,
+    select: (name) => {
+      if (skippableTensor(config, name)) return false;
+      if (!expectedShapes.has(name)) {
+        throw new Error(
+          `${file}: unexpected tensor ${name} (not a parameter of the Qwen2 model in config.json)`,
+        );
+      }
+      return true;
+    },
+  };
+}
+
+/**
+ * The weights of a model from its files as read (weightReadOptions), checked against each other, the index
+ * and the config: each parameter exactly once, each where the index says. `pathOf` names a file in errors.
+ */
+export function collectWeights(
+  config: Qwen2Config,
+  files: readonly WeightFile[],
+  pathOf: (file: string) => string,
+): Map<string, Float32Array> {
+  const weights = new Map<string, Float32Array>();
+  const foundIn = new Map<string, string>();
+  for (const { file, listed, tensors } of files) {
+    for (const [name, data] of tensors) {
+      if (foundIn.has(name)) throw new Error(`${file}: tensor ${name} is also in ${foundIn.get(name)}`);
+      foundIn.set(name, file);
+      weights.set(name, data);
+    }
+    for (const name of listed ?? []) {
+      if (!skippableTensor(config, name) && !tensors.has(name)) {
+        throw new Error(`${file}: tensor ${name} is missing (${WEIGHTS_INDEX_FILE} places it in this file)`);
       }
     }
   }
-  for (const spec of specs) {
+  for (const spec of qwen2Parameters(config)) {
     if (!weights.has(spec.name)) {
-      const where =
-        files.has(WEIGHTS_FILE) && files.get(WEIGHTS_FILE) === null ? WEIGHTS_FILE : WEIGHTS_INDEX_FILE;
-      throw new Error(`${join(dir, where)}: tensor ${spec.name} is missing`);
+      const single = files.length === 1 && files[0]!.file === WEIGHTS_FILE && files[0]!.listed === null;
+      throw new Error(
+        `${pathOf(single ? WEIGHTS_FILE : WEIGHTS_INDEX_FILE)}: tensor ${spec.name} is missing`,
+      );
     }
   }
   return weights;
@@ -200,19 +235,49 @@ export function writeModelDirFrom(
 /** The files of an HF directory other than the weights: config.json, generation_config.json, tokenizer. */
 export function writeModelDirFiles(dir: string, model: Omit<QwenModelDir, 'weights'>): void {
   mkdirSync(dir, { recursive: true });
+  for (const { file, text } of modelDirTexts(model)) writeFileSync(join(dir, file), text);
+}
+
+/** The text of each file of an HF directory other than the weights, as transformers writes them. */
+export function modelDirTexts(model: Omit<QwenModelDir, 'weights'>): { file: string; text: string }[] {
   const configJson = { ...(model.rawConfig ?? {}), ...qwen2ConfigToJson(model.config) };
   const sorted = Object.fromEntries(
     Object.keys(configJson)
       .sort()
       .map((k) => [k, configJson[k]]),
   );
-  writeFileSync(join(dir, CONFIG_FILE), jsonText(sorted));
-  writeFileSync(
-    join(dir, GENERATION_CONFIG_FILE),
-    jsonText(model.generationConfig ?? defaultGenerationConfig(model.config)),
-  );
+  const texts = [
+    { file: CONFIG_FILE, text: jsonText(sorted) },
+    {
+      file: GENERATION_CONFIG_FILE,
+      text: jsonText(model.generationConfig ?? defaultGenerationConfig(model.config)),
+    },
+  ];
   if (model.tokenizer) {
-    writeFileSync(join(dir, TOKENIZER_FILE), jsonText(model.tokenizer.tokenizerJson));
-    writeFileSync(join(dir, TOKENIZER_CONFIG_FILE), jsonText(model.tokenizer.tokenizerConfig));
+    texts.push({ file: TOKENIZER_FILE, text: jsonText(model.tokenizer.tokenizerJson) });
+    texts.push({ file: TOKENIZER_CONFIG_FILE, text: jsonText(model.tokenizer.tokenizerConfig) });
   }
+  return texts;
+}
+
+/**
+ * As writeModelDirFrom, as files made on demand (the weights read tensor by tensor as the stream reaches
+ * them): what a caller streams to an object store instead of a folder. Sorted by file name.
+ */
+export function streamedModelDir(
+  model: Omit<QwenModelDir, 'weights'>,
+  read: (name: string) => Float32Array,
+  options: WriteModelDirOptions = {},
+): StreamedFile[] {
+  const tensors = qwen2Parameters(model.config).map((spec) => ({
+    name: spec.name,
+    shape: spec.shape,
+    read: () => read(spec.name),
+  }));
+  const weights = shardedSafetensorsFiles(tensors, {
+    stem: WEIGHTS_STEM,
+    maxShardSize: options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE,
+  });
+  const texts = modelDirTexts(model).map(({ file, text }) => bytesFile(file, Buffer.from(text, 'utf8')));
+  return [...weights, ...texts].sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0));
 }

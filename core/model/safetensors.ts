@@ -12,109 +12,41 @@ import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { elementCount } from './parameters.ts';
 import { halfToFloat } from '../graph/dtype.ts';
-import { encodeFloat32As, STORED_DTYPE_BYTES as DTYPE_BYTES, type StoredDtype } from './halfPrecision.ts';
+import { encodeFloat32As } from './halfPrecision.ts';
+import {
+  checkHeaderLength,
+  encodeHeader,
+  HEADER_LENGTH_BYTES,
+  parseHeader,
+  SafetensorsFormatError,
+  type SafetensorsDtype,
+  type SafetensorsHeader,
+  type TensorEntry,
+  type TensorInfo,
+} from './safetensorsHeader.ts';
 
-export type SafetensorsDtype = StoredDtype;
-/** Header length field: u64 little-endian. */
-const HEADER_LENGTH_BYTES = 8;
-/** The reference writer pads the header with spaces so tensor data starts 8-byte aligned. */
-const HEADER_ALIGNMENT = 8;
-/** Rust safetensors refuses headers over 100 MB (MAX_HEADER_SIZE); a larger length means a corrupt file. */
-const MAX_HEADER_BYTES = 100_000_000;
+export {
+  SafetensorsFormatError,
+  type SafetensorsDtype,
+  type SafetensorsHeader,
+  type TensorEntry,
+  type TensorInfo,
+} from './safetensorsHeader.ts';
+
 /** Tensors are converted from F16/BF16 in chunks of this many elements to bound the scratch buffer. */
 const CONVERT_CHUNK_ELEMENTS = 1 << 20;
-/** transformers refuses a safetensors file whose metadata lacks format "pt" (or tf/flax/mlx). */
-const HF_METADATA = { format: 'pt' };
-
-export interface TensorInfo {
-  name: string;
-  dtype: string;
-  shape: number[];
-  /** Absolute byte offsets of the data in the file. */
-  begin: number;
-  end: number;
-}
-
-export interface SafetensorsHeader {
-  tensors: Map<string, TensorInfo>;
-  metadata: Record<string, string>;
-}
-
-/**
- * A file that is not valid safetensors, or does not hold what the caller requires (a shape, a dtype). The
- * file's bytes decide it, so reading again cannot help. The name stays "Error" so messages read as before.
- */
-export class SafetensorsFormatError extends Error {}
 
 if (endianness() !== 'LE') throw new Error('safetensors: only little-endian hosts are supported');
 
 /** Reads and validates the header of `path` from an open descriptor. */
 function readHeader(fd: number, path: string, fileSize: number): SafetensorsHeader {
   const file = basename(path);
-  if (fileSize < HEADER_LENGTH_BYTES) {
-    throw new SafetensorsFormatError(
-      `${file}: truncated (${fileSize} bytes, shorter than the 8-byte header length)`,
-    );
-  }
   const lenBuf = Buffer.alloc(HEADER_LENGTH_BYTES);
-  readExactly(fd, lenBuf, 0, file, 'header length');
-  const headerLen = Number(lenBuf.readBigUInt64LE(0));
-  if (headerLen > MAX_HEADER_BYTES)
-    throw new SafetensorsFormatError(`${file}: header length ${headerLen} is implausible`);
-  if (HEADER_LENGTH_BYTES + headerLen > fileSize) {
-    throw new SafetensorsFormatError(
-      `${file}: header of ${headerLen} bytes overruns the file (${fileSize} bytes)`,
-    );
-  }
+  if (fileSize >= HEADER_LENGTH_BYTES) readExactly(fd, lenBuf, 0, file, 'header length');
+  const headerLen = checkHeaderLength(fileSize >= HEADER_LENGTH_BYTES ? lenBuf : undefined, file, fileSize);
   const headerBuf = Buffer.alloc(headerLen);
   readExactly(fd, headerBuf, HEADER_LENGTH_BYTES, file, 'header');
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(headerBuf.toString('utf8'));
-  } catch (err) {
-    throw new SafetensorsFormatError(`${file}: header is not valid JSON (${(err as Error).message})`);
-  }
-  const dataStart = HEADER_LENGTH_BYTES + headerLen;
-  const dataBytes = fileSize - dataStart;
-  const tensors = new Map<string, TensorInfo>();
-  let metadata: Record<string, string> = {};
-  for (const [name, value] of Object.entries(json)) {
-    if (name === '__metadata__') {
-      metadata = (value ?? {}) as Record<string, string>;
-      continue;
-    }
-    const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const where = `${file}: tensor ${name}`;
-    if (typeof v?.dtype !== 'string') throw new SafetensorsFormatError(`${where} has no dtype`);
-    if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isInteger(d) && d >= 0)) {
-      throw new SafetensorsFormatError(`${where} has an invalid shape ${JSON.stringify(v.shape)}`);
-    }
-    const offsets = v.data_offsets;
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every((o) => Number.isInteger(o) && o >= 0)
-    ) {
-      throw new SafetensorsFormatError(`${where} has invalid data_offsets ${JSON.stringify(offsets)}`);
-    }
-    const [b, e] = offsets as [number, number];
-    if (e < b)
-      throw new SafetensorsFormatError(`${where} has data_offsets [${b},${e}] that end before they begin`);
-    if (e > dataBytes) {
-      throw new SafetensorsFormatError(
-        `${where} ends at byte ${e} of the data but the file holds only ${dataBytes} (truncated)`,
-      );
-    }
-    const shape = v.shape as number[];
-    const perElement = DTYPE_BYTES[v.dtype as SafetensorsDtype];
-    if (perElement !== undefined && e - b !== elementCount(shape) * perElement) {
-      throw new SafetensorsFormatError(
-        `${where} has ${e - b} bytes but shape [${shape}] × ${v.dtype} needs ${elementCount(shape) * perElement}`,
-      );
-    }
-    tensors.set(name, { name, dtype: v.dtype, shape, begin: dataStart + b, end: dataStart + e });
-  }
-  return { tensors, metadata };
+  return parseHeader(headerBuf, file, fileSize);
 }
 
 function readExactly(fd: number, into: Uint8Array, position: number, file: string, what: string): void {
@@ -265,44 +197,9 @@ function halfTable(): Float32Array {
 
 export { halfToFloat };
 
-/** A tensor's name and shape: what the header needs before any data is written. */
-export interface TensorEntry {
-  name: string;
-  shape: readonly number[];
-}
-
 export interface TensorToWrite {
   shape: readonly number[];
   data: Float32Array;
-}
-
-/** The header bytes (length, JSON, space padding) of a `dtype` file holding `entries`, in name order. */
-function encodeHeader(
-  entries: readonly TensorEntry[],
-  metadata: Record<string, string>,
-  dtype: SafetensorsDtype,
-): { bytes: Buffer; names: string[] } {
-  const names = entries.map((e) => e.name).sort();
-  const byName = new Map(entries.map((e) => [e.name, e]));
-  if (byName.size !== entries.length) throw new Error('safetensors: a tensor name appears twice');
-  const header: Record<string, unknown> = { __metadata__: { ...HF_METADATA, ...metadata } };
-  let offset = 0;
-  for (const name of names) {
-    const shape = [...byName.get(name)!.shape];
-    const bytes = elementCount(shape) * DTYPE_BYTES[dtype];
-    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let headerText = JSON.stringify(header);
-  const padding =
-    (HEADER_ALIGNMENT - ((HEADER_LENGTH_BYTES + Buffer.byteLength(headerText)) % HEADER_ALIGNMENT)) %
-    HEADER_ALIGNMENT;
-  headerText += ' '.repeat(padding);
-  const json = Buffer.from(headerText, 'utf8');
-  const bytes = Buffer.alloc(HEADER_LENGTH_BYTES + json.length);
-  bytes.writeBigUInt64LE(BigInt(json.length));
-  json.copy(bytes, HEADER_LENGTH_BYTES);
-  return { bytes, names };
 }
 
 /**

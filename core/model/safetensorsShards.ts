@@ -15,6 +15,7 @@ import {
   type SafetensorsDtype,
 } from './safetensors.ts';
 import { STORED_DTYPE_BYTES } from './halfPrecision.ts';
+import { bytesFile, safetensorsFile, type StreamedFile } from './safetensorsStream.ts';
 
 /** huggingface_hub's MAX_SHARD_SIZE, the default of `save_pretrained`. */
 export const DEFAULT_MAX_SHARD_SIZE = '5GB';
@@ -169,6 +170,33 @@ export function writeShardedSafetensors(
   return plan;
 }
 
+/**
+ * As writeShardedSafetensors, as files made on demand (safetensorsStream.ts): the same shards and index,
+ * byte for byte, for a caller that streams them somewhere (an object store) rather than to a folder.
+ */
+export function shardedSafetensorsFiles(
+  tensors: readonly (NamedTensor | LazyTensor)[],
+  options: WriteShardsOptions = {},
+): StreamedFile[] {
+  const stem = options.stem ?? 'model';
+  const dtype = options.dtype ?? 'F32';
+  const plan = planShards(tensors, options.maxShardSize ?? DEFAULT_MAX_SHARD_SIZE, stem, dtype);
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  const files = plan.files.map(({ file, names }) =>
+    safetensorsFile(
+      file,
+      names.map((name) => {
+        const t = byName.get(name)!;
+        return { name, shape: t.shape, read: () => ('data' in t ? t.data : t.read()) };
+      }),
+      options.metadata,
+      dtype,
+    ),
+  );
+  if (plan.files.length === 1) return files;
+  return [...files, bytesFile(shardIndexFileName(stem), Buffer.from(shardIndexJson(plan), 'utf8'))];
+}
+
 /** A stale index would take precedence over a single file just written, and stale shards would mislead. */
 function removeSavedShards(dir: string, stem: string): void {
   const shard = new RegExp(`^${stem.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d{5}-of-\\d{5}\\.safetensors$`);
@@ -183,10 +211,14 @@ function removeSavedShards(dir: string, stem: string): void {
  * The files holding a `<stem>` checkpoint in `dir`: the shards the index names, each with the tensors it
  * should hold, or the single `<stem>.safetensors` (null: whatever it holds).
  */
-export function safetensorsFiles(dir: string, stem = 'model'): Map<string, Set<string> | null> {
+export function safetensorsFiles(
+  dir: string,
+  stem = 'model',
+  hasFile: (file: string) => boolean = (file) => existsSync(join(dir, file)),
+): Map<string, Set<string> | null> {
   const indexFile = shardIndexFileName(stem);
   const indexPath = join(dir, indexFile);
-  if (existsSync(indexPath)) {
+  if (hasFile(indexFile)) {
     let index: { weight_map?: unknown };
     try {
       index = JSON.parse(readFileSync(indexPath, 'utf8'));
@@ -210,7 +242,7 @@ export function safetensorsFiles(dir: string, stem = 'model'): Map<string, Set<s
     return byFile;
   }
   const single = `${stem}.safetensors`;
-  if (!existsSync(join(dir, single))) {
+  if (!hasFile(single)) {
     throw new SafetensorsFormatError(`${join(dir, single)}: missing (no ${single} and no ${indexFile})`);
   }
   return new Map([[single, null]]);
@@ -222,14 +254,33 @@ export function readShardedSafetensors(
   stem = 'model',
   expectedShapes?: Map<string, readonly number[]>,
 ): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  const foundIn = new Map<string, string>();
+  const shards: ShardRead[] = [];
   for (const [file, listed] of safetensorsFiles(dir, stem)) {
     const path = join(dir, file);
     if (!existsSync(path)) {
       throw new SafetensorsFormatError(`${path}: missing (listed in ${shardIndexFileName(stem)})`);
     }
-    const tensors = readSafetensors(path, { ...(expectedShapes ? { expectedShapes } : {}) });
+    shards.push({
+      file,
+      listed,
+      tensors: readSafetensors(path, { ...(expectedShapes ? { expectedShapes } : {}) }),
+    });
+  }
+  return collectShards(shards, stem);
+}
+
+/** One shard as read: the tensors the index places in it (null: no index), and what it held. */
+export interface ShardRead {
+  file: string;
+  listed: Set<string> | null;
+  tensors: Map<string, Float32Array>;
+}
+
+/** The tensors of every shard, checked against the index: each where it says, none in two files. */
+export function collectShards(shards: readonly ShardRead[], stem: string): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  const foundIn = new Map<string, string>();
+  for (const { file, listed, tensors } of shards) {
     for (const name of listed ?? []) {
       if (!tensors.has(name)) {
         throw new SafetensorsFormatError(

@@ -1,6 +1,8 @@
+import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { hashingStream, sha256OfStream } from './hashing.ts';
 import {
@@ -22,10 +24,66 @@ import {
   type JsonValue,
   type ManifestObject,
 } from './manifest.ts';
-import { keyProblem, ObjectNotFoundError, type ObjectStore } from './objectStore.ts';
+import { keyProblem, ObjectNotFoundError, type ObjectStore, type StoredObject } from './objectStore.ts';
 
-/** One object to save: bytes in memory or a file on disk, under `name` (e.g. `weights/model.safetensors`). */
-export type CheckpointObjectSource = { name: string; bytes: Uint8Array } | { name: string; file: string };
+/**
+ * One object to save under `name` (e.g. `weights/model.safetensors`): bytes in memory, a file on disk, or
+ * a stream of known size made on demand (a trainer's state serialized from memory as it uploads).
+ */
+export type CheckpointObjectSource =
+  { name: string; bytes: Uint8Array } | { name: string; file: string } | StreamedObjectSource;
+
+export interface StreamedObjectSource {
+  name: string;
+  size: number;
+  open(): Readable;
+}
+
+/**
+ * Streams one non-bytes source into the store under `key`, hashed in the pass that uploads it (the sha256
+ * is of exactly the bytes stored). A streamed source that yields other than its declared size is a bug
+ * in its maker, refused rather than recorded; a source that fails is reported as itself, not as the
+ * upload it broke off.
+ */
+export async function putObjectSource(
+  store: ObjectStore,
+  key: string,
+  source: Exclude<CheckpointObjectSource, { bytes: Uint8Array }>,
+): Promise<ManifestObject> {
+  if ('file' in source) {
+    const { size, sha256 } = await store.putStream(key, source.file);
+    return { name: source.name, size, sha256 };
+  }
+  const stream = source.open();
+  // The source's own failure (a tensor it could not read) is the error, not the upload it broke off.
+  let sourceError: unknown;
+  stream.once('error', (error) => (sourceError ??= error));
+  let stored: StoredObject;
+  try {
+    stored = await store.putStream(key, { stream, size: source.size });
+  } catch (error) {
+    throw sourceError ?? error;
+  }
+  const { size, sha256 } = stored;
+  if (size !== source.size) {
+    throw new Error(`${source.name}: streamed ${size} bytes where ${source.size} were declared`);
+  }
+  return { name: source.name, size, sha256 };
+}
+
+/** Writes each source below `dir` as `<dir>/<name>` (a test's or a tool's view of what would be stored). */
+export async function writeObjectSources(
+  dir: string,
+  sources: readonly CheckpointObjectSource[],
+): Promise<void> {
+  for (const source of sources) {
+    const target = join(dir, ...source.name.split('/'));
+    await mkdir(dirname(target), { recursive: true });
+    if ('bytes' in source) await writeFile(target, source.bytes);
+    else if ('file' in source) await copyFile(source.file, target);
+    else await pipeline(source.open(), createWriteStream(target));
+  }
+}
 
 export interface CheckpointInput {
   runId: string;
@@ -91,11 +149,7 @@ export async function writeCheckpoint(
     if ('bytes' in source) {
       await store.put(key, source.bytes);
       listed.push({ name: source.name, size: source.bytes.byteLength, sha256: sha256Hex(source.bytes) });
-    } else {
-      // Hashed in the pass that uploads it: the sha256 is of exactly the bytes stored.
-      const { size, sha256 } = await store.putStream(key, source.file);
-      listed.push({ name: source.name, size, sha256 });
-    }
+    } else listed.push(await putObjectSource(store, key, source));
   }
   const manifest = signManifest({
     format: MANIFEST_FORMAT,
@@ -113,11 +167,16 @@ export async function writeCheckpoint(
   return manifest;
 }
 
-/** Reads and checks the manifest, then every object's size and sha256. Returns the manifest or the first problem. */
+/**
+ * Reads and checks the manifest, then every object's size and sha256 (with `contents: false`, sizes only:
+ * for a reader that checks each object's sha256 as it streams it anyway, so nothing is downloaded twice).
+ * Returns the manifest or the first problem.
+ */
 export async function verifyCheckpoint(
   store: ObjectStore,
   runId: string,
   step: number,
+  options: { contents?: boolean } = {},
 ): Promise<{ manifest: CheckpointManifest } | { problem: string }> {
   let bytes: Uint8Array;
   try {
@@ -136,6 +195,7 @@ export async function verifyCheckpoint(
     if (head.size !== object.size) {
       return { problem: `${object.name} has ${head.size} bytes, the manifest says ${object.size}` };
     }
+    if (options.contents === false) continue;
     const actual = await sha256OfStream(await store.getStream(key));
     if (actual.sha256 !== object.sha256) {
       return { problem: `${object.name} has sha256 ${actual.sha256}, the manifest says ${object.sha256}` };
@@ -226,4 +286,35 @@ export async function restoreCheckpointObjects(
     written.push(target);
   }
   return written;
+}
+
+/**
+ * A checkpoint object's bytes as they stream from the store, checked against the manifest when the
+ * stream ends: a size or sha256 other than the manifest's is an error from the last read, so a reader that
+ * consumes the stream to its end never keeps unverified bytes, and nothing touches the local disk.
+ */
+export async function* verifiedObjectStream(
+  store: ObjectStore,
+  manifest: CheckpointManifest,
+  object: ManifestObject,
+): AsyncGenerator<Uint8Array> {
+  const key = checkpointKey(manifest.runId, manifest.step, object.name);
+  const stream = await store.getStream(key);
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      size += chunk.byteLength;
+      yield chunk;
+    }
+  } finally {
+    stream.destroy();
+  }
+  const sha256 = hash.digest('hex');
+  if (size !== object.size || sha256 !== object.sha256) {
+    throw new Error(
+      `${store.location}: ${key} has ${size} bytes and sha256 ${sha256}, the manifest says ${object.size} and ${object.sha256}`,
+    );
+  }
 }

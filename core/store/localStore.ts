@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -12,6 +12,7 @@ import {
   assertValidKey,
   assertValidPrefix,
   type ObjectInfo,
+  putSourceStream,
   type PutSource,
   type StoredObject,
 } from './objectStore.ts';
@@ -75,8 +76,7 @@ export class LocalFolderStore extends BaseObjectStore {
     const temp = await this.tempPath();
     const hashing = hashingStream();
     try {
-      const input = typeof source === 'string' ? createReadStream(source) : source;
-      await pipeline(input, hashing.stream, createWriteStream(temp));
+      await pipeline(putSourceStream(source), hashing.stream, createWriteStream(temp));
     } catch (error) {
       await rm(temp, { force: true });
       throw error;

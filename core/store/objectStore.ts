@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 
 /** What a listing or a head request knows about one stored object. */
 export interface ObjectInfo {
@@ -11,8 +12,22 @@ export interface StoredObject extends ObjectInfo {
   sha256: string;
 }
 
-/** A stream read once to its end, or the path of a file to stream from. */
-export type PutSource = Readable | string;
+/**
+ * A stream read once to its end, the path of a file to stream from, or a stream with its size known in
+ * advance (an S3 store then sizes its multipart parts to fit, as it does for a file).
+ */
+export type PutSource = Readable | string | SizedStream;
+
+export interface SizedStream {
+  stream: Readable;
+  size: number;
+}
+
+/** The bytes of a put source as a stream. */
+export function putSourceStream(source: PutSource): Readable {
+  if (typeof source === 'string') return createReadStream(source);
+  return source instanceof Readable ? source : source.stream;
+}
 
 /**
  * One flat namespace of keys such as `runs/<runId>/steps/000012/weights/model.safetensors`.

@@ -10,9 +10,8 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BaseObjectStore, type OpenedObject } from './baseStore.ts';
 import { hashingStream } from './hashing.ts';
@@ -21,6 +20,7 @@ import {
   assertValidKey,
   assertValidPrefix,
   type ObjectInfo,
+  putSourceStream,
   type PutSource,
   type StoredObject,
 } from './objectStore.ts';
@@ -164,7 +164,7 @@ export class S3ObjectStore extends BaseObjectStore {
     const Key = this.objectKey(key);
     const hashing = hashingStream();
     const partSize = await this.partSizeFor(source);
-    const input = typeof source === 'string' ? createReadStream(source) : source;
+    const input = putSourceStream(source);
     // Not awaited: the upload drains the hashing stream; a source error destroys it, failing the upload.
     pipeline(input, hashing.stream).catch(() => undefined);
     try {
@@ -181,11 +181,12 @@ export class S3ObjectStore extends BaseObjectStore {
     return { key, ...hashing.digest() };
   }
 
-  /** The configured part size, raised for a file so large that it would need more than S3's 10,000 parts. */
+  /** The configured part size, raised for an object so large that it would need more than S3's 10,000 parts. */
   private async partSizeFor(source: PutSource): Promise<number> {
     const configured = this.config.partSizeBytes ?? DEFAULT_S3_PART_SIZE_BYTES;
-    if (typeof source !== 'string') return configured;
-    return Math.max(configured, Math.ceil((await stat(source)).size / S3_MAX_PARTS));
+    if (source instanceof Readable) return configured;
+    const size = typeof source === 'string' ? (await stat(source)).size : source.size;
+    return Math.max(configured, Math.ceil(size / S3_MAX_PARTS));
   }
 
   protected async openObject(key: string): Promise<OpenedObject> {

@@ -8,13 +8,14 @@
  * count in the metadata key `reasonloop.optimizer_step`); OUT receives `weights/` and `optimizer/` as
  * activities/trainerState.ts writes them with that max shard size.
  */
-import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { HostTensor, OptimizerState } from '../../../core/graph/index.ts';
 import { parseQwen2ConfigJson } from '../../../core/model/config.ts';
 import { qwen2Parameters } from '../../../core/model/parameters.ts';
 import { readSafetensors, readSafetensorsHeader } from '../../../core/model/safetensors.ts';
 import { withStateFiles } from '../../../activities/trainerState.ts';
+import { writeObjectSources } from '../../../core/store/index.ts';
 
 const [input, out, maxShardSize] = process.argv.slice(2);
 if (!input || !out || !maxShardSize) throw new Error('usage: writeStateFiles.ts IN OUT MAX_SHARD_SIZE');
@@ -31,15 +32,6 @@ for (const p of qwen2Parameters(config)) {
 }
 const step = Number(readSafetensorsHeader(file).metadata['reasonloop.optimizer_step']);
 const state: OptimizerState = { step, params: groups.param, m: groups.m, v: groups.v };
-await withStateFiles(
-  { config },
-  state,
-  async (objects) => {
-    for (const o of objects) {
-      if (!('file' in o)) throw new Error(`${o.name} is not a file`);
-      mkdirSync(dirname(join(out, o.name)), { recursive: true });
-      copyFileSync(o.file, join(out, o.name));
-    }
-  },
-  { maxShardSize: Number(maxShardSize) },
-);
+await withStateFiles({ config }, state, (objects) => writeObjectSources(out, objects), {
+  maxShardSize: Number(maxShardSize),
+});

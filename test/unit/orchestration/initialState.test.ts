@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, describe, it } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { makeQwen2Config, qwen2ConfigToJsonText } from '../../../core/model/config.ts';
 import { loadModelDir } from '../../../core/model/modelDir.ts';
 import { initQwen2Weights } from '../../../core/model/parameters.ts';
 import { writeTestModelDir } from '../../../core/model/testModelDir.ts';
-import type { CheckpointObjectSource } from '../../../core/store/index.ts';
+import { sha256OfStream, type CheckpointObjectSource } from '../../../core/store/index.ts';
 import { withInitialParameters } from '../../../activities/initialParameters.ts';
 import { stateFromWeights, withInitialStateFiles, withStateFiles } from '../../../activities/trainerState.ts';
 import { FAILURE } from '../../../activities/failures.ts';
@@ -26,19 +26,13 @@ const config = makeQwen2Config({
 const scratch = mkdtemp(join(tmpdir(), 'reasonloop-initial-state-'));
 after(async () => rm(await scratch, { recursive: true, force: true }));
 
-function sha256(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (chunk) => hash.update(chunk))
-      .on('end', () => resolve(hash.digest('hex')))
-      .on('error', reject);
-  });
-}
-
+/** Every object's sha256, whatever its kind of source: what would be stored. */
 async function digests(objects: CheckpointObjectSource[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
-  for (const o of objects) out[o.name] = 'file' in o ? await sha256(o.file) : 'not a file';
+  for (const o of objects) {
+    const bytes = 'bytes' in o ? Readable.from([o.bytes]) : 'file' in o ? createReadStream(o.file) : o.open();
+    out[o.name] = (await sha256OfStream(bytes)).sha256;
+  }
   return out;
 }
 

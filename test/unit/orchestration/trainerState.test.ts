@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { makeQwen2Config } from '../../../core/model/config.ts';
 import { initQwen2Weights } from '../../../core/model/parameters.ts';
-import { readStateDir, stateFromWeights, withStateFiles } from '../../../activities/trainerState.ts';
+import { readCheckpointState, stateFromWeights, withStateFiles } from '../../../activities/trainerState.ts';
+import { LocalFolderStore, latestVerifiedCheckpoint, writeCheckpoint } from '../../../core/store/index.ts';
 import {
   reverseDigitsPromptIds as taskPromptIds,
   reverseDigitsReward as taskReward,
@@ -34,7 +35,7 @@ describe('trainer state files', () => {
       }
     }
     state.step = 17;
-    const out = await mkdtemp(join(tmpdir(), 'reasonloop-state-test-'));
+    const store = new LocalFolderStore(await mkdtemp(join(tmpdir(), 'reasonloop-state-test-')));
     await withStateFiles({ config }, state, async (objects) => {
       assert.deepEqual(
         objects.map((o) => o.name),
@@ -45,9 +46,18 @@ describe('trainer state files', () => {
           'optimizer/state.safetensors',
         ],
       );
-      for (const o of objects) if ('file' in o) await cp(o.file, join(out, o.name), { recursive: true });
+      await writeCheckpoint(store, {
+        runId: 'run-s',
+        step: 17,
+        configHash: 'cfg',
+        dataCursor: null,
+        rng: null,
+        metrics: {},
+        objects,
+      });
     });
-    const back = readStateDir(out);
+    const { manifest } = await latestVerifiedCheckpoint(store, 'run-s');
+    const back = await readCheckpointState(store, manifest!);
     assert.equal(back.state.step, 17);
     for (const group of ['params', 'm', 'v'] as const) {
       for (const [name, t] of Object.entries(state[group])) {
