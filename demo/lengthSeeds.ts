@@ -5,21 +5,14 @@
  * after − before), so "GRPO lengthened and raised accuracy" is read off one interval each.
  */
 import { seedInterval, type SeedInterval } from '../core/metrics/seedInterval.ts';
-import type { HabitMix } from './lengthHabits.ts';
-import type { LengthTaskOptions } from './lengthTaskConfigs.ts';
+import type { DemoOptions } from './configs.ts';
+import { lengthChangePercent, type CurvePoint } from './curves.ts';
 import { formatTable } from './report.ts';
-
-/** One row of a curve: the responses of a step (held-out or training), what they score and how they reason. */
-export interface CurvePoint extends HabitMix {
-  step: number;
-  accuracy: number;
-  meanLength: number;
-}
 
 /** What one seed's run measured: the held-out curve (step 0: the SFT model) and the training rollouts'. */
 export interface SeedRun {
   seed: number;
-  options: LengthTaskOptions;
+  options: DemoOptions;
   heldOut: CurvePoint[];
   training: CurvePoint[];
 }
@@ -36,7 +29,7 @@ export function seedsTable(runs: SeedRun[]): string {
     const change = after.map((a, i) => a - before[i]);
     return [name, f(seedInterval(before), d), f(seedInterval(after), d), f(seedInterval(change), d)];
   };
-  const relative = runs.map((r) => (100 * (last(r).meanLength - first(r).meanLength)) / first(r).meanLength);
+  const relative = runs.map((r) => lengthChangePercent(r.heldOut));
   return formatTable({
     title: `held-out over ${runs.length} seeds (${runs.map((r) => r.seed).join(', ')}): mean [95% t-interval]; SFT → GRPO step ${last(runs[0]).step}`,
     columns: ['metric', 'SFT', 'after GRPO', 'change (paired)'],

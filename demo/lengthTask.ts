@@ -1,26 +1,23 @@
 /**
- * `npm run length-task`: does RL lengthen reasoning and raise accuracy on a task where length is a choice?
- * On the embedded stack (as `npm start`): SFT on the habit teacher's long-addition traces, then GRPO with
- * the demo's recipe, the held-out set evaluated at the SFT model and every few GRPO steps. Prints, per
- * evaluated step, held-out accuracy, mean response length, the reflection-word rate and the habit mix,
- * and per GRPO step the same read off the training rollouts; writes them to DIR/length-task.json.
+ * `npm run length-task`: the demo's length experiment over several seeds, or with another teacher or
+ * scale. On the embedded stack (as `npm start`): SFT on the habit teacher's long-addition traces, then
+ * GRPO, the held-out set evaluated at the SFT model and every few GRPO steps (demo/configs.ts). Prints,
+ * per evaluated step, held-out accuracy, mean response length, the reflection-word rate and the habit mix,
+ * and per GRPO step the same read off the training rollouts; with several seeds, the summary with
+ * intervals (demo/lengthSeeds.ts); writes them to DIR/length-task.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Client } from '@temporalio/client';
 import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
-import type { EvaluationRecord, EvaluationSummary } from '../core/metrics/evaluation.ts';
-import { runMetricsHistory } from '../core/metrics/history.ts';
-import { readStepRecords, recordText } from '../core/metrics/rolloutRecords.ts';
-import { openStore } from '../core/store/index.ts';
-import type { ObjectStore } from '../core/store/objectStore.ts';
-import { withEmbeddedStack } from './embedded.ts';
 import { parseHabitRates } from '../core/data/habitTraces.ts';
-import { habitMix } from './lengthHabits.ts';
-import { seedsTable, type CurvePoint, type SeedRun } from './lengthSeeds.ts';
-import { DEFAULT_LENGTH_TASK, lengthTaskConfigs, type LengthTaskOptions } from './lengthTaskConfigs.ts';
-import { evaluate, followTraining } from './pipeline.ts';
+import { openStore } from '../core/store/index.ts';
+import { DEFAULT_DEMO, demoConfigs, type DemoOptions } from './configs.ts';
+import { curveTable, heldOutCurve, trainingCurve } from './curves.ts';
+import { withEmbeddedStack } from './embedded.ts';
+import { seedsTable, type SeedRun } from './lengthSeeds.ts';
+import { evaluate, followTraining, periodicEvaluations } from './pipeline.ts';
 import { formatTable } from './report.ts';
 
 const HELP = `usage: npm run length-task [-- --out DIR] [--sft-steps N] [--rl-steps N] [--eval-every N] [--digits N] [--threads N]
@@ -29,16 +26,23 @@ const HELP = `usage: npm run length-task [-- --out DIR] [--sft-steps N] [--rl-st
 SFT on long-addition traces that answer directly, work the columns or check them, then GRPO; prints held-out
 accuracy, mean response length and reflection-word rate at the SFT model and every --eval-every GRPO steps.
   --out DIR        results and store (default .reasonloop/length-task)
-  --sft-steps N    SFT optimizer steps (default ${DEFAULT_LENGTH_TASK.sftSteps})
-  --rl-steps N     GRPO steps (default ${DEFAULT_LENGTH_TASK.rlSteps})
-  --eval-every N   GRPO steps between held-out evaluations (default ${DEFAULT_LENGTH_TASK.evalEvery})
-  --digits N       digits of each operand (default ${DEFAULT_LENGTH_TASK.digits})
-  --threads N      onnxruntime threads per session (default ${DEFAULT_LENGTH_TASK.threads})
-  --seed N         first seed, added to every seed of the run (default ${DEFAULT_LENGTH_TASK.seed})
+  --sft-steps N    SFT optimizer steps (default ${DEFAULT_DEMO.sftSteps})
+  --rl-steps N     GRPO steps (default ${DEFAULT_DEMO.rlSteps})
+  --eval-every N   GRPO steps between held-out evaluations (default ${DEFAULT_DEMO.evalEvery})
+  --digits N       digits of each operand (default ${DEFAULT_DEMO.digits})
+  --threads N      onnxruntime threads per session (default ${DEFAULT_DEMO.threads})
+  --seed N         first seed, added to every seed of the run (default ${DEFAULT_DEMO.seed})
   --seeds N        independent runs (seeds --seed … --seed + N − 1), side by side; with 2 or more, also
                    held-out accuracy and length at SFT and after GRPO: means with 95% t-intervals (default 1)
   --habits LIST    the teacher's rates as name=value pairs, e.g. directErrorRate=1,checked=0.2
-                   (direct, checked, directErrorRate, workedErrorRate; default the teacher's own)`;
+                   (direct, checked, directErrorRate, workedErrorRate), each replacing the demo's
+                   teacher's (${habitList(DEFAULT_DEMO.habits)})`;
+
+function habitList(rates: object): string {
+  return Object.entries(rates)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
 
 function nonNegative(name: string, text: string): number {
   const n = Number(text);
@@ -54,73 +58,33 @@ function positive(name: string, text: string | undefined, fallback: number): num
   return n;
 }
 
-async function evaluationPoint(store: ObjectStore, step: number, s: EvaluationSummary): Promise<CurvePoint> {
-  const records = JSON.parse(new TextDecoder().decode(await store.get(s.key))) as EvaluationRecord[];
-  return { step, accuracy: s.accuracy, meanLength: s.meanLength, ...habitMix(records.map((r) => r.text)) };
-}
-
-/** The run's periodic evaluations (child workflows that outlive it), awaited. */
-async function periodicEvaluations(client: Client, runId: string, steps: number[]) {
-  return Promise.all(
-    steps.map(async (step) => ({
-      step,
-      summary: (await client.workflow.getHandle(`${runId}-eval-${step}`).result()) as EvaluationSummary,
-    })),
-  );
-}
-
-async function trainingCurve(store: ObjectStore, runId: string): Promise<CurvePoint[]> {
-  const points: CurvePoint[] = [];
-  for (const h of await runMetricsHistory(store, runId)) {
-    const records = await readStepRecords(store, runId, h.step);
-    const texts = records?.responses.map(recordText) ?? [];
-    const m = h.metrics;
-    points.push({ step: h.step, accuracy: m.accuracy, meanLength: m.meanResponseLength, ...habitMix(texts) });
-  }
-  return points;
-}
-
-function curveTable(title: string, points: CurvePoint[]): string {
-  const f = (x: number, d = 3) => x.toFixed(d);
-  return formatTable({
-    title,
-    columns: ['step', 'accuracy', 'mean length', 'reflection rate', 'direct', 'worked', 'checked', 'other'],
-    rows: points.map((p) => [
-      String(p.step),
-      f(p.accuracy),
-      f(p.meanLength, 1),
-      f(p.reflectionRate),
-      f(p.direct),
-      f(p.worked),
-      f(p.checked),
-      f(p.other),
-    ]),
-  });
-}
-
 /** One seed: SFT, its held-out evaluation, GRPO with its periodic evaluations, then the curves. */
-async function runSeed(
-  client: Client,
-  options: LengthTaskOptions,
-  log: (line: string) => void,
-): Promise<SeedRun> {
-  const configs = lengthTaskConfigs(options);
+/**
+ * One seed: SFT, its sampled held-out evaluation, GRPO with its periodic evaluations, then the curves. The
+ * demo's sampled evaluations only: the greedy ones and the random model's add time and no curve point.
+ */
+async function runSeed(client: Client, options: DemoOptions, log: (line: string) => void): Promise<SeedRun> {
+  const configs = demoConfigs(options);
+  const sampled = configs.evals.filter((e) => e.name.endsWith('-sampled'));
   const store = openStore(options.storeUrl);
   log(`sft (${options.sftSteps} steps, ${options.digits}-digit sums)`);
   await followTraining(client, WORKFLOW_TYPES.sftTraining, configs.sft.runId, configs.sft, 'sft', {});
   log('eval sft');
-  const sftSummary = await evaluate(client, { name: 'sft', stage: 'sft', config: configs.sftEval });
+  const sftSummary = await evaluate(
+    client,
+    sampled.find((e) => e.stage === 'sft')!,
+  );
   log(`grpo (${options.rlSteps} steps)`);
   await followTraining(client, WORKFLOW_TYPES.rlTraining, configs.rl.runId, configs.rl, 'grpo', {});
-  const evalSteps = Array.from({ length: Math.floor(options.rlSteps / options.evalEvery) }, (_, i) => {
-    return (i + 1) * options.evalEvery;
-  });
   log('waiting for the held-out evaluations');
-  const evals = await periodicEvaluations(client, configs.rl.runId, evalSteps);
-  const heldOut = [
-    await evaluationPoint(store, 0, sftSummary),
-    ...(await Promise.all(evals.map((e) => evaluationPoint(store, e.step, e.summary)))),
+  const periodic = await periodicEvaluations(client, configs.rl.runId, configs.curveSteps);
+  const final = sampled.find((e) => e.stage === 'rl');
+  const curve = [
+    { step: 0, summary: sftSummary },
+    ...periodic,
+    ...(final ? [{ step: options.rlSteps, summary: await evaluate(client, final) }] : []),
   ];
+  const heldOut = await heldOutCurve(store, curve);
   const training = await trainingCurve(store, configs.rl.runId);
   return { seed: options.seed, options, heldOut, training };
 }
@@ -147,11 +111,11 @@ async function main(): Promise<number> {
   const out = resolve(values.out ?? '.reasonloop/length-task');
   mkdirSync(out, { recursive: true });
   const started = Date.now();
-  const d = DEFAULT_LENGTH_TASK;
+  const d = DEFAULT_DEMO;
   const firstSeed = values.seed === undefined ? d.seed : nonNegative('seed', values.seed);
   const seeds = positive('seeds', values.seeds, 1);
   const prefix = `length-${new Date(started).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
-  const base: LengthTaskOptions = {
+  const base: DemoOptions = {
     ...d,
     prefix,
     storeUrl: join(out, 'store'),
@@ -161,10 +125,10 @@ async function main(): Promise<number> {
     digits: positive('digits', values.digits, d.digits),
     threads: positive('threads', values.threads, d.threads),
     seed: firstSeed,
-    ...(values.habits === undefined ? {} : { habits: parseHabitRates(values.habits) }),
+    ...(values.habits === undefined ? {} : { habits: parseHabitRates(values.habits, d.habits) }),
   };
   // Seed 0 alone keeps the documented run's ids; other seeds get their own.
-  const seedOptions = Array.from({ length: seeds }, (_, i): LengthTaskOptions => {
+  const seedOptions = Array.from({ length: seeds }, (_, i): DemoOptions => {
     const seed = firstSeed + i;
     return { ...base, seed, prefix: seed === 0 && seeds === 1 ? prefix : `${prefix}-s${seed}` };
   });
@@ -178,13 +142,15 @@ async function main(): Promise<number> {
       ),
     );
     for (const run of runs) {
-      const sampling = lengthTaskConfigs(run.options).sftEval.sampling!;
+      const sampling = demoConfigs(run.options).rl.evaluation!.sampling!;
       const heldOutTitle = `seed ${run.seed} held-out: ${base.heldOutProblems} problems × ${sampling.samples}, T = ${sampling.temperature} (step 0: the SFT model)`;
-      console.log(`\n${curveTable(heldOutTitle, run.heldOut)}`);
-      console.log(`\n${curveTable(`seed ${run.seed} training rollouts, T = 1.0`, run.training)}`);
+      console.log(`\n${formatTable(curveTable(heldOutTitle, run.heldOut))}`);
+      console.log(
+        `\n${formatTable(curveTable(`seed ${run.seed} training rollouts, T = 1.0`, run.training))}`,
+      );
     }
     if (runs.length >= 2) console.log(`\n${seedsTable(runs)}`);
-    const configs = seedOptions.map((o) => lengthTaskConfigs(o));
+    const configs = seedOptions.map((o) => demoConfigs(o));
     writeFileSync(
       join(out, 'length-task.json'),
       JSON.stringify({ options: base, configs, runs }, null, 2) + '\n',

@@ -1,7 +1,7 @@
 /**
- * Runs the demo's stages as Temporal workflows through a client — SFT, then GRPO, then the held-out
- * evaluations of the base, SFT and RL models — following each training workflow through its status
- * query (the progress bar) and timing every stage. Workers are whoever polls the queues: the demo starts
+ * Runs the demo's stages as Temporal workflows through a client — SFT, then GRPO (which evaluates its own
+ * checkpoints every few steps), then the held-out evaluations of the base, SFT and RL models — following
+ * each training workflow through its status query (the progress bar) and timing every stage. Workers are whoever polls the queues: the demo starts
  * them in-process, but any worker fleet would do.
  */
 import type { Client } from '@temporalio/client';
@@ -9,6 +9,7 @@ import { DEFAULT_WORKFLOW_QUEUE, WORKFLOW_TYPES } from '../client/workflowTypes.
 import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
 import { statusQuery, type TrainingResult, type TrainingStatus } from '../workflows/definitions.ts';
 import type { DemoConfigs } from './configs.ts';
+import type { StageConfigs } from './recipe.ts';
 
 /** How often the status query is polled for the progress line. */
 const PROGRESS_POLL_MS = 500;
@@ -22,7 +23,14 @@ export interface PipelineResult {
   sft: TrainingResult;
   rl: TrainingResult;
   evals: { name: string; stage: string; summary: EvaluationSummary }[];
+  /** The sampled held-out evaluations by GRPO step: step 0 is the SFT model, the last the final one. */
+  curve: CurveEvaluation[];
   times: StageTime[];
+}
+
+export interface CurveEvaluation {
+  step: number;
+  summary: EvaluationSummary;
 }
 
 export interface PipelineHooks {
@@ -60,13 +68,30 @@ export async function followTraining(
 
 export async function evaluate(
   client: Client,
-  config: DemoConfigs['evals'][number],
+  config: StageConfigs['evals'][number],
 ): Promise<EvaluationSummary> {
   return client.workflow.execute(WORKFLOW_TYPES.evaluation, {
     taskQueue: DEFAULT_WORKFLOW_QUEUE,
     workflowId: config.config.evalId,
     args: [config.config],
   }) as Promise<EvaluationSummary>;
+}
+
+/**
+ * The evaluations a GRPO run started of its own checkpoints (child workflows `<run>-eval-<step>` that
+ * outlive it), awaited.
+ */
+export async function periodicEvaluations(
+  client: Client,
+  runId: string,
+  steps: readonly number[],
+): Promise<CurveEvaluation[]> {
+  return Promise.all(
+    steps.map(async (step) => ({
+      step,
+      summary: (await client.workflow.getHandle(`${runId}-eval-${step}`).result()) as EvaluationSummary,
+    })),
+  );
 }
 
 export async function runPipeline(
@@ -96,6 +121,16 @@ export async function runPipeline(
   const rl = await timed('grpo', () =>
     followTraining(client, WORKFLOW_TYPES.rlTraining, configs.rl.runId, configs.rl, 'grpo', hooks),
   );
-  await timed('eval grpo', () => evalStage('rl'));
-  return { sft, rl, evals, times };
+  const periodic = await timed('eval grpo', async () => {
+    await evalStage('rl');
+    return periodicEvaluations(client, configs.rl.runId, configs.curveSteps);
+  });
+  const summary = (name: string) => evals.find((e) => e.name === name)?.summary;
+  const finalSampled = summary('rl-sampled');
+  const curve = [
+    { step: 0, summary: summary('sft-sampled')! },
+    ...periodic,
+    ...(finalSampled ? [{ step: configs.rl.steps, summary: finalSampled }] : []),
+  ];
+  return { sft, rl, evals, curve, times };
 }

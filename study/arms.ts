@@ -5,7 +5,7 @@
  */
 import type { RunConfigInput } from '../core/config/run.ts';
 import type { SftConfigInput } from '../core/config/sft.ts';
-import type { DemoConfigs } from '../demo/configs.ts';
+import type { StageConfigs } from '../demo/recipe.ts';
 
 export interface Arm {
   id: string;
@@ -13,7 +13,7 @@ export interface Arm {
   label: string;
   /** Changes to the base RL config (shallow per section). */
   patch: (base: RunConfigInput) => RunConfigInput;
-  /** The SFT model the arm starts from: the demo's (default) or the one fine-tuned on tool-using solutions. */
+  /** The SFT model the arm starts from: the 2-digit recipe's (default) or the one fine-tuned on tool-using solutions. */
   sft?: 'tools';
 }
 
@@ -24,7 +24,7 @@ export const TOOL_MAX_NEW_TOKENS = 72;
 
 type MathTaskInput = Extract<NonNullable<RunConfigInput['task']>, { kind: 'math' }>;
 
-/** The demo's task with the Python tool. */
+/** The 2-digit recipe's task with the Python tool. */
 export function withTools(task: RunConfigInput['task']): MathTaskInput {
   return { ...(task as MathTaskInput), tools: STUDY_TOOLS };
 }
@@ -37,21 +37,21 @@ export function withTools(task: RunConfigInput['task']): MathTaskInput {
 export const TOOL_SFT_STEPS = 600;
 
 /**
- * The SFT run of the tool arm: the demo's, on solutions that compute the sum in Python and copy its
+ * The SFT run of the tool arm: the 2-digit recipe's, on solutions that compute the sum in Python and copy its
  * output (the careless teacher has nothing to forget there), with room for the longer responses. It gets
- * more steps than the demo's SFT: the report says so.
+ * more steps than the 2-digit recipe's SFT: the report says so.
  */
-export function toolSftConfig(demo: DemoConfigs): SftConfigInput {
-  const init = (demo.sft.model as { init: { config: Record<string, unknown> } }).init;
+export function toolSftConfig(recipe: StageConfigs): SftConfigInput {
+  const init = (recipe.sft.model as { init: { config: Record<string, unknown> } }).init;
   const positions = 128;
   return {
-    ...demo.sft,
-    runId: `${demo.sft.runId}-tools`,
+    ...recipe.sft,
+    runId: `${recipe.sft.runId}-tools`,
     steps: TOOL_SFT_STEPS,
     model: {
       init: { ...init, config: { ...init.config, maxPositionEmbeddings: positions } },
     } as SftConfigInput['model'],
-    task: withTools(demo.sft.task),
+    task: withTools(recipe.sft.task),
   };
 }
 
@@ -64,7 +64,7 @@ export interface StudyScale {
 export const QUICK_SCALE: StudyScale = { steps: 6, seeds: 1 };
 export const FULL_SCALE: StudyScale = { steps: 12, seeds: 3 };
 
-/** The base recipe of every arm: the demo's GRPO at half its batch (16 prompts × 8). */
+/** The base recipe of every arm: the 2-digit recipe's GRPO at half its batch (16 prompts × 8). */
 export const BASE_PROMPTS = 16;
 export const BASE_N = 8;
 
@@ -170,9 +170,9 @@ export const ARMS: Arm[] = [
   })),
 ];
 
-/** The base RL config of the study: the demo's GRPO stage at the study's batch and step count. */
-export function studyBase(demo: DemoConfigs, steps: number): RunConfigInput {
-  const b = { ...demo.rl, steps };
+/** The base RL config of the study: the 2-digit recipe's GRPO stage at the study's batch and step count. */
+export function studyBase(recipe: StageConfigs, steps: number): RunConfigInput {
+  const b = { ...recipe.rl, steps };
   return updatesPerBatch(rollout(b, { promptsPerStep: BASE_PROMPTS, n: BASE_N }), 2);
 }
 

@@ -1,6 +1,6 @@
 /**
  * `npm run study [-- --quick] [--parallel N] [--out DIR]`: the STILL-3 factor study at CPU scale on the
- * embedded stack. Trains the demo's SFT model once, runs every arm (× seeds) as rlTraining workflows from
+ * embedded stack. Trains the 2-digit recipe's SFT model once, runs every arm (× seeds) as rlTraining workflows from
  * it, evaluates each on the held-out problems, and writes an HTML report, results.json and a Markdown
  * summary (the README quotes it).
  */
@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
-import { DEFAULT_DEMO, demoConfigs } from '../demo/configs.ts';
+import { DEFAULT_RECIPE, recipeConfigs } from '../demo/recipe.ts';
 import { withEmbeddedStack } from '../demo/embedded.ts';
 import { evaluate, followTraining } from '../demo/pipeline.ts';
 import { writeReport } from '../core/metrics/report.ts';
@@ -57,9 +57,9 @@ async function main(): Promise<number> {
   mkdirSync(out, { recursive: true });
   const started = Date.now();
   const prefix = `study-${new Date(started).toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
-  const demo = demoConfigs({ ...DEFAULT_DEMO, prefix, storeUrl: join(out, 'store'), threads: 1 });
+  const recipe = recipeConfigs({ ...DEFAULT_RECIPE, prefix, storeUrl: join(out, 'store'), threads: 1 });
   const runs = armRuns(
-    demo,
+    recipe,
     scale,
     prefix,
     values.arms?.split(',').map((a) => a.trim()),
@@ -71,21 +71,21 @@ async function main(): Promise<number> {
     console.log(
       `study: ${runs.length} arm runs (${scale.seeds} seed(s) × ${runs.length / scale.seeds} arms), ${scale.steps} GRPO steps each, ${parallel} at a time`,
     );
-    console.log(`· sft (${demo.sft.steps} steps, shared by every arm)`);
-    await followTraining(client, WORKFLOW_TYPES.sftTraining, demo.sft.runId, demo.sft, 'sft', {});
+    console.log(`· sft (${recipe.sft.steps} steps, shared by every arm)`);
+    await followTraining(client, WORKFLOW_TYPES.sftTraining, recipe.sft.runId, recipe.sft, 'sft', {});
     if (runs.some((r) => r.arm.sft === 'tools')) {
-      const toolSft = toolSftConfig(demo);
+      const toolSft = toolSftConfig(recipe);
       console.log(`· sft with the Python tool (${toolSft.steps} steps, for the tool arm)`);
       await followTraining(client, WORKFLOW_TYPES.sftTraining, toolSft.runId, toolSft, 'sft', {});
     }
     const [sftGreedy, sftSampled] = await Promise.all(
-      demo.evals.filter((e) => e.stage === 'sft').map((e) => evaluate(client, e)),
+      recipe.evals.filter((e) => e.stage === 'sft').map((e) => evaluate(client, e)),
     );
     const sft = seedResult(0, sftGreedy, sftSampled);
     console.log(
       `  sft: accuracy ${sft.accuracy.toFixed(3)} (T=0.6), ${sft.greedyAccuracy.toFixed(3)} (greedy)`,
     );
-    const outcomes = await runArms(client, demo, runs, parallel, (o, done, total) =>
+    const outcomes = await runArms(client, recipe, runs, parallel, (o, done, total) =>
       console.log(
         `  [${done}/${total}] ${o.arm} seed ${o.seed}: accuracy ${o.result.accuracy.toFixed(3)}, length ${o.result.meanLength.toFixed(1)} (${o.seconds.toFixed(0)} s)`,
       ),

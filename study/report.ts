@@ -4,7 +4,7 @@
  * README's "What the miniature shows".
  */
 import type { Bar, Chart, ReportData, Table } from '../core/metrics/reportData.ts';
-import { DEFAULT_DEMO } from '../demo/configs.ts';
+import { DEFAULT_RECIPE } from '../demo/recipe.ts';
 import { ARMS, FINDINGS, TOOL_SFT_STEPS, type StudyScale } from './arms.ts';
 import { armEstimate, difference, quantile95, verdictOf, type SeedResult } from './stats.ts';
 
@@ -100,7 +100,7 @@ export function studyReport(r: StudyResults, generatedAt: string): ReportData {
   charts.push(factorChart(r, 'length strategy', 'length', 'length-strategies-length'));
   return {
     title: 'The STILL-3 factor study in miniature',
-    subtitle: `Every arm changes one factor of a base GRPO recipe on the demo's SFT model. ${r.command}`,
+    subtitle: `Every arm changes one factor of a base GRPO recipe on the 2-digit recipe's SFT model (demo/recipe.ts). ${r.command}`,
     generatedAt,
     tables: [findingsTable(r), armsTable(r)],
     charts,
@@ -109,7 +109,7 @@ export function studyReport(r: StudyResults, generatedAt: string): ReportData {
         ? `Intervals: Student's t over ${r.scale.seeds} seeds.`
         : 'One seed per arm: intervals are the sampling error over held-out responses only (too narrow: they ignore seed-to-seed variation); the full study uses 3 seeds.',
       'Tool use: the tool arm starts from a second SFT model, fine-tuned on solutions that compute the sum in ' +
-        `Python (python3 sandbox) and copy its output, for ${TOOL_SFT_STEPS} steps (the demo's SFT: ${DEFAULT_DEMO.sftSteps}); ` +
+        `Python (python3 sandbox) and copy its output, for ${TOOL_SFT_STEPS} steps (the recipe's SFT: ${DEFAULT_RECIPE.sftSteps}); ` +
         'it is compared with the base arm (no tool).',
       'The task is 2-digit addition in a fixed worked-solution format, so response length has almost nothing to vary: ' +
         "the length strategies cannot lengthen what the format fixes, and RRA's reflection words never occur. " +

@@ -8,7 +8,7 @@ import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
 import { parseRunConfig, type RunConfigInput } from '../core/config/run.ts';
 import { heldOutTask } from '../core/config/task.ts';
 import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
-import type { DemoConfigs } from '../demo/configs.ts';
+import type { StageConfigs } from '../demo/recipe.ts';
 import { evaluate, followTraining } from '../demo/pipeline.ts';
 import { ARMS, studyBase, toolSftConfig, type Arm, type StudyScale } from './arms.ts';
 import type { SeedResult } from './stats.ts';
@@ -31,7 +31,7 @@ export interface ArmOutcome {
 const SEED_BASE = 100;
 
 export function armRuns(
-  demo: DemoConfigs,
+  recipe: StageConfigs,
   scale: StudyScale,
   prefix: string,
   only?: readonly string[],
@@ -40,8 +40,8 @@ export function armRuns(
   if (unknown.length > 0) {
     throw new Error(`--arms: unknown arm ${unknown.join(', ')} (known: ${ARMS.map((a) => a.id).join(', ')})`);
   }
-  const base = studyBase(demo, scale.steps);
-  const toolSft = toolSftConfig(demo);
+  const base = studyBase(recipe, scale.steps);
+  const toolSft = toolSftConfig(recipe);
   const runs: ArmRun[] = [];
   for (let s = 0; s < scale.seeds; s++) {
     for (const arm of ARMS.filter((a) => !only || only.includes(a.id))) {
@@ -59,11 +59,11 @@ export function armRuns(
 }
 
 /**
- * The held-out evaluations of an RL run's final checkpoint: the demo's, pointed at this run, with the
+ * The held-out evaluations of an RL run's final checkpoint: the 2-digit recipe's, pointed at this run, with the
  * run's task (the tool arm evaluates with its tool) and response length.
  */
-export function evalsFor(demo: DemoConfigs, run: ArmRun): DemoConfigs['evals'] {
-  return demo.evals
+export function evalsFor(recipe: StageConfigs, run: ArmRun): StageConfigs['evals'] {
+  return recipe.evals
     .filter((e) => e.stage === 'rl')
     .map((e) => ({
       ...e,
@@ -88,10 +88,10 @@ export function seedResult(seed: number, greedy: EvaluationSummary, sampled: Eva
   };
 }
 
-async function runArm(client: Client, demo: DemoConfigs, run: ArmRun): Promise<ArmOutcome> {
+async function runArm(client: Client, recipe: StageConfigs, run: ArmRun): Promise<ArmOutcome> {
   const t0 = performance.now();
   await followTraining(client, WORKFLOW_TYPES.rlTraining, run.config.runId, run.config, run.arm.id, {});
-  const [greedy, sampled] = await Promise.all(evalsFor(demo, run).map((e) => evaluate(client, e)));
+  const [greedy, sampled] = await Promise.all(evalsFor(recipe, run).map((e) => evaluate(client, e)));
   return {
     arm: run.arm.id,
     seed: run.seed,
@@ -116,11 +116,11 @@ export function causeChain(error: unknown): string {
  */
 export async function runArms(
   client: Client,
-  demo: DemoConfigs,
+  recipe: StageConfigs,
   runs: readonly ArmRun[],
   parallel: number,
   onDone: (o: ArmOutcome, done: number, total: number) => void,
-  runOne: (client: Client, demo: DemoConfigs, run: ArmRun) => Promise<ArmOutcome> = runArm,
+  runOne: (client: Client, recipe: StageConfigs, run: ArmRun) => Promise<ArmOutcome> = runArm,
 ): Promise<ArmOutcome[]> {
   const outcomes: ArmOutcome[] = [];
   const failures: Error[] = [];
@@ -129,7 +129,7 @@ export async function runArms(
     while (next < runs.length && failures.length === 0) {
       const run = runs[next++];
       try {
-        const o = await runOne(client, demo, run);
+        const o = await runOne(client, recipe, run);
         outcomes.push(o);
         onDone(o, outcomes.length, runs.length);
       } catch (error) {

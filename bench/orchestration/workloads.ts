@@ -1,9 +1,10 @@
 /**
  * The two run configs bench:orchestration times: the integration tests' tiny model (milliseconds of compute
- * per activity, so the overhead shows plainly) and the demo's model and step (demo/configs.ts).
+ * per activity, so the overhead shows plainly) and the demo's model with the
+ * 2-digit recipe's step (demo/recipe.ts: the demo's step before it moved to long addition).
  */
 import type { RunConfigInput } from '../../core/config/run.ts';
-import { DEFAULT_DEMO, DEMO_MODEL, demoConfigs } from '../../demo/configs.ts';
+import { DEFAULT_RECIPE, DEMO_MODEL, recipeConfigs } from '../../demo/recipe.ts';
 
 /** The issue's run length. */
 export const BENCH_STEPS = 10;
@@ -52,17 +53,17 @@ export const TINY: Workload = {
 };
 
 /**
- * The demo's GRPO stage as it runs (demo/configs.ts: 32 prompts × 8, 40 new tokens, the STILL-3 1.5B
+ * The 2-digit recipe's GRPO stage (demo/recipe.ts: 32 prompts × 8, 40 new tokens, the STILL-3 1.5B
  * settings, 2 intra-op threads) on the demo's model (3 layers × 128) — from its random init rather than the
  * SFT checkpoint, so the bench needs no SFT run; random weights write every response to the length limit,
- * the demo's longest step.
+ * the recipe's longest step.
  */
 export const DEMO: Workload = {
   name: 'demo',
   describe: 'demo’s model (3 layers × 128, 2-digit addition, 32 prompts × 8, 40 new tokens)',
   config: (runId, storeUrl, queues) => {
-    const { rl } = demoConfigs({
-      ...DEFAULT_DEMO,
+    const { rl } = recipeConfigs({
+      ...DEFAULT_RECIPE,
       prefix: runId,
       storeUrl,
       rlSteps: BENCH_STEPS,

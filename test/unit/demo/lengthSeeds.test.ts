@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { seedsTable, type CurvePoint, type SeedRun } from '../../../demo/lengthSeeds.ts';
-import { DEFAULT_LENGTH_TASK } from '../../../demo/lengthTaskConfigs.ts';
+import { DEFAULT_DEMO } from '../../../demo/configs.ts';
+import type { CurvePoint } from '../../../demo/curves.ts';
+import { seedsTable, type SeedRun } from '../../../demo/lengthSeeds.ts';
 
 function point(step: number, accuracy: number, meanLength: number): CurvePoint {
   const mix = { responses: 400, direct: 0, worked: 1, checked: 0, other: 0, reflectionRate: 0 };
@@ -13,7 +14,7 @@ function point(step: number, accuracy: number, meanLength: number): CurvePoint {
 }
 
 function run(seed: number, before: [number, number], after: [number, number]): SeedRun {
-  const options = { ...DEFAULT_LENGTH_TASK, seed, prefix: 'lt', storeUrl: '/tmp/unused' };
+  const options = { ...DEFAULT_DEMO, seed, prefix: 'lt', storeUrl: '/tmp/unused' };
   const heldOut = [point(0, ...before), point(10, 0, 0), point(20, ...after)];
   return { seed, options, heldOut, training: [] };
 }

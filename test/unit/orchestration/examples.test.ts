@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parseEvaluationConfig } from '../../../core/config/evaluation.ts';
 import { parseRunConfig } from '../../../core/config/run.ts';
 import { parseSftConfig } from '../../../core/config/sft.ts';
-import { DEFAULT_DEMO, demoConfigs } from '../../../demo/configs.ts';
+import { DEFAULT_RECIPE, recipeConfigs } from '../../../demo/recipe.ts';
 
 const read = (name: string) =>
   JSON.parse(readFileSync(new URL(`../../../examples/${name}`, import.meta.url), 'utf8'));
@@ -33,8 +33,8 @@ test('examples/*.json validate against their schemas', () => {
   assert.equal(ev.model.checkpoint?.step, undefined, 'the example evaluates the newest checkpoint');
 });
 
-test('the demo configs validate, and the examples are the demo with the prefix "example"', () => {
-  const c = demoConfigs({ ...DEFAULT_DEMO, prefix: 'example', storeUrl: '.reasonloop/store' });
+test('the 2-digit recipe validates, and the examples are the recipe with the prefix "example"', () => {
+  const c = recipeConfigs({ ...DEFAULT_RECIPE, prefix: 'example', storeUrl: '.reasonloop/store' });
   parseSftConfig(c.sft);
   parseRunConfig(c.rl);
   for (const e of c.evals) parseEvaluationConfig(e.config);

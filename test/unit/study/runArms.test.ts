@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import { causeChain, runArms, type ArmOutcome, type ArmRun } from '../../../study/run.ts';
-import type { DemoConfigs } from '../../../demo/configs.ts';
+import type { StageConfigs } from '../../../demo/recipe.ts';
 import type { Arm } from '../../../study/arms.ts';
 
 const runs: ArmRun[] = ['a', 'b', 'c', 'd', 'e'].map((id) => ({
@@ -12,7 +12,7 @@ const runs: ArmRun[] = ['a', 'b', 'c', 'd', 'e'].map((id) => ({
   config: { runId: `run-${id}` } as ArmRun['config'],
 }));
 const client = {} as Client;
-const demo = {} as DemoConfigs;
+const recipe = {} as StageConfigs;
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const outcome = (run: ArmRun) => ({ arm: run.arm.id, seed: run.seed }) as ArmOutcome;
 
@@ -22,7 +22,7 @@ test('runs every arm, at most `parallel` at a time', async () => {
   const done: string[] = [];
   const out = await runArms(
     client,
-    demo,
+    recipe,
     runs,
     2,
     (o) => done.push(o.arm),
@@ -43,7 +43,7 @@ test('a failed arm stops new arms, lets the running one finish, then throws nami
   const finished: string[] = [];
   const failing = runArms(
     client,
-    demo,
+    recipe,
     runs,
     2,
     () => undefined,
