@@ -132,8 +132,8 @@ export function studyReport(r: StudyResults, generatedAt: string): ReportData {
       r.scale.seeds > 1
         ? `Intervals: Student's t over ${r.scale.seeds} seeds.`
         : 'One seed per arm: intervals are the sampling error over held-out responses only (too narrow: they ignore seed-to-seed variation); the full study uses 3 seeds.',
-      `Tool use: the tool arm starts from a second SFT model, fine-tuned on ${task.tools}, ` +
-        `for ${TOOL_SFT_STEPS} steps (the task's SFT: ${r.sftSteps}); it is compared with the base arm (no tool).`,
+      `Tool use: the tool arm starts from a second SFT model, fine-tuned for ${TOOL_SFT_STEPS} steps (the task's ` +
+        `SFT: ${r.sftSteps}) on ${task.tools}. It is compared with the base arm (no tool).`,
       task.length,
       rraCheck(r),
       `Total time ${fmt(r.totalSeconds / 60, 1)} min.`,

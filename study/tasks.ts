@@ -80,7 +80,7 @@ export const STUDY_TASK_NOTES: Record<StudyTask, { start: string; length: string
       'worked columns; checked columns with "wait, verify:"), so a response\'s length is the habit the policy ' +
       "chooses, and RRA's reflection words occur in every checked response.",
     tools:
-      'solutions of the same sums that compute them in Python (python3 sandbox) and copy its output — every ' +
+      'solutions of the same sums that compute them in Python (python3 sandbox) and copy its output; every ' +
       'trace calls the tool, so this model has no direct or checked habit',
   },
 };
