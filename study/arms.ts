@@ -1,7 +1,8 @@
 /**
  * The STILL-3 factor study at CPU scale: arms that each change one factor of a base GRPO recipe (the
- * demo's, on the same SFT model), and the paper's findings as comparisons between arms. Batch sizes and
- * rollout counts are scaled down from the paper's (128 prompts × 8) to what 2 cores run in minutes.
+ * task's, study/tasks.ts, on the same SFT model), and the paper's findings as comparisons between arms.
+ * Batch sizes and rollout counts are scaled down from the paper's (128 prompts × 8) to what 2 cores run
+ * in minutes. Every patch reads what it changes from the base, so it applies to either task's base.
  */
 import type { RunConfigInput } from '../core/config/run.ts';
 import type { SftConfigInput } from '../core/config/sft.ts';
@@ -13,7 +14,7 @@ export interface Arm {
   label: string;
   /** Changes to the base RL config (shallow per section). */
   patch: (base: RunConfigInput) => RunConfigInput;
-  /** The SFT model the arm starts from: the 2-digit recipe's (default) or the one fine-tuned on tool-using solutions. */
+  /** The SFT model the arm starts from: the task's (default) or the one fine-tuned on tool-using solutions. */
   sft?: 'tools';
 }
 
@@ -21,10 +22,12 @@ export interface Arm {
 export const STUDY_TOOLS = { backend: 'python3' as const, maxCalls: 2, execute: true };
 /** A tool-using solution of a 2-digit sum is ≈ 57 tokens (code block, output block, boxed answer). */
 export const TOOL_MAX_NEW_TOKENS = 72;
+/** Positions of the tool model: the prompt and TOOL_MAX_NEW_TOKENS with room to spare. */
+const TOOL_POSITIONS = 128;
 
 type MathTaskInput = Extract<NonNullable<RunConfigInput['task']>, { kind: 'math' }>;
 
-/** The 2-digit recipe's task with the Python tool. */
+/** The task with the Python tool. */
 export function withTools(task: RunConfigInput['task']): MathTaskInput {
   return { ...(task as MathTaskInput), tools: STUDY_TOOLS };
 }
@@ -37,13 +40,17 @@ export function withTools(task: RunConfigInput['task']): MathTaskInput {
 export const TOOL_SFT_STEPS = 600;
 
 /**
- * The SFT run of the tool arm: the 2-digit recipe's, on solutions that compute the sum in Python and copy its
- * output (the careless teacher has nothing to forget there), with room for the longer responses. It gets
- * more steps than the 2-digit recipe's SFT: the report says so.
+ * The SFT run of the tool arm: the task's, on solutions that compute the sum in Python and copy its output
+ * (core/data/traces.ts arithmeticToolTrace: long addition states its sums as the arithmetic task does, so
+ * the same trace serves both), with room for the longer responses. With the tool every trace calls it
+ * (activities/sft.ts traceRow): the careless teacher has nothing to forget there and the habit teacher's
+ * rates have no say, so they are left out rather than left unused. It gets more steps than the 2-digit
+ * recipe's SFT: the report says so.
  */
 export function toolSftConfig(recipe: StageConfigs): SftConfigInput {
-  const init = (recipe.sft.model as { init: { config: Record<string, unknown> } }).init;
-  const positions = 128;
+  const init = (recipe.sft.model as { init: { config: { maxPositionEmbeddings?: number } } }).init;
+  const positions = Math.max(TOOL_POSITIONS, init.config.maxPositionEmbeddings ?? 0);
+  const { habits: _habits, ...sftSection } = recipe.sft.sft ?? {};
   return {
     ...recipe.sft,
     runId: `${recipe.sft.runId}-tools`,
@@ -52,6 +59,7 @@ export function toolSftConfig(recipe: StageConfigs): SftConfigInput {
       init: { ...init, config: { ...init.config, maxPositionEmbeddings: positions } },
     } as SftConfigInput['model'],
     task: withTools(recipe.sft.task),
+    ...(recipe.sft.sft ? { sft: sftSection } : {}),
   };
 }
 
@@ -64,7 +72,7 @@ export interface StudyScale {
 export const QUICK_SCALE: StudyScale = { steps: 6, seeds: 1 };
 export const FULL_SCALE: StudyScale = { steps: 12, seeds: 3 };
 
-/** The base recipe of every arm: the 2-digit recipe's GRPO at half its batch (16 prompts × 8). */
+/** The base recipe of every arm: the task's GRPO at half its batch (16 prompts × 8). */
 export const BASE_PROMPTS = 16;
 export const BASE_N = 8;
 
@@ -160,7 +168,13 @@ export const ARMS: Arm[] = [
     factor: 'tool use',
     label: 'Python tool (SFT on tool-using solutions, GRPO with the sandbox)',
     sft: 'tools',
-    patch: (b) => rollout({ ...b, task: withTools(b.task) }, { maxNewTokens: TOOL_MAX_NEW_TOKENS }),
+    // Room for the tool's code and output block; never less than the base's (long addition's checked
+    // responses already need more).
+    patch: (b) =>
+      rollout(
+        { ...b, task: withTools(b.task) },
+        { maxNewTokens: Math.max(TOOL_MAX_NEW_TOKENS, b.rollout?.maxNewTokens ?? 0) },
+      ),
   },
   ...(['qs', 'rs', 'rrl', 'rra', 'orm'] as const).map((s) => ({
     id: `length-${s}`,
@@ -170,7 +184,7 @@ export const ARMS: Arm[] = [
   })),
 ];
 
-/** The base RL config of the study: the 2-digit recipe's GRPO stage at the study's batch and step count. */
+/** The base RL config of the study: the task's GRPO stage at the study's batch and step count. */
 export function studyBase(recipe: StageConfigs, steps: number): RunConfigInput {
   const b = { ...recipe.rl, steps };
   return updatesPerBatch(rollout(b, { promptsPerStep: BASE_PROMPTS, n: BASE_N }), 2);

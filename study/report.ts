@@ -1,16 +1,21 @@
 /**
  * The study's report: a table of the paper's findings with the miniature's difference, its 95% interval
- * and a verdict; a table of every arm; bar charts per factor with intervals. Also as Markdown, for the
- * README's "What the miniature shows".
+ * and a verdict; a table of every arm; the length strategies against the base arm; bar charts per factor
+ * with intervals. Also as Markdown, for the README's "What the miniature shows".
  */
 import type { Bar, Chart, ReportData, Table } from '../core/metrics/reportData.ts';
-import { DEFAULT_RECIPE } from '../demo/recipe.ts';
 import { ARMS, FINDINGS, TOOL_SFT_STEPS, type StudyScale } from './arms.ts';
-import { armEstimate, difference, quantile95, verdictOf, type SeedResult } from './stats.ts';
+import { lengthStrategiesTable, rraCheck } from './lengthStrategies.ts';
+import { armEstimate, difference, quantile95, verdictOf, type ArmMetric, type SeedResult } from './stats.ts';
+import { STUDY_TASK_NOTES, type StudyTask } from './tasks.ts';
 
 export interface StudyResults {
+  /** The task every arm ran on (study/tasks.ts). */
+  task: StudyTask;
   scale: StudyScale;
   command: string;
+  /** SFT steps of the model every arm starts from (the tool arm's has TOOL_SFT_STEPS). */
+  sftSteps: number;
   /** The SFT model every arm starts from. */
   sft: SeedResult;
   arms: Record<string, SeedResult[]>;
@@ -43,7 +48,15 @@ export function findingsTable(r: StudyResults): Table {
 export function armsTable(r: StudyResults): Table {
   return {
     title: `Arms (${r.scale.seeds} seed${r.scale.seeds > 1 ? 's' : ''}, ${r.scale.steps} GRPO steps each, from the same SFT model)`,
-    columns: ['arm', 'factor', 'setting', 'accuracy T=0.6 (mean ± 95%)', 'accuracy greedy', 'mean length'],
+    columns: [
+      'arm',
+      'factor',
+      'setting',
+      'accuracy T=0.6 (mean ± 95%)',
+      'accuracy greedy',
+      'mean length',
+      'reflection rate',
+    ],
     rows: [
       [
         'sft',
@@ -52,12 +65,14 @@ export function armsTable(r: StudyResults): Table {
         fmt(r.sft.accuracy),
         fmt(r.sft.greedyAccuracy),
         fmt(r.sft.meanLength, 2),
+        fmt(r.sft.reflectionRate),
       ],
       ...ARMS.map((a) => {
         const seeds = r.arms[a.id] ?? [];
         const e = armEstimate(seeds, 'accuracy');
         const greedy = seeds.reduce((s, x) => s + x.greedyAccuracy, 0) / Math.max(1, seeds.length);
         const length = armEstimate(seeds, 'length');
+        const reflection = armEstimate(seeds, 'reflection');
         return [
           a.id,
           a.factor,
@@ -65,13 +80,20 @@ export function armsTable(r: StudyResults): Table {
           `${fmt(e.mean)} ± ${fmt(quantile95(e.df) * e.se)}`,
           fmt(greedy),
           fmt(length.mean, 2),
+          fmt(reflection.mean),
         ];
       }),
     ],
   };
 }
 
-function factorChart(r: StudyResults, factor: string, metric: 'accuracy' | 'length', id: string): Chart {
+const METRIC_TITLES: Record<ArmMetric, { title: string; yLabel: string }> = {
+  accuracy: { title: 'held-out accuracy (T = 0.6)', yLabel: 'accuracy' },
+  length: { title: 'mean response length', yLabel: 'tokens' },
+  reflection: { title: 'reflection-word rate', yLabel: 'fraction of responses' },
+};
+
+function factorChart(r: StudyResults, factor: string, metric: ArmMetric, id: string): Chart {
   const ids = ['base', ...ARMS.filter((a) => a.factor === factor).map((a) => a.id)];
   const bars: Bar[] = ids.map((armId) => {
     const e = armEstimate(r.arms[armId] ?? [], metric);
@@ -81,8 +103,8 @@ function factorChart(r: StudyResults, factor: string, metric: 'accuracy' | 'leng
   return {
     kind: 'bar',
     id,
-    title: `${factor}: ${metric === 'accuracy' ? 'held-out accuracy (T = 0.6)' : 'mean response length'}`,
-    yLabel: metric === 'accuracy' ? 'accuracy' : 'tokens',
+    title: `${factor}: ${METRIC_TITLES[metric].title}`,
+    yLabel: METRIC_TITLES[metric].yLabel,
     bars,
   };
 }
@@ -98,22 +120,22 @@ export function studyReport(r: StudyResults, generatedAt: string): ReportData {
   ];
   const charts: Chart[] = factors.map((f, i) => factorChart(r, f, 'accuracy', `factor-${i}`));
   charts.push(factorChart(r, 'length strategy', 'length', 'length-strategies-length'));
+  charts.push(factorChart(r, 'length strategy', 'reflection', 'length-strategies-reflection'));
+  const task = STUDY_TASK_NOTES[r.task];
   return {
     title: 'The STILL-3 factor study in miniature',
-    subtitle: `Every arm changes one factor of a base GRPO recipe on the 2-digit recipe's SFT model (demo/recipe.ts). ${r.command}`,
+    subtitle: `Every arm changes one factor of a base GRPO recipe on ${task.start}. ${r.command}`,
     generatedAt,
-    tables: [findingsTable(r), armsTable(r)],
+    tables: [findingsTable(r), armsTable(r), lengthStrategiesTable(r)],
     charts,
     notes: [
       r.scale.seeds > 1
         ? `Intervals: Student's t over ${r.scale.seeds} seeds.`
         : 'One seed per arm: intervals are the sampling error over held-out responses only (too narrow: they ignore seed-to-seed variation); the full study uses 3 seeds.',
-      'Tool use: the tool arm starts from a second SFT model, fine-tuned on solutions that compute the sum in ' +
-        `Python (python3 sandbox) and copy its output, for ${TOOL_SFT_STEPS} steps (the recipe's SFT: ${DEFAULT_RECIPE.sftSteps}); ` +
-        'it is compared with the base arm (no tool).',
-      'The task is 2-digit addition in a fixed worked-solution format, so response length has almost nothing to vary: ' +
-        "the length strategies cannot lengthen what the format fixes, and RRA's reflection words never occur. " +
-        "Those rows test the code paths, not the paper's claim about long reasoning.",
+      `Tool use: the tool arm starts from a second SFT model, fine-tuned for ${TOOL_SFT_STEPS} steps (the task's ` +
+        `SFT: ${r.sftSteps}) on ${task.tools}. It is compared with the base arm (no tool).`,
+      task.length,
+      rraCheck(r),
       `Total time ${fmt(r.totalSeconds / 60, 1)} min.`,
     ],
   };

@@ -1,17 +1,23 @@
 /**
  * Runs the study's arms as Temporal workflows: one SFT run shared by all arms, then for every arm and
  * seed an rlTraining workflow from the SFT checkpoint followed by its held-out evaluations, at most
- * `parallel` arms at a time (each is its own workflow; the workers interleave their activities).
+ * `parallel` arms at a time (each is its own workflow; the workers interleave their activities). Each
+ * arm's result is read back from the store: the sampled responses' reflection-word rate, and what its
+ * GRPO run trained on (study/training.ts).
  */
 import type { Client } from '@temporalio/client';
 import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
 import { parseRunConfig, type RunConfigInput } from '../core/config/run.ts';
 import { heldOutTask } from '../core/config/task.ts';
 import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
+import { openStore } from '../core/store/index.ts';
+import type { ObjectStore } from '../core/store/objectStore.ts';
+import { evaluationPoint } from '../demo/curves.ts';
 import type { StageConfigs } from '../demo/recipe.ts';
 import { evaluate, followTraining } from '../demo/pipeline.ts';
 import { ARMS, studyBase, toolSftConfig, type Arm, type StudyScale } from './arms.ts';
 import type { SeedResult } from './stats.ts';
+import { readTrainingSignal, type TrainingSignal } from './training.ts';
 
 export interface ArmRun {
   arm: Arm;
@@ -59,7 +65,7 @@ export function armRuns(
 }
 
 /**
- * The held-out evaluations of an RL run's final checkpoint: the 2-digit recipe's, pointed at this run, with the
+ * The held-out evaluations of an RL run's final checkpoint: the task's, pointed at this run, with the
  * run's task (the tool arm evaluates with its tool) and response length.
  */
 export function evalsFor(recipe: StageConfigs, run: ArmRun): StageConfigs['evals'] {
@@ -77,26 +83,44 @@ export function evalsFor(recipe: StageConfigs, run: ArmRun): StageConfigs['evals
     }));
 }
 
-export function seedResult(seed: number, greedy: EvaluationSummary, sampled: EvaluationSummary): SeedResult {
+export function seedResult(
+  seed: number,
+  greedy: EvaluationSummary,
+  sampled: EvaluationSummary,
+  reflectionRate: number,
+  training?: TrainingSignal,
+): SeedResult {
   return {
     seed,
     accuracy: sampled.accuracy,
     greedyAccuracy: greedy.accuracy,
     meanLength: sampled.meanLength,
     lengthStd: sampled.lengthStd,
+    reflectionRate,
     responses: sampled.problems * sampled.samples,
+    ...(training ? { training } : {}),
   };
+}
+
+/** The reflection-word rate of an evaluation's responses: the summary leaves their text out, the records keep it. */
+export async function reflectionRateOf(store: ObjectStore, summary: EvaluationSummary): Promise<number> {
+  return (await evaluationPoint(store, { step: summary.step ?? 0, summary })).reflectionRate;
 }
 
 async function runArm(client: Client, recipe: StageConfigs, run: ArmRun): Promise<ArmOutcome> {
   const t0 = performance.now();
   await followTraining(client, WORKFLOW_TYPES.rlTraining, run.config.runId, run.config, run.arm.id, {});
   const [greedy, sampled] = await Promise.all(evalsFor(recipe, run).map((e) => evaluate(client, e)));
+  const store = openStore(run.config.store.url);
+  const [reflection, training] = await Promise.all([
+    reflectionRateOf(store, sampled),
+    readTrainingSignal(store, run.config.runId),
+  ]);
   return {
     arm: run.arm.id,
     seed: run.seed,
     runId: run.config.runId,
-    result: seedResult(run.seed, greedy, sampled),
+    result: seedResult(run.seed, greedy, sampled, reflection, training),
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -6,6 +6,7 @@
  */
 import { quantile95 } from '../core/metrics/seedInterval.ts';
 import type { Finding } from './arms.ts';
+import type { TrainingSignal } from './training.ts';
 
 export interface SeedResult {
   seed: number;
@@ -14,9 +15,22 @@ export interface SeedResult {
   greedyAccuracy: number;
   meanLength: number;
   lengthStd: number;
+  /** Fraction of the sampled responses with at least one of RRA's reflection words. */
+  reflectionRate: number;
   /** Responses the sampled evaluation scored. */
   responses: number;
+  /** What the arm's GRPO run trained on (absent for the SFT model). */
+  training?: TrainingSignal;
 }
+
+/** What an arm is compared on: held-out sampled accuracy, mean response length, reflection-word rate. */
+export type ArmMetric = 'accuracy' | 'length' | 'reflection';
+
+const METRIC_VALUE: Record<ArmMetric, (s: SeedResult) => number> = {
+  accuracy: (s) => s.accuracy,
+  length: (s) => s.meanLength,
+  reflection: (s) => s.reflectionRate,
+};
 
 export interface Estimate {
   mean: number;
@@ -29,19 +43,18 @@ export { quantile95 };
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-export function armEstimate(seeds: readonly SeedResult[], metric: 'accuracy' | 'length'): Estimate {
+export function armEstimate(seeds: readonly SeedResult[], metric: ArmMetric): Estimate {
   if (seeds.length === 0) return { mean: NaN, se: NaN, df: Infinity };
-  const values = seeds.map((s) => (metric === 'accuracy' ? s.accuracy : s.meanLength));
+  const values = seeds.map(METRIC_VALUE[metric]);
   const m = mean(values);
   if (seeds.length >= 2) {
     const variance = values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1);
     return { mean: m, se: Math.sqrt(variance / values.length), df: values.length - 1 };
   }
+  // One seed: accuracy and the reflection rate are fractions of responses (binomial), length a mean.
   const s = seeds[0];
   const se =
-    metric === 'accuracy'
-      ? Math.sqrt((s.accuracy * (1 - s.accuracy)) / s.responses)
-      : s.lengthStd / Math.sqrt(s.responses);
+    metric === 'length' ? s.lengthStd / Math.sqrt(s.responses) : Math.sqrt((m * (1 - m)) / s.responses);
   return { mean: m, se, df: Infinity };
 }
 

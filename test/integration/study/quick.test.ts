@@ -25,6 +25,11 @@ test(
         assert.equal(seeds?.length, 1, `arm ${arm.id} ran once`);
         assert.ok(seeds[0].accuracy >= 0 && seeds[0].accuracy <= 1, `arm ${arm.id} accuracy in [0, 1]`);
         assert.ok(seeds[0].meanLength > 0, `arm ${arm.id} has responses`);
+        assert.ok(
+          seeds[0].reflectionRate >= 0 && seeds[0].reflectionRate <= 1,
+          `arm ${arm.id} reflection rate`,
+        );
+        assert.ok(seeds[0].training?.responses > 0, `arm ${arm.id} training records read back`);
       }
       const summary = readFileSync(join(out, 'summary.md'), 'utf8');
       for (const f of FINDINGS) assert.ok(summary.includes(f.paper), `summary states "${f.paper}"`);

@@ -4,12 +4,13 @@ import assert from 'node:assert/strict';
 import { FINDINGS, type Finding } from '../../../study/arms.ts';
 import { armEstimate, difference, quantile95, verdictOf, type SeedResult } from '../../../study/stats.ts';
 
-const seed = (accuracy: number, meanLength = 20, responses = 400): SeedResult => ({
+const seed = (accuracy: number, meanLength = 20, responses = 400, reflectionRate = 0.1): SeedResult => ({
   seed: 0,
   accuracy,
   greedyAccuracy: accuracy,
   meanLength,
   lengthStd: 4,
+  reflectionRate,
   responses,
 });
 
@@ -20,6 +21,31 @@ test('one seed: binomial standard error over the responses', () => {
   assert.equal(e.df, Infinity);
   const l = armEstimate([seed(0.5, 30)], 'length');
   assert.ok(Math.abs(l.se - 4 / 20) < 1e-12);
+  // The reflection rate is a fraction of responses too.
+  const r = armEstimate([seed(0.5, 30, 400, 0.2)], 'reflection');
+  assert.equal(r.mean, 0.2);
+  assert.ok(Math.abs(r.se - Math.sqrt((0.2 * 0.8) / 400)) < 1e-12);
+  assert.equal(armEstimate([seed(0.5, 30, 400, 0)], 'reflection').se, 0);
+});
+
+test('several seeds of the reflection rate: the spread between seeds', () => {
+  const e = armEstimate(
+    [seed(0.5, 20, 400, 0.1), seed(0.5, 20, 400, 0.2), seed(0.5, 20, 400, 0.3)],
+    'reflection',
+  );
+  assert.ok(Math.abs(e.mean - 0.2) < 1e-12);
+  assert.ok(Math.abs(e.se - 0.1 / Math.sqrt(3)) < 1e-12);
+  assert.equal(e.df, 2);
+});
+
+test("every length strategy has a finding that it lengthens responses (the paper's direction)", () => {
+  for (const s of ['qs', 'rs', 'rrl', 'rra', 'orm']) {
+    const f = FINDINGS.find((x) => x.metric === 'length' && x.better === `length-${s}`);
+    assert.ok(f, `length-${s}`);
+    assert.equal(f.worse, 'base');
+    assert.equal(verdictOf(f, { diff: 3, low: 1, high: 5 }), 'reproduced');
+    assert.equal(verdictOf(f, { diff: -3, low: -5, high: -1 }), 'opposite (significant)');
+  }
 });
 
 test('several seeds: the spread between seeds with Student t', () => {

@@ -1,0 +1,117 @@
+/**
+ * What the study reads of the length strategies: the training signal of a run (study/training.ts), and
+ * the table and RRA check built on it (study/lengthStrategies.ts) — above all, that an RRA arm whose
+ * strategy changed no reward is called trivial rather than a reproduction.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  LENGTH_ARMS,
+  lengthStrategiesTable,
+  rraCheck,
+  trainsAsBase,
+} from '../../../study/lengthStrategies.ts';
+import type { StudyResults } from '../../../study/report.ts';
+import type { SeedResult } from '../../../study/stats.ts';
+import { trainingSignal, type TrainingSignal } from '../../../study/training.ts';
+
+test('the training signal: reward and kept fraction per step, the length term per response', () => {
+  const history = [
+    { step: 1, metrics: { meanTaskReward: 0.2, keptFraction: 1 } },
+    { step: 2, metrics: { meanTaskReward: 0.6, keptFraction: 0.5 } },
+  ];
+  const responses: { rewardParts: Record<string, number> }[] = [
+    { rewardParts: { answer: 1, length: 0.1 } },
+    { rewardParts: { answer: -1, length: 0 } },
+    { rewardParts: { answer: 1, length: 0.1 } },
+    { rewardParts: { answer: 1, kl: -0.01 } },
+  ];
+  const s = trainingSignal(history, responses);
+  assert.ok(Math.abs(s.meanTaskReward - 0.4) < 1e-12);
+  assert.equal(s.keptFraction, 0.75);
+  assert.equal(s.lengthRewardedFraction, 0.5);
+  assert.ok(Math.abs(s.meanLengthReward - 0.05) < 1e-12);
+  assert.equal(s.responses, 4);
+  const none = trainingSignal(history, []);
+  assert.ok(Number.isNaN(none.lengthRewardedFraction), 'no records: unknown, not 0');
+});
+
+const signal = (t: Partial<TrainingSignal> = {}): TrainingSignal => ({
+  meanTaskReward: 0.5,
+  keptFraction: 1,
+  lengthRewardedFraction: 0,
+  meanLengthReward: 0,
+  responses: 128,
+  ...t,
+});
+const seed = (
+  accuracy: number,
+  meanLength: number,
+  training: TrainingSignal,
+  reflectionRate = 0,
+): SeedResult => ({
+  seed: 100,
+  accuracy,
+  greedyAccuracy: accuracy,
+  meanLength,
+  lengthStd: 2,
+  reflectionRate,
+  responses: 400,
+  training,
+});
+const results = (arms: Record<string, SeedResult[]>): StudyResults => ({
+  task: 'long-addition',
+  scale: { seeds: 1, steps: 6 },
+  command: 'npm run study -- --quick --task long-addition',
+  sftSteps: 800,
+  sft: seed(0.7, 29, signal()),
+  arms,
+  totalSeconds: 60,
+});
+
+test('an RRA arm that changed no reward trains as the base arm: its "keeps accuracy" is trivial', () => {
+  const base = [seed(0.8, 26.5, signal())];
+  const r = results({ base, 'length-rra': [seed(0.8, 26.5, signal())] });
+  assert.equal(trainsAsBase('length-rra', r.arms['length-rra'], base), true);
+  assert.match(rraCheck(r), /^RRA keeps accuracy while lengthening: trivially .*changed the reward of 0\.0%/);
+});
+
+test('an RRA arm that rewarded reflection, kept accuracy and lengthened reproduces the claim', () => {
+  const base = [seed(0.9, 30, signal())];
+  const rra = [seed(0.9, 36, signal({ lengthRewardedFraction: 0.2, meanLengthReward: 0.02 }), 0.3)];
+  const r = results({ base, 'length-rra': rra });
+  assert.equal(trainsAsBase('length-rra', rra, base), false);
+  assert.equal(
+    rraCheck(r),
+    'RRA keeps accuracy while lengthening: reproduced — lengthens: reproduced; keeps accuracy: reproduced; ' +
+      'RRA changed the reward of 20.0% of the training responses.',
+  );
+  // Lengthening at a significant cost in accuracy is not the claim.
+  const costly = results({ base, 'length-rra': [seed(0.6, 36, signal({ lengthRewardedFraction: 0.2 }))] });
+  assert.match(rraCheck(costly), /: not shown — .*keeps accuracy: opposite \(significant\)/);
+});
+
+test('selecting strategies train as the base arm only when they leave out no more responses than it', () => {
+  const base = [seed(0.8, 30, signal())];
+  assert.equal(trainsAsBase('length-orm', [seed(0.8, 30, signal())], base), true);
+  assert.equal(trainsAsBase('length-qs', [seed(0.8, 30, signal({ keptFraction: 0.4 }))], base), false);
+  assert.equal(trainsAsBase('length-qs', [{ ...seed(0.8, 30, signal()), training: undefined }], base), false);
+});
+
+test('the length-strategies table: a row per strategy, its differences from the base arm and its training', () => {
+  const base = [seed(0.8, 30, signal({ meanTaskReward: 0.4 }))];
+  const arms: Record<string, SeedResult[]> = { base };
+  for (const a of LENGTH_ARMS) arms[a.id] = [seed(0.8, 33, signal({ lengthRewardedFraction: 0.25 }), 0.1)];
+  const t = lengthStrategiesTable(results(arms));
+  assert.deepEqual(
+    t.rows.map((row) => row[0]),
+    ['length-qs', 'length-rs', 'length-rrl', 'length-rra', 'length-orm'],
+  );
+  const rra = t.rows[3];
+  assert.match(String(rra[1]), /^3\.00 \[/);
+  assert.match(String(rra[2]), /^0\.100 \[/);
+  assert.equal(rra[4], '0.500 (0.400)');
+  assert.equal(rra[6], '0.250 (mean term 0.000)');
+  assert.equal(t.rows[0][6], '—', 'QS changes no reward');
+  assert.equal(t.rows[0][7], 'yes', 'QS left out nothing here');
+});
