@@ -3,7 +3,7 @@
  * writer yields the header and then each tensor's bytes as views of its Float32Array (no copy at F32),
  * the reader copies a stream's bytes into each tensor's final array as they arrive. Neither holds a whole
  * file, and no local file is written or read: a trainer's state reaches the store, and comes back, in one
- * pass (docs/checkpoints.md).
+ * pass (docs/architecture.md, "The trainer's state goes between memory and the store").
  */
 import { Readable } from 'node:stream';
 import { encodeFloat32As, STORED_DTYPE_BYTES } from './halfPrecision.ts';
