@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { parseQwen2ConfigJson, type Qwen2Config } from './config.ts';
 import { CONFIG_FILE, TOKENIZER_FILE } from './modelDir.ts';
 import { LM_HEAD, qwen2Parameters } from './parameters.ts';
-import { readSafetensorsHeader, sameShape, type SafetensorsDtype } from './safetensors.ts';
+import { readSafetensorsHeader, sameShape } from './safetensors.ts';
+import type { SafetensorsDtype } from './safetensorsHeader.ts';
 import { safetensorsFiles } from './safetensorsShards.ts';
 import { QwenTokenizer } from './tokenizer.ts';
 

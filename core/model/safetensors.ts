@@ -25,14 +25,6 @@ import {
   type TensorInfo,
 } from './safetensorsHeader.ts';
 
-export {
-  SafetensorsFormatError,
-  type SafetensorsDtype,
-  type SafetensorsHeader,
-  type TensorEntry,
-  type TensorInfo,
-} from './safetensorsHeader.ts';
-
 /** Tensors are converted from F16/BF16 in chunks of this many elements to bound the scratch buffer. */
 const CONVERT_CHUNK_ELEMENTS = 1 << 20;
 

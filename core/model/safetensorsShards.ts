@@ -8,12 +8,8 @@
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { elementCount } from './parameters.ts';
-import {
-  SafetensorsFormatError,
-  SafetensorsWriter,
-  readSafetensors,
-  type SafetensorsDtype,
-} from './safetensors.ts';
+import { SafetensorsWriter, readSafetensors } from './safetensors.ts';
+import { SafetensorsFormatError, type SafetensorsDtype } from './safetensorsHeader.ts';
 import { STORED_DTYPE_BYTES } from './halfPrecision.ts';
 import { bytesFile, safetensorsFile, type StreamedFile } from './safetensorsStream.ts';
 

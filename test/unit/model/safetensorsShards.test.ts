@@ -14,12 +14,8 @@ import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadModelDir, writeModelDir } from '../../../core/model/modelDir.ts';
 import { qwen2Parameters } from '../../../core/model/parameters.ts';
-import {
-  SafetensorsFormatError,
-  SafetensorsReader,
-  SafetensorsWriter,
-  readSafetensors,
-} from '../../../core/model/safetensors.ts';
+import { SafetensorsReader, SafetensorsWriter, readSafetensors } from '../../../core/model/safetensors.ts';
+import { SafetensorsFormatError } from '../../../core/model/safetensorsHeader.ts';
 import {
   parseShardSize,
   planShards,
