@@ -14,6 +14,7 @@ import {
   safetensorsFiles,
   shardedSafetensorsFiles,
   writeShardedSafetensors,
+  type ShardRead,
 } from './safetensorsShards.ts';
 import { bytesFile, type StreamedFile } from './safetensorsStream.ts';
 
@@ -100,20 +101,13 @@ export function loadTokenizerFiles(dir: string, required: boolean): TokenizerFil
 
 /** Reads every parameter the config needs, checking names and shapes; errors name the file and tensor. */
 export function loadWeights(dir: string, config: Qwen2Config): Map<string, Float32Array> {
-  const files: WeightFile[] = [];
+  const files: ShardRead[] = [];
   for (const [file, listed] of safetensorsFiles(dir, WEIGHTS_STEM)) {
     const path = join(dir, file);
     if (!existsSync(path)) throw new Error(`${path}: missing (listed in ${WEIGHTS_INDEX_FILE})`);
     files.push({ file, listed, tensors: readSafetensors(path, weightReadOptions(config, file)) });
   }
   return collectWeights(config, files, (file) => join(dir, file));
-}
-
-/** One weight file as read: the tensors the index places in it (null: no index), and what it held. */
-export interface WeightFile {
-  file: string;
-  listed: Set<string> | null;
-  tensors: Map<string, Float32Array>;
 }
 
 /** A tied checkpoint may still carry lm_head.weight (a copy of the embedding); it is not a parameter. */
@@ -147,7 +141,7 @@ export function weightReadOptions(config: Qwen2Config, file: string): ReadSafete
  */
 export function collectWeights(
   config: Qwen2Config,
-  files: readonly WeightFile[],
+  files: readonly ShardRead[],
   pathOf: (file: string) => string,
 ): Map<string, Float32Array> {
   const weights = new Map<string, Float32Array>();
