@@ -3,17 +3,19 @@
 gathered back as a checkpoint would be: what a GPU machine shows for the torch trainer (docs/torch-trainer.md).
 
   torchrun --nproc-per-node N -m reasonloop_torch.gpu_step --shape qwen2.5-1.5b [--device cuda]
-      [--mixed-precision bf16|none] [--rows 4] [--tokens 256]
+      [--mixed-precision bf16|none] [--rows 4] [--tokens 256] [--seed 0] [--state-sha256]
 
 Prints one JSON line (rank 0): the shape, ranks, parameter count, seconds of the update step and of the
 gather, peak GPU memory (the largest over the ranks, torch.cuda.max_memory_allocated) under CUDA, and the
-step's metrics. The rows are seeded random tokens and advantages, their old log-probs the float32 model's
+step's metrics; with --state-sha256 also the sha256 of the gathered state, so that two runs of a seed compare
+bit for bit. The rows are seeded random tokens and advantages, their old log-probs the float32 model's
 own plus seeded noise: the same batch with or without mixed precision, so the runs' metrics compare.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import tempfile
@@ -29,7 +31,7 @@ from .model import build_qwen2, token_logprobs
 from .policy_update import UpdateContext, UpdateSettings, make_optimizer, on_device, update
 from .rollout_batch import pack_rows
 from .sharding import device_problem, init_ranks, shard_model, use_device
-from .state_files import join_state_writes
+from .state_files import join_state_writes, moment_entries, read_moment
 from .trainer_state import LiveState
 
 #: Qwen2.5-1.5B's config.json (the architecture only); "tiny" for tests on the CPU.
@@ -91,7 +93,19 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def run(shape: str, device: str, mixed_precision: str | None, rows: int, tokens: int, seed: int) -> dict[str, Any]:
+def state_sha256(state: LiveState) -> str:
+    """sha256 of the gathered state's float32 bytes, weights then moments, each tensor gathered in turn (a
+    collective on every rank): two runs of one seed compare bit for bit without writing a checkpoint."""
+    h = hashlib.sha256()
+    for name, _ in state.entries():
+        h.update(state.tensor("param", name).numpy().tobytes())
+    for key, _ in moment_entries(state):
+        h.update(read_moment(state, key).numpy().tobytes())
+    return h.hexdigest()
+
+
+def run(shape: str, device: str, mixed_precision: str | None, rows: int, tokens: int, seed: int,
+        with_sha256: bool = False) -> dict[str, Any]:
     rank, world = init_ranks(device)
     torch.manual_seed(seed)  # the same random weights on every rank, each keeping its own shards
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,12 +131,15 @@ def run(shape: str, device: str, mixed_precision: str | None, rows: int, tokens:
     # The checkpoint's gather (every tensor, weights and moments, to the CPU as float32), without the files.
     started = time.perf_counter()
     state = LiveState(model, optimizer)
-    join_state_writes(state)
+    digest = state_sha256(state) if with_sha256 else None
+    if digest is None:
+        join_state_writes(state)
     gather_s = time.perf_counter() - started
     return {"shape": shape, "device": device, "ranks": world, "mixedPrecision": mixed_precision or "none",
             "parameters": params, "rows": rows, "tokens": tokens, "stepSeconds": round(step_s, 3),
             "gatherSeconds": round(gather_s, 3), "peakGpuMemoryGiB": None if peak is None else round(peak, 3),
-            "optimizerStep": state.step, "metrics": records[-1], "rank": rank}
+            "optimizerStep": state.step, "metrics": records[-1], "rank": rank,
+            **({"stateSha256": digest} if digest else {})}
 
 
 def main() -> None:
@@ -133,13 +150,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4)
     parser.add_argument("--tokens", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--state-sha256", action="store_true",
+                        help="hash the gathered state (gatherSeconds then includes the hashing)")
     args = parser.parse_args()
     problem = device_problem(args.device)
     if problem:
         parser.exit(2, f"reasonloop_torch.gpu_step: {problem}\n")
     use_device(args.device)
     out = run(args.shape, args.device, None if args.mixed_precision == "none" else args.mixed_precision,
-              args.rows, args.tokens, args.seed)
+              args.rows, args.tokens, args.seed, args.state_sha256)
     if out.pop("rank") == 0:
         print(json.dumps(out), flush=True)
     dist.destroy_process_group()

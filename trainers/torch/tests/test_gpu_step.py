@@ -1,7 +1,8 @@
 """The device step (python -m reasonloop_torch.gpu_step), run here on the CPU at a tiny shape with two gloo
 ranks: the trainer's FSDP2 update with bf16 mixed precision (parameters gathered and computed in bfloat16,
-gradients reduced in float32) gives the float32 run's loss and metrics within bf16's tolerance; and
-`--device cuda` without a GPU stops with a clear error (the worker's too)."""
+gradients reduced in float32) gives the float32 run's loss and metrics within bf16's tolerance; the
+gathered state's sha256 repeats for a seed; and `--device cuda` without a GPU stops with a clear error
+(the worker's too)."""
 
 import json
 import os
@@ -27,9 +28,9 @@ def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, *args], cwd=PACKAGE, env=env, capture_output=True, text=True, timeout=600)
 
 
-def step(mixed_precision: str) -> dict:
+def step(mixed_precision: str, *extra: str) -> dict:
     r = run("-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "reasonloop_torch.gpu_step",
-            "--shape", "tiny", "--device", "cpu", "--mixed-precision", mixed_precision)
+            "--shape", "tiny", "--device", "cpu", "--mixed-precision", mixed_precision, *extra)
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -46,6 +47,12 @@ def test_bf16_mixed_precision_within_tolerance_of_float32():
     # bfloat16 did compute: the runs are close, not equal.
     assert any(a[n] != b[n] for n in RELATIVE), (a, b)
     print(json.dumps({"float32": a, "bf16": b}))
+
+
+def test_state_sha256_repeats_for_a_seed_and_differs_across_seeds():
+    """What a GPU machine runs twice to show the sharded bf16 step is bit-exact there (docs/torch-trainer.md)."""
+    first, again, other = (step("bf16", "--state-sha256", "--seed", s)["stateSha256"] for s in ("0", "0", "1"))
+    assert len(first) == 64 and first == again and first != other
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
