@@ -16,7 +16,7 @@ import { openStore } from '../core/store/index.ts';
 import { FULL_SCALE, QUICK_SCALE, toolSftConfig } from './arms.ts';
 import { lengthStrategiesTable, rraCheck } from './lengthStrategies.ts';
 import { markdownTable, findingsTable, armsTable, studyReport, type StudyResults } from './report.ts';
-import { armRuns, reflectionRateOf, runArms, seedResult } from './run.ts';
+import { armRuns, reflectionRateOf, runArms, seedResult, stageEvals } from './run.ts';
 import type { SeedResult } from './stats.ts';
 import { DEFAULT_STUDY_TASK, parseStudyTask, STUDY_TASKS, studyStages } from './tasks.ts';
 
@@ -90,16 +90,15 @@ async function main(): Promise<number> {
       console.log(`· sft with the Python tool (${toolSft.steps} steps, for the tool arm)`);
       await followTraining(client, WORKFLOW_TYPES.sftTraining, toolSft.runId, toolSft, 'sft', {});
     }
-    const [sftGreedy, sftSampled] = await Promise.all(
-      recipe.evals.filter((e) => e.stage === 'sft').map((e) => evaluate(client, e)),
-    );
-    const sft = seedResult(0, sftGreedy, sftSampled, await reflectionRateOf(openStore(storeUrl), sftSampled));
+    const sftSummaries = await Promise.all(stageEvals(recipe, 'sft').map((e) => evaluate(client, e)));
+    const sftReflection = await reflectionRateOf(openStore(storeUrl), sftSummaries[1]);
+    const sft = seedResult(0, sftSummaries, sftReflection);
     console.log(
-      `  sft: accuracy ${sft.accuracy.toFixed(3)} (T=0.6), ${sft.greedyAccuracy.toFixed(3)} (greedy), length ${sft.meanLength.toFixed(1)}, reflection rate ${sft.reflectionRate.toFixed(3)}`,
+      `  sft: accuracy ${sft.accuracy.toFixed(3)} (T=0.6), ${fmtT1(sft)} (T=1.0), ${sft.greedyAccuracy.toFixed(3)} (greedy), length ${sft.meanLength.toFixed(1)}, reflection rate ${sft.reflectionRate.toFixed(3)}`,
     );
     const outcomes = await runArms(client, recipe, runs, parallel, (o, done, total) =>
       console.log(
-        `  [${done}/${total}] ${o.arm} seed ${o.seed}: accuracy ${o.result.accuracy.toFixed(3)}, length ${o.result.meanLength.toFixed(1)}, reflection rate ${o.result.reflectionRate.toFixed(3)} (${o.seconds.toFixed(0)} s)`,
+        `  [${done}/${total}] ${o.arm} seed ${o.seed}: accuracy ${o.result.accuracy.toFixed(3)} (T=1.0: ${fmtT1(o.result)}), length ${o.result.meanLength.toFixed(1)}, reflection rate ${o.result.reflectionRate.toFixed(3)} (${o.seconds.toFixed(0)} s)`,
       ),
     );
     const arms: Record<string, SeedResult[]> = {};
@@ -132,6 +131,10 @@ async function main(): Promise<number> {
     console.log(`report: ${reportPath}`);
     return 0;
   });
+}
+
+function fmtT1(s: SeedResult): string {
+  return s.accuracyT1 === undefined ? '—' : s.accuracyT1.toFixed(3);
 }
 
 main().then(

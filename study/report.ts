@@ -1,10 +1,11 @@
 /**
  * The study's report: a table of the paper's findings with the miniature's difference, its 95% interval
  * and a verdict; a table of every arm; the length strategies against the base arm; bar charts per factor
- * with intervals. Also as Markdown, for the README's "What the miniature shows".
+ * with intervals, and each factor's arms over training steps (study/curves.ts). Also as Markdown, for the README's "What the miniature shows".
  */
 import type { Bar, Chart, ReportData, Table } from '../core/metrics/reportData.ts';
-import { ARMS, FINDINGS, TOOL_SFT_STEPS, type StudyScale } from './arms.ts';
+import { ARMS, FINDINGS, FULL_SCALE, TOOL_SFT_STEPS, type Finding, type StudyScale } from './arms.ts';
+import { factorCurveChart } from './curves.ts';
 import { lengthStrategiesTable, rraCheck } from './lengthStrategies.ts';
 import { armEstimate, difference, quantile95, verdictOf, type ArmMetric, type SeedResult } from './stats.ts';
 import { STUDY_TASK_NOTES, type StudyTask } from './tasks.ts';
@@ -24,6 +25,12 @@ export interface StudyResults {
 
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : '—');
 
+const METRIC_NAMES: Record<Finding['metric'], string> = {
+  accuracy: 'held-out accuracy (T = 0.6)',
+  accuracyT1: 'held-out accuracy (T = 1.0)',
+  length: 'response length',
+};
+
 export function findingsTable(r: StudyResults): Table {
   return {
     title: 'Findings of the paper, in miniature',
@@ -37,7 +44,7 @@ export function findingsTable(r: StudyResults): Table {
       return [
         f.factor,
         f.paper,
-        `${f.metric === 'accuracy' ? 'held-out accuracy' : 'response length'}: ${f.better} − ${f.worse}`,
+        `${METRIC_NAMES[f.metric]}: ${f.better} − ${f.worse}`,
         `${fmt(d.diff, digits)} [${fmt(d.low, digits)}, ${fmt(d.high, digits)}]`,
         verdictOf(f, d),
       ];
@@ -53,6 +60,7 @@ export function armsTable(r: StudyResults): Table {
       'factor',
       'setting',
       'accuracy T=0.6 (mean ± 95%)',
+      'accuracy T=1.0 (mean ± 95%)',
       'accuracy greedy',
       'mean length',
       'reflection rate',
@@ -63,6 +71,7 @@ export function armsTable(r: StudyResults): Table {
         'start',
         'the SFT model, before RL',
         fmt(r.sft.accuracy),
+        fmt(r.sft.accuracyT1 ?? NaN),
         fmt(r.sft.greedyAccuracy),
         fmt(r.sft.meanLength, 2),
         fmt(r.sft.reflectionRate),
@@ -70,6 +79,7 @@ export function armsTable(r: StudyResults): Table {
       ...ARMS.map((a) => {
         const seeds = r.arms[a.id] ?? [];
         const e = armEstimate(seeds, 'accuracy');
+        const t1 = armEstimate(seeds, 'accuracyT1');
         const greedy = seeds.reduce((s, x) => s + x.greedyAccuracy, 0) / Math.max(1, seeds.length);
         const length = armEstimate(seeds, 'length');
         const reflection = armEstimate(seeds, 'reflection');
@@ -78,6 +88,7 @@ export function armsTable(r: StudyResults): Table {
           a.factor,
           a.label,
           `${fmt(e.mean)} ± ${fmt(quantile95(e.df) * e.se)}`,
+          `${fmt(t1.mean)} ± ${fmt(quantile95(t1.df) * t1.se)}`,
           fmt(greedy),
           fmt(length.mean, 2),
           fmt(reflection.mean),
@@ -89,6 +100,7 @@ export function armsTable(r: StudyResults): Table {
 
 const METRIC_TITLES: Record<ArmMetric, { title: string; yLabel: string }> = {
   accuracy: { title: 'held-out accuracy (T = 0.6)', yLabel: 'accuracy' },
+  accuracyT1: { title: 'held-out accuracy (T = 1.0)', yLabel: 'accuracy' },
   length: { title: 'mean response length', yLabel: 'tokens' },
   reflection: { title: 'reflection-word rate', yLabel: 'fraction of responses' },
 };
@@ -119,8 +131,15 @@ export function studyReport(r: StudyResults, generatedAt: string): ReportData {
     'length strategy',
   ];
   const charts: Chart[] = factors.map((f, i) => factorChart(r, f, 'accuracy', `factor-${i}`));
+  factors.forEach((f, i) => charts.push(factorChart(r, f, 'accuracyT1', `factor-t1-${i}`)));
   charts.push(factorChart(r, 'length strategy', 'length', 'length-strategies-length'));
   charts.push(factorChart(r, 'length strategy', 'reflection', 'length-strategies-reflection'));
+  factors.forEach((f, i) => charts.push(factorCurveChart(r.arms, f, 'accuracy', `curve-accuracy-${i}`)));
+  charts.push(factorCurveChart(r.arms, 'length strategy', 'meanLength', 'curve-length-strategies-length'));
+  charts.push(
+    factorCurveChart(r.arms, 'length strategy', 'reflectionRate', 'curve-length-strategies-reflection'),
+  );
+  charts.push(factorCurveChart(r.arms, 'tool use', 'accuracy', 'curve-tools-accuracy'));
   const task = STUDY_TASK_NOTES[r.task];
   return {
     title: 'The STILL-3 factor study in miniature',
@@ -131,9 +150,13 @@ export function studyReport(r: StudyResults, generatedAt: string): ReportData {
     notes: [
       r.scale.seeds > 1
         ? `Intervals: Student's t over ${r.scale.seeds} seeds.`
-        : 'One seed per arm: intervals are the sampling error over held-out responses only (too narrow: they ignore seed-to-seed variation); the full study uses 3 seeds.',
+        : `One seed per arm: intervals are the sampling error over held-out responses only (too narrow: they ignore seed-to-seed variation); the full study uses ${FULL_SCALE.seeds} seeds.`,
       `Tool use: the tool arm starts from a second SFT model, fine-tuned for ${TOOL_SFT_STEPS} steps (the task's ` +
         `SFT: ${r.sftSteps}) on ${task.tools}. It is compared with the base arm (no tool).`,
+      'Held-out accuracy is measured twice: sampled as the paper evaluates (T = 0.6, top-p 0.95) and at the ' +
+        'training temperature (T = 1.0, no top-p), the policy as GRPO sampled it; the second still separates ' +
+        "arms that all reach the first one's ceiling. The line charts are the training rollouts per GRPO step " +
+        "(at each arm's own temperature), mean over seeds.",
       task.length,
       rraCheck(r),
       `Total time ${fmt(r.totalSeconds / 60, 1)} min.`,

@@ -8,7 +8,8 @@
 import type { Client } from '@temporalio/client';
 import { WORKFLOW_TYPES } from '../client/workflowTypes.ts';
 import { parseRunConfig, type RunConfigInput } from '../core/config/run.ts';
-import { heldOutTask } from '../core/config/task.ts';
+import { parseEvaluationConfig } from '../core/config/evaluation.ts';
+import { heldOutTask, type TaskConfig } from '../core/config/task.ts';
 import type { EvaluationSummary } from '../core/metrics/evaluation.ts';
 import { openStore } from '../core/store/index.ts';
 import type { ObjectStore } from '../core/store/objectStore.ts';
@@ -65,34 +66,71 @@ export function armRuns(
 }
 
 /**
- * The held-out evaluations of an RL run's final checkpoint: the task's, pointed at this run, with the
- * run's task (the tool arm evaluates with its tool) and response length.
+ * The run's task (the tool arm's has its tool) on the evaluation's held-out problems: the recipe's
+ * `heldOutSize`, which the SFT model was evaluated on, not the run config's default.
+ */
+function heldOutOf(run: ArmRun, evaluation: StageConfigs['evals'][number]): TaskConfig {
+  const task = heldOutTask(parseRunConfig(run.config).task);
+  const problems = parseEvaluationConfig(evaluation.config).task;
+  if (task.kind !== 'math' || task.data.source !== 'synthetic') return task;
+  if (problems.kind !== 'math' || problems.data.source !== 'synthetic') return task;
+  return { ...task, data: { ...task.data, heldOutSize: problems.data.heldOutSize } };
+}
+
+/**
+ * A sampled evaluation at the training temperature (T = 1.0, no top-p): the policy as GRPO sampled it.
+ * The paper's protocol (T = 0.6, top-p 0.95) is the study's first measure; on long addition every arm
+ * reaches 0.99–1.00 under it within 12 steps, where the arms still differ at T = 1.0 (docs/study.md).
+ */
+export function atTrainingTemperature(e: StageConfigs['evals'][number]): StageConfigs['evals'][number] {
+  const sampling = e.config.sampling as Record<string, unknown>;
+  return {
+    ...e,
+    name: `${e.name}-t1`,
+    config: {
+      ...e.config,
+      evalId: `${e.config.evalId}-t1`,
+      sampling: { ...sampling, temperature: 1.0, topP: 1.0 },
+    },
+  };
+}
+
+/** The task's greedy and sampled evaluations of a stage, and the sampled one at the training temperature. */
+export function stageEvals(recipe: StageConfigs, stage: 'sft' | 'rl'): StageConfigs['evals'] {
+  const evals = recipe.evals.filter((e) => e.stage === stage);
+  const sampled = evals.find((e) => e.name === `${stage}-sampled`);
+  if (!sampled) throw new Error(`the task's configs have no ${stage}-sampled evaluation`);
+  return [...evals, atTrainingTemperature(sampled)];
+}
+
+/**
+ * The held-out evaluations of an RL run's final checkpoint (greedy, T = 0.6, T = 1.0): the task's,
+ * pointed at this run, with the run's task (the tool arm evaluates with its tool) and response length,
+ * on the SFT model's problems.
  */
 export function evalsFor(recipe: StageConfigs, run: ArmRun): StageConfigs['evals'] {
-  return recipe.evals
-    .filter((e) => e.stage === 'rl')
-    .map((e) => ({
-      ...e,
-      config: {
-        ...e.config,
-        evalId: `${run.config.runId}-${e.name.replace(/^rl-/, '')}`,
-        model: { checkpoint: { runId: run.config.runId, step: run.config.steps } },
-        task: heldOutTask(parseRunConfig(run.config).task),
-        sampling: { ...e.config.sampling, maxNewTokens: run.config.rollout?.maxNewTokens },
-      },
-    }));
+  return stageEvals(recipe, 'rl').map((e) => ({
+    ...e,
+    config: {
+      ...e.config,
+      evalId: `${run.config.runId}-${e.name.replace(/^rl-/, '')}`,
+      model: { checkpoint: { runId: run.config.runId, step: run.config.steps } },
+      task: heldOutOf(run, e),
+      sampling: { ...e.config.sampling, maxNewTokens: run.config.rollout?.maxNewTokens },
+    },
+  }));
 }
 
 export function seedResult(
   seed: number,
-  greedy: EvaluationSummary,
-  sampled: EvaluationSummary,
+  [greedy, sampled, atT1]: readonly EvaluationSummary[],
   reflectionRate: number,
   training?: TrainingSignal,
 ): SeedResult {
   return {
     seed,
     accuracy: sampled.accuracy,
+    accuracyT1: atT1.accuracy,
     greedyAccuracy: greedy.accuracy,
     meanLength: sampled.meanLength,
     lengthStd: sampled.lengthStd,
@@ -110,17 +148,17 @@ export async function reflectionRateOf(store: ObjectStore, summary: EvaluationSu
 async function runArm(client: Client, recipe: StageConfigs, run: ArmRun): Promise<ArmOutcome> {
   const t0 = performance.now();
   await followTraining(client, WORKFLOW_TYPES.rlTraining, run.config.runId, run.config, run.arm.id, {});
-  const [greedy, sampled] = await Promise.all(evalsFor(recipe, run).map((e) => evaluate(client, e)));
+  const summaries = await Promise.all(evalsFor(recipe, run).map((e) => evaluate(client, e)));
   const store = openStore(run.config.store.url);
   const [reflection, training] = await Promise.all([
-    reflectionRateOf(store, sampled),
+    reflectionRateOf(store, summaries[1]),
     readTrainingSignal(store, run.config.runId),
   ]);
   return {
     arm: run.arm.id,
     seed: run.seed,
     runId: run.config.runId,
-    result: seedResult(run.seed, greedy, sampled, reflection, training),
+    result: seedResult(run.seed, summaries, reflection, training),
     seconds: (performance.now() - t0) / 1000,
   };
 }

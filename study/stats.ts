@@ -10,8 +10,10 @@ import type { TrainingSignal } from './training.ts';
 
 export interface SeedResult {
   seed: number;
-  /** Sampled (T = 0.6) pass@1 on the held-out problems. */
+  /** Sampled (T = 0.6, top-p 0.95: the paper's protocol) pass@1 on the held-out problems. */
   accuracy: number;
+  /** The same at the training temperature (T = 1.0, no top-p); absent in results made before it. */
+  accuracyT1?: number;
   greedyAccuracy: number;
   meanLength: number;
   lengthStd: number;
@@ -23,11 +25,15 @@ export interface SeedResult {
   training?: TrainingSignal;
 }
 
-/** What an arm is compared on: held-out sampled accuracy, mean response length, reflection-word rate. */
-export type ArmMetric = 'accuracy' | 'length' | 'reflection';
+/**
+ * What an arm is compared on: held-out sampled accuracy (T = 0.6, and T = 1.0), mean response length,
+ * reflection-word rate.
+ */
+export type ArmMetric = 'accuracy' | 'accuracyT1' | 'length' | 'reflection';
 
 const METRIC_VALUE: Record<ArmMetric, (s: SeedResult) => number> = {
   accuracy: (s) => s.accuracy,
+  accuracyT1: (s) => s.accuracyT1 ?? NaN,
   length: (s) => s.meanLength,
   reflection: (s) => s.reflectionRate,
 };

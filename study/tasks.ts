@@ -1,9 +1,9 @@
 /**
  * The tasks the factor study can run its arms on, each as the stage configs every arm derives from: the
- * 2-digit recipe (demo/recipe.ts: a fixed worked-solution format, so response length has almost nothing
- * to vary; the study's default and the README's findings) and the demo's long addition (demo/configs.ts:
- * a habit teacher whose traces answer directly, work the columns or check them, so length is the policy's
- * choice and the length strategies have something to move).
+ * demo's long addition (demo/configs.ts: a habit teacher whose traces answer directly, work the columns or
+ * check them, so length is the policy's choice and the length strategies have something to move; the
+ * study's default and the README's findings) and the 2-digit recipe (demo/recipe.ts: a fixed
+ * worked-solution format, so response length has almost nothing to vary; the study's first task).
  */
 import { DEFAULT_DEMO, demoConfigs, type DemoConfigs } from '../demo/configs.ts';
 import { DEFAULT_RECIPE, recipeConfigs, type StageConfigs } from '../demo/recipe.ts';
@@ -11,8 +11,8 @@ import { DEFAULT_RECIPE, recipeConfigs, type StageConfigs } from '../demo/recipe
 export const STUDY_TASKS = ['2-digit', 'long-addition'] as const;
 export type StudyTask = (typeof STUDY_TASKS)[number];
 
-/** Until the full study has run on long addition, the README's findings are the 2-digit recipe's. */
-export const DEFAULT_STUDY_TASK: StudyTask = '2-digit';
+/** The task where response length is the policy's choice: the README's findings are its. */
+export const DEFAULT_STUDY_TASK: StudyTask = 'long-addition';
 
 export function parseStudyTask(text: string | undefined): StudyTask {
   if (text === undefined) return DEFAULT_STUDY_TASK;

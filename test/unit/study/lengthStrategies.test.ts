@@ -15,25 +15,45 @@ import type { StudyResults } from '../../../study/report.ts';
 import type { SeedResult } from '../../../study/stats.ts';
 import { trainingSignal, type TrainingSignal } from '../../../study/training.ts';
 
-test('the training signal: reward and kept fraction per step, the length term per response', () => {
+test('the training signal: reward and kept fraction per step, the length term per response, the curve', () => {
   const history = [
-    { step: 1, metrics: { meanTaskReward: 0.2, keptFraction: 1 } },
-    { step: 2, metrics: { meanTaskReward: 0.6, keptFraction: 0.5 } },
+    { step: 1, metrics: { meanTaskReward: 0.2, keptFraction: 1, accuracy: 0.5, meanResponseLength: 30 } },
+    { step: 2, metrics: { meanTaskReward: 0.6, keptFraction: 0.5, accuracy: 0.75, meanResponseLength: 36 } },
   ];
-  const responses: { rewardParts: Record<string, number> }[] = [
-    { rewardParts: { answer: 1, length: 0.1 } },
-    { rewardParts: { answer: -1, length: 0 } },
-    { rewardParts: { answer: 1, length: 0.1 } },
-    { rewardParts: { answer: 1, kl: -0.01 } },
-  ];
-  const s = trainingSignal(history, responses);
+  const said = (text: string, rewardParts: Record<string, number>) => ({
+    rewardParts,
+    segments: [{ text: text.slice(0, 4) }, { text: text.slice(4) }],
+  });
+  const recorded = new Map([
+    [
+      1,
+      [
+        said('<think>3+4</think>', { answer: 1, length: 0.1 }),
+        said('<think></think>', { answer: -1, length: 0 }),
+      ],
+    ],
+    [
+      2,
+      [said('<think>wait, verify</think>', { answer: 1, length: 0.1 }), said('x', { answer: 1, kl: -0.01 })],
+    ],
+  ]);
+  const s = trainingSignal(history as never, recorded);
   assert.ok(Math.abs(s.meanTaskReward - 0.4) < 1e-12);
   assert.equal(s.keptFraction, 0.75);
   assert.equal(s.lengthRewardedFraction, 0.5);
   assert.ok(Math.abs(s.meanLengthReward - 0.05) < 1e-12);
   assert.equal(s.responses, 4);
-  const none = trainingSignal(history, []);
+  assert.deepEqual(s.curve, [
+    { step: 1, accuracy: 0.5, meanLength: 30, reflectionRate: 0 },
+    { step: 2, accuracy: 0.75, meanLength: 36, reflectionRate: 0.5 },
+  ]);
+  const none = trainingSignal(history as never, new Map());
   assert.ok(Number.isNaN(none.lengthRewardedFraction), 'no records: unknown, not 0');
+  assert.deepEqual(
+    none.curve.map((p) => p.reflectionRate),
+    [null, null],
+    'no records: no reflection rate, not 0',
+  );
 });
 
 const signal = (t: Partial<TrainingSignal> = {}): TrainingSignal => ({
@@ -42,6 +62,7 @@ const signal = (t: Partial<TrainingSignal> = {}): TrainingSignal => ({
   lengthRewardedFraction: 0,
   meanLengthReward: 0,
   responses: 128,
+  curve: [],
   ...t,
 });
 const seed = (

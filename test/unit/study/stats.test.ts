@@ -72,3 +72,31 @@ test('verdicts follow the interval', () => {
     'no data',
   );
 });
+
+test('each accuracy finding is stated at T = 0.6 and, right after, at T = 1.0; results without T = 1.0 say no data', () => {
+  const accuracy = FINDINGS.filter((f) => f.metric === 'accuracy');
+  assert.ok(accuracy.length >= 8);
+  for (const f of accuracy) {
+    const next = FINDINGS[FINDINGS.indexOf(f) + 1];
+    assert.deepEqual(next, { ...f, metric: 'accuracyT1' });
+  }
+  assert.equal(FINDINGS.filter((f) => f.metric === 'accuracyT1').length, accuracy.length);
+  const old = {
+    seed: 1,
+    accuracy: 0.9,
+    greedyAccuracy: 1,
+    meanLength: 30,
+    lengthStd: 2,
+    reflectionRate: 0,
+    responses: 400,
+  };
+  assert.ok(Number.isNaN(armEstimate([old, { ...old, seed: 2 }], 'accuracyT1').mean));
+  const t1 = armEstimate(
+    [
+      { ...old, accuracyT1: 0.8 },
+      { ...old, seed: 2, accuracyT1: 0.7 },
+    ],
+    'accuracyT1',
+  );
+  assert.ok(Math.abs(t1.mean - 0.75) < 1e-12 && t1.df === 1);
+});

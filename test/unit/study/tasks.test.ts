@@ -1,7 +1,8 @@
 /**
  * The study's tasks (study/tasks.ts): on either task every arm's config and every evaluation of it are
  * valid workflow configs; on long addition the arms have room for the habit teacher's longest trace and the
- * tool arm's model for the longest tool-using one; the default task's configs are the 2-digit recipe's.
+ * tool arm's model for the longest tool-using one; the default task is long addition, the 2-digit recipe's
+ * configs unchanged.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -16,7 +17,7 @@ import { mathPromptIds } from '../../../core/task/prompts.ts';
 import { DEFAULT_DEMO, demoMaxNewTokens } from '../../../demo/configs.ts';
 import { DEFAULT_RECIPE, recipeConfigs } from '../../../demo/recipe.ts';
 import { ARMS, QUICK_SCALE, TOOL_MAX_NEW_TOKENS, toolSftConfig } from '../../../study/arms.ts';
-import { armRuns, evalsFor } from '../../../study/run.ts';
+import { armRuns, evalsFor, stageEvals } from '../../../study/run.ts';
 import { DEFAULT_STUDY_TASK, parseStudyTask, STUDY_TASKS, studyStages } from '../../../study/tasks.ts';
 
 const tokenizer = new QwenTokenizer(buildTinyTokenizer());
@@ -30,6 +31,7 @@ for (const task of STUDY_TASKS) {
     parseSftConfig(stages.sft);
     parseSftConfig(toolSftConfig(stages));
     const runs = armRuns(stages, QUICK_SCALE, 'st', undefined);
+    const sftSampled = parseEvaluationConfig(stages.evals.find((e) => e.name === 'sft-sampled')!.config);
     assert.deepEqual(
       runs.map((r) => r.arm.id),
       ARMS.map((a) => a.id),
@@ -45,7 +47,7 @@ for (const task of STUDY_TASKS) {
       const evals = evalsFor(stages, run);
       assert.deepEqual(
         evals.map((e) => e.name),
-        ['rl-greedy', 'rl-sampled'],
+        ['rl-greedy', 'rl-sampled', 'rl-sampled-t1'],
       );
       for (const e of evals) {
         const parsed = parseEvaluationConfig(e.config);
@@ -53,6 +55,11 @@ for (const task of STUDY_TASKS) {
         assert.deepEqual(
           parsed.task.kind === 'math' && parsed.task.tools,
           rl.task.kind === 'math' && rl.task.tools,
+        );
+        assert.deepEqual(
+          parsed.task.kind === 'math' && parsed.task.data,
+          sftSampled.task.kind === 'math' && sftSampled.task.data,
+          `${run.arm.id}: the arm is evaluated on the SFT model's held-out problems`,
         );
       }
     }
@@ -107,9 +114,10 @@ test("long addition's tool arm: an SFT model on tool-using traces of the same su
   assert.deepEqual(tools.config.model, { checkpoint: { runId: toolSft.runId, step: toolSft.steps } });
 });
 
-test("the default task is the 2-digit recipe's, its tool arm as before", () => {
-  assert.equal(DEFAULT_STUDY_TASK, '2-digit');
-  assert.equal(parseStudyTask(undefined), '2-digit');
+test("the default task is long addition; the 2-digit recipe's configs and tool arm as before", () => {
+  assert.equal(DEFAULT_STUDY_TASK, 'long-addition');
+  assert.equal(parseStudyTask(undefined), 'long-addition');
+  assert.equal(parseStudyTask('2-digit'), '2-digit');
   assert.equal(parseStudyTask('long-addition'), 'long-addition');
   assert.throws(() => parseStudyTask('3-digit'), /--task must be one of 2-digit, long-addition/);
   const stages = studyStages('2-digit', options);
@@ -119,4 +127,18 @@ test("the default task is the 2-digit recipe's, its tool arm as before", () => {
   const toolSft = toolSftConfig(stages);
   assert.deepEqual(toolSft.sft, stages.sft.sft);
   assert.equal(positionsOf(toolSft.model), 128);
+});
+
+test('the training-temperature evaluation: the sampled one at T = 1.0 without top-p, its own id', () => {
+  const stages = studyStages('long-addition', options);
+  const [greedy, sampled, t1] = stageEvals(stages, 'sft');
+  assert.deepEqual([greedy.name, sampled.name, t1.name], ['sft-greedy', 'sft-sampled', 'sft-sampled-t1']);
+  const parsed = parseEvaluationConfig(t1.config);
+  const paper = parseEvaluationConfig(sampled.config);
+  assert.equal(parsed.sampling.temperature, 1);
+  assert.equal(parsed.sampling.topP, 1);
+  assert.equal(paper.sampling.temperature, 0.6);
+  assert.deepEqual({ ...parsed.sampling, temperature: 0.6, topP: paper.sampling.topP }, paper.sampling);
+  assert.equal(t1.config.evalId, `${sampled.config.evalId}-t1`);
+  assert.deepEqual(parsed.task, paper.task);
 });
