@@ -7,7 +7,6 @@
 import type { LineChart, Point } from '../core/metrics/reportData.ts';
 import { ARMS } from './arms.ts';
 import type { SeedResult } from './stats.ts';
-import type { TrainingPoint } from './training.ts';
 
 export type CurveMetric = 'accuracy' | 'meanLength' | 'reflectionRate';
 
@@ -22,7 +21,7 @@ export function meanCurve(seeds: readonly SeedResult[], metric: CurveMetric): Po
   const byStep = new Map<number, number[]>();
   for (const s of seeds) {
     for (const p of s.training?.curve ?? []) {
-      const y = (p as TrainingPoint)[metric];
+      const y = p[metric];
       if (y === null || !Number.isFinite(y)) continue;
       (byStep.get(p.step) ?? byStep.set(p.step, []).get(p.step)!).push(y);
     }

@@ -91,7 +91,8 @@ async function main(): Promise<number> {
       await followTraining(client, WORKFLOW_TYPES.sftTraining, toolSft.runId, toolSft, 'sft', {});
     }
     const sftSummaries = await Promise.all(stageEvals(recipe, 'sft').map((e) => evaluate(client, e)));
-    const sftReflection = await reflectionRateOf(openStore(storeUrl), sftSummaries[1]);
+    const [, sftSampled] = sftSummaries;
+    const sftReflection = await reflectionRateOf(openStore(storeUrl), sftSampled);
     const sft = seedResult(0, sftSummaries, sftReflection);
     console.log(
       `  sft: accuracy ${sft.accuracy.toFixed(3)} (T=0.6), ${fmtT1(sft)} (T=1.0), ${sft.greedyAccuracy.toFixed(3)} (greedy), length ${sft.meanLength.toFixed(1)}, reflection rate ${sft.reflectionRate.toFixed(3)}`,

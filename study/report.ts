@@ -1,7 +1,8 @@
 /**
  * The study's report: a table of the paper's findings with the miniature's difference, its 95% interval
  * and a verdict; a table of every arm; the length strategies against the base arm; bar charts per factor
- * with intervals, and each factor's arms over training steps (study/curves.ts). Also as Markdown, for the README's "What the miniature shows".
+ * with intervals, and each factor's arms over training steps (study/curves.ts). Also as Markdown, for the
+ * README's "What the miniature shows".
  */
 import type { Bar, Chart, ReportData, Table } from '../core/metrics/reportData.ts';
 import { ARMS, FINDINGS, FULL_SCALE, TOOL_SFT_STEPS, type Finding, type StudyScale } from './arms.ts';

@@ -80,7 +80,7 @@ function heldOutOf(run: ArmRun, evaluation: StageConfigs['evals'][number]): Task
 /**
  * A sampled evaluation at the training temperature (T = 1.0, no top-p): the policy as GRPO sampled it.
  * The paper's protocol (T = 0.6, top-p 0.95) is the study's first measure; on long addition every arm
- * reaches 0.99–1.00 under it within 12 steps, where the arms still differ at T = 1.0 (docs/study.md).
+ * reaches 0.96–1.00 under it within 12 steps, where the arms still differ at T = 1.0 (docs/study.md).
  */
 export function atTrainingTemperature(e: StageConfigs['evals'][number]): StageConfigs['evals'][number] {
   const sampling = e.config.sampling as Record<string, unknown>;
@@ -95,12 +95,15 @@ export function atTrainingTemperature(e: StageConfigs['evals'][number]): StageCo
   };
 }
 
-/** The task's greedy and sampled evaluations of a stage, and the sampled one at the training temperature. */
+/** The task's greedy and sampled evaluations of a stage, then the sampled one at the training temperature. */
 export function stageEvals(recipe: StageConfigs, stage: 'sft' | 'rl'): StageConfigs['evals'] {
-  const evals = recipe.evals.filter((e) => e.stage === stage);
-  const sampled = evals.find((e) => e.name === `${stage}-sampled`);
-  if (!sampled) throw new Error(`the task's configs have no ${stage}-sampled evaluation`);
-  return [...evals, atTrainingTemperature(sampled)];
+  const named = (name: string) => {
+    const e = recipe.evals.find((x) => x.stage === stage && x.name === `${stage}-${name}`);
+    if (!e) throw new Error(`the task's configs have no ${stage}-${name} evaluation`);
+    return e;
+  };
+  const sampled = named('sampled');
+  return [named('greedy'), sampled, atTrainingTemperature(sampled)];
 }
 
 /**
@@ -123,6 +126,7 @@ export function evalsFor(recipe: StageConfigs, run: ArmRun): StageConfigs['evals
 
 export function seedResult(
   seed: number,
+  /** In stageEvals' order: greedy, sampled (T = 0.6), sampled at T = 1.0. */
   [greedy, sampled, atT1]: readonly EvaluationSummary[],
   reflectionRate: number,
   training?: TrainingSignal,
@@ -149,9 +153,10 @@ async function runArm(client: Client, recipe: StageConfigs, run: ArmRun): Promis
   const t0 = performance.now();
   await followTraining(client, WORKFLOW_TYPES.rlTraining, run.config.runId, run.config, run.arm.id, {});
   const summaries = await Promise.all(evalsFor(recipe, run).map((e) => evaluate(client, e)));
+  const [, sampled] = summaries;
   const store = openStore(run.config.store.url);
   const [reflection, training] = await Promise.all([
-    reflectionRateOf(store, summaries[1]),
+    reflectionRateOf(store, sampled),
     readTrainingSignal(store, run.config.runId),
   ]);
   return {

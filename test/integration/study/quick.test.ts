@@ -10,7 +10,8 @@ import { runScript } from '../runScript.ts';
 
 /**
  * The quick study in CI, on the default task (long addition: its two SFT runs, 800 and 600 steps, are
- * most of it; 19 min at nice 19 beside another test run, docs/study.md).
+ * most of it). It took 10.0 min in a fresh-clone `.ci/run` on 2 cores, 19 min at nice 19 beside another
+ * test run (docs/study.md).
  */
 const QUICK_STUDY_TIMEOUT_MS = 30 * 60_000;
 

@@ -131,8 +131,10 @@ def run(shape: str, device: str, mixed_precision: str | None, rows: int, tokens:
     # The checkpoint's gather (every tensor, weights and moments, to the CPU as float32), without the files.
     started = time.perf_counter()
     state = LiveState(model, optimizer)
-    digest = state_sha256(state) if with_sha256 else None
-    if digest is None:
+    digest = None
+    if with_sha256:
+        digest = state_sha256(state)
+    else:
         join_state_writes(state)
     gather_s = time.perf_counter() - started
     return {"shape": shape, "device": device, "ranks": world, "mixedPrecision": mixed_precision or "none",
