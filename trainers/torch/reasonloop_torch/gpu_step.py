@@ -30,7 +30,7 @@ from transformers import Qwen2Config
 from .model import build_qwen2, token_logprobs
 from .policy_update import UpdateContext, UpdateSettings, make_optimizer, on_device, update
 from .rollout_batch import pack_rows
-from .sharding import device_problem, init_ranks, shard_model, use_device
+from .sharding import device_problem, init_ranks, leave_ranks, shard_model, use_device
 from .state_files import join_state_writes, moment_entries, read_moment
 from .trainer_state import LiveState
 
@@ -163,7 +163,7 @@ def main() -> None:
               args.rows, args.tokens, args.seed, args.state_sha256)
     if out.pop("rank") == 0:
         print(json.dumps(out), flush=True)
-    dist.destroy_process_group()
+    leave_ranks()
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from .lora import LoraSpec, add_lora
 from .model import build_qwen2
 from .policy_update import UpdateContext, UpdateSettings, make_optimizer, update
-from .sharding import init_ranks, shard_model
+from .sharding import init_ranks, leave_ranks, shard_model
 from .trainer_state import FullState, gather_state, load_frozen, load_state, trained_parameters
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
@@ -67,7 +67,7 @@ def main() -> None:
     rank, _ = init_ranks("cpu")
     for case_dir in sorted(p for p in root.iterdir() if (p / "case.json").exists()):
         run_case(case_dir, out_name, rank)
-    torch.distributed.destroy_process_group()
+    leave_ranks()
 
 
 if __name__ == "__main__":

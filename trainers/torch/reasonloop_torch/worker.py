@@ -29,7 +29,7 @@ from typing import Any, Iterator
 import torch
 import torch.distributed as dist
 
-from .sharding import device_problem, init_ranks, use_device
+from .sharding import device_problem, init_ranks, leave_ranks, use_device
 from .trainer import PermanentError, Trainer
 
 #: Appended to the run's trainer queue: only torch trainers poll it.
@@ -214,7 +214,7 @@ def main() -> None:
         # torchrun stop the other ranks and, with --max-restarts, start them all again.
         print(f"reasonloop_torch: {e}; exiting so that the ranks restart together", file=sys.stderr, flush=True)
         os._exit(1)
-    dist.destroy_process_group()
+    leave_ranks()
 
 
 if __name__ == "__main__":
