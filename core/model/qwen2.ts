@@ -19,8 +19,8 @@ export { WEIGHT_DTYPES, type WeightDtype } from './weightDtype.ts';
 export { isMatrixWeight, linear, loraLinear, upcastWeight, type HalfWeightUse } from './linear.ts';
 
 /**
- * Additive score for masked positions. HF uses finfo(float32).min; any value whose exp underflows to 0
- * gives identical probabilities for rows with at least one visible position.
+ * Added to the scores of masked positions. HF adds finfo(float32).min; any value whose exp underflows to 0
+ * gives identical probabilities, and every query sees at least its own key (causalPaddingMask).
  */
 export const MASKED_SCORE = -1e9;
 
@@ -120,15 +120,20 @@ function ungroup(x: Value, heads: number, queries: Dim): Value {
 /**
  * Visibility of key j from query i: causal and not padding, [batch, 1, new, past+new] bool. Query i sits at
  * absolute position past+i, so it sees keys j ≤ past+i: a lower triangle offset by the cache length.
+ * A query always sees its own key, padding or not: a left-padding query, which would see nothing, then
+ * attends to itself alone: a smooth function of the weights, whose gradient the additive mask gets right.
+ * (With nothing visible, every score plus MASKED_SCORE would round to about MASKED_SCORE: a near-constant
+ * the backward does not know of.) Real queries see their own key anyway: their outputs do not change.
  * Built from the inputs' own shapes so it works for any (symbolic) lengths.
  */
 export function causalPaddingMask(attentionMask: Value, queries: Dim, pastLength?: Value): Value {
   const g = attentionMask.graph;
   const [b, total] = attentionMask.shape;
   const ones = op.constantOfShape(g, 'float32', [queries, total], 1);
-  const causal = op.cast(op.trilu(ones, pastLength ?? 0, false), 'bool'); // [new, total]
+  const causal = op.cast(op.trilu(ones, pastLength ?? 0, false), 'bool'); // [new, total]: j ≤ past+i
+  const later = op.cast(op.trilu(ones, pastLength ?? 0, true), 'bool'); // j ≥ past+i
   const keys = op.unsqueeze(op.cast(attentionMask, 'bool'), [1, 2]); // [B,1,1,total]
-  return op.and(op.expand(causal, [b, 1, queries, total]), keys);
+  return op.or(op.and(op.expand(causal, [b, 1, queries, total]), keys), op.and(causal, later));
 }
 
 /** Per-layer keys and values after RoPE, [batch, kvHeads, length, headDim] (HF's past_key_values). */
@@ -140,7 +145,12 @@ export interface KvCache {
 export interface AttentionContext {
   cos: Value;
   sin: Value;
-  mask: Value;
+  /**
+   * [B,1,T,L]: 0 where a query sees a key, MASKED_SCORE where not, added to every layer's scores. An Add
+   * broadcast over the heads runs in a fraction of a Where's time and needs no backward of its own (the
+   * softmax's gradient is already 0 where its probability is); made once for all layers.
+   */
+  maskBias: Value;
   past?: KvCache;
   /** Filled layer by layer with past + new keys/values. */
   present: KvCache;
@@ -179,7 +189,7 @@ function selfAttention(
   const kvH = c.numKeyValueHeads;
   const grouped = op.matmul(groupQueries(q, kvH), op.transposeLast2(k)); // [B,kvH,rep·T,L]
   const scores = op.mul(ungroup(grouped, H, t), 1 / Math.sqrt(c.headDim)); // [B,H,T,L]
-  const probs = op.softmax(op.where(ctx.mask, scores, MASKED_SCORE), -1);
+  const probs = op.softmax(op.add(scores, ctx.maskBias), -1);
   const out = ungroup(op.matmul(groupQueries(probs, kvH), v), H, t); // [B,H,T,D]
   const merged = op.reshape(op.transpose(out, [0, 2, 1, 3]), [b, t, c.numAttentionHeads * c.headDim]);
   return proj('o_proj', merged);
@@ -235,10 +245,11 @@ export function qwen2Hidden(
   const { cos, sin } = rotaryCosSin(inputs.positionIds, c.headDim, c.ropeTheta, dtype);
   const pastLength = past && op.squeeze(op.dimValue(x.graph, past.keys[0].shape[2]), [0]);
   const mask = causalPaddingMask(inputs.attentionMask, inputs.inputIds.shape[1], pastLength);
+  const maskBias = op.where(mask, x.graph.scalar(0, dtype), x.graph.scalar(MASKED_SCORE, dtype));
   const ctx: AttentionContext = {
     cos,
     sin,
-    mask,
+    maskBias,
     past,
     present: { keys: [], values: [] },
     fresh: { keys: [], values: [] },

@@ -1,7 +1,8 @@
 /**
  * Per-token log-probs and entropies of given sequences — what the trainer recomputes for the PPO ratio
- * and the KL/entropy terms. Position t scores token t+1; the logits are divided by the sampling
- * temperature first, so on-policy the ratio against the sampler's log-probs starts at exactly 1.
+ * and the KL/entropy terms. Position t scores token t+1; the logits are those of the hidden state divided
+ * by the sampling temperature, so on-policy the ratio against the sampler's log-probs starts at 1 (to
+ * float32 rounding: the sampler divides the logits themselves).
  * With `vocabWidth` the lm_head product, log-softmax and gather run per slice of the vocabulary
  * (op.vocabChunkedTokenLogProbs), with `chunkTokens` per chunk of tokens (op.chunkedTokenLogProbs): either
  * way the [tokens, vocab] logits never exist whole, in the forward or backward.
@@ -160,7 +161,9 @@ export function tokenLogProbs(
     return graph.scope('logprobs', () =>
       op.chunkedTokenLogProbs(scoring, head(), nextTokens(), temperature, opts.chunkTokens!),
     );
-  const logits = op.div(linear(scoring, lmHeadWeight(params, config), undefined, opts.halfUse), temperature);
+  // h/T before the head, as the chunked paths do: [tokens, hidden] divided rather than [tokens, vocab],
+  // forward and backward.
+  const logits = linear(op.div(scoring, temperature), lmHeadWeight(params, config), undefined, opts.halfUse);
   const logProbs = graph.scope('logprobs', () => op.logSoftmax(logits, -1));
   const targets = nextTokens();
   return { logProbs: gatherLogProbs(logProbs, targets), entropy: entropyFromLogProbs(logProbs) };

@@ -1,7 +1,8 @@
 /** Every differentiable op's gradient against central finite differences on float64 graphs. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Graph, definedOps, dimMul, op } from '../../../core/graph/index.ts';
+import { Graph, definedOps, dimMul, grad, op } from '../../../core/graph/index.ts';
+import { liveNodes } from '../../../core/graph/serialize.ts';
 import type { GradCheckCase } from './gradcheck.ts';
 import { gradCheck, input, int64 } from './gradcheck.ts';
 
@@ -117,6 +118,13 @@ const cases: Record<string, Build> = {
     const a = input(g, 'a', [2, 3, 5], 32);
     const idx = g.constant(int64([4, 0, 2, 1, 1, 3]), [2, 3, 1], 'int64');
     return { wrt: [a], out: op.gatherElements(op.logSoftmax(a.value, -1), idx, -1) };
+  },
+  'GatherElements of LogSoftmax with a second consumer (log-prob and entropy)': (g) => {
+    const a = input(g, 'a', [2, 3, 5], 49);
+    const idx = g.constant(int64([1, 2, 0, 4, 3, 3]), [2, 3, 1], 'int64');
+    const lp = op.logSoftmax(a.value, -1);
+    const entropy = op.neg(op.reduceSum(op.mul(op.exp(lp), lp), [-1], true));
+    return { wrt: [a], out: op.add(op.gatherElements(lp, idx, -1), op.mul(entropy, 0.3)) };
   },
   'Reshape Transpose': (g) => {
     const a = input(g, 'a', [2, 3, 4], 33);
@@ -243,4 +251,19 @@ test('every differentiable op the issue lists has a gradient case here', () => {
   const names = Object.keys(cases).join(' ');
   for (const r of required.filter((r) => !['Equal', 'Less', 'Cast'].includes(r)))
     assert.ok(names.includes(r), `no gradient case mentions ${r}`);
+});
+
+test('a gathered log-prob differentiates without a one-hot [rows, vocab] tensor', () => {
+  const g = new Graph('gathered');
+  const logits = g.input('logits', 'float32', [6, 1000]);
+  const idx = g.input('idx', 'int64', [6, 1]);
+  const picked = op.reduceSum(op.gatherElements(op.logSoftmax(logits, -1), idx, -1), [0, 1], false);
+  const [dLogits] = grad(picked, [logits]);
+  g.output(dLogits, 'dLogits');
+  const ops = liveNodes(g).map((n) => n.op);
+  // softmax(x) ⊙ (−u), then u added at the targets: no zeros, no Σ over the vocabulary, no Sub.
+  assert.deepEqual(
+    ops.filter((o) => ['ConstantOfShape', 'Sub', 'ScatterElements'].includes(o)),
+    ['ScatterElements'],
+  );
 });
