@@ -28,7 +28,11 @@ export function liveNodes(graph: Graph): Node[] {
   return live.reverse();
 }
 
-function valueInfo(v: Value): onnx.IValueInfoProto {
+/**
+ * A value's type and shape. A graph's inputs name their symbols (`batch`); an intermediate may carry a
+ * composite dim too (`batch*seq`), canonical, so equal polynomials give equal labels.
+ */
+function valueInfo(v: Value, composite = false): onnx.IValueInfoProto {
   return {
     name: v.name,
     type: {
@@ -36,7 +40,7 @@ function valueInfo(v: Value): onnx.IValueInfoProto {
         elemType: onnxElemType(v.dtype),
         shape: {
           dim: v.shape.map((d) =>
-            typeof d === 'number' ? { dimValue: d } : isSymbol(d) ? { dimParam: d } : {},
+            typeof d === 'number' ? { dimValue: d } : isSymbol(d) || composite ? { dimParam: d } : {},
           ),
         },
       },
@@ -124,8 +128,15 @@ function graphProto(graph: Graph): onnx.IGraphProto {
   for (const n of nodes) for (const v of [...n.inputs, ...(n.implicitInputs ?? [])]) used.add(v);
   return {
     name: graph.name,
-    input: graph.inputs.map(valueInfo),
-    output: graph.outputs.map(valueInfo),
+    input: graph.inputs.map((v) => valueInfo(v)),
+    output: graph.outputs.map((v) => valueInfo(v)),
+    // Every intermediate's shape as our inference knows it. onnxruntime's own inference loses symbolic
+    // dims at each Reshape or Expand to a computed shape, and its memory planner reuses a buffer (a freed
+    // one, or an input in place: ScatterElements' data) only between shapes it can prove equal.
+    valueInfo: nodes
+      .flatMap((n) => n.outputs)
+      .filter((v) => !graph.outputs.includes(v) && used.has(v))
+      .map((v) => valueInfo(v, true)),
     initializer: graph.constants
       .filter((c) => used.has(c.value))
       .map((c) => tensorProto(c.value.name, c.value, c.data)),
