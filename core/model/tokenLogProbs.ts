@@ -1,8 +1,8 @@
 /**
  * Per-token log-probs and entropies of given sequences — what the trainer recomputes for the PPO ratio
- * and the KL/entropy terms. Position t scores token t+1; the logits are those of the hidden state divided
- * by the sampling temperature, so on-policy the ratio against the sampler's log-probs starts at 1 (to
- * float32 rounding: the sampler divides the logits themselves).
+ * and the KL/entropy terms. Position t scores token t+1; the logits are divided by the sampling
+ * temperature first, so on-policy the ratio against the sampler's log-probs starts at 1 (to float32
+ * rounding: the sampler computes in float64).
  * With `vocabWidth` the lm_head product, log-softmax and gather run per slice of the vocabulary
  * (op.vocabChunkedTokenLogProbs), with `chunkTokens` per chunk of tokens (op.chunkedTokenLogProbs): either
  * way the [tokens, vocab] logits never exist whole, in the forward or backward.
@@ -161,9 +161,9 @@ export function tokenLogProbs(
     return graph.scope('logprobs', () =>
       op.chunkedTokenLogProbs(scoring, head(), nextTokens(), temperature, opts.chunkTokens!),
     );
-  // h/T before the head, as the chunked paths do: [tokens, hidden] divided rather than [tokens, vocab],
-  // forward and backward.
-  const logits = linear(op.div(scoring, temperature), lmHeadWeight(params, config), undefined, opts.halfUse);
+  // The logits divided, as the sampler does, not h/T as the chunked paths do: the same bits at T = 1
+  // only, and runs recorded before stay reproducible at other temperatures.
+  const logits = op.div(linear(scoring, lmHeadWeight(params, config), undefined, opts.halfUse), temperature);
   const logProbs = graph.scope('logprobs', () => op.logSoftmax(logits, -1));
   const targets = nextTokens();
   return { logProbs: gatherLogProbs(logProbs, targets), entropy: entropyFromLogProbs(logProbs) };
