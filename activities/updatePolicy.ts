@@ -108,7 +108,13 @@ async function updateStep(input: UpdatePolicyInput): Promise<UpdatePolicyOutput>
     updaters,
     JSON.stringify([config.model, config.algorithm, config.orchestration, deviceKey(device)]),
     async () =>
-      PolicyUpdater.create(await modelConfig(config), config.algorithm, sessionConfig(config, device)),
+      PolicyUpdater.create(
+        await modelConfig(config),
+        config.algorithm,
+        sessionConfig(config, device),
+        'float32',
+        config.rollout.temperature,
+      ),
   );
   peaks.end('prepare');
   const rlStep = input.step - 1;

@@ -119,7 +119,8 @@ export async function profileStep(
   threads: number,
   recompute: boolean | RecomputeGranularity = false,
 ): Promise<RunProfile> {
-  const loss = buildPolicyLoss(config, policyLossOptions(config, algo));
+  // At temperature 1, as the bench's steps run and PolicyUpdater then builds the graph.
+  const loss = buildPolicyLoss(config, { ...policyLossOptions(config, algo), unitTemperature: true });
   const graph = buildGradStep({ ...loss, recompute }, { accumulate: true });
   const dir = mkdtempSync(join(tmpdir(), 'update-profile-'));
   const session = await ort.InferenceSession.create(serialize(graph), {

@@ -105,6 +105,11 @@ export interface TokenLogProbsOptions extends Partial<LogProbChunking> {
    * [vocab, hidden] block that lives through the log-probs' forward and backward.
    */
   halfUse?: HalfWeightUse;
+  /**
+   * The caller feeds T = 1 only: the unchunked path then skips dividing the [tokens, vocab] logits by it
+   * (z/1 is z, bit for bit), a pass in the forward and one in the backward.
+   */
+  unitTemperature?: boolean;
 }
 
 /** What the scoring graph takes besides the float32 weights (a LoRA trainer's view of its policy). */
@@ -163,7 +168,8 @@ export function tokenLogProbs(
     );
   // The logits divided, as the sampler does, not h/T as the chunked paths do: the same bits at T = 1
   // only, and runs recorded before stay reproducible at other temperatures.
-  const logits = op.div(linear(scoring, lmHeadWeight(params, config), undefined, opts.halfUse), temperature);
+  const product = linear(scoring, lmHeadWeight(params, config), undefined, opts.halfUse);
+  const logits = opts.unitTemperature ? product : op.div(product, temperature);
   const logProbs = graph.scope('logprobs', () => op.logSoftmax(logits, -1));
   const targets = nextTokens();
   return { logProbs: gatherLogProbs(logProbs, targets), entropy: entropyFromLogProbs(logProbs) };

@@ -33,6 +33,8 @@ export interface PolicyLossOptions {
   lora?: LoraSpec;
   /** LoRA's frozen base matrices as float16 inputs, each cast to float32 where a layer uses it. */
   baseDtype?: WeightDtype;
+  /** The graph is fed temperature 1 only (tokenLogProbs' unitTemperature); the input stays declared. */
+  unitTemperature?: boolean;
 }
 
 /** Names of the per-token and scalar inputs the packer (rolloutBatch.ts) fills. */
@@ -81,6 +83,7 @@ export function buildPolicyLoss(config: Qwen2Config, opts: PolicyLossOptions): P
     vocabWidth: opts.vocabWidth,
     loraScaling: lora?.scaling,
     halfUse: 'upcast',
+    unitTemperature: opts.unitTemperature,
   });
   const { loss, metrics } = actorLossOnTokens(graph, logProbs, entropy, opts);
   return { graph, loss, params: lora ? lora.adapters : [...params.values()], metrics };

@@ -88,7 +88,8 @@ export class PolicyUpdater {
   private constructor(
     private readonly config: Qwen2Config,
     private readonly algo: Algo,
-    private readonly steps: TrainSteps,
+    /** The step's graphs: for temperature 1 (no division of the logits) and for any other. */
+    private readonly steps: { unit: TrainSteps; any: TrainSteps },
     private readonly dtype: DType,
   ) {}
 
@@ -101,17 +102,21 @@ export class PolicyUpdater {
     algo: Algo,
     session: SessionConfig = {},
     dtype: DType = 'float32',
+    /** The rollout temperature the updates will pass, if known (the run's `rollout.temperature`). */
+    temperature = 1,
   ): Promise<PolicyUpdater> {
     const lossOpts = policyLossOptions(config, algo, dtype);
     const recompute = algo.gradientCheckpointing ?? false;
-    const steps = new TrainSteps(
-      () => ({ ...buildPolicyLoss(config, lossOpts), recompute }),
-      algo.optimizer,
-      session,
-    );
-    // Compiled now rather than at the first update: a broken graph fails the set-up, and the timings of
-    // updates (bench:update) hold no compile.
-    await steps.gradStep();
+    const stepsFor = (unitTemperature: boolean) =>
+      new TrainSteps(
+        () => ({ ...buildPolicyLoss(config, { ...lossOpts, unitTemperature }), recompute }),
+        algo.optimizer,
+        session,
+      );
+    const steps = { unit: stepsFor(true), any: stepsFor(false) };
+    // The graph for `temperature` compiled now rather than at the first update: a broken graph fails the
+    // set-up, and the timings of updates (bench:update) hold no compile. The other compiles if ever used.
+    await (temperature === 1 ? steps.unit : steps.any).gradStep();
     return new PolicyUpdater(config, algo, steps, dtype);
   }
 
@@ -175,7 +180,7 @@ export class PolicyUpdater {
         ...common,
         ...frozen,
       });
-      const { result, sums } = await this.steps.step(
+      const { result, sums } = await (ctx.temperature === 1 ? this.steps.unit : this.steps.any).step(
         state,
         micros.length,
         (k) => {

@@ -20,7 +20,9 @@ import type { TrainSteps } from '../../../core/train/trainSteps.ts';
 
 /** The compiled step graph's key (sha256 of the ONNX bytes): shows the switch reached the graph. */
 async function graphKey(updater: PolicyUpdater | SftUpdater): Promise<string> {
-  const steps = (updater as unknown as { steps: TrainSteps }).steps;
+  // A PolicyUpdater holds a graph per temperature case; these tests update at T = 1.
+  const held = (updater as unknown as { steps: TrainSteps | { unit: TrainSteps } }).steps;
+  const steps = 'unit' in held ? held.unit : held;
   return (await steps.gradStep()).key;
 }
 
