@@ -28,13 +28,7 @@ defineOp({
       // A weight shared across the batch: one [K,N]×[N,M] product instead of a batch of them and a sum.
       const [k, n] = b.shape;
       const rows = dimProduct(a.shape.slice(0, -1));
-      const [a2, g2] = [reshape(a, [rows, k]), reshape(g, [rows, n])];
-      // x·Wᵀ (a Linear): W's gradient gᵀ·x made as such, its transpose cancelling the Transpose's own
-      // backward, rather than xᵀ·g transposed back by a pass over the weight.
-      gb =
-        b.producer?.op === 'Transpose'
-          ? transposeLast2(matmul(transposeLast2(g2), a2))
-          : matmul(transposeLast2(a2), g2);
+      gb = matmul(transposeLast2(reshape(a, [rows, k])), reshape(g, [rows, n]));
     } else gb = sumToShape(matmul(transposeLast2(a), g), b.shape);
     return [ga, gb];
   },

@@ -226,13 +226,6 @@ export function reshape(x: Value, shape: Shape): Value {
 }
 
 export function transpose(x: Value, perm: number[]): Value {
-  // A transpose of a transpose is one transpose of the original, or the original itself.
-  const inner = x.producer?.op === 'Transpose' ? x.producer : undefined;
-  if (inner)
-    return transpose(
-      inner.inputs[0],
-      perm.map((p) => intsAttr(inner.attrs, 'perm')[p]),
-    );
   if (perm.every((p, i) => p === i)) return x;
   return apply('Transpose', [x], { perm: attr.ints(perm) });
 }
