@@ -187,10 +187,8 @@ function selfAttention(
   ctx.present.values.push(v);
   const H = c.numAttentionHeads;
   const kvH = c.numKeyValueHeads;
-  // Scaled before the reshape, right after the product: onnxruntime folds a scalar Mul next to a MatMul
-  // into it (FusedMatMul's alpha), where a Reshape between them costs a pass over [B,H,T,L].
-  const grouped = op.mul(op.matmul(groupQueries(q, kvH), op.transposeLast2(k)), 1 / Math.sqrt(c.headDim));
-  const scores = ungroup(grouped, H, t); // [B,H,T,L]
+  const grouped = op.matmul(groupQueries(q, kvH), op.transposeLast2(k)); // [B,kvH,rep·T,L]
+  const scores = op.mul(ungroup(grouped, H, t), 1 / Math.sqrt(c.headDim)); // [B,H,T,L]
   const probs = op.softmax(op.add(scores, ctx.maskBias), -1);
   const out = ungroup(op.matmul(groupQueries(probs, kvH), v), H, t); // [B,H,T,D]
   const merged = op.reshape(op.transpose(out, [0, 2, 1, 3]), [b, t, c.numAttentionHeads * c.headDim]);
