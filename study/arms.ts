@@ -16,6 +16,8 @@ export interface Arm {
   patch: (base: RunConfigInput) => RunConfigInput;
   /** The SFT model the arm starts from: the task's (default) or the one fine-tuned on tool-using solutions. */
   sft?: 'tools';
+  /** The arm a length strategy is measured against: `base`, unless the strategy needs its own control. */
+  control?: string;
 }
 
 /** The study's tool: the python3 sandbox (native speed), the paper's protocol and output limit. */
@@ -108,6 +110,18 @@ const lengthStrategy = (b: RunConfigInput, strategy: string) => {
     },
   };
 };
+/**
+ * The response limit of the ORM pair. ORM masks truncated responses out of the loss, so it does something
+ * only where responses are cut: at the task's limit every habit fits. A checked response is 65–71 tokens
+ * (its end-of-sequence included; the longer ones check sums with more carries or a third digit): at 66
+ * the shorter checks fit and the longer ones are cut, as the paper's limits cut the long tail of its
+ * responses, while every direct and worked response (≤ 29) fits. Both arms of the pair run at this
+ * limit, ORM's and its control's, so the difference between them is ORM's alone; the other arms keep the
+ * task's limit.
+ */
+export const ORM_MAX_NEW_TOKENS = 66;
+const ormLimit = (b: RunConfigInput) => rollout(b, { maxNewTokens: ORM_MAX_NEW_TOKENS });
+
 /** KL as a loss with k3 (the Zero runs' form) at a coefficient large enough to matter in a few steps. */
 const STUDY_KL_COEF = 0.05;
 
@@ -180,13 +194,31 @@ export const ARMS: Arm[] = [
         { maxNewTokens: Math.max(TOOL_MAX_NEW_TOKENS, b.rollout?.maxNewTokens ?? 0) },
       ),
   },
-  ...(['qs', 'rs', 'rrl', 'rra', 'orm'] as const).map((s) => ({
+  ...(['qs', 'rs', 'rrl', 'rra'] as const).map((s) => ({
     id: `length-${s}`,
     factor: 'length strategy',
     label: s.toUpperCase(),
     patch: (b: RunConfigInput) => lengthStrategy(b, s),
   })),
+  {
+    id: 'orm-control',
+    factor: 'length strategy',
+    label: `no strategy, ${ORM_MAX_NEW_TOKENS}-token limit (ORM's control)`,
+    patch: ormLimit,
+  },
+  {
+    id: 'length-orm',
+    factor: 'length strategy',
+    label: `ORM, ${ORM_MAX_NEW_TOKENS}-token limit`,
+    control: 'orm-control',
+    patch: (b) => lengthStrategy(ormLimit(b), 'orm'),
+  },
 ];
+
+/** The arm a length strategy's arm is compared with (its own control, else the base arm). */
+export function controlOf(armId: string): string {
+  return ARMS.find((a) => a.id === armId)?.control ?? 'base';
+}
 
 /** The base RL config of the study: the task's GRPO stage at the study's batch and step count. */
 export function studyBase(recipe: StageConfigs, steps: number): RunConfigInput {
@@ -197,8 +229,8 @@ export function studyBase(recipe: StageConfigs, steps: number): RunConfigInput {
 export interface Finding {
   factor: string;
   paper: string;
-  /** Metric compared: held-out sampled accuracy (T = 0.6; T = 1.0), or mean response length. */
-  metric: 'accuracy' | 'accuracyT1' | 'length';
+  /** Metric compared: held-out sampled accuracy or mean response length (T = 0.6; T = 1.0). */
+  metric: 'accuracy' | 'accuracyT1' | 'length' | 'lengthT1';
   /** The paper's direction: `better` − `worse` > 0 (or, with `keeps`, not significantly < 0). */
   better: string;
   worse: string;
@@ -260,7 +292,7 @@ const PAPER_FINDINGS: Finding[] = [
     paper: `${s.toUpperCase()} lengthens responses`,
     metric: 'length' as const,
     better: `length-${s}`,
-    worse: 'base',
+    worse: controlOf(`length-${s}`),
   })),
   {
     factor: 'tool use',
@@ -280,10 +312,12 @@ const PAPER_FINDINGS: Finding[] = [
 ];
 
 /**
- * The paper's findings, each accuracy finding twice: at the paper's evaluation temperature (T = 0.6) and,
- * right after it, at the training temperature (T = 1.0), where the arms' policies still differ once every
- * arm is near 1.00 at T = 0.6.
+ * The paper's findings, each twice: at the paper's evaluation temperature (T = 0.6, top-p 0.95) and, right
+ * after it, at the training temperature (T = 1.0), where the arms' policies still differ once every arm is
+ * near 1.00 at T = 0.6, and where a habit the policy samples at a rate of a few percent still shows (at
+ * T = 0.6 with top-p it all but vanishes).
  */
-export const FINDINGS: Finding[] = PAPER_FINDINGS.flatMap((f) =>
-  f.metric === 'accuracy' ? [f, { ...f, metric: 'accuracyT1' as const }] : [f],
-);
+export const FINDINGS: Finding[] = PAPER_FINDINGS.flatMap((f) => [
+  f,
+  { ...f, metric: f.metric === 'accuracy' ? ('accuracyT1' as const) : ('lengthT1' as const) },
+]);

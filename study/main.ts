@@ -91,15 +91,17 @@ async function main(): Promise<number> {
       await followTraining(client, WORKFLOW_TYPES.sftTraining, toolSft.runId, toolSft, 'sft', {});
     }
     const sftSummaries = await Promise.all(stageEvals(recipe, 'sft').map((e) => evaluate(client, e)));
-    const [, sftSampled] = sftSummaries;
-    const sftReflection = await reflectionRateOf(openStore(storeUrl), sftSampled);
-    const sft = seedResult(0, sftSummaries, sftReflection);
+    const [, sftSampled, sftT1] = sftSummaries;
+    const sftReflection = await Promise.all(
+      [sftSampled, sftT1].map((s) => reflectionRateOf(openStore(storeUrl), s)),
+    );
+    const sft = seedResult(0, sftSummaries, [sftReflection[0], sftReflection[1]]);
     console.log(
       `  sft: accuracy ${sft.accuracy.toFixed(3)} (T=0.6), ${fmtT1(sft)} (T=1.0), ${sft.greedyAccuracy.toFixed(3)} (greedy), length ${sft.meanLength.toFixed(1)}, reflection rate ${sft.reflectionRate.toFixed(3)}`,
     );
     const outcomes = await runArms(client, recipe, runs, parallel, (o, done, total) =>
       console.log(
-        `  [${done}/${total}] ${o.arm} seed ${o.seed}: accuracy ${o.result.accuracy.toFixed(3)} (T=1.0: ${fmtT1(o.result)}), length ${o.result.meanLength.toFixed(1)}, reflection rate ${o.result.reflectionRate.toFixed(3)} (${o.seconds.toFixed(0)} s)`,
+        `  [${done}/${total}] ${o.arm} seed ${o.seed}: accuracy ${o.result.accuracy.toFixed(3)} (T=1.0: ${fmtT1(o.result)}), length ${o.result.meanLength.toFixed(1)} (T=1.0: ${o.result.meanLengthT1?.toFixed(1)}), reflection rate ${o.result.reflectionRate.toFixed(3)} (${o.seconds.toFixed(0)} s)`,
       ),
     );
     const arms: Record<string, SeedResult[]> = {};

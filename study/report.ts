@@ -29,7 +29,8 @@ const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) :
 const METRIC_NAMES: Record<Finding['metric'], string> = {
   accuracy: 'held-out accuracy (T = 0.6)',
   accuracyT1: 'held-out accuracy (T = 1.0)',
-  length: 'response length',
+  length: 'response length (T = 0.6)',
+  lengthT1: 'response length (T = 1.0)',
 };
 
 export function findingsTable(r: StudyResults): Table {
@@ -41,7 +42,7 @@ export function findingsTable(r: StudyResults): Table {
         armEstimate(r.arms[f.better] ?? [], f.metric),
         armEstimate(r.arms[f.worse] ?? [], f.metric),
       );
-      const digits = f.metric === 'length' ? 2 : 3;
+      const digits = f.metric === 'length' || f.metric === 'lengthT1' ? 2 : 3;
       return [
         f.factor,
         f.paper,
@@ -65,6 +66,8 @@ export function armsTable(r: StudyResults): Table {
       'accuracy greedy',
       'mean length',
       'reflection rate',
+      'mean length T=1.0',
+      'reflection rate T=1.0',
     ],
     rows: [
       [
@@ -76,6 +79,8 @@ export function armsTable(r: StudyResults): Table {
         fmt(r.sft.greedyAccuracy),
         fmt(r.sft.meanLength, 2),
         fmt(r.sft.reflectionRate),
+        fmt(r.sft.meanLengthT1 ?? NaN, 2),
+        fmt(r.sft.reflectionRateT1 ?? NaN),
       ],
       ...ARMS.map((a) => {
         const seeds = r.arms[a.id] ?? [];
@@ -84,6 +89,7 @@ export function armsTable(r: StudyResults): Table {
         const greedy = seeds.reduce((s, x) => s + x.greedyAccuracy, 0) / Math.max(1, seeds.length);
         const length = armEstimate(seeds, 'length');
         const reflection = armEstimate(seeds, 'reflection');
+        const [lengthT1, reflectionT1] = [armEstimate(seeds, 'lengthT1'), armEstimate(seeds, 'reflectionT1')];
         return [
           a.id,
           a.factor,
@@ -93,6 +99,8 @@ export function armsTable(r: StudyResults): Table {
           fmt(greedy),
           fmt(length.mean, 2),
           fmt(reflection.mean),
+          fmt(lengthT1.mean, 2),
+          fmt(reflectionT1.mean),
         ];
       }),
     ],
@@ -102,8 +110,10 @@ export function armsTable(r: StudyResults): Table {
 const METRIC_TITLES: Record<ArmMetric, { title: string; yLabel: string }> = {
   accuracy: { title: 'held-out accuracy (T = 0.6)', yLabel: 'accuracy' },
   accuracyT1: { title: 'held-out accuracy (T = 1.0)', yLabel: 'accuracy' },
-  length: { title: 'mean response length', yLabel: 'tokens' },
-  reflection: { title: 'reflection-word rate', yLabel: 'fraction of responses' },
+  length: { title: 'mean response length (T = 0.6)', yLabel: 'tokens' },
+  lengthT1: { title: 'mean response length (T = 1.0)', yLabel: 'tokens' },
+  reflection: { title: 'reflection-word rate (T = 0.6)', yLabel: 'fraction of responses' },
+  reflectionT1: { title: 'reflection-word rate (T = 1.0)', yLabel: 'fraction of responses' },
 };
 
 function factorChart(r: StudyResults, factor: string, metric: ArmMetric, id: string): Chart {
@@ -135,6 +145,8 @@ export function studyReport(r: StudyResults, generatedAt: string): ReportData {
   factors.forEach((f, i) => charts.push(factorChart(r, f, 'accuracyT1', `factor-t1-${i}`)));
   charts.push(factorChart(r, 'length strategy', 'length', 'length-strategies-length'));
   charts.push(factorChart(r, 'length strategy', 'reflection', 'length-strategies-reflection'));
+  charts.push(factorChart(r, 'length strategy', 'lengthT1', 'length-strategies-length-t1'));
+  charts.push(factorChart(r, 'length strategy', 'reflectionT1', 'length-strategies-reflection-t1'));
   factors.forEach((f, i) => charts.push(factorCurveChart(r.arms, f, 'accuracy', `curve-accuracy-${i}`)));
   charts.push(factorCurveChart(r.arms, 'length strategy', 'meanLength', 'curve-length-strategies-length'));
   charts.push(
@@ -154,9 +166,9 @@ export function studyReport(r: StudyResults, generatedAt: string): ReportData {
         : `One seed per arm: intervals are the sampling error over held-out responses only (too narrow: they ignore seed-to-seed variation); the full study uses ${FULL_SCALE.seeds} seeds.`,
       `Tool use: the tool arm starts from a second SFT model, fine-tuned for ${TOOL_SFT_STEPS} steps (the task's ` +
         `SFT: ${r.sftSteps}) on ${task.tools}. It is compared with the base arm (no tool).`,
-      'Held-out accuracy is measured twice: sampled as the paper evaluates (T = 0.6, top-p 0.95) and at the ' +
-        'training temperature (T = 1.0, no top-p), the policy as GRPO sampled it; the second still separates ' +
-        "arms that all reach the first one's ceiling. The line charts are the training rollouts per GRPO step " +
+      'Held-out accuracy and length are measured twice: sampled as the paper evaluates (T = 0.6, top-p 0.95) ' +
+        'and at the training temperature (T = 1.0, no top-p), the policy as GRPO sampled it; the second still ' +
+        "separates arms that all reach the first one's ceiling, and shows habits the first one's top-p cuts. The line charts are the training rollouts per GRPO step " +
         "(at each arm's own temperature), mean over seeds.",
       task.length,
       rraCheck(r),

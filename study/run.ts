@@ -128,7 +128,8 @@ export function seedResult(
   seed: number,
   /** In stageEvals' order: greedy, sampled (T = 0.6), sampled at T = 1.0. */
   [greedy, sampled, atT1]: readonly EvaluationSummary[],
-  reflectionRate: number,
+  /** Of the sampled responses at T = 0.6 and at T = 1.0. */
+  [reflectionRate, reflectionRateT1]: readonly [number, number],
   training?: TrainingSignal,
 ): SeedResult {
   return {
@@ -139,6 +140,9 @@ export function seedResult(
     meanLength: sampled.meanLength,
     lengthStd: sampled.lengthStd,
     reflectionRate,
+    meanLengthT1: atT1.meanLength,
+    lengthStdT1: atT1.lengthStd,
+    reflectionRateT1,
     responses: sampled.problems * sampled.samples,
     ...(training ? { training } : {}),
   };
@@ -153,17 +157,18 @@ async function runArm(client: Client, recipe: StageConfigs, run: ArmRun): Promis
   const t0 = performance.now();
   await followTraining(client, WORKFLOW_TYPES.rlTraining, run.config.runId, run.config, run.arm.id, {});
   const summaries = await Promise.all(evalsFor(recipe, run).map((e) => evaluate(client, e)));
-  const [, sampled] = summaries;
+  const [, sampled, atT1] = summaries;
   const store = openStore(run.config.store.url);
-  const [reflection, training] = await Promise.all([
+  const [reflection, reflectionT1, training] = await Promise.all([
     reflectionRateOf(store, sampled),
+    reflectionRateOf(store, atT1),
     readTrainingSignal(store, run.config.runId),
   ]);
   return {
     arm: run.arm.id,
     seed: run.seed,
     runId: run.config.runId,
-    result: seedResult(run.seed, summaries, reflection, training),
+    result: seedResult(run.seed, summaries, [reflection, reflectionT1], training),
     seconds: (performance.now() - t0) / 1000,
   };
 }

@@ -19,6 +19,10 @@ export interface SeedResult {
   lengthStd: number;
   /** Fraction of the sampled responses with at least one of RRA's reflection words. */
   reflectionRate: number;
+  /** Mean length and reflection rate at the training temperature; absent in results made before them. */
+  meanLengthT1?: number;
+  lengthStdT1?: number;
+  reflectionRateT1?: number;
   /** Responses the sampled evaluation scored. */
   responses: number;
   /** What the arm's GRPO run trained on (absent for the SFT model). */
@@ -26,16 +30,18 @@ export interface SeedResult {
 }
 
 /**
- * What an arm is compared on: held-out sampled accuracy (T = 0.6, and T = 1.0), mean response length,
- * reflection-word rate.
+ * What an arm is compared on, each on the held-out responses sampled at T = 0.6 and at T = 1.0:
+ * accuracy, mean response length, reflection-word rate.
  */
-export type ArmMetric = 'accuracy' | 'accuracyT1' | 'length' | 'reflection';
+export type ArmMetric = 'accuracy' | 'accuracyT1' | 'length' | 'lengthT1' | 'reflection' | 'reflectionT1';
 
 const METRIC_VALUE: Record<ArmMetric, (s: SeedResult) => number> = {
   accuracy: (s) => s.accuracy,
   accuracyT1: (s) => s.accuracyT1 ?? NaN,
   length: (s) => s.meanLength,
+  lengthT1: (s) => s.meanLengthT1 ?? NaN,
   reflection: (s) => s.reflectionRate,
+  reflectionT1: (s) => s.reflectionRateT1 ?? NaN,
 };
 
 export interface Estimate {
@@ -60,7 +66,11 @@ export function armEstimate(seeds: readonly SeedResult[], metric: ArmMetric): Es
   // One seed: accuracy and the reflection rate are fractions of responses (binomial), length a mean.
   const s = seeds[0];
   const se =
-    metric === 'length' ? s.lengthStd / Math.sqrt(s.responses) : Math.sqrt((m * (1 - m)) / s.responses);
+    metric === 'length'
+      ? s.lengthStd / Math.sqrt(s.responses)
+      : metric === 'lengthT1'
+        ? (s.lengthStdT1 ?? NaN) / Math.sqrt(s.responses)
+        : Math.sqrt((m * (1 - m)) / s.responses);
   return { mean: m, se, df: Infinity };
 }
 

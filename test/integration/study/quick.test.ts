@@ -29,6 +29,7 @@ test(
         assert.equal(seeds?.length, 1, `arm ${arm.id} ran once`);
         assert.ok(seeds[0].accuracy >= 0 && seeds[0].accuracy <= 1, `arm ${arm.id} accuracy in [0, 1]`);
         assert.ok(seeds[0].meanLength > 0, `arm ${arm.id} has responses`);
+        assert.ok(seeds[0].meanLengthT1 > 0, `arm ${arm.id} has responses at T = 1.0`);
         assert.ok(
           seeds[0].reflectionRate >= 0 && seeds[0].reflectionRate <= 1,
           `arm ${arm.id} reflection rate`,

@@ -9,8 +9,10 @@ import {
   LENGTH_ARMS,
   lengthStrategiesTable,
   rraCheck,
-  trainsAsBase,
+  trainsAsControl,
 } from '../../../study/lengthStrategies.ts';
+import { ARMS, controlOf, FINDINGS, ORM_MAX_NEW_TOKENS } from '../../../study/arms.ts';
+import type { RunConfigInput } from '../../../core/config/run.ts';
 import type { StudyResults } from '../../../study/report.ts';
 import type { SeedResult } from '../../../study/stats.ts';
 import { trainingSignal, type TrainingSignal } from '../../../study/training.ts';
@@ -77,6 +79,10 @@ const seed = (
   meanLength,
   lengthStd: 2,
   reflectionRate,
+  // At T = 1.0 a little longer and more reflective than at T = 0.6, as sampling without top-p is.
+  meanLengthT1: meanLength + (meanLength > 30 ? 4 : 0),
+  lengthStdT1: 3,
+  reflectionRateT1: 2 * reflectionRate,
   responses: 400,
   training,
 });
@@ -90,10 +96,15 @@ const results = (arms: Record<string, SeedResult[]>): StudyResults => ({
   totalSeconds: 60,
 });
 
+const BASE = {
+  rollout: { maxNewTokens: 80, promptsPerStep: 16, n: 8 },
+  task: { kind: 'math', reward: { kind: 'still15b' } },
+} as unknown as RunConfigInput;
+
 test('an RRA arm that changed no reward trains as the base arm: its "keeps accuracy" is trivial', () => {
   const base = [seed(0.8, 26.5, signal())];
   const r = results({ base, 'length-rra': [seed(0.8, 26.5, signal())] });
-  assert.equal(trainsAsBase('length-rra', r.arms['length-rra'], base), true);
+  assert.equal(trainsAsControl('length-rra', r.arms['length-rra'], base), true);
   assert.match(rraCheck(r), /^RRA keeps accuracy while lengthening: trivially .*changed the reward of 0\.0%/);
 });
 
@@ -101,7 +112,7 @@ test('an RRA arm that rewarded reflection, kept accuracy and lengthened reproduc
   const base = [seed(0.9, 30, signal())];
   const rra = [seed(0.9, 36, signal({ lengthRewardedFraction: 0.2, meanLengthReward: 0.02 }), 0.3)];
   const r = results({ base, 'length-rra': rra });
-  assert.equal(trainsAsBase('length-rra', rra, base), false);
+  assert.equal(trainsAsControl('length-rra', rra, base), false);
   assert.equal(
     rraCheck(r),
     'RRA keeps accuracy while lengthening: reproduced — lengthens: reproduced; keeps accuracy: reproduced; ' +
@@ -114,25 +125,55 @@ test('an RRA arm that rewarded reflection, kept accuracy and lengthened reproduc
 
 test('selecting strategies train as the base arm only when they leave out no more responses than it', () => {
   const base = [seed(0.8, 30, signal())];
-  assert.equal(trainsAsBase('length-orm', [seed(0.8, 30, signal())], base), true);
-  assert.equal(trainsAsBase('length-qs', [seed(0.8, 30, signal({ keptFraction: 0.4 }))], base), false);
-  assert.equal(trainsAsBase('length-qs', [{ ...seed(0.8, 30, signal()), training: undefined }], base), false);
+  assert.equal(trainsAsControl('length-orm', [seed(0.8, 30, signal())], base), true);
+  assert.equal(trainsAsControl('length-qs', [seed(0.8, 30, signal({ keptFraction: 0.4 }))], base), false);
+  assert.equal(
+    trainsAsControl('length-qs', [{ ...seed(0.8, 30, signal()), training: undefined }], base),
+    false,
+  );
 });
 
-test('the length-strategies table: a row per strategy, its differences from the base arm and its training', () => {
+test('the length-strategies table: a row per strategy, its differences from its control arm and its training', () => {
   const base = [seed(0.8, 30, signal({ meanTaskReward: 0.4 }))];
-  const arms: Record<string, SeedResult[]> = { base };
+  // ORM's control runs at ORM's shorter limit: shorter responses, and it keeps every one.
+  const ormControl = [seed(0.7, 20, signal({ meanTaskReward: 0.1 }))];
+  const arms: Record<string, SeedResult[]> = { base, 'orm-control': ormControl };
   for (const a of LENGTH_ARMS) arms[a.id] = [seed(0.8, 33, signal({ lengthRewardedFraction: 0.25 }), 0.1)];
   const t = lengthStrategiesTable(results(arms));
   assert.deepEqual(
     t.rows.map((row) => row[0]),
     ['length-qs', 'length-rs', 'length-rrl', 'length-rra', 'length-orm'],
+    'the control arm is a comparator, not a strategy',
   );
   const rra = t.rows[3];
-  assert.match(String(rra[1]), /^3\.00 \[/);
-  assert.match(String(rra[2]), /^0\.100 \[/);
-  assert.equal(rra[4], '0.500 (0.400)');
-  assert.equal(rra[6], '0.250 (mean term 0.000)');
-  assert.equal(t.rows[0][6], '—', 'QS changes no reward');
-  assert.equal(t.rows[0][7], 'yes', 'QS left out nothing here');
+  assert.equal(rra[1], 'base');
+  assert.match(String(rra[2]), /^3\.00 \[/);
+  assert.match(String(rra[3]), /^7\.00 \[/, 'at T = 1.0: 37 − 30');
+  assert.match(String(rra[4]), /^0\.100 \[/);
+  assert.match(String(rra[5]), /^0\.200 \[/, 'at T = 1.0');
+  assert.equal(rra[7], '0.500 (0.400)');
+  assert.equal(rra[9], '0.250 (mean term 0.000)');
+  assert.equal(t.rows[0][9], '—', 'QS changes no reward');
+  assert.equal(t.rows[0][10], 'yes', 'QS left out nothing here');
+  const orm = t.rows[4];
+  assert.equal(orm[1], 'orm-control');
+  assert.match(String(orm[2]), /^13\.00 \[/, 'ORM is measured against its control at the same limit');
+  assert.match(String(orm[6]), /^0\.100 \[/);
+  assert.equal(orm[7], '0.500 (0.100)');
+});
+
+test("ORM's finding compares it with its control at its own limit; the other strategies with the base arm", () => {
+  const orm = FINDINGS.find((f) => f.better === 'length-orm')!;
+  assert.equal(orm.worse, 'orm-control');
+  assert.equal(controlOf('length-orm'), 'orm-control');
+  assert.equal(controlOf('length-rra'), 'base');
+  const limit = (id: string) => ARMS.find((a) => a.id === id)!.patch(BASE).rollout?.maxNewTokens;
+  assert.equal(limit('length-orm'), ORM_MAX_NEW_TOKENS);
+  assert.equal(limit('orm-control'), ORM_MAX_NEW_TOKENS);
+  assert.equal(limit('length-rra'), 80);
+  const strategy = (id: string) =>
+    (ARMS.find((a) => a.id === id)!.patch(BASE).task as { reward?: { lengthStrategy?: string } }).reward
+      ?.lengthStrategy;
+  assert.equal(strategy('length-orm'), 'orm');
+  assert.equal(strategy('orm-control'), undefined);
 });

@@ -42,7 +42,8 @@ test("every length strategy has a finding that it lengthens responses (the paper
   for (const s of ['qs', 'rs', 'rrl', 'rra', 'orm']) {
     const f = FINDINGS.find((x) => x.metric === 'length' && x.better === `length-${s}`);
     assert.ok(f, `length-${s}`);
-    assert.equal(f.worse, 'base');
+    // ORM against its control at its own (shorter) limit: at the task's, nothing is cut for it to mask.
+    assert.equal(f.worse, s === 'orm' ? 'orm-control' : 'base');
     assert.equal(verdictOf(f, { diff: 3, low: 1, high: 5 }), 'reproduced');
     assert.equal(verdictOf(f, { diff: -3, low: -5, high: -1 }), 'opposite (significant)');
   }

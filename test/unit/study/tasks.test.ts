@@ -16,7 +16,13 @@ import { QwenTokenizer } from '../../../core/model/tokenizer.ts';
 import { mathPromptIds } from '../../../core/task/prompts.ts';
 import { DEFAULT_DEMO, demoMaxNewTokens } from '../../../demo/configs.ts';
 import { DEFAULT_RECIPE, recipeConfigs } from '../../../demo/recipe.ts';
-import { ARMS, QUICK_SCALE, TOOL_MAX_NEW_TOKENS, toolSftConfig } from '../../../study/arms.ts';
+import {
+  ARMS,
+  ORM_MAX_NEW_TOKENS,
+  QUICK_SCALE,
+  TOOL_MAX_NEW_TOKENS,
+  toolSftConfig,
+} from '../../../study/arms.ts';
 import { armRuns, evalsFor, stageEvals } from '../../../study/run.ts';
 import { DEFAULT_STUDY_TASK, parseStudyTask, STUDY_TASKS, studyStages } from '../../../study/tasks.ts';
 
@@ -78,6 +84,7 @@ test('long addition: the arms have room for a checked trace of the largest sum, 
   const prompt = mathPromptIds(parseSftConfig(stages.sft).task, tokenizer, p.problem).length;
   for (const run of armRuns(stages, QUICK_SCALE, 'st', undefined)) {
     const maxNewTokens = parseRunConfig(run.config).rollout.maxNewTokens;
+    if (ORM_PAIR.includes(run.arm.id)) continue;
     assert.ok(maxNewTokens >= demoMaxNewTokens(DEFAULT_DEMO.digits), `${run.arm.id}: ${maxNewTokens}`);
     assert.ok(checked <= maxNewTokens, `${run.arm.id}: ${checked} > ${maxNewTokens}`);
   }
@@ -88,6 +95,31 @@ test('long addition: the arms have room for a checked trace of the largest sum, 
     'longAddition',
   );
   assert.equal(rl.rollout.promptsPerStep, 32, "the demo's GRPO recipe; studyBase halves it for every arm");
+});
+
+const ORM_PAIR = ['orm-control', 'length-orm'];
+
+test("long addition: ORM's pair runs at a limit every worked response fits and only some checked ones do", () => {
+  const stages = studyStages('long-addition', options);
+  const lengths = { worked: [] as number[], checked: [] as number[] };
+  for (let a = 10; a <= 99; a++) {
+    for (let b = 10; b <= 99; b++) {
+      if ((a % 10) + (b % 10) < 10 && Math.floor(a / 10) + Math.floor(b / 10) < 10) continue; // no carry
+      const p = { id: 'x', problem: `Compute $${a} + ${b}$.`, answer: String(a + b) };
+      for (const slip of [false, true]) {
+        for (const habit of ['worked', 'checked'] as const) {
+          lengths[habit].push(tokenizer.encode(habitText(p, habit, slip)).length + 1); // + EOS
+        }
+      }
+    }
+  }
+  for (const run of armRuns(stages, QUICK_SCALE, 'st', ORM_PAIR)) {
+    const maxNewTokens = parseRunConfig(run.config).rollout.maxNewTokens;
+    assert.equal(maxNewTokens, ORM_MAX_NEW_TOKENS, run.arm.id);
+    assert.ok(Math.max(...lengths.worked) <= maxNewTokens, `${run.arm.id}: a worked response is cut`);
+    const cut = lengths.checked.filter((n) => n > maxNewTokens).length / lengths.checked.length;
+    assert.ok(cut > 0.25 && cut < 0.75, `${run.arm.id}: ${cut} of the checked responses are cut`);
+  }
 });
 
 test("long addition's tool arm: an SFT model on tool-using traces of the same sums, with room for them", () => {
