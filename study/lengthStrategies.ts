@@ -1,9 +1,9 @@
 /**
  * The length strategies' arms against their control arm (the base arm; ORM's own, at its limit), beyond
- * the findings table's one number each: what they did to response length, the reflection-word rate and accuracy on the held-out set, and what their GRPO
- * runs trained on (study/training.ts). The last is what makes "RRA keeps accuracy" mean something: an arm
- * whose strategy changed no reward and left out no response the base arm trains on is the base arm
- * (same seeds, same run), so it keeps accuracy by construction — the 2-digit task, where the tiny model
+ * the findings table's one number each: what they did to response length, the reflection-word rate and
+ * accuracy on the held-out set, and what their GRPO runs trained on (study/training.ts). The last is what
+ * makes "RRA keeps accuracy" mean something: an arm whose strategy changed no reward and left out no
+ * response its control trains on is its control (same seeds, same run), so it keeps accuracy by construction — the 2-digit task, where the tiny model
  * never writes a reflection word, is that case; the table and the RRA check say so from the numbers.
  */
 import type { Table } from '../core/metrics/reportData.ts';

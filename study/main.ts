@@ -92,10 +92,12 @@ async function main(): Promise<number> {
     }
     const sftSummaries = await Promise.all(stageEvals(recipe, 'sft').map((e) => evaluate(client, e)));
     const [, sftSampled, sftT1] = sftSummaries;
-    const sftReflection = await Promise.all(
-      [sftSampled, sftT1].map((s) => reflectionRateOf(openStore(storeUrl), s)),
-    );
-    const sft = seedResult(0, sftSummaries, [sftReflection[0], sftReflection[1]]);
+    const store = openStore(storeUrl);
+    const sftReflection = await Promise.all([
+      reflectionRateOf(store, sftSampled),
+      reflectionRateOf(store, sftT1),
+    ] as const);
+    const sft = seedResult(0, sftSummaries, sftReflection);
     console.log(
       `  sft: accuracy ${sft.accuracy.toFixed(3)} (T=0.6), ${fmtT1(sft)} (T=1.0), ${sft.greedyAccuracy.toFixed(3)} (greedy), length ${sft.meanLength.toFixed(1)}, reflection rate ${sft.reflectionRate.toFixed(3)}`,
     );

@@ -44,6 +44,12 @@ const METRIC_VALUE: Record<ArmMetric, (s: SeedResult) => number> = {
   reflectionT1: (s) => s.reflectionRateT1 ?? NaN,
 };
 
+/** The per-response spread of a mean-valued metric (a single seed's standard error); the rest are fractions. */
+const METRIC_STD: Partial<Record<ArmMetric, (s: SeedResult) => number>> = {
+  length: (s) => s.lengthStd,
+  lengthT1: (s) => s.lengthStdT1 ?? NaN,
+};
+
 export interface Estimate {
   mean: number;
   se: number;
@@ -65,12 +71,8 @@ export function armEstimate(seeds: readonly SeedResult[], metric: ArmMetric): Es
   }
   // One seed: accuracy and the reflection rate are fractions of responses (binomial), length a mean.
   const s = seeds[0];
-  const se =
-    metric === 'length'
-      ? s.lengthStd / Math.sqrt(s.responses)
-      : metric === 'lengthT1'
-        ? (s.lengthStdT1 ?? NaN) / Math.sqrt(s.responses)
-        : Math.sqrt((m * (1 - m)) / s.responses);
+  const std = METRIC_STD[metric];
+  const se = std ? std(s) / Math.sqrt(s.responses) : Math.sqrt((m * (1 - m)) / s.responses);
   return { mean: m, se, df: Infinity };
 }
 

@@ -88,8 +88,7 @@ export class PolicyUpdater {
   private constructor(
     private readonly config: Qwen2Config,
     private readonly algo: Algo,
-    /** The step's graphs: for temperature 1 (no division of the logits) and for any other. */
-    private readonly steps: { unit: TrainSteps; any: TrainSteps },
+    private readonly steps: StepsByTemperature,
     private readonly dtype: DType,
   ) {}
 
@@ -113,10 +112,10 @@ export class PolicyUpdater {
         algo.optimizer,
         session,
       );
-    const steps = { unit: stepsFor(true), any: stepsFor(false) };
+    const steps: StepsByTemperature = { unit: stepsFor(true), any: stepsFor(false) };
     // The graph for `temperature` compiled now rather than at the first update: a broken graph fails the
     // set-up, and the timings of updates (bench:update) hold no compile. The other compiles if ever used.
-    await (temperature === 1 ? steps.unit : steps.any).gradStep();
+    await stepsAt(steps, temperature).gradStep();
     return new PolicyUpdater(config, algo, steps, dtype);
   }
 
@@ -180,7 +179,7 @@ export class PolicyUpdater {
         ...common,
         ...frozen,
       });
-      const { result, sums } = await (ctx.temperature === 1 ? this.steps.unit : this.steps.any).step(
+      const { result, sums } = await stepsAt(this.steps, ctx.temperature).step(
         state,
         micros.length,
         (k) => {
@@ -209,6 +208,17 @@ export class PolicyUpdater {
     }
     return { state, metrics };
   }
+}
+
+/** The step's graphs: for temperature 1 (no division of the logits) and for any other. */
+interface StepsByTemperature {
+  unit: TrainSteps;
+  any: TrainSteps;
+}
+
+/** The graph that scores tokens sampled at `temperature`. */
+function stepsAt(steps: StepsByTemperature, temperature: number): TrainSteps {
+  return temperature === 1 ? steps.unit : steps.any;
 }
 
 function floats(dtype: DType, values: ArrayLike<number>): Float32Array | Float64Array {
